@@ -1,0 +1,11 @@
+//! Data for biaslens: the synthetic biased-faces benchmark (and, later, CelebA and own folders).
+//!
+//! The synthetic benchmark stands in for CelebA in the paper's set-up (`shared/paper.md` §4):
+//! target = smiling, protected attribute = a necktie (or hat) drawn inside a known box, so the
+//! ROI of the saliency metrics is known exactly. Every image is a pure function of
+//! `(seed, index)`, so a batch is the same on every machine and in the browser.
+
+pub mod rng;
+pub mod synthetic;
+
+pub use synthetic::{Batch, SyntheticConfig, SyntheticError};

@@ -1,0 +1,85 @@
+//! Saliency-in-region and fairness metrics over plain slices of numbers.
+//!
+//! This crate implements the metrics of Sztukiewicz et al., "Investigating the Relationship
+//! Between Debiasing and Artifact Removal using Saliency Maps" (XAI 2025; `shared/paper.md` §3),
+//! following what the authors' code computes (`shared/paper-code.md` §1). It knows nothing of
+//! tensors or devices: callers read maps back from the device once per batch and pass slices.
+//!
+//! Coordinate space: a saliency map for one image is a row-major `H×W` slice (`map[y * W + x]`),
+//! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to.
+
+pub mod roi;
+
+pub use roi::{ImageSize, Roi, RoiError};
+
+/// Fraction of absolute saliency that falls inside `roi`: `Σ_{p∈ROI} |s_p| / Σ_p |s_p|`.
+///
+/// `map` is one image's single-channel map, row-major `H×W` in `roi`'s image space. This is the
+/// numerator/denominator of the paper's RRF (Relevance Rank Fraction, eq. 1) on the absolute
+/// map. A map with no relevance anywhere returns `0.0` (nothing of it lies inside), not NaN.
+///
+/// # Errors
+/// [`RoiError::MapSize`] if `map.len()` is not `H×W` of the ROI's image.
+pub fn abs_fraction_in_roi(map: &[f32], roi: &Roi) -> Result<f64, RoiError> {
+    let size = roi.image();
+    if map.len() != size.pixels() {
+        return Err(RoiError::MapSize { expected: size, len: map.len() });
+    }
+    let total: f64 = map.iter().map(|v| f64::from(v.abs())).sum();
+    if total == 0.0 {
+        return Ok(0.0);
+    }
+    let inside: f64 = roi
+        .rows()
+        .map(|y| {
+            let start = y * size.width as usize;
+            map[start + roi.x() as usize..start + (roi.x() + roi.w()) as usize]
+                .iter()
+                .map(|v| f64::from(v.abs()))
+                .sum::<f64>()
+        })
+        .sum();
+    Ok(inside / total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(w: u32, h: u32) -> ImageSize {
+        ImageSize { width: w, height: h }
+    }
+
+    #[test]
+    fn whole_image_roi_holds_everything() {
+        let map: Vec<f32> = (0..12).map(|i| i as f32 - 5.5).collect();
+        let roi = Roi::new(0, 0, 4, 3, size(4, 3)).expect("valid roi");
+        assert!((abs_fraction_in_roi(&map, &roi).expect("sizes match") - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hand_worked_fraction_respects_axis_order() {
+        // 4 wide, 3 high. ROI = column 1..3, row 2 only: values at (1,2) and (2,2).
+        #[rustfmt::skip]
+        let map = [
+            1.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, 0.0,
+            0.0, -2.0, 3.0, 4.0f32,
+        ];
+        let roi = Roi::new(1, 2, 2, 1, size(4, 3)).expect("valid roi");
+        let f = abs_fraction_in_roi(&map, &roi).expect("sizes match");
+        assert!((f - 5.0 / 10.0).abs() < 1e-12, "{f}");
+    }
+
+    #[test]
+    fn zero_map_is_zero_not_nan() {
+        let roi = Roi::new(0, 0, 1, 1, size(2, 2)).expect("valid roi");
+        assert_eq!(abs_fraction_in_roi(&[0.0; 4], &roi).expect("sizes match"), 0.0);
+    }
+
+    #[test]
+    fn wrong_map_length_is_an_error() {
+        let roi = Roi::new(0, 0, 1, 1, size(2, 2)).expect("valid roi");
+        assert!(matches!(abs_fraction_in_roi(&[0.0; 3], &roi), Err(RoiError::MapSize { .. })));
+    }
+}
