@@ -1,1 +1,35 @@
-fn main(){}
+//! `biaslens`: the native command line over the same library the page uses.
+//!
+//! Each subcommand lives in its own `cmd_*.rs` module with an `Args` struct and a `run` function.
+
+mod cmd_selftest;
+
+use clap::{Parser, Subcommand};
+
+/// Check whether a debiased image classifier stopped looking at the protected attribute.
+#[derive(Parser)]
+#[command(name = "biaslens", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the device self-test (synthetic images → small CNN → gradient × input → ROI fraction).
+    Selftest(cmd_selftest::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Selftest(args) => cmd_selftest::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
