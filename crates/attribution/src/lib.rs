@@ -61,7 +61,7 @@ mod tests {
         let targets = [2usize, 0];
         let forward = |x: Tensor<4>| x.reshape([n, d]).matmul(wt.clone().transpose());
         let (map, _) = gradient_x_input(forward, x, &targets);
-        let got = map.into_data().to_vec::<f32>().expect("f32 data");
+        let got = map.into_data().try_into_vec::<f32>().expect("f32 data");
         for i in 0..n {
             for j in 0..d {
                 let want = weight[targets[i] * d + j] * xs[i * d + j];

@@ -122,7 +122,7 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
         .execute_async()
         .await
         .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
-    let mut values = data.into_iter().map(|d| d.into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
+    let mut values = data.into_iter().map(|d| d.try_into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
     let missing = || SelfTestError::Device("the device returned fewer tensors than requested".into());
     let logits = values.next().ok_or_else(missing)??;
     let maps = values.next().ok_or_else(missing)??;
@@ -179,7 +179,7 @@ mod tests {
         let t = usize::from(report.target[0]);
         let logit = |pixels: Vec<f32>| -> f64 {
             let x = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, h, w]), &device);
-            f64::from(net.forward(x).into_data().to_vec::<f32>().expect("f32")[t])
+            f64::from(net.forward(x).into_data().try_into_vec::<f32>().expect("f32")[t])
         };
         let (py, px) = (h / 2, w / 2);
         let mut want = 0.0;

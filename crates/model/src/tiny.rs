@@ -159,7 +159,7 @@ mod tests {
         let net = TinyCnn::from_weights(&w, &device).expect("shapes match");
         let x = [0.3f32, -0.7, 0.9];
         let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [1, 3, 1, 1]), &device);
-        let got = net.forward(input).into_data().to_vec::<f32>().expect("f32 data");
+        let got = net.forward(input).into_data().try_into_vec::<f32>().expect("f32 data");
 
         let centre = |weights: &[f32], cout: usize, cin: usize, o: usize, i: usize| {
             debug_assert!(o < cout);
