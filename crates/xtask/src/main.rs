@@ -1,1 +1,117 @@
-fn main(){}
+//! `cargo xtask`: the project's set-up, build, serve and test automation.
+//!
+//! - `cargo xtask setup`: install what the build and tests need, skipping what is present.
+//! - `cargo xtask serve`: release build of the page, served on <http://127.0.0.1:8080>.
+//! - `cargo xtask dist`: release build into `dist/` (relative paths; any static host).
+//! - `cargo xtask test`: set-up, then every test: unit, integration, reference, browser.
+//!
+//! Nothing here downloads from outside the package registries (crates.io, npm, Debian):
+//! Trunk would fetch wasm-bindgen and wasm-opt from GitHub unless the pinned versions are on
+//! PATH, so `setup` installs exactly those and every Trunk call gets that PATH.
+
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <setup|serve|dist|test>
+  setup   install the wasm target, Trunk, wasm-bindgen-cli, wasm-opt, playwright-core, chromium
+  serve   build the page (release) and serve it on http://127.0.0.1:8080
+  dist    build the page (release) into dist/, ready for any static host
+  test    run every test: unit, integration, reference and browser end-to-end";
+
+fn main() -> Result<()> {
+    let arg = std::env::args().nth(1).unwrap_or_default();
+    let root = root()?;
+    std::env::set_current_dir(&root)?;
+    let start = Instant::now();
+    match arg.as_str() {
+        "setup" => setup::all(&root, setup::Need::Everything)?,
+        "serve" => serve(&root)?,
+        "dist" => dist(&root)?,
+        "test" => test(&root)?,
+        "" | "-h" | "--help" | "help" => println!("{USAGE}"),
+        other => bail!("unknown task `{other}`\n{USAGE}"),
+    }
+    eprintln!("xtask {arg}: finished in {:.1} min", start.elapsed().as_secs_f64() / 60.0);
+    Ok(())
+}
+
+/// The workspace root (two levels above this crate's manifest).
+fn root() -> Result<PathBuf> {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).map(Path::to_path_buf).context("xtask is not inside the workspace")
+}
+
+/// Run a command, echoing it, and fail with its name if it fails.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd.status().with_context(|| format!("could not start `{}`", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+/// `trunk` with the pinned tools first on PATH.
+fn trunk(root: &Path) -> Result<Command> {
+    let mut cmd = Command::new("trunk");
+    cmd.env("PATH", setup::tool_path(root)?);
+    Ok(cmd)
+}
+
+fn serve(root: &Path) -> Result<()> {
+    setup::all(root, setup::Need::Build)?;
+    eprintln!("xtask: the first release build takes several minutes (fat LTO + wasm-opt); then the page is at:");
+    println!("http://127.0.0.1:8080/");
+    run(trunk(root)?.args(["serve", "--release", "--address", "127.0.0.1", "--port", "8080"]))
+}
+
+fn dist(root: &Path) -> Result<()> {
+    setup::all(root, setup::Need::Build)?;
+    run(trunk(root)?.args(["build", "--release", "--dist", "dist"]))?;
+    report_sizes(&root.join("dist"))?;
+    println!("built {}: serve it from any static host", root.join("dist").display());
+    Ok(())
+}
+
+/// Print the page's `.wasm` size raw and gzip-compressed (what a visitor downloads).
+fn report_sizes(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let raw = std::fs::metadata(&path)?.len();
+            let gz = Command::new("gzip").args(["-9", "-c"]).arg(&path).output().map(|o| o.stdout.len()).unwrap_or(0);
+            println!("{}: {:.2} MB raw, {:.2} MB gzip -9", path.display(), raw as f64 / 1e6, gz as f64 / 1e6);
+        }
+    }
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<()> {
+    setup::all(root, setup::Need::Everything)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Native: unit, integration, reference-fixture and doc tests of every library crate and the CLI.
+    run(Command::new(&cargo).args(["test", "--workspace", "--exclude", "biaslens-web", "--exclude", "xtask"]))?;
+    run(Command::new(&cargo).args(["build", "-p", "biaslens-cli"]))?;
+    // The page, built with release semantics but without fat LTO and wasm-opt (see Cargo.toml's
+    // `ci-wasm` profile), then driven in headless Chromium on WebGPU and on the CPU fallback.
+    let dist = root.join("target/dist-ci");
+    run(trunk(root)?.args(["build", "--cargo-profile", "ci-wasm", "--dist"]).arg(&dist))?;
+    report_sizes(&dist)?;
+    let cli = root.join("target/debug/biaslens");
+    run(Command::new("node")
+        .args(["--test", "--test-reporter=spec"])
+        .current_dir(root.join("tests/e2e"))
+        .env("BIASLENS_DIST", &dist)
+        .env("BIASLENS_CLI", &cli))?;
+    println!("all tests passed; browser screenshots in tests/e2e/out/");
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Choosing the compute device: WebGPU when the browser offers an adapter, else the flex CPU.
+//!
+//! burn's wgpu runtime must be initialised once, asynchronously, before any tensor is created on
+//! it (toolchain.md §2); the probe below asks the browser first so that a missing adapter becomes
+//! a clear reason instead of an error deep inside wgpu.
+
+use burn::prelude::Device;
+use burn::tensor::wgpu::WgpuBackend;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Which backend a [`Chosen`] device runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// burn's wgpu runtime on the browser's WebGPU.
+    WebGpu,
+    /// burn's flex backend on the CPU (WebAssembly SIMD, one thread).
+    Cpu,
+}
+
+impl Kind {
+    /// Short machine-readable name, also used by the browser tests.
+    pub fn id(self) -> &'static str {
+        match self {
+            Kind::WebGpu => "webgpu",
+            Kind::Cpu => "cpu",
+        }
+    }
+}
+
+/// A device together with the reason it was chosen.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// The burn device to compute on.
+    pub device: Device,
+    /// Backend kind.
+    pub kind: Kind,
+    /// One sentence for the user: what runs where, and why.
+    pub why: String,
+}
+
+/// The flex CPU device, with the reason we are on it.
+pub fn cpu(why: impl Into<String>) -> Chosen {
+    Chosen { device: Device::flex(), kind: Kind::Cpu, why: why.into() }
+}
+
+/// Ask the browser for a WebGPU adapter; `Ok(None)` when there is none.
+async fn browser_adapter() -> Result<Option<JsValue>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let gpu = js_sys::Reflect::get(&window.navigator(), &"gpu".into()).map_err(|_| "navigator unreadable")?;
+    if gpu.is_undefined() || gpu.is_null() {
+        return Ok(None);
+    }
+    let request: js_sys::Function = js_sys::Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("navigator.gpu.requestAdapter is not a function")?;
+    let promise: js_sys::Promise =
+        request.call0(&gpu).map_err(|e| format!("requestAdapter threw {e:?}"))?.dyn_into().map_err(|_| "requestAdapter returned no promise")?;
+    let adapter = JsFuture::from(promise).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    Ok((!adapter.is_null() && !adapter.is_undefined()).then_some(adapter))
+}
+
+/// Pick WebGPU when it works here, else the CPU, and say why.
+pub async fn choose() -> Chosen {
+    match browser_adapter().await {
+        Ok(None) => return cpu("This browser offers no WebGPU adapter, so the CPU computes (burn flex, WebAssembly SIMD)."),
+        Err(e) => return cpu(format!("WebGPU could not be queried ({e}), so the CPU computes.")),
+        Ok(Some(_)) => {}
+    }
+    match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let name = if info.name.is_empty() { format!("{:?} adapter", info.device_type) } else { info.name.clone() };
+            Chosen { device, kind: Kind::WebGpu, why: format!("WebGPU is available ({name}), so the GPU computes.") }
+        }
+        Err(e) => cpu(format!("WebGPU is present but could not start ({e}), so the CPU computes.")),
+    }
+}

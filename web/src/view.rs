@@ -1,0 +1,182 @@
+//! Views over plain state. The only effect is drawing RGBA buffers into canvases.
+
+use biaslens_experiment::{SelfTestConfig, SelfTestReport, run_selftest};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::{Clamped, JsCast};
+
+use crate::device::{self, Chosen, Kind};
+
+/// What the page knows about the self-test run.
+#[derive(Clone)]
+enum Run {
+    /// Picking a device.
+    Choosing,
+    /// Computing on the chosen device.
+    Computing(Chosen),
+    /// Finished, with the time it took in milliseconds.
+    Done { chosen: Chosen, report: SelfTestReport, millis: f64 },
+    /// Failed, with a message for the user.
+    Failed { chosen: Option<Chosen>, message: String },
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Run the self-test on `chosen`; if the GPU fails, say so and finish on the CPU.
+async fn self_test(chosen: Chosen, config: &SelfTestConfig) -> (Chosen, Result<SelfTestReport, String>) {
+    match run_selftest(config, &chosen.device).await {
+        Ok(report) => (chosen, Ok(report)),
+        Err(e) if chosen.kind == Kind::WebGpu => {
+            let cpu = device::cpu(format!("WebGPU failed during the run ({e}), so the CPU finished it."));
+            let result = run_selftest(config, &cpu.device).await.map_err(|e| e.to_string());
+            (cpu, result)
+        }
+        Err(e) => (chosen, Err(e.to_string())),
+    }
+}
+
+/// The page.
+#[component]
+pub fn App() -> impl IntoView {
+    let (run, set_run) = signal(Run::Choosing);
+    spawn_local(async move {
+        let chosen = device::choose().await;
+        set_run.set(Run::Computing(chosen.clone()));
+        let start = now_ms();
+        let (chosen, result) = self_test(chosen, &SelfTestConfig::default()).await;
+        let millis = now_ms() - start;
+        set_run.set(match result {
+            Ok(report) => Run::Done { chosen, report, millis },
+            Err(message) => Run::Failed { chosen: Some(chosen), message },
+        });
+    });
+
+    let status = move || match run.get() {
+        Run::Choosing => "choosing device".to_string(),
+        Run::Computing(_) => "computing".to_string(),
+        Run::Done { .. } => "done".to_string(),
+        Run::Failed { message, .. } => format!("error: {message}"),
+    };
+    let chosen = move || match run.get() {
+        Run::Computing(c) | Run::Done { chosen: c, .. } | Run::Failed { chosen: Some(c), .. } => Some(c),
+        _ => None,
+    };
+
+    view! {
+        <header>
+            <h1>"biaslens"</h1>
+            <p class="tagline">"Did a debiased classifier stop looking at the protected attribute? Everything runs in this tab; no data leaves your machine."</p>
+        </header>
+        <main>
+            <section class="panel" aria-labelledby="device-title">
+                <h2 id="device-title">"Device self-test"</h2>
+                <p class="explain">
+                    "Synthetic faces → a small convolutional network → gradient × input saliency for each image's true label → "
+                    "the fraction of |saliency| inside the fixed necktie box (outlined)."
+                </p>
+                <p id="device" data-kind=move || chosen().map_or("", |c| c.kind.id())>
+                    {move || chosen().map_or_else(|| "Looking for a GPU…".to_string(), |c| c.why)}
+                </p>
+                <p>"Status: " <span id="status">{status}</span></p>
+                {move || match run.get() {
+                    Run::Done { report, millis, .. } => view! { <Results report=report millis=millis/> }.into_any(),
+                    _ => view! { <div class="placeholder" aria-busy="true"></div> }.into_any(),
+                }}
+            </section>
+        </main>
+    }
+}
+
+/// Headline number, legend and one card per image.
+#[component]
+fn Results(report: SelfTestReport, millis: f64) -> impl IntoView {
+    let n = report.target.len();
+    let mean = report.mean_roi_fraction;
+    let roi = report.roi;
+    view! {
+        <p class="headline">
+            "Fraction of |saliency| inside the box: "
+            <strong id="roi-fraction" data-value=format!("{mean:.17e}")>{format!("{mean:.6}")}</strong>
+            {format!(" (mean of {n} images; the box covers {:.1}% of the image). Computed in {millis:.0} ms.",
+                100.0 * f64::from(roi.w() * roi.h()) / report.image.pixels() as f64)}
+        </p>
+        <Legend/>
+        <div class="cards">
+            {(0..n).map(|i| view! { <Card report=report.clone() index=i/> }).collect_view()}
+        </div>
+    }
+}
+
+/// Colour key of the signed saliency map.
+#[component]
+fn Legend() -> impl IntoView {
+    view! {
+        <div class="legend" role="img" aria-label="Colour key: blue is negative relevance, white is zero, red is positive relevance">
+            <span>"negative"</span><span class="bar"></span><span>"positive"</span>
+            <span class="zero">"white = 0"</span>
+        </div>
+    }
+}
+
+/// One image: the input, its map, the box on both, and its fraction.
+#[component]
+fn Card(report: SelfTestReport, index: usize) -> impl IntoView {
+    let size = report.image;
+    let pixels = size.pixels();
+    let image = biaslens_viz::chw_to_rgba(&report.pixels[index * 3 * pixels..(index + 1) * 3 * pixels], pixels);
+    let map = biaslens_viz::diverging_rgba(report.map(index));
+    let roi = report.roi;
+    let pct = |v: u32, of: u32| format!("{:.4}%", 100.0 * f64::from(v) / f64::from(of));
+    let box_style = format!(
+        "left:{};top:{};width:{};height:{}",
+        pct(roi.x(), size.width),
+        pct(roi.y(), size.height),
+        pct(roi.w(), size.width),
+        pct(roi.h(), size.height)
+    );
+    let label = format!(
+        "image {index}: {}, {}",
+        if report.target[index] == 1 { "smiling" } else { "not smiling" },
+        if report.attribute[index] == 1 { "necktie" } else { "no necktie" }
+    );
+    view! {
+        <figure class="card">
+            <div class="pair">
+                <div class="frame">
+                    <RgbaCanvas rgba=image width=size.width height=size.height label=format!("{label}, input")/>
+                    <div class="roi" style=box_style.clone()></div>
+                </div>
+                <div class="frame">
+                    <RgbaCanvas rgba=map width=size.width height=size.height label=format!("{label}, saliency map")/>
+                    <div class="roi" style=box_style></div>
+                </div>
+            </div>
+            <figcaption>
+                {label}<br/>
+                "in box: " <strong class="fraction">{format!("{:.4}", report.roi_fraction[index])}</strong>
+            </figcaption>
+        </figure>
+    }
+}
+
+/// A canvas showing an RGBA buffer at its native resolution (scaled up by CSS, pixelated).
+#[component]
+fn RgbaCanvas(rgba: Vec<u8>, width: u32, height: u32, label: String) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        let Some(el) = canvas.get() else { return };
+        let ctx = el
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
+        let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height);
+        if let (Some(ctx), Ok(image)) = (ctx, image) {
+            // Drawing can only fail for a detached canvas; nothing to recover then.
+            let _ = ctx.put_image_data(&image, 0.0, 0.0);
+        }
+    });
+    view! { <canvas node_ref=canvas width=width height=height role="img" aria-label=label></canvas> }
+}
