@@ -1,4 +1,5 @@
-//! Data for biaslens: the synthetic biased-faces benchmark (and, later, CelebA and own folders).
+//! Data for biaslens: the synthetic biased-faces benchmark, correlation-controlled splits, and
+//! readers for CelebA as distributed and for a user's own folder of images.
 //!
 //! The synthetic benchmark stands in for CelebA in the paper's set-up (`shared/paper.md` §4):
 //! target = smiling, protected attribute = a necktie (or hat) drawn inside a known box, so the
@@ -8,4 +9,4 @@
 pub mod rng;
 pub mod synthetic;
 
-pub use synthetic::{Batch, SyntheticConfig, SyntheticError};
+pub use synthetic::{Batch, FaceTraits, ProtectedKind, SyntheticConfig, SyntheticError};

@@ -1,28 +1,98 @@
-//! Synthetic cartoon faces with a smile (target) and a necktie (protected attribute).
+//! Synthetic cartoon faces: target = smiling, protected attribute = a necktie or a hat.
 //!
-//! Images are `3×H×W` planes in `[0, 1]` (CHW, row-major, x = column). The necktie is drawn
-//! inside [`SyntheticConfig::necktie_roi`], which therefore is the exact region a debiased model
-//! should stop looking at.
+//! A stand-in for the paper's CelebA set-up (`shared/paper.md` §4: target *Smiling*, protected
+//! attribute *Wearing_Necktie* or *Wearing_Hat*) whose region of interest is known exactly: the
+//! protected attribute is only ever painted inside [`SyntheticConfig::roi`], so an image with the
+//! attribute and the same image without it differ inside that box and nowhere else.
+//!
+//! Images are `3×H×W` planes in `[0, 1]` (CHW, row-major, x = column, origin top-left). Every
+//! image is a pure function of `(seed, index)`: its labels come first from the item's
+//! [`SplitMix64`] stream, then every appearance parameter is drawn whatever the labels are, so the
+//! labels of a large pool can be listed cheaply ([`SyntheticConfig::labels`]) before any pixel is
+//! drawn, and a batch does not depend on which other images it was generated with.
+//!
+//! Drawing works in *normalised* coordinates (`0..1` across the image) with signed distance
+//! functions, each evaluated only over its shape's bounding box and anti-aliased over one pixel,
+//! so 64, 128 and 218 pixel images show the same faces at different resolutions.
 
 use biaslens_metrics::{ImageSize, Roi, RoiError};
 use serde::{Deserialize, Serialize};
 
 use crate::rng::SplitMix64;
 
+/// Which protected attribute the benchmark paints (and so which ROI preset applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectedKind {
+    /// A necktie under the chin (CelebA's `Wearing_Necktie`, the paper's main experiment).
+    #[default]
+    Necktie,
+    /// A hat on top of the head (CelebA's `Wearing_Hat`, the paper's second experiment).
+    Hat,
+}
+
+impl ProtectedKind {
+    /// The CelebA attribute name this kind stands for.
+    pub const fn celeba_name(self) -> &'static str {
+        match self {
+            Self::Necktie => "Wearing_Necktie",
+            Self::Hat => "Wearing_Hat",
+        }
+    }
+
+    /// Box of the attribute in normalised image coordinates `[x0, y0, x1, y1)`.
+    const fn unit_box(self) -> [f64; 4] {
+        match self {
+            Self::Necktie => [0.39, 0.75, 0.61, 1.0],
+            Self::Hat => [0.15, 0.03, 0.85, 0.35],
+        }
+    }
+}
+
+impl std::str::FromStr for ProtectedKind {
+    type Err = SyntheticError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "necktie" | "tie" | "wearing_necktie" => Ok(Self::Necktie),
+            "hat" | "wearing_hat" => Ok(Self::Hat),
+            _ => Err(SyntheticError::UnknownKind(s.to_owned())),
+        }
+    }
+}
+
 /// Settings of the synthetic benchmark. Every image is a function of `(seed, index)` alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SyntheticConfig {
-    /// Side of the square images in pixels (the paper's CelebA crops are 218; 64 is the demo's).
+    /// Side of the square images in pixels: 64 (the page's default), 128, or 218 (the paper's
+    /// SquarePad-ed CelebA side). Anything from 16 up works.
     pub size: u32,
     /// Seed of the whole benchmark.
     pub seed: u64,
-    /// Standard deviation of the additive pixel noise.
+    /// Standard deviation of the additive pixel noise (triangular distribution, per channel).
     pub noise: f32,
+    /// The protected attribute painted inside the ROI.
+    pub attribute: ProtectedKind,
+    /// Paint label-independent distractors (glasses, earrings, background patterns, shirt
+    /// badges) so that the task is not trivially solved by one colour statistic.
+    pub distractors: bool,
+    /// Probability that an image is smiling (target = 1). Splits then undersample the cells.
+    pub target_rate: f64,
+    /// Probability that an image has the protected attribute.
+    pub attribute_rate: f64,
 }
 
 impl Default for SyntheticConfig {
     fn default() -> Self {
-        Self { size: 64, seed: 0, noise: 0.03 }
+        Self {
+            size: 64,
+            seed: 0,
+            noise: 0.03,
+            attribute: ProtectedKind::Necktie,
+            distractors: true,
+            target_rate: 0.5,
+            attribute_rate: 0.5,
+        }
     }
 }
 
@@ -30,14 +100,28 @@ impl Default for SyntheticConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SyntheticError {
     /// Images too small to draw a face into.
-    #[error("synthetic images must be at least 16×16 pixels, got {0}×{0}")]
+    #[error("synthetic images must be at least 16×16 pixels, got {0}×{0}; use 64, 128 or 218")]
     TooSmall(u32),
+    /// Images too large for the pixel buffer of one batch.
+    #[error("synthetic images of {0}×{0} pixels are too large; use at most 4096")]
+    TooLarge(u32),
+    /// A label rate outside `[0, 1]`.
+    #[error("the {name} must lie in [0, 1], got {value}")]
+    Rate {
+        /// Which rate.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// An attribute kind that is neither necktie nor hat.
+    #[error("unknown protected attribute {0:?}; use \"necktie\" or \"hat\"")]
+    UnknownKind(String),
     /// The ROI preset does not fit (cannot happen for valid sizes; kept for honesty).
     #[error(transparent)]
     Roi(#[from] RoiError),
 }
 
-/// A batch of generated images with their labels.
+/// A batch of images with their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     /// Size of every image.
@@ -46,11 +130,15 @@ pub struct Batch {
     pub pixels: Vec<f32>,
     /// Target label per image: 1 = smiling.
     pub target: Vec<u8>,
-    /// Protected attribute per image: 1 = wears a necktie.
+    /// Protected attribute per image: 1 = wears the attribute (necktie or hat).
     pub attribute: Vec<u8>,
 }
 
 impl Batch {
+    /// An empty batch of `image`-sized images.
+    pub fn empty(image: ImageSize) -> Self {
+        Self { image, pixels: Vec::new(), target: Vec::new(), attribute: Vec::new() }
+    }
     /// Number of images.
     pub fn len(&self) -> usize {
         self.target.len()
@@ -60,115 +148,735 @@ impl Batch {
         self.target.is_empty()
     }
     /// The `3×H×W` planes of image `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
     pub fn image_pixels(&self, i: usize) -> &[f32] {
         let n = 3 * self.image.pixels();
         &self.pixels[i * n..(i + 1) * n]
     }
 }
 
+/// Everything about one synthetic face except its pixels: the labels and the visible features
+/// that CelebA also annotates (so an export can fill those columns truthfully).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceTraits {
+    /// Smiling (the target).
+    pub smiling: bool,
+    /// Wears the protected attribute (the kind of the config).
+    pub attribute: bool,
+    /// Smiles with an open mouth (teeth visible).
+    pub mouth_open: bool,
+    /// Hair: 0 bald, 1 black, 2 brown, 3 blond, 4 gray, 5 auburn.
+    pub hair: u8,
+    /// Hair reaches the shoulders.
+    pub long_hair: bool,
+    /// Wears eyeglasses (a distractor).
+    pub eyeglasses: bool,
+    /// Wears earrings (a distractor).
+    pub earrings: bool,
+    /// Light skin (CelebA's `Pale_Skin`).
+    pub pale_skin: bool,
+}
+
 impl SyntheticConfig {
-    /// The box that contains every necktie, in this config's image space.
+    /// The box that contains every protected attribute of this config's kind, in this config's
+    /// image space: the ROI preset of the synthetic benchmark.
     ///
     /// # Errors
-    /// [`SyntheticError::TooSmall`] for images under 16 pixels.
+    /// [`SyntheticError::TooSmall`] / [`SyntheticError::TooLarge`] for unusable sizes.
+    pub fn roi(&self) -> Result<Roi, SyntheticError> {
+        self.roi_for(self.attribute)
+    }
+
+    /// The box that contains every necktie (whatever kind this config paints).
+    ///
+    /// # Errors
+    /// As [`SyntheticConfig::roi`].
     pub fn necktie_roi(&self) -> Result<Roi, SyntheticError> {
-        let s = self.check_size()?;
-        // Below the chin, centred: x in [0.36, 0.64), y in [0.72, 0.97) of the image.
-        let x = (0.36 * s).floor() as u32;
-        let y = (0.72 * s).floor() as u32;
-        let w = (0.64 * s).ceil() as u32 - x;
-        let h = (0.97 * s).ceil() as u32 - y;
+        self.roi_for(ProtectedKind::Necktie)
+    }
+
+    /// The box that contains every hat (whatever kind this config paints).
+    ///
+    /// # Errors
+    /// As [`SyntheticConfig::roi`].
+    pub fn hat_roi(&self) -> Result<Roi, SyntheticError> {
+        self.roi_for(ProtectedKind::Hat)
+    }
+
+    /// The ROI preset for `kind` at this config's size: the unit box rounded outwards to pixels.
+    ///
+    /// # Errors
+    /// As [`SyntheticConfig::roi`].
+    pub fn roi_for(&self, kind: ProtectedKind) -> Result<Roi, SyntheticError> {
+        let s = f64::from(self.check()?);
+        let [x0, y0, x1, y1] = kind.unit_box();
+        let x = (x0 * s).floor() as u32;
+        let y = (y0 * s).floor() as u32;
+        let w = ((x1 * s).ceil() as u32).min(self.size) - x;
+        let h = ((y1 * s).ceil() as u32).min(self.size) - y;
         Ok(Roi::new(x, y, w, h, ImageSize::square(self.size))?)
     }
 
-    fn check_size(&self) -> Result<f64, SyntheticError> {
+    /// Size of every image.
+    pub fn image_size(&self) -> ImageSize {
+        ImageSize::square(self.size)
+    }
+
+    fn check(&self) -> Result<u32, SyntheticError> {
         if self.size < 16 {
             return Err(SyntheticError::TooSmall(self.size));
         }
-        Ok(f64::from(self.size))
+        if self.size > 4096 {
+            return Err(SyntheticError::TooLarge(self.size));
+        }
+        for (name, value) in [("target rate", self.target_rate), ("attribute rate", self.attribute_rate)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(SyntheticError::Rate { name, value });
+            }
+        }
+        Ok(self.size)
     }
 
-    /// Images `first..first + count`, each with independently drawn labels (p = 0.5 each).
+    /// Labels `(target, attribute)` of image `index` without drawing it.
+    pub fn label(&self, index: u64) -> (u8, u8) {
+        let mut rng = SplitMix64::for_item(self.seed, index);
+        let t = rng.bernoulli(self.target_rate);
+        let a = rng.bernoulli(self.attribute_rate);
+        (u8::from(t), u8::from(a))
+    }
+
+    /// Labels of images `first..first + count`: `(target, attribute)` vectors, cheap (no pixels).
+    /// Use them to choose splits ([`crate::splits`]) before generating the chosen images.
+    pub fn labels(&self, first: u64, count: usize) -> (Vec<u8>, Vec<u8>) {
+        (first..first + count as u64).map(|i| self.label(i)).unzip()
+    }
+
+    /// The visible traits of image `index` (labels included).
+    pub fn traits(&self, index: u64) -> FaceTraits {
+        FaceParams::draw(self, index).traits
+    }
+
+    /// Images `first..first + count`.
     ///
     /// # Errors
-    /// [`SyntheticError::TooSmall`] for images under 16 pixels.
+    /// [`SyntheticError`] for an unusable size or label rate.
     pub fn generate(&self, first: u64, count: usize) -> Result<Batch, SyntheticError> {
-        let roi = self.necktie_roi()?;
-        let image = roi.image();
+        let indices: Vec<u64> = (first..first + count as u64).collect();
+        self.generate_indices(&indices)
+    }
+
+    /// The images with the given indices, in that order (e.g. one batch of a split).
+    ///
+    /// # Errors
+    /// [`SyntheticError`] for an unusable size or label rate.
+    pub fn generate_indices(&self, indices: &[u64]) -> Result<Batch, SyntheticError> {
+        let s = self.check()?;
+        let roi = self.roi()?;
+        let image = ImageSize::square(s);
         let plane = image.pixels();
-        let mut pixels = vec![0.0f32; count * 3 * plane];
-        let mut target = Vec::with_capacity(count);
-        let mut attribute = Vec::with_capacity(count);
-        for (i, out) in pixels.chunks_exact_mut(3 * plane).enumerate() {
-            let mut rng = SplitMix64::for_item(self.seed, first + i as u64);
-            let smiling = rng.bernoulli(0.5);
-            let tie = rng.bernoulli(0.5);
-            draw_face(out, self.size, &roi, smiling, tie, self.noise, &mut rng);
-            target.push(u8::from(smiling));
-            attribute.push(u8::from(tie));
+        let mut pixels = vec![0.0f32; indices.len() * 3 * plane];
+        let mut labels = vec![(0u8, 0u8); indices.len()];
+        let draw = |out: &mut [f32], labels: &mut [(u8, u8)], indices: &[u64]| {
+            for ((out, label), &index) in out.chunks_exact_mut(3 * plane).zip(labels).zip(indices) {
+                let params = FaceParams::draw(self, index);
+                params.render(out, s, &roi, self.attribute);
+                add_noise(out, self.noise, SplitMix64::for_item(self.seed ^ NOISE_STREAM, index));
+                *label = (u8::from(params.traits.smiling), u8::from(params.traits.attribute));
+            }
+        };
+        // Natively, large batches are split over the cores (each image is independent, so the
+        // bytes do not depend on the split); wasm32 has no threads and draws in one go.
+        let threads = if cfg!(target_arch = "wasm32") || indices.len() < 256 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+        };
+        if threads <= 1 {
+            draw(&mut pixels, &mut labels, indices);
+        } else {
+            let per = indices.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                for ((out, lab), idx) in pixels.chunks_mut(per * 3 * plane).zip(labels.chunks_mut(per)).zip(indices.chunks(per)) {
+                    scope.spawn(move || draw(out, lab, idx));
+                }
+            });
         }
+        let (target, attribute) = labels.into_iter().unzip();
         Ok(Batch { image, pixels, target, attribute })
     }
 }
 
-/// Paint one face into `out` (`3×s×s`). Shapes are implicit functions evaluated per pixel centre.
-fn draw_face(out: &mut [f32], s: u32, tie_box: &Roi, smiling: bool, tie: bool, noise: f32, rng: &mut SplitMix64) {
-    let sf = f64::from(s);
-    let plane = (s * s) as usize;
-    let bg = [rng.uniform(0.2, 0.9), rng.uniform(0.2, 0.9), rng.uniform(0.2, 0.9)];
-    let tone = rng.uniform(0.35, 1.0);
-    let skin = [0.95 * tone + 0.05, 0.75 * tone + 0.05, 0.6 * tone + 0.05];
-    let (cx, cy) = (0.5 + rng.uniform(-0.04, 0.04), 0.42 + rng.uniform(-0.03, 0.03));
-    let (rx, ry) = (rng.uniform(0.2, 0.26), rng.uniform(0.24, 0.3));
-    let tie_col = [rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.4), rng.uniform(0.0, 1.0)];
-    let curve = if smiling { rng.uniform(0.05, 0.08) } else { rng.uniform(-0.01, 0.01) };
-    let tie_cx = f64::from(tie_box.x()) + f64::from(tie_box.w()) / 2.0;
-    let tie_top = f64::from(tie_box.y());
-    let tie_h = f64::from(tie_box.h());
-    let tie_w = f64::from(tie_box.w());
-    for py in 0..s {
-        for px in 0..s {
-            let (x, y) = ((f64::from(px) + 0.5) / sf, (f64::from(py) + 0.5) / sf);
-            let mut c = bg;
-            // Shoulders / shirt.
-            if y > 0.78 && ((x - 0.5) / 0.45).powi(2) + ((y - 1.1) / 0.35).powi(2) < 1.0 {
-                c = [0.92, 0.92, 0.95];
-            }
-            let d = ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2);
-            if d < 1.0 {
-                c = skin;
-                // Eyes.
-                for ex in [cx - 0.08, cx + 0.08] {
-                    if ((x - ex) / 0.03).powi(2) + ((y - (cy - 0.06)) / 0.025).powi(2) < 1.0 {
-                        c = [0.1, 0.1, 0.15];
+/// Salt that separates an item's noise stream from its appearance stream.
+const NOISE_STREAM: u64 = 0x6E6F_6973_6521_0001;
+
+type Rgb = [f32; 3];
+
+/// Every random choice behind one face, drawn in a fixed order whatever the labels are.
+#[derive(Debug, Clone)]
+struct FaceParams {
+    traits: FaceTraits,
+    bg_top: Rgb,
+    bg_bottom: Rgb,
+    /// 0 none, 1 dots, 2 stripes (distractor).
+    pattern: u8,
+    pattern_col: Rgb,
+    pattern_phase: f32,
+    skin: Rgb,
+    hair_col: Rgb,
+    hairline: f32,
+    cx: f32,
+    cy: f32,
+    rx: f32,
+    ry: f32,
+    jaw: f32,
+    shirt: Rgb,
+    collar: Rgb,
+    shoulder_w: f32,
+    iris: Rgb,
+    eye_dx: f32,
+    eye_r: f32,
+    brow_tilt: f32,
+    mouth_w: f32,
+    smile_depth: f32,
+    frown: f32,
+    glasses_col: Rgb,
+    earring_col: Rgb,
+    badge: bool,
+    badge_col: Rgb,
+    tie_col: Rgb,
+    tie_stripe: Option<Rgb>,
+    tie_w: f32,
+    tie_len: f32,
+    /// 0 top hat, 1 cap, 2 beanie, 3 bowler.
+    hat_style: u8,
+    hat_col: Rgb,
+    hat_band: Rgb,
+    hat_h: f32,
+}
+
+fn pick(rng: &mut SplitMix64, colours: &[Rgb]) -> Rgb {
+    colours[(rng.next_u64() % colours.len() as u64) as usize]
+}
+
+fn vivid(rng: &mut SplitMix64) -> Rgb {
+    // A saturated colour: one channel high, one low, one anywhere.
+    let hi = rng.uniform(0.65, 0.95) as f32;
+    let lo = rng.uniform(0.05, 0.25) as f32;
+    let mid = rng.uniform(0.05, 0.95) as f32;
+    match rng.next_u64() % 6 {
+        0 => [hi, lo, mid],
+        1 => [hi, mid, lo],
+        2 => [lo, hi, mid],
+        3 => [mid, hi, lo],
+        4 => [lo, mid, hi],
+        _ => [mid, lo, hi],
+    }
+}
+
+fn mix(a: Rgb, b: Rgb, t: f32) -> Rgb {
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
+}
+
+fn scale(c: Rgb, k: f32) -> Rgb {
+    [c[0] * k, c[1] * k, c[2] * k]
+}
+
+impl FaceParams {
+    fn draw(cfg: &SyntheticConfig, index: u64) -> Self {
+        let mut rng = SplitMix64::for_item(cfg.seed, index);
+        // Labels first: `SyntheticConfig::label` reads exactly these two draws.
+        let smiling = rng.bernoulli(cfg.target_rate);
+        let attribute = rng.bernoulli(cfg.attribute_rate);
+        let r = &mut rng;
+        let u = |r: &mut SplitMix64, lo: f64, hi: f64| r.uniform(lo, hi) as f32;
+
+        let bg_base = [u(r, 0.25, 0.95), u(r, 0.25, 0.95), u(r, 0.25, 0.95)];
+        let bg_top = mix(bg_base, [1.0, 1.0, 1.0], u(r, 0.0, 0.3));
+        let bg_bottom = scale(bg_base, u(r, 0.7, 1.0));
+        let pattern = (r.next_u64() % 3) as u8;
+        let pattern_col = mix(bg_base, vivid(r), 0.35);
+        let pattern_phase = u(r, 0.0, 1.0);
+
+        let tone = u(r, 0.0, 1.0);
+        let skin = mix([1.0, 0.88, 0.78], [0.42, 0.27, 0.18], tone * tone);
+        let hair = (r.next_u64() % 6) as u8;
+        let hair = if r.bernoulli(0.08) { 0 } else { hair.max(1) };
+        let hair_col = match hair {
+            1 => [0.08, 0.07, 0.07],
+            2 => [0.36, 0.22, 0.12],
+            3 => [0.93, 0.80, 0.45],
+            4 => [0.70, 0.70, 0.72],
+            _ => [0.60, 0.22, 0.10],
+        };
+        let hair_col = scale(hair_col, u(r, 0.85, 1.1));
+        let long_hair = hair != 0 && r.bernoulli(0.4);
+        let hairline = u(r, 0.35, 0.6);
+
+        let k = u(r, 0.92, 1.06);
+        let cx = 0.5 + u(r, -0.035, 0.035);
+        let cy = 0.43 + u(r, -0.025, 0.025);
+        let ry = 0.235 * k;
+        let rx = ry * u(r, 0.74, 0.9);
+        let jaw = u(r, 0.0, 0.4);
+
+        let shirt = if r.bernoulli(0.5) { scale([0.93, 0.93, 0.95], u(r, 0.9, 1.0)) } else { mix(vivid(r), [0.5, 0.5, 0.5], 0.4) };
+        let collar = mix(shirt, [1.0, 1.0, 1.0], 0.5);
+        let shoulder_w = u(r, 0.4, 0.48);
+
+        let iris = pick(r, &[[0.30, 0.18, 0.08], [0.15, 0.35, 0.65], [0.20, 0.45, 0.25], [0.12, 0.10, 0.08]]);
+        let eye_dx = rx * u(r, 0.38, 0.46);
+        let eye_r = rx * u(r, 0.15, 0.19);
+        let brow_tilt = u(r, -0.02, 0.02);
+        let mouth_w = rx * if smiling { u(r, 0.45, 0.58) } else { u(r, 0.3, 0.42) };
+        let smile_depth = ry * u(r, 0.13, 0.2);
+        let frown = ry * u(r, -0.03, 0.05);
+        let mouth_open = smiling && r.bernoulli(0.5);
+
+        let eyeglasses = cfg.distractors && r.bernoulli(0.25);
+        let glasses_col = pick(r, &[[0.05, 0.05, 0.05], [0.45, 0.25, 0.1], [0.7, 0.1, 0.1], [0.1, 0.2, 0.6]]);
+        let earrings = cfg.distractors && r.bernoulli(0.2);
+        let earring_col = pick(r, &[[0.95, 0.8, 0.2], [0.85, 0.85, 0.9], [0.8, 0.1, 0.4]]);
+        let badge = cfg.distractors && r.bernoulli(0.3);
+        let badge_col = vivid(r);
+
+        let tie_col = vivid(r);
+        let tie_stripe = r.bernoulli(0.35).then(|| mix(tie_col, [1.0, 1.0, 1.0], 0.6));
+        let tie_w = u(r, 0.05, 0.065);
+        let tie_len = u(r, 0.17, 0.22);
+        let hat_style = (r.next_u64() % 4) as u8;
+        let hat_col = if r.bernoulli(0.3) { [0.1, 0.1, 0.12] } else { vivid(r) };
+        let hat_band = vivid(r);
+        let hat_h = u(r, 0.0, 1.0);
+
+        let pale_skin = tone < 0.35;
+        let pattern = if cfg.distractors { pattern } else { 0 };
+        Self {
+            traits: FaceTraits { smiling, attribute, mouth_open, hair, long_hair, eyeglasses, earrings, pale_skin },
+            bg_top,
+            bg_bottom,
+            pattern,
+            pattern_col,
+            pattern_phase,
+            skin,
+            hair_col,
+            hairline,
+            cx,
+            cy,
+            rx,
+            ry,
+            jaw,
+            shirt,
+            collar,
+            shoulder_w,
+            iris,
+            eye_dx,
+            eye_r,
+            brow_tilt,
+            mouth_w,
+            smile_depth,
+            frown,
+            glasses_col,
+            earring_col,
+            badge,
+            badge_col,
+            tie_col,
+            tie_stripe,
+            tie_w,
+            tie_len,
+            hat_style,
+            hat_col,
+            hat_band,
+            hat_h,
+        }
+    }
+
+    /// Paint the face into `out` (`3×s×s`, CHW). `roi` is the attribute's box.
+    fn render(&self, out: &mut [f32], s: u32, roi: &Roi, kind: ProtectedKind) {
+        let mut c = Canvas::new(out, s);
+        let p = self;
+        // Background: a vertical gradient, optionally with a dot or stripe pattern, in one pass
+        // (the pattern's distance is cheap enough to evaluate for every pixel).
+        let n = s as usize;
+        let sf = s as f32;
+        for y in 0..n {
+            let fy = (y as f32 + 0.5) / sf;
+            let base = mix(p.bg_top, p.bg_bottom, fy);
+            for x in 0..n {
+                let fx = (x as f32 + 0.5) / sf;
+                let d = match p.pattern {
+                    1 => {
+                        const STEP: f32 = 0.125;
+                        let ph = p.pattern_phase * STEP;
+                        let gx = wrap(fx + ph, STEP) - STEP / 2.0;
+                        let gy = wrap(fy + ph * 0.5, STEP) - STEP / 2.0;
+                        (gx * gx + gy * gy).sqrt() - 0.022
                     }
-                }
-                // Mouth: a parabola, bent up when smiling.
-                let mx = (x - cx) / 0.1;
-                if mx.abs() < 1.0 {
-                    let mouth_y = cy + 0.12 + curve * (mx * mx - 1.0);
-                    if (y - mouth_y).abs() < 0.018 {
-                        c = [0.6, 0.1, 0.15];
+                    2 => {
+                        const STEP: f32 = 0.1;
+                        let v = wrap(fx + fy + p.pattern_phase * STEP, STEP) - STEP / 2.0;
+                        v.abs() * std::f32::consts::FRAC_1_SQRT_2 - 0.018
                     }
-                }
-            }
-            // Necktie: a knot and a kite-shaped blade inside its box.
-            if tie {
-                let (tx, ty) = (f64::from(px) + 0.5, f64::from(py) + 0.5);
-                let v = (ty - tie_top) / tie_h;
-                if (0.0..1.0).contains(&v) {
-                    let half = if v < 0.2 { 0.18 } else { 0.32 * (1.0 - (v - 0.55).abs() / 0.5) };
-                    if (tx - tie_cx).abs() < half * tie_w {
-                        c = tie_col;
-                    }
-                }
-            }
-            let i = (py * s + px) as usize;
-            for (ch, value) in c.iter().enumerate() {
-                let n = f64::from(noise) * rng.normal();
-                out[ch * plane + i] = (value + n).clamp(0.0, 1.0) as f32;
+                    _ => 1.0,
+                };
+                let cover = (0.5 - d * sf).clamp(0.0, 1.0);
+                c.set(x, y, mix(base, p.pattern_col, cover));
             }
         }
+
+        let (cx, cy, rx, ry) = (p.cx, p.cy, p.rx, p.ry);
+        let head_top = cy - ry;
+        // Long hair behind the head.
+        if p.traits.long_hair {
+            c.fill([cx - rx * 1.35, head_top - 0.03, cx + rx * 1.35, cy + ry * 1.35], p.hair_col, |x, y| {
+                let d = ellipse(x, y, cx, cy + ry * 0.1, rx * 1.25, ry * 1.15);
+                d.max(y - (cy + ry * 1.3))
+            });
+        }
+        // Shoulders and shirt.
+        let sx = 0.5 + (cx - 0.5) * 0.5;
+        let shoulder_top = 0.76;
+        c.fill([sx - p.shoulder_w - 0.01, shoulder_top - 0.01, sx + p.shoulder_w + 0.01, 1.0], p.shirt, |x, y| {
+            rounded_box(x, y, sx, 1.05, p.shoulder_w, 1.05 - shoulder_top, 0.12)
+        });
+        if p.badge {
+            let bx = sx - p.shoulder_w * 0.62;
+            c.fill([bx - 0.05, 0.83, bx + 0.05, 0.95], p.badge_col, |x, y| rounded_box(x, y, bx, 0.89, 0.035, 0.03, 0.01));
+        }
+        // Neck with a V opening of the collar.
+        let neck_w = rx * 0.42;
+        let skin_shade = scale(p.skin, 0.86);
+        c.fill([cx - neck_w - 0.01, cy, cx + neck_w + 0.01, 0.84], skin_shade, |x, y| {
+            rounded_box(x, y, cx, (cy + 0.82) / 2.0, neck_w, (0.82 - cy) / 2.0, 0.01)
+        });
+        c.fill([cx - 0.08, shoulder_top - 0.01, cx + 0.08, 0.87], skin_shade, |x, y| {
+            // Triangle with its tip down at (cx, 0.85).
+            let v = (y - shoulder_top) / (0.85 - shoulder_top);
+            let half = 0.065 * (1.0 - v);
+            ((x - cx).abs() - half).max(shoulder_top - y).max(y - 0.85)
+        });
+        // Collar flaps either side of the opening.
+        for side in [-1.0f32, 1.0] {
+            c.fill([cx - 0.13, shoulder_top - 0.02, cx + 0.13, 0.86], p.collar, |x, y| {
+                let a = [cx + side * 0.015, shoulder_top - 0.005];
+                let b = [cx + side * 0.1, shoulder_top + 0.005];
+                let d = [cx + side * 0.045, 0.845];
+                triangle(x, y, a, b, d)
+            });
+        }
+
+        // Ears, with optional earrings.
+        for side in [-1.0f32, 1.0] {
+            let ex = cx + side * rx * 0.97;
+            c.fill([ex - 0.05, cy - 0.06, ex + 0.05, cy + 0.08], skin_shade, |x, y| ellipse(x, y, ex, cy + 0.01, rx * 0.2, ry * 0.22));
+            if p.traits.earrings {
+                let ey = cy + ry * 0.24;
+                c.fill([ex - 0.03, ey - 0.03, ex + 0.03, ey + 0.03], p.earring_col, |x, y| ellipse(x, y, ex, ey, 0.014, 0.014));
+            }
+        }
+        // Head.
+        c.fill([cx - rx - 0.01, head_top - 0.01, cx + rx + 0.01, cy + ry + 0.01], p.skin, |x, y| head(x, y, cx, cy, rx, ry, p.jaw));
+        // Hair on top.
+        if p.traits.hair != 0 {
+            let line = cy - ry * p.hairline;
+            c.fill([cx - rx * 1.15, head_top - 0.05, cx + rx * 1.15, cy + 0.02], p.hair_col, |x, y| {
+                let cap = ellipse(x, y, cx, cy - ry * 0.05, rx * 1.08, ry * 1.1);
+                let dx = (x - cx) / rx;
+                // The hairline dips at the temples and rises over the forehead.
+                let edge = line + ry * 0.35 * dx * dx - ry * 0.06 * tri_wave(dx * 1.4);
+                cap.max(y - edge)
+            });
+        }
+        // Eyebrows, eyes, nose.
+        let eye_y = cy - ry * 0.08;
+        for side in [-1.0f32, 1.0] {
+            let ex = cx + side * p.eye_dx;
+            let by = eye_y - p.eye_r * 2.2;
+            c.fill([ex - 0.06, by - 0.03, ex + 0.06, by + 0.03], scale(p.hair_col, 0.8), |x, y| {
+                segment(x, y, [ex - p.eye_r * 1.4, by + side * p.brow_tilt], [ex + p.eye_r * 1.4, by - side * p.brow_tilt]) - 0.009
+            });
+            c.fill([ex - 0.05, eye_y - 0.04, ex + 0.05, eye_y + 0.04], [0.97, 0.97, 0.97], |x, y| {
+                ellipse(x, y, ex, eye_y, p.eye_r * 1.35, p.eye_r * 0.95)
+            });
+            c.fill([ex - 0.04, eye_y - 0.04, ex + 0.04, eye_y + 0.04], p.iris, |x, y| ellipse(x, y, ex, eye_y, p.eye_r * 0.75, p.eye_r * 0.75));
+            c.fill([ex - 0.03, eye_y - 0.03, ex + 0.03, eye_y + 0.03], [0.02, 0.02, 0.02], |x, y| ellipse(x, y, ex, eye_y, p.eye_r * 0.38, p.eye_r * 0.38));
+        }
+        let nose_y = cy + ry * 0.2;
+        c.fill([cx - 0.05, cy - 0.05, cx + 0.05, nose_y + 0.03], scale(p.skin, 0.8), |x, y| {
+            segment(x, y, [cx, cy + ry * 0.02], [cx + rx * 0.08, nose_y]).min(segment(x, y, [cx + rx * 0.08, nose_y], [cx - rx * 0.08, nose_y + 0.005]))
+                - 0.006
+        });
+        // Mouth: a smile curves up at the corners (and may open); otherwise a flat or sad line.
+        let my = cy + ry * 0.5;
+        let w = p.mouth_w;
+        let lips = [0.65, 0.16, 0.2];
+        if p.traits.smiling && p.traits.mouth_open {
+            let depth = p.smile_depth * 1.3;
+            c.fill([cx - w - 0.01, my - 0.02, cx + w + 0.01, my + depth + 0.02], [0.35, 0.05, 0.08], |x, y| {
+                // Lower half of an ellipse: a "D" on its side.
+                ellipse(x, y, cx, my, w, depth).max(my - y)
+            });
+            c.fill([cx - w, my - 0.01, cx + w, my + depth * 0.4], [0.98, 0.98, 0.95], |x, y| {
+                ellipse(x, y, cx, my, w * 0.85, depth * 0.4).max(my - y)
+            });
+            c.fill([cx - w - 0.02, my - 0.02, cx + w + 0.02, my + depth + 0.02], lips, |x, y| {
+                (ellipse(x, y, cx, my, w, depth).abs() - 0.006).max(my - 0.004 - y).min(segment(x, y, [cx - w, my], [cx + w, my]) - 0.006)
+            });
+        } else {
+            let (sag, corner_lift) = if p.traits.smiling { (p.smile_depth, 0.0) } else { (-p.frown, 0.0) };
+            c.fill([cx - w - 0.02, my - 0.05, cx + w + 0.02, my + sag.abs() + 0.03], lips, |x, y| {
+                // y(u) = my + sag (1 − u²) traced as a few segments: corners at my, centre at my + sag.
+                let mut d = f32::INFINITY;
+                let mut prev = [cx - w, my - corner_lift];
+                for i in 1..=6 {
+                    let uu = -1.0 + 2.0 * i as f32 / 6.0;
+                    let next = [cx + w * uu, my + sag * (1.0 - uu * uu)];
+                    d = d.min(segment(x, y, prev, next));
+                    prev = next;
+                }
+                d - 0.011
+            });
+        }
+        // Glasses (distractor).
+        if p.traits.eyeglasses {
+            let r = p.eye_r * 2.0;
+            c.fill([cx - p.eye_dx - r - 0.03, eye_y - r - 0.02, cx + p.eye_dx + r + 0.03, eye_y + r + 0.02], p.glasses_col, |x, y| {
+                let l = (ellipse(x, y, cx - p.eye_dx, eye_y, r, r * 0.85).abs()) - 0.006;
+                let rr = (ellipse(x, y, cx + p.eye_dx, eye_y, r, r * 0.85).abs()) - 0.006;
+                let bridge = segment(x, y, [cx - p.eye_dx + r, eye_y], [cx + p.eye_dx - r, eye_y]) - 0.005;
+                l.min(rr).min(bridge)
+            });
+        }
+        
+        // The protected attribute, clipped to its ROI so nothing of it lies outside.
+        if p.traits.attribute {
+            c.clip = Some([roi.x() as usize, roi.y() as usize, (roi.x() + roi.w()) as usize, (roi.y() + roi.h()) as usize]);
+            match kind {
+                ProtectedKind::Necktie => p.paint_tie(&mut c, cx, shoulder_top),
+                ProtectedKind::Hat => p.paint_hat(&mut c, cx, cy, rx, ry),
+            }
+        }
+    }
+
+    fn paint_tie(&self, c: &mut Canvas<'_>, cx: f32, top: f32) {
+        let w = self.tie_w;
+        let knot_top = top + 0.01;
+        let knot_bottom = knot_top + w * 1.1;
+        let tip = (knot_bottom + self.tie_len).min(0.995);
+        let col = self.tie_col;
+        // Blade: a long kite, widest near the bottom.
+        let blade = move |x: f32, y: f32| {
+            let a = [cx - w * 0.45, knot_bottom - 0.005];
+            let b = [cx + w * 0.45, knot_bottom - 0.005];
+            let l = [cx - w, tip - w * 1.1];
+            let r = [cx + w, tip - w * 1.1];
+            let t = [cx, tip];
+            triangle(x, y, a, b, r).min(triangle(x, y, a, r, l)).min(triangle(x, y, l, r, t))
+        };
+        c.fill([cx - w - 0.01, knot_bottom - 0.01, cx + w + 0.01, tip + 0.01], col, blade);
+        if let Some(stripe) = self.tie_stripe {
+            c.fill([cx - w - 0.01, knot_bottom, cx + w + 0.01, tip], stripe, |x, y| {
+                let v = wrap(x + y, 0.04) - 0.02;
+                (v.abs() - 0.006).max(blade(x, y))
+            });
+        }
+        // Knot: a small trapezoid, a little darker.
+        c.fill([cx - w - 0.01, knot_top - 0.01, cx + w + 0.01, knot_bottom + 0.01], scale(col, 0.8), |x, y| {
+            let v = ((y - knot_top) / (knot_bottom - knot_top)).clamp(0.0, 1.0);
+            let half = w * (0.75 - 0.3 * v);
+            ((x - cx).abs() - half).max(knot_top - y).max(y - knot_bottom)
+        });
+    }
+
+    fn paint_hat(&self, c: &mut Canvas<'_>, cx: f32, cy: f32, rx: f32, ry: f32) {
+        let col = self.hat_col;
+        let brim_y = cy - ry * 0.55;
+        let head_top = cy - ry;
+        match self.hat_style {
+            0 => {
+                // Top hat: tall crown, band, wide thin brim.
+                let crown_top = head_top - 0.06 - 0.06 * self.hat_h;
+                let hw = rx * 0.85;
+                c.fill([cx - hw - 0.01, crown_top - 0.01, cx + hw + 0.01, brim_y + 0.01], col, |x, y| {
+                    rounded_box(x, y, cx, (crown_top + brim_y) / 2.0, hw, (brim_y - crown_top) / 2.0, 0.01)
+                });
+                c.fill([cx - hw - 0.01, brim_y - 0.05, cx + hw + 0.01, brim_y], self.hat_band, |x, y| {
+                    rounded_box(x, y, cx, brim_y - 0.025, hw, 0.018, 0.0)
+                });
+                c.fill([cx - rx * 1.4, brim_y - 0.03, cx + rx * 1.4, brim_y + 0.03], col, |x, y| {
+                    rounded_box(x, y, cx, brim_y, rx * 1.3, 0.016, 0.012)
+                });
+            }
+            1 => {
+                // Cap: a dome with a peak sticking out to one side.
+                c.fill([cx - rx * 1.15, head_top - 0.06, cx + rx * 1.15, brim_y + 0.01], col, |x, y| {
+                    ellipse(x, y, cx, brim_y, rx * 1.06, brim_y - head_top + 0.04 + 0.02 * self.hat_h).max(y - brim_y)
+                });
+                c.fill([cx - rx * 1.5, brim_y - 0.03, cx + rx * 1.2, brim_y + 0.04], scale(col, 0.75), |x, y| {
+                    ellipse(x, y, cx - rx * 0.6, brim_y + 0.005, rx * 0.85, 0.022)
+                });
+                c.fill([cx - 0.03, head_top - 0.07, cx + 0.03, head_top - 0.01], self.hat_band, |x, y| {
+                    ellipse(x, y, cx, head_top - 0.04 - 0.02 * self.hat_h, 0.015, 0.012)
+                });
+            }
+            2 => {
+                // Beanie: a dome with a folded band and a pompom.
+                let top = head_top - 0.04 - 0.03 * self.hat_h;
+                c.fill([cx - rx * 1.15, top - 0.01, cx + rx * 1.15, brim_y + 0.03], col, |x, y| {
+                    ellipse(x, y, cx, brim_y, rx * 1.08, brim_y - top).max(y - brim_y - 0.02)
+                });
+                c.fill([cx - rx * 1.15, brim_y - 0.05, cx + rx * 1.15, brim_y + 0.03], self.hat_band, |x, y| {
+                    rounded_box(x, y, cx, brim_y - 0.01, rx * 1.08, 0.028, 0.015)
+                });
+                c.fill([cx - 0.05, top - 0.06, cx + 0.05, top + 0.03], self.hat_band, |x, y| ellipse(x, y, cx, top - 0.015, 0.03, 0.03));
+            }
+            _ => {
+                // Bowler / fedora: a rounded crown on a curved brim.
+                let crown_top = head_top - 0.03 - 0.04 * self.hat_h;
+                c.fill([cx - rx, crown_top - 0.01, cx + rx, brim_y + 0.01], col, |x, y| {
+                    ellipse(x, y, cx, brim_y, rx * 0.9, brim_y - crown_top).max(y - brim_y)
+                });
+                c.fill([cx - rx * 0.95, brim_y - 0.05, cx + rx * 0.95, brim_y], self.hat_band, |x, y| {
+                    rounded_box(x, y, cx, brim_y - 0.018, rx * 0.88, 0.014, 0.0).max(ellipse(x, y, cx, brim_y, rx * 0.9, brim_y - crown_top))
+                });
+                c.fill([cx - rx * 1.4, brim_y - 0.04, cx + rx * 1.4, brim_y + 0.04], scale(col, 0.85), |x, y| {
+                    ellipse(x, y, cx, brim_y, rx * 1.3, 0.028).max(brim_y - 0.012 - y)
+                });
+            }
+        }
+    }
+}
+
+/// `v` modulo `step`, in `[0, step)` for `v ≥ 0` (every caller passes a non-negative `v`).
+/// A truncating cast, not `floor`/`rem_euclid`, which are library calls on baseline x86-64.
+fn wrap(v: f32, step: f32) -> f32 {
+    v - ((v / step) as u32) as f32 * step
+}
+
+/// A triangle wave of period 1 in `[0, 1]`: 0 at integers, 1 half-way (a cheap `|sin|`-like bump).
+fn tri_wave(v: f32) -> f32 {
+    1.0 - (2.0 * wrap(v, 1.0) - 1.0).abs()
+}
+
+/// Signed distance (approximate, in normalised units) to an axis-aligned ellipse.
+fn ellipse(x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32) -> f32 {
+    let (dx, dy) = ((x - cx) / rx, (y - cy) / ry);
+    ((dx * dx + dy * dy).sqrt() - 1.0) * rx.min(ry)
+}
+
+/// A head: an ellipse whose lower half narrows towards the chin by `jaw`.
+fn head(x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32, jaw: f32) -> f32 {
+    let t = (y - cy) / ry;
+    let narrow = 1.0 - jaw * t.max(0.0) * t.max(0.0);
+    ellipse(x, y, cx, cy, rx * narrow.max(0.2), ry)
+}
+
+/// Signed distance to a box of half-extents `(hw, hh)` with corner radius `r`.
+fn rounded_box(x: f32, y: f32, cx: f32, cy: f32, hw: f32, hh: f32, r: f32) -> f32 {
+    let qx = (x - cx).abs() - hw + r;
+    let qy = (y - cy).abs() - hh + r;
+    let outside = (qx.max(0.0).powi(2) + qy.max(0.0).powi(2)).sqrt();
+    outside + qx.max(qy).min(0.0) - r
+}
+
+/// Distance to the segment `a–b`.
+fn segment(x: f32, y: f32, a: [f32; 2], b: [f32; 2]) -> f32 {
+    let (px, py) = (x - a[0], y - a[1]);
+    let (bx, by) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = bx * bx + by * by;
+    let h = if len2 > 0.0 { ((px * bx + py * by) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let (dx, dy) = (px - bx * h, py - by * h);
+    (dx * dx + dy * dy).sqrt()
+}
+
+/// Signed distance (exact inside, approximate outside) to the triangle `a, b, c` (any winding).
+fn triangle(x: f32, y: f32, a: [f32; 2], b: [f32; 2], c: [f32; 2]) -> f32 {
+    let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+    let sign = if area < 0.0 { -1.0 } else { 1.0 };
+    let edge = |p: [f32; 2], q: [f32; 2]| {
+        let (ex, ey) = (q[0] - p[0], q[1] - p[1]);
+        let len = (ex * ex + ey * ey).sqrt().max(1e-9);
+        // Positive outside for a counter-clockwise (in y-down space: positive area) triangle.
+        -sign * (ex * (y - p[1]) - ey * (x - p[0])) / len
+    };
+    edge(a, b).max(edge(b, c)).max(edge(c, a))
+}
+
+/// Writes colours into a `3×s×s` CHW buffer with one-pixel anti-aliasing.
+struct Canvas<'a> {
+    out: &'a mut [f32],
+    n: usize,
+    sf: f32,
+    /// Optional pixel clip box `[x0, y0, x1, y1)`.
+    clip: Option<[usize; 4]>,
+}
+
+impl<'a> Canvas<'a> {
+    fn new(out: &'a mut [f32], s: u32) -> Self {
+        Self { out, n: s as usize, sf: s as f32, clip: None }
+    }
+
+    fn set(&mut self, x: usize, y: usize, c: Rgb) {
+        let plane = self.n * self.n;
+        let i = y * self.n + x;
+        self.out[i] = c[0];
+        self.out[plane + i] = c[1];
+        self.out[2 * plane + i] = c[2];
+    }
+
+    /// Fill the shape `sdf < 0` (normalised units) inside the normalised box `[x0, y0, x1, y1]`.
+    fn fill(&mut self, bbox: [f32; 4], col: Rgb, sdf: impl Fn(f32, f32) -> f32) {
+        let n = self.n;
+        let sf = self.sf;
+        let to_px = |v: f32| ((v * sf).floor().max(0.0) as usize).min(n);
+        let (mut x0, mut y0) = (to_px(bbox[0]), to_px(bbox[1]));
+        let (mut x1, mut y1) = (((bbox[2] * sf).ceil().max(0.0) as usize).min(n), ((bbox[3] * sf).ceil().max(0.0) as usize).min(n));
+        if let Some([cx0, cy0, cx1, cy1]) = self.clip {
+            x0 = x0.max(cx0);
+            y0 = y0.max(cy0);
+            x1 = x1.min(cx1);
+            y1 = y1.min(cy1);
+        }
+        let plane = n * n;
+        for py in y0..y1 {
+            let y = (py as f32 + 0.5) / sf;
+            for px in x0..x1 {
+                let x = (px as f32 + 0.5) / sf;
+                let cover = (0.5 - sdf(x, y) * sf).clamp(0.0, 1.0);
+                if cover > 0.0 {
+                    let i = py * n + px;
+                    for (ch, v) in col.iter().enumerate() {
+                        let o = &mut self.out[ch * plane + i];
+                        *o += (v - *o) * cover;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Add triangular noise of standard deviation `sd` and clamp to `[0, 1]`. One 64-bit draw per
+/// pixel gives its three channels (21 bits each, two 10-bit uniforms summed), which keeps 10,000
+/// images well under a second.
+fn add_noise(out: &mut [f32], sd: f32, mut rng: SplitMix64) {
+    let plane = out.len() / 3;
+    if sd == 0.0 {
+        for v in out.iter_mut() {
+            *v = v.clamp(0.0, 1.0);
+        }
+        return;
+    }
+    // A sum of two U(0,1) has variance 1/6: scale by √6 for unit variance.
+    let k = sd * 6f32.sqrt() / 1024.0;
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+        let bits = rng.next_u64();
+        let tri = |shift: u32| ((bits >> shift) & 1023) as f32 + ((bits >> (shift + 10)) & 1023) as f32 - 1023.0;
+        *r = (*r + k * tri(0)).clamp(0.0, 1.0);
+        *g = (*g + k * tri(21)).clamp(0.0, 1.0);
+        *b = (*b + k * tri(42)).clamp(0.0, 1.0);
     }
 }
 
@@ -186,46 +894,122 @@ mod tests {
         let c = cfg.generate(4, 2).expect("valid config");
         assert_eq!(a.image_pixels(4), c.image_pixels(0));
         assert_eq!(a.target[5], c.target[1]);
+        let d = cfg.generate_indices(&[5, 1]).expect("valid config");
+        assert_eq!(d.image_pixels(0), a.image_pixels(5));
+        assert_eq!(d.image_pixels(1), a.image_pixels(1));
+        // Another seed gives other images.
+        let e = SyntheticConfig { seed: 1, ..cfg }.generate(0, 6).expect("valid config");
+        assert_ne!(a.pixels, e.pixels);
     }
 
     #[test]
-    fn necktie_pixels_lie_inside_the_roi() {
-        let cfg = SyntheticConfig { noise: 0.0, ..SyntheticConfig::default() };
-        let roi = cfg.necktie_roi().expect("valid size");
-        let batch = cfg.generate(0, 40).expect("valid config");
-        let plane = batch.image.pixels();
-        // Find an image pair that differs only by tie presence is not possible directly, so
-        // check that every pixel outside the ROI with a tie-coloured red channel is not a tie:
-        // pixels outside the ROI are identical to a tie-free redraw of the same face.
-        for i in 0..batch.len() {
-            if batch.attribute[i] == 0 {
-                continue;
-            }
-            let mut rng = SplitMix64::for_item(cfg.seed, i as u64);
-            let smiling = rng.bernoulli(0.5);
-            let _ = rng.bernoulli(0.5);
-            let mut without = vec![0.0; 3 * plane];
-            draw_face(&mut without, cfg.size, &roi, smiling, false, 0.0, &mut rng);
-            let with = batch.image_pixels(i);
-            let mut differs_inside = false;
-            for y in 0..cfg.size {
-                for x in 0..cfg.size {
-                    let p = (y * cfg.size + x) as usize;
-                    let same = (0..3).all(|c| with[c * plane + p] == without[c * plane + p]);
-                    if roi.contains(x, y) {
-                        differs_inside |= !same;
-                    } else {
-                        assert!(same, "tie pixel outside the ROI at ({x},{y}) of image {i}");
+    fn labels_without_pixels_match_generated_labels() {
+        for attribute in [ProtectedKind::Necktie, ProtectedKind::Hat] {
+            let cfg = SyntheticConfig { attribute, target_rate: 0.3, attribute_rate: 0.7, ..SyntheticConfig::default() };
+            let batch = cfg.generate(10, 30).expect("valid config");
+            let (t, a) = cfg.labels(10, 30);
+            assert_eq!(batch.target, t);
+            assert_eq!(batch.attribute, a);
+        }
+    }
+
+    /// Pixels outside the ROI are identical to a redraw of the same face without the attribute,
+    /// and the attribute really changes pixels inside the ROI.
+    #[test]
+    fn attribute_pixels_lie_inside_the_roi() {
+        for (attribute, size) in [(ProtectedKind::Necktie, 64), (ProtectedKind::Hat, 64), (ProtectedKind::Necktie, 128), (ProtectedKind::Hat, 218)] {
+            let cfg = SyntheticConfig { attribute, size, noise: 0.0, ..SyntheticConfig::default() };
+            let roi = cfg.roi().expect("valid size");
+            let plane = cfg.image_size().pixels();
+            let count = if size > 64 { 6 } else { 40 };
+            let mut checked = 0;
+            for i in 0..count {
+                let mut params = FaceParams::draw(&cfg, i);
+                if !params.traits.attribute {
+                    continue;
+                }
+                let mut with = vec![0.0; 3 * plane];
+                params.render(&mut with, size, &roi, attribute);
+                params.traits.attribute = false;
+                let mut without = vec![0.0; 3 * plane];
+                params.render(&mut without, size, &roi, attribute);
+                let mut changed_inside = 0;
+                for y in 0..size {
+                    for x in 0..size {
+                        let p = (y * size + x) as usize;
+                        let same = (0..3).all(|c| with[c * plane + p] == without[c * plane + p]);
+                        if roi.contains(x, y) {
+                            changed_inside += usize::from(!same);
+                        } else {
+                            assert!(same, "{attribute:?} pixel outside the ROI at ({x},{y}) of image {i}");
+                        }
                     }
                 }
+                // The attribute covers a good part of its box (≥ 10% of it).
+                assert!(changed_inside * 10 >= (roi.w() * roi.h()) as usize, "image {i}: only {changed_inside} pixels changed");
+                checked += 1;
             }
-            assert!(differs_inside, "image {i} has a tie label but no tie pixels");
+            assert!(checked > 0);
         }
     }
 
     #[test]
-    fn too_small_is_an_error() {
+    fn smile_changes_the_mouth_only() {
+        let cfg = SyntheticConfig { noise: 0.0, ..SyntheticConfig::default() };
+        let roi = cfg.roi().expect("valid size");
+        let plane = cfg.image_size().pixels();
+        let mut p = FaceParams::draw(&cfg, 3);
+        p.traits.smiling = true;
+        p.traits.mouth_open = false;
+        let mut smile = vec![0.0; 3 * plane];
+        p.render(&mut smile, cfg.size, &roi, cfg.attribute);
+        p.traits.smiling = false;
+        let mut flat = vec![0.0; 3 * plane];
+        p.render(&mut flat, cfg.size, &roi, cfg.attribute);
+        let changed: Vec<usize> = (0..plane).filter(|&i| (0..3).any(|c| smile[c * plane + i] != flat[c * plane + i])).collect();
+        assert!(!changed.is_empty());
+        // Every changed pixel lies in the lower half of the face.
+        for i in changed {
+            let (x, y) = ((i % 64) as f32 / 64.0, (i / 64) as f32 / 64.0);
+            assert!((p.cx - x).abs() < p.rx && y > p.cy && y < p.cy + p.ry, "smile changed ({x},{y})");
+        }
+    }
+
+    #[test]
+    fn pixels_stay_in_unit_range_and_noise_has_the_requested_spread() {
+        let cfg = SyntheticConfig { noise: 0.05, ..SyntheticConfig::default() };
+        let noisy = cfg.generate(0, 4).expect("valid config");
+        let clean = SyntheticConfig { noise: 0.0, ..cfg.clone() }.generate(0, 4).expect("valid config");
+        assert!(noisy.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+        // Standard deviation of the difference, over pixels far from the clamp limits.
+        let diffs: Vec<f64> = noisy
+            .pixels
+            .iter()
+            .zip(&clean.pixels)
+            .filter(|(_, c)| (0.2..0.8).contains(*c))
+            .map(|(n, c)| f64::from(n - c))
+            .collect();
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / diffs.len() as f64).sqrt();
+        assert!((sd - 0.05).abs() < 0.003, "noise sd {sd}");
+        assert!(mean.abs() < 0.003, "noise mean {mean}");
+    }
+
+    #[test]
+    fn roi_presets_scale_with_size() {
+        let roi = SyntheticConfig::default().necktie_roi().expect("valid");
+        assert_eq!((roi.x(), roi.y(), roi.w(), roi.h()), (24, 48, 16, 16));
+        let hat = SyntheticConfig { size: 218, ..SyntheticConfig::default() }.hat_roi().expect("valid");
+        assert_eq!((hat.x(), hat.y(), hat.w(), hat.h()), (32, 6, 154, 71));
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
         let cfg = SyntheticConfig { size: 8, ..SyntheticConfig::default() };
         assert!(matches!(cfg.generate(0, 1), Err(SyntheticError::TooSmall(8))));
+        let cfg = SyntheticConfig { target_rate: 1.5, ..SyntheticConfig::default() };
+        assert!(matches!(cfg.generate(0, 1), Err(SyntheticError::Rate { .. })));
+        assert_eq!("Hat".parse::<ProtectedKind>(), Ok(ProtectedKind::Hat));
+        assert!("scarf".parse::<ProtectedKind>().is_err());
     }
 }
