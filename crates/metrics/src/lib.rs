@@ -8,9 +8,34 @@
 //! Coordinate space: a saliency map for one image is a row-major `H×W` slice (`map[y * W + x]`),
 //! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to.
 
+pub mod fairness;
+pub mod preprocess;
 pub mod roi;
+pub mod saliency;
+pub mod stats;
 
-pub use roi::{ImageSize, Roi, RoiError};
+pub use fairness::{Confusion, FairnessReport, GroupRates, fairness_report, yule_phi};
+pub use preprocess::{ChannelReduction, Normalisation, PreprocessSettings, preprocess, preprocess_into};
+pub use roi::{ImageSize, Roi, RoiError, RoiPreset};
+pub use saliency::{
+    DetOutside, GroupKey, IdenticalMaps, ImageMetrics, MapMetrics, SaliencyReport, SaliencySettings,
+    SaliencySummary, per_image_metrics, saliency_report,
+};
+pub use stats::{BootstrapSettings, Interval, TTest, ttest_greater};
+
+/// Why metrics could not be computed from the given data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricsError {
+    /// Slices whose lengths do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A value outside what the metric accepts (e.g. a label other than 0/1).
+    #[error("invalid value: {0}")]
+    Value(String),
+    /// A region of interest that does not fit.
+    #[error(transparent)]
+    Roi(#[from] RoiError),
+}
 
 /// Fraction of absolute saliency that falls inside `roi`: `Σ_{p∈ROI} |s_p| / Σ_p |s_p|`.
 ///

@@ -130,9 +130,150 @@ impl Roi {
     }
 }
 
+/// The paper's regions of interest (`shared/paper-code.md` §1.3, `experiment-running/config/xai/*.yaml`),
+/// defined on the authors' 218×218 zero-padded CelebA images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoiPreset {
+    /// `wearing_necktie.yaml`: x=49 y=180 w=120 h=30 (rows 180–209, columns 49–168).
+    Necktie,
+    /// `wearing_hat.yaml`: x=30 y=20 w=150 h=50 (rows 20–69, columns 30–179).
+    Hat,
+}
+
+impl RoiPreset {
+    /// The image size the preset boxes were drawn on: 218×218.
+    pub const IMAGE: ImageSize = ImageSize::square(218);
+
+    /// `(x, y, w, h)` on [`Self::IMAGE`], x = column.
+    pub const fn xywh(self) -> (u32, u32, u32, u32) {
+        match self {
+            Self::Necktie => (49, 180, 120, 30),
+            Self::Hat => (30, 20, 150, 50),
+        }
+    }
+
+    /// The box on the 218×218 image it was defined on.
+    pub fn roi(self) -> Roi {
+        let (x, y, w, h) = self.xywh();
+        Roi { x, y, w, h, image: Self::IMAGE }
+    }
+
+    /// The box scaled to an `image`-sized image (see [`Roi::scaled_to`]).
+    ///
+    /// # Errors
+    /// [`RoiError::Empty`] if `image` has a zero side.
+    pub fn roi_for(self, image: ImageSize) -> Result<Roi, RoiError> {
+        self.roi().scaled_to(image)
+    }
+
+    /// Parses `necktie` or `hat` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "necktie" | "wearing_necktie" => Some(Self::Necktie),
+            "hat" | "wearing_hat" => Some(Self::Hat),
+            _ => None,
+        }
+    }
+}
+
+impl Roi {
+    /// A box given the way the authors' `SailRectMetric._sailmaps_rect` slices it:
+    /// `rect_pos = (row, column)`, `rect_size = (rows, columns)` (`shared/paper-code.md` §1.3).
+    ///
+    /// Their configs and figures give boxes as `(x, y, w, h)` with x = column, which is what
+    /// [`Roi::new`] takes; use this constructor only to reproduce a call made in their slicing order.
+    ///
+    /// # Errors
+    /// As [`Roi::new`].
+    pub fn from_code_rect(
+        rect_pos: (u32, u32),
+        rect_size: (u32, u32),
+        image: ImageSize,
+    ) -> Result<Self, RoiError> {
+        Self::new(rect_pos.1, rect_pos.0, rect_size.1, rect_size.0, image)
+    }
+
+    /// The same region on an image of another size: each edge is mapped proportionally
+    /// (`edge · new / old`, rounded half up) and the box keeps at least one pixel per side.
+    ///
+    /// # Errors
+    /// [`RoiError::Empty`] if `image` has a zero side.
+    pub fn scaled_to(&self, image: ImageSize) -> Result<Self, RoiError> {
+        if image.width == 0 || image.height == 0 {
+            return Err(RoiError::Empty { w: image.width, h: image.height });
+        }
+        // Exact integer rounding of edge·new/old, half up: (2·edge·new + old) / (2·old).
+        let map = |edge: u32, new: u32, old: u32| -> u32 {
+            let v = (2 * u64::from(edge) * u64::from(new) + u64::from(old)) / (2 * u64::from(old));
+            // edge ≤ old, so v ≤ new fits in u32.
+            u32::try_from(v).unwrap_or(new)
+        };
+        let axis = |start: u32, len: u32, new: u32, old: u32| -> (u32, u32) {
+            let s = map(start, new, old).min(new - 1);
+            let e = map(start + len, new, old).clamp(s + 1, new);
+            (s, e - s)
+        };
+        let (x, w) = axis(self.x, self.w, image.width, self.image.width);
+        let (y, h) = axis(self.y, self.h, image.height, self.image.height);
+        Self::new(x, y, w, h, image)
+    }
+
+    /// Number of pixels inside, `w × h`.
+    pub const fn pixels(&self) -> usize {
+        self.w as usize * self.h as usize
+    }
+
+    /// Column range covered, as indices into one row.
+    pub fn cols(&self) -> std::ops::Range<usize> {
+        self.x as usize..(self.x + self.w) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presets_match_the_authors_configs() {
+        let n = RoiPreset::Necktie.roi();
+        assert_eq!((n.x(), n.y(), n.w(), n.h()), (49, 180, 120, 30));
+        assert_eq!(n.rows().collect::<Vec<_>>(), (180..210).collect::<Vec<_>>());
+        assert_eq!(n.cols(), 49..169);
+        let h = RoiPreset::Hat.roi();
+        assert_eq!((h.x(), h.y(), h.w(), h.h(), h.image()), (30, 20, 150, 50, ImageSize::square(218)));
+        // Presets fit their image (checked by the validating constructor too).
+        assert_eq!(Roi::new(49, 180, 120, 30, ImageSize::square(218)), Ok(n));
+    }
+
+    #[test]
+    fn code_rect_is_row_column() {
+        let img = ImageSize::square(218);
+        assert_eq!(Roi::from_code_rect((180, 49), (30, 120), img), Ok(RoiPreset::Necktie.roi()));
+    }
+
+    #[test]
+    fn scaling_is_proportional_and_identity_on_same_size() {
+        let n = RoiPreset::Necktie.roi();
+        assert_eq!(n.scaled_to(n.image()), Ok(n));
+        // 218 → 109: every edge halves exactly (49 → 24.5 rounds to 25, 169 → 84.5 → 85).
+        let half = n.scaled_to(ImageSize::square(109)).expect("non-empty image");
+        assert_eq!((half.x(), half.y(), half.w(), half.h()), (25, 90, 60, 15));
+        // 218 → 224 (torchvision size): 49·224/218 = 50.35 → 50, 169·224/218 = 173.65 → 174.
+        let up = n.scaled_to(ImageSize::square(224)).expect("non-empty image");
+        assert_eq!((up.x(), up.w()), (50, 124));
+        // A tiny target keeps at least one pixel and stays inside.
+        let tiny = n.scaled_to(ImageSize::square(2)).expect("non-empty image");
+        assert!(tiny.w() >= 1 && tiny.h() >= 1 && tiny.x() + tiny.w() <= 2 && tiny.y() + tiny.h() <= 2);
+        assert!(matches!(n.scaled_to(ImageSize { width: 0, height: 5 }), Err(RoiError::Empty { .. })));
+    }
+
+    #[test]
+    fn preset_names_parse() {
+        assert_eq!(RoiPreset::parse("Necktie"), Some(RoiPreset::Necktie));
+        assert_eq!(RoiPreset::parse("wearing_hat"), Some(RoiPreset::Hat));
+        assert_eq!(RoiPreset::parse("scarf"), None);
+    }
 
     #[test]
     fn empty_and_outside_boxes_are_rejected() {

@@ -1,0 +1,300 @@
+//! Group fairness of binary predictions: confusion counts, rates, EqualizedOdds and other gaps,
+//! accuracy, and Yule's φ of a 2×2 table.
+//!
+//! EqualizedOdds is the paper's (§4.2): `max(|TPR_{PA=1} − TPR_{PA=0}|, |FPR_{PA=1} − FPR_{PA=0}|)`
+//! (Hardt, Price & Srebro 2016). The rest follows DetoxAI's `comprehensive_metrics_torch`
+//! (`shared/paper-code.md` §1.6): rates divide by a guarded denominator `max(count, ε)`, which for
+//! integer counts means an empty denominator gives a rate of 0. Two deviations from that code, both
+//! bug fixes:
+//!
+//! * **Demographic parity.** The code computes `|P₀ − P₁| / (P₀ + P₁)` where `Pₐ = tp + fn` is the
+//!   number of *actual* positives of group a, which does not depend on the model at all. Here it is
+//!   the standard `|P(ŷ=1 | PA=1) − P(ŷ=1 | PA=0)|`.
+//! * **Accuracy per group** is guarded like the rates (an empty group has accuracy 0); the code
+//!   divides unguarded and gives NaN.
+//!
+//! Yule's φ (the φ coefficient of a 2×2 table) is how the paper states the strength of the
+//! protected attribute–target correlation it trains on (§4.2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{BootstrapSettings, Interval, bootstrap};
+use crate::MetricsError;
+
+/// Confusion counts of binary predictions (positive class = 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Confusion {
+    /// True positives.
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// True negatives.
+    pub tn: u64,
+    /// False negatives (`"fn"` in JSON).
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+}
+
+/// `num / max(den, ε)` for counts: 0 when the denominator is empty (the code's guard).
+fn guarded(num: u64, den: u64) -> f64 {
+    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+}
+
+impl Confusion {
+    /// Adds one (label, prediction) pair.
+    pub fn add(&mut self, label: bool, pred: bool) {
+        match (label, pred) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (false, false) => self.tn += 1,
+            (true, false) => self.fn_ += 1,
+        }
+    }
+    /// Number of samples.
+    pub const fn n(&self) -> u64 {
+        self.tp + self.fp + self.tn + self.fn_
+    }
+    /// True positive rate `tp / (tp + fn)` (guarded).
+    pub fn tpr(&self) -> f64 {
+        guarded(self.tp, self.tp + self.fn_)
+    }
+    /// False positive rate `fp / (fp + tn)` (guarded).
+    pub fn fpr(&self) -> f64 {
+        guarded(self.fp, self.fp + self.tn)
+    }
+    /// True negative rate `tn / (fp + tn)` (guarded).
+    pub fn tnr(&self) -> f64 {
+        guarded(self.tn, self.fp + self.tn)
+    }
+    /// False negative rate `fn / (tp + fn)` (guarded).
+    pub fn fnr(&self) -> f64 {
+        guarded(self.fn_, self.tp + self.fn_)
+    }
+    /// Accuracy `(tp + tn) / n` (guarded).
+    pub fn accuracy(&self) -> f64 {
+        guarded(self.tp + self.tn, self.n())
+    }
+    /// Balanced accuracy `(TPR + TNR) / 2`.
+    pub fn balanced_accuracy(&self) -> f64 {
+        (self.tpr() + self.tnr()) / 2.0
+    }
+    /// Positive prediction rate `(tp + fp) / n` (guarded).
+    pub fn positive_rate(&self) -> f64 {
+        guarded(self.tp + self.fp, self.n())
+    }
+}
+
+/// Rates of one group (or of everyone).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GroupRates {
+    /// Counts.
+    pub confusion: Confusion,
+    /// True positive rate.
+    pub tpr: f64,
+    /// False positive rate.
+    pub fpr: f64,
+    /// True negative rate.
+    pub tnr: f64,
+    /// False negative rate.
+    pub fnr: f64,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Balanced accuracy.
+    pub balanced_accuracy: f64,
+    /// Share predicted positive.
+    pub positive_rate: f64,
+}
+
+impl From<Confusion> for GroupRates {
+    fn from(c: Confusion) -> Self {
+        Self {
+            confusion: c,
+            tpr: c.tpr(),
+            fpr: c.fpr(),
+            tnr: c.tnr(),
+            fnr: c.fnr(),
+            accuracy: c.accuracy(),
+            balanced_accuracy: c.balanced_accuracy(),
+            positive_rate: c.positive_rate(),
+        }
+    }
+}
+
+/// A fairness value and its bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Value {
+    /// The value on all samples.
+    pub value: f64,
+    /// Percentile-bootstrap interval (samples resampled with replacement), if requested.
+    pub ci: Option<Interval>,
+}
+
+/// Fairness of binary predictions with respect to a binary protected attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FairnessReport {
+    /// Everyone.
+    pub overall: GroupRates,
+    /// Protected attribute = 0.
+    pub unprotected: GroupRates,
+    /// Protected attribute = 1.
+    pub protected: GroupRates,
+    /// `max(|ΔTPR|, |ΔFPR|)`.
+    pub equalized_odds: Value,
+    /// `|ΔTPR|`.
+    pub equal_opportunity: Value,
+    /// `|Δ P(ŷ = 1)|`.
+    pub demographic_parity: Value,
+    /// `|Δ accuracy|`.
+    pub accuracy_parity: Value,
+    /// Overall accuracy.
+    pub accuracy: Value,
+    /// Overall balanced accuracy.
+    pub balanced_accuracy: Value,
+    /// Yule's φ between protected attribute and label (the data's correlation; `None` if a margin
+    /// of the table is empty).
+    pub phi_label: Option<f64>,
+}
+
+/// Yule's φ of the 2×2 table `[[a, b], [c, d]]`: `(ad − bc) / sqrt((a+b)(c+d)(a+c)(b+d))`;
+/// `None` if a margin is zero.
+pub fn yule_phi(a: u64, b: u64, c: u64, d: u64) -> Option<f64> {
+    let (a, b, c, d) = (a as f64, b as f64, c as f64, d as f64);
+    let den = (a + b) * (c + d) * (a + c) * (b + d);
+    (den > 0.0).then(|| (a * d - b * c) / den.sqrt())
+}
+
+fn check_binary(name: &str, v: &[i64]) -> Result<(), MetricsError> {
+    match v.iter().position(|&x| x != 0 && x != 1) {
+        Some(i) => Err(MetricsError::Value(format!("{name}[{i}] = {} but only 0 and 1 are allowed", v[i]))),
+        None => Ok(()),
+    }
+}
+
+struct Gaps {
+    eo: f64,
+    eopp: f64,
+    dp: f64,
+    ap: f64,
+    acc: f64,
+    bacc: f64,
+}
+
+fn gaps(labels: &[i64], preds: &[i64], pa: &[i64], idx: impl Iterator<Item = usize>) -> (Confusion, Confusion, Gaps) {
+    let mut g = [Confusion::default(); 2];
+    for i in idx {
+        g[usize::from(pa[i] == 1)].add(labels[i] == 1, preds[i] == 1);
+    }
+    let [u, p] = g;
+    let all = Confusion { tp: u.tp + p.tp, fp: u.fp + p.fp, tn: u.tn + p.tn, fn_: u.fn_ + p.fn_ };
+    let eopp = (p.tpr() - u.tpr()).abs();
+    let gaps = Gaps {
+        eo: eopp.max((p.fpr() - u.fpr()).abs()),
+        eopp,
+        dp: (p.positive_rate() - u.positive_rate()).abs(),
+        ap: (p.accuracy() - u.accuracy()).abs(),
+        acc: all.accuracy(),
+        bacc: all.balanced_accuracy(),
+    };
+    (u, p, gaps)
+}
+
+/// Fairness report of `preds` against `labels` for groups `protected` (all 0/1, same length).
+///
+/// # Errors
+/// [`MetricsError::Shape`] for different lengths or no samples, [`MetricsError::Value`] for a
+/// value other than 0 or 1.
+pub fn fairness_report(
+    labels: &[i64],
+    preds: &[i64],
+    protected: &[i64],
+    boot: Option<&BootstrapSettings>,
+) -> Result<FairnessReport, MetricsError> {
+    let n = labels.len();
+    if preds.len() != n || protected.len() != n || n == 0 {
+        return Err(MetricsError::Shape(format!(
+            "{n} labels, {} predictions and {} protected-attribute values; they must be equal and non-zero",
+            preds.len(),
+            protected.len()
+        )));
+    }
+    check_binary("labels", labels)?;
+    check_binary("predictions", preds)?;
+    check_binary("protected", protected)?;
+    let (u, p, g) = gaps(labels, preds, protected, 0..n);
+    let ci = |f: fn(&Gaps) -> f64| {
+        boot.and_then(|b| bootstrap(n, b, |r| f(&gaps(labels, preds, protected, r.iter().copied()).2)))
+    };
+    let value = |v: f64, f: fn(&Gaps) -> f64| Value { value: v, ci: ci(f) };
+    let mut table = [0u64; 4];
+    for (&pa, &y) in protected.iter().zip(labels) {
+        table[usize::try_from(pa * 2 + y).unwrap_or(0)] += 1;
+    }
+    let overall = Confusion { tp: u.tp + p.tp, fp: u.fp + p.fp, tn: u.tn + p.tn, fn_: u.fn_ + p.fn_ };
+    Ok(FairnessReport {
+        overall: overall.into(),
+        unprotected: u.into(),
+        protected: p.into(),
+        equalized_odds: value(g.eo, |g| g.eo),
+        equal_opportunity: value(g.eopp, |g| g.eopp),
+        demographic_parity: value(g.dp, |g| g.dp),
+        accuracy_parity: value(g.ap, |g| g.ap),
+        accuracy: value(g.acc, |g| g.acc),
+        balanced_accuracy: value(g.bacc, |g| g.bacc),
+        // Table rows PA = 1, 0; columns label = 1, 0: φ > 0 means PA goes with the positive label.
+        phi_label: yule_phi(table[3], table[2], table[1], table[0]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_worked_rates_and_gaps() {
+        // PA=0: labels 1 1 0 0, preds 1 0 0 0 → TPR 1/2, FPR 0, acc 3/4, positive rate 1/4.
+        // PA=1: labels 1 0 0,   preds 1 1 0   → TPR 1,   FPR 1/2, acc 2/3, positive rate 2/3.
+        let y = [1, 1, 0, 0, 1, 0, 0];
+        let yh = [1, 0, 0, 0, 1, 1, 0];
+        let a = [0, 0, 0, 0, 1, 1, 1];
+        let r = fairness_report(&y, &yh, &a, None).expect("valid input");
+        assert_eq!(r.unprotected.confusion, Confusion { tp: 1, fp: 0, tn: 2, fn_: 1 });
+        assert!((r.equalized_odds.value - 0.5).abs() < 1e-12);
+        assert!((r.equal_opportunity.value - 0.5).abs() < 1e-12);
+        assert!((r.demographic_parity.value - (2.0 / 3.0 - 0.25)).abs() < 1e-12);
+        assert!((r.accuracy_parity.value - (0.75 - 2.0 / 3.0)).abs() < 1e-12);
+        assert!((r.accuracy.value - 5.0 / 7.0).abs() < 1e-12);
+        // Overall TPR 2/3, TNR 3/4.
+        assert!((r.balanced_accuracy.value - (2.0 / 3.0 + 0.75) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empty_denominators_are_zero_and_bad_values_are_errors() {
+        let r = fairness_report(&[0, 0], &[1, 0], &[0, 1], None).expect("valid input");
+        assert_eq!(r.protected.tpr, 0.0);
+        assert_eq!(r.unprotected.fpr, 1.0);
+        assert!(fairness_report(&[0, 2], &[1, 0], &[0, 1], None).is_err());
+        assert!(fairness_report(&[0], &[1, 0], &[0, 1], None).is_err());
+        assert!(fairness_report(&[], &[], &[], None).is_err());
+    }
+
+    #[test]
+    fn yule_phi_known_values() {
+        assert_eq!(yule_phi(10, 0, 0, 10), Some(1.0));
+        assert_eq!(yule_phi(0, 10, 10, 0), Some(-1.0));
+        assert_eq!(yule_phi(5, 5, 5, 5), Some(0.0));
+        assert_eq!(yule_phi(0, 0, 3, 4), None);
+    }
+
+    #[test]
+    fn eo_is_symmetric_in_group_order() {
+        let y = [1, 0, 1, 0, 1, 1, 0, 0, 1];
+        let yh = [1, 1, 0, 0, 1, 0, 0, 1, 1];
+        let a = [0, 1, 1, 0, 0, 1, 0, 1, 1];
+        let flipped: Vec<i64> = a.iter().map(|v| 1 - v).collect();
+        let r1 = fairness_report(&y, &yh, &a, None).expect("valid input");
+        let r2 = fairness_report(&y, &yh, &flipped, None).expect("valid input");
+        assert_eq!(r1.equalized_odds.value, r2.equalized_odds.value);
+        assert_eq!(r1.demographic_parity.value, r2.demographic_parity.value);
+        assert_eq!(r1.phi_label.map(|p| -p), r2.phi_label);
+    }
+}
