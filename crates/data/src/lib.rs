@@ -7,6 +7,8 @@
 //! `(seed, index)`, so a batch is the same on every machine and in the browser.
 
 pub mod rng;
+pub mod splits;
 pub mod synthetic;
 
 pub use synthetic::{Batch, FaceTraits, ProtectedKind, SyntheticConfig, SyntheticError};
+pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, SplitError, SplitName, Splits, make_splits, undersample};
