@@ -1,10 +1,26 @@
 //! Classifiers in burn 0.22 (device-dispatched tensors: the backend is the [`Device`]).
 //!
-//! Today: [`TinyCnn`], the small network of the device self-test. The torchvision-compatible
-//! ResNets (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016) land here next.
+//! - [`ResNet`]: torchvision-compatible ResNet-18/34/50 (He et al., "Deep Residual Learning for
+//!   Image Recognition", CVPR 2016) with any number of classes, plus the compact preset of the
+//!   in-browser demo ([`ResNetConfig::compact`]); hooks at named layers ([`Tap`],
+//!   [`ForwardHook`]).
+//! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
+//! - [`train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
+//! - [`TinyCnn`]: the small network of the device self-test.
 //!
 //! [`Device`]: burn::prelude::Device
 
+pub mod resnet;
 pub mod tiny;
+pub mod train;
+pub mod weights;
 
+pub use resnet::{
+    BasicBlock, Block, BlockKind, Bottleneck, COMPACT_WIDTH, Capture, Downsample, ForwardHook,
+    NoHook, ResNet, ResNetConfig, Tap,
+};
 pub use tiny::{TinyCnn, TinyCnnWeights, TinyShapeError};
+pub use train::{
+    FineTune, TrainConfig, TrainData, TrainError, TrainOutcome, TrainProgress, splitmix64, train,
+};
+pub use weights::WeightsError;

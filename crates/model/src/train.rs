@@ -1,0 +1,274 @@
+//! A plain supervised training loop for a [`ResNet`] that also runs in the browser (burn-train
+//! does not build for wasm): Adam, cross-entropy, shuffled mini-batches, a progress callback, a
+//! cancellation check between steps, and BatchNorm in evaluation mode afterwards.
+//!
+//! Defaults follow the paper's vanilla model (DetoxAI `FairnessLightningWrapper`: Adam,
+//! lr 3·10⁻⁴, batch 128, one epoch). The only read-back per step is one asynchronous
+//! transaction for the loss and the number of correct predictions.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Transaction;
+use serde::{Deserialize, Serialize};
+
+use crate::resnet::{ForwardHook, ResNet, Tap};
+
+/// Which parameters training updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FineTune {
+    /// Every parameter (training from scratch, or full fine-tuning).
+    All,
+    /// Only what comes after the given tap ([`ResNet::freeze_through`]): `After(Tap::Pooled)`
+    /// trains `fc` alone.
+    After(Tap),
+}
+
+/// Knobs of [`train`].
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Adam learning rate.
+    #[config(default = 3e-4)]
+    pub learning_rate: f64,
+    /// Images per step.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Passes over the data.
+    #[config(default = 1)]
+    pub epochs: usize,
+    /// Seed of the shuffling order (SplitMix64).
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Which parameters are updated.
+    #[config(default = "FineTune::All")]
+    pub fine_tune: FineTune,
+}
+
+/// Training images and labels as plain data.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainData<'a> {
+    /// `N × C × H × W` values, row-major.
+    pub pixels: &'a [f32],
+    /// `N` class indices.
+    pub targets: &'a [u8],
+    /// `[C, H, W]`.
+    pub image: [usize; 3],
+}
+
+/// One progress event, sent after every step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainProgress {
+    /// Steps done (1-based).
+    pub step: usize,
+    /// Steps the whole run will take.
+    pub total_steps: usize,
+    /// Current epoch (0-based).
+    pub epoch: usize,
+    /// Mean cross-entropy of this step's batch (before the update).
+    pub loss: f32,
+    /// Fraction of this step's batch classified correctly (before the update).
+    pub accuracy: f32,
+}
+
+/// What [`train`] returns.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The trained network, on the plain (non-autodiff) device, BatchNorm in evaluation mode.
+    pub model: ResNet,
+    /// Steps done.
+    pub steps: usize,
+    /// Whether the run stopped early because `should_stop` said so.
+    pub cancelled: bool,
+    /// The progress event of the last step, if any step ran.
+    pub last: Option<TrainProgress>,
+}
+
+/// Why training could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// Pixels and targets do not describe the same number of images.
+    #[error(
+        "training data: {pixels} pixel values do not make {targets} images of shape {image:?}"
+    )]
+    Shape {
+        /// Pixel values supplied.
+        pixels: usize,
+        /// Targets supplied.
+        targets: usize,
+        /// `[C, H, W]`.
+        image: [usize; 3],
+    },
+    /// A target is not a class of the network.
+    #[error("training data: target {target} of image {index} is not below num_classes = {classes}")]
+    Target {
+        /// Image index.
+        index: usize,
+        /// Its target.
+        target: u8,
+        /// Classes of the network.
+        classes: usize,
+    },
+    /// No images or a zero batch size / epoch count.
+    #[error("nothing to train: {0}")]
+    Empty(&'static str),
+    /// The device read-back failed.
+    #[error("reading the loss back from the device failed: {0}")]
+    Readback(String),
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): the project's seeded integer generator.
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Fisher–Yates permutation of `0..n` driven by [`splitmix64`].
+fn permutation(n: usize, state: &mut u64) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (splitmix64(state) % (i as u64 + 1)) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// Train `model` on `data` with `hook` active in every forward (pass [`crate::NoHook`] for
+/// none; an activation transform here trains the network *with* it, as A-ClArC does).
+/// `on_progress` gets one event per step; `should_stop` is asked before every step and ends the
+/// run early (the model is returned as trained so far). The model may live on the plain or the
+/// autodiff device of `device`; the result is on the plain device, in evaluation mode.
+///
+/// Deterministic for a given seed, model and device: the only randomness is the shuffling.
+///
+/// # Shapes
+/// `data.pixels`: `[N, C, H, W]`; the network's logits are `[batch, num_classes]`.
+///
+/// # Errors
+/// [`TrainError`] on inconsistent data or a failed read-back.
+pub async fn train(
+    model: ResNet,
+    data: TrainData<'_>,
+    config: &TrainConfig,
+    device: &Device,
+    hook: &mut dyn ForwardHook,
+    mut on_progress: impl FnMut(&TrainProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<TrainOutcome, TrainError> {
+    let per_image: usize = data.image.iter().product();
+    let n = data.targets.len();
+    if per_image == 0 || data.pixels.len() != n * per_image {
+        return Err(TrainError::Shape {
+            pixels: data.pixels.len(),
+            targets: n,
+            image: data.image,
+        });
+    }
+    if n == 0 {
+        return Err(TrainError::Empty("no images"));
+    }
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(TrainError::Empty("batch_size and epochs must be at least 1"));
+    }
+    let classes = model.num_classes();
+    if let Some((index, &target)) = data
+        .targets
+        .iter()
+        .enumerate()
+        .find(|(_, t)| usize::from(**t) >= classes)
+    {
+        return Err(TrainError::Target {
+            index,
+            target,
+            classes,
+        });
+    }
+
+    let ad = device.clone().autodiff();
+    let model = model.valid().to_device(device);
+    let model = match config.fine_tune {
+        FineTune::All => model,
+        FineTune::After(tap) => model.freeze_through(tap),
+    };
+    let mut model = model.train();
+    let mut optim = AdamConfig::new().init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let [c, h, w] = data.image;
+    let steps_per_epoch = n.div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut rng = config.seed;
+    let mut step = 0;
+    let mut last = None;
+
+    for epoch in 0..config.epochs {
+        let order = permutation(n, &mut rng);
+        for chunk in order.chunks(config.batch_size) {
+            if should_stop() {
+                return Ok(TrainOutcome {
+                    model: model.valid(),
+                    steps: step,
+                    cancelled: true,
+                    last,
+                });
+            }
+            let b = chunk.len();
+            let mut pixels = Vec::with_capacity(b * per_image);
+            let mut targets = Vec::with_capacity(b);
+            for &i in chunk {
+                pixels.extend_from_slice(&data.pixels[i * per_image..(i + 1) * per_image]);
+                targets.push(i64::from(data.targets[i]));
+            }
+            let x = Tensor::<4>::from_data(TensorData::new(pixels, [b, c, h, w]), &ad);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [b]), &ad);
+            let logits = model.forward_hooked(x, hook);
+            let correct = logits
+                .clone()
+                .detach()
+                .argmax(1)
+                .reshape([b])
+                .equal(y.clone())
+                .float()
+                .sum();
+            let loss = loss_fn.forward(logits, y);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.learning_rate, model, grads);
+
+            let read = Transaction::default()
+                .register(loss.detach())
+                .register(correct)
+                .execute_async()
+                .await
+                .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+            let scalar = |d: &TensorData| -> Result<f32, TrainError> {
+                d.clone()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?
+                    .first()
+                    .copied()
+                    .ok_or_else(|| TrainError::Readback("empty scalar".into()))
+            };
+            let (Some(loss_d), Some(correct_d)) = (read.first(), read.get(1)) else {
+                return Err(TrainError::Readback("transaction returned too few tensors".into()));
+            };
+            step += 1;
+            let progress = TrainProgress {
+                step,
+                total_steps,
+                epoch,
+                loss: scalar(loss_d)?,
+                accuracy: scalar(correct_d)? / b as f32,
+            };
+            on_progress(&progress);
+            last = Some(progress);
+        }
+    }
+    Ok(TrainOutcome {
+        model: model.valid(),
+        steps: step,
+        cancelled: false,
+        last,
+    })
+}

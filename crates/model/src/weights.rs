@@ -1,0 +1,313 @@
+//! torchvision state dicts in `.safetensors`: load into a [`ResNet`] and export from one.
+//!
+//! The file format and key names are those of `safetensors.torch.save_file(model.state_dict())`
+//! for a torchvision ResNet (He et al. 2016): `conv1.weight` `[out, in, kh, kw]`,
+//! `bn1.{weight,bias,running_mean,running_var,num_batches_tracked}`,
+//! `layer2.0.downsample.{0,1}.*`, `fc.weight` `[out, in]`, `fc.bias`. Reading goes through
+//! burn's own store (`burn::store::SafetensorsStore` with `PyTorchToBurnAdapter`); loading needs
+//! no read-back from the device, so it is safe in the browser. Export reads the parameters back
+//! with one asynchronous transaction (the only kind of read allowed in the page).
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::store::{ApplyError, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::Transaction;
+
+use crate::resnet::ResNet;
+
+/// Why weights could not be loaded or exported.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeightsError {
+    /// The bytes are not a readable safetensors file.
+    #[error("cannot read the weights as safetensors: {0}")]
+    Format(String),
+    /// A parameter of the network has no entry in the file.
+    #[error(
+        "the weights have no `{key}` (the network expects shape {expected:?}); they were probably \
+         saved from a different architecture: compare the model name and depth"
+    )]
+    Missing {
+        /// torchvision key.
+        key: String,
+        /// Shape the network expects (PyTorch layout).
+        expected: Vec<usize>,
+    },
+    /// A parameter has a different shape in the file.
+    #[error(
+        "`{key}` has shape {found:?} in the weights but the network expects {expected:?} \
+         (PyTorch layout); check the architecture, width and number of classes"
+    )]
+    Shape {
+        /// torchvision key.
+        key: String,
+        /// Shape the network expects (PyTorch layout).
+        expected: Vec<usize>,
+        /// Shape in the file (PyTorch layout).
+        found: Vec<usize>,
+    },
+    /// The file holds a tensor this network does not have (other than `num_batches_tracked`).
+    #[error(
+        "the weights contain `{key}`, which this network does not have; they were probably saved \
+         from a different architecture"
+    )]
+    Unexpected {
+        /// torchvision key.
+        key: String,
+    },
+    /// Any other per-tensor problem (data type, conversion).
+    #[error("cannot load `{key}`: {message}")]
+    Tensor {
+        /// torchvision key.
+        key: String,
+        /// burn's description.
+        message: String,
+    },
+    /// Reading the parameters back from the device failed (export).
+    #[error("reading the parameters back from the device failed: {0}")]
+    Readback(String),
+    /// Writing the safetensors bytes failed (export).
+    #[error("cannot write safetensors: {0}")]
+    Serialize(String),
+}
+
+/// Map a burn module path of a [`ResNet`] to its torchvision key: enum variants dropped,
+/// `downsample.conv`/`.bn` → `downsample.0`/`.1`, BatchNorm `gamma`/`beta` → `weight`/`bias`.
+pub fn torchvision_key(burn_path: &str) -> String {
+    let segments: Vec<&str> = burn_path
+        .split('.')
+        .filter(|s| *s != "Basic" && *s != "Bottleneck")
+        .collect();
+    let mut out = Vec::with_capacity(segments.len());
+    for (i, s) in segments.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| segments[j]);
+        let last = i + 1 == segments.len();
+        out.push(match (*s, prev, last) {
+            ("conv", Some("downsample"), _) => "0",
+            ("bn", Some("downsample"), _) => "1",
+            ("gamma", _, true) => "weight",
+            ("beta", _, true) => "bias",
+            (s, _, _) => s,
+        });
+    }
+    out.join(".")
+}
+
+/// One parameter or buffer as torchvision names and lays it out.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    /// PyTorch layout.
+    shape: Vec<usize>,
+    /// Flattened, already in PyTorch layout.
+    tensor: Tensor<1>,
+}
+
+/// Walks a [`ResNet`] building torchvision keys (no device read-back).
+#[derive(Default)]
+struct Walker {
+    path: Vec<String>,
+    containers: Vec<String>,
+    entries: Vec<Entry>,
+    /// BatchNorm prefixes seen, for `num_batches_tracked`.
+    batch_norms: Vec<String>,
+}
+
+impl ModuleVisitor for Walker {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.containers.push(container_type.to_string());
+        if !container_type.starts_with("Enum:") {
+            self.path.push(name.to_string());
+        }
+    }
+
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.containers.pop();
+        if !container_type.starts_with("Enum:") {
+            self.path.pop();
+        }
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let key = torchvision_key(&self.path.join("."));
+        let container = self.containers.last().map(String::as_str).unwrap_or("");
+        let mut t = param.val();
+        if container == "Struct:Linear" && D == 2 {
+            t = t.transpose();
+        }
+        let shape = t.shape().to_vec();
+        if container == "Struct:BatchNorm" && key.ends_with(".running_var") {
+            let prefix = key.trim_end_matches(".running_var").to_string();
+            self.batch_norms.push(prefix);
+        }
+        let n = shape.iter().product::<usize>();
+        self.entries.push(Entry {
+            key,
+            shape,
+            tensor: t.reshape([n]),
+        });
+    }
+}
+
+fn walk(model: &ResNet) -> Walker {
+    let mut w = Walker::default();
+    model.visit(&mut w);
+    w
+}
+
+fn apply_error_key_shape(e: &ApplyError) -> (String, String) {
+    match e {
+        ApplyError::ShapeMismatch { path, .. }
+        | ApplyError::DTypeMismatch { path, .. }
+        | ApplyError::AdapterError { path, .. }
+        | ApplyError::LoadError { path, .. } => (torchvision_key(path), e.to_string()),
+    }
+}
+
+impl ResNet {
+    /// Every torchvision key of this network's state dict with its PyTorch-layout shape, in
+    /// module order, excluding `num_batches_tracked`. Reads no data.
+    pub fn torchvision_keys(&self) -> Vec<(String, Vec<usize>)> {
+        walk(self)
+            .entries
+            .into_iter()
+            .map(|e| (e.key, e.shape))
+            .collect()
+    }
+
+    /// Replace all parameters and BatchNorm statistics by a torchvision state dict serialised
+    /// as safetensors (`safetensors.torch.save_file(model.state_dict(), …)`). Every parameter
+    /// must be present with its shape; `num_batches_tracked` entries are ignored; any other
+    /// extra entry is an error. The network must have been built with the matching
+    /// [`crate::ResNetConfig`] (depth, width, classes).
+    ///
+    /// # Errors
+    /// [`WeightsError`] naming the first (in module order) missing or mis-shaped key.
+    pub fn load_torchvision(mut self, bytes: Vec<u8>) -> Result<Self, WeightsError> {
+        let expected = self.torchvision_keys();
+        let mut store = SafetensorsStore::from_bytes(Some(bytes))
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .skip_enum_variants(true)
+            .allow_partial(true)
+            // Check ourselves below, to name the first bad key in module order.
+            .validate(false)
+            .with_key_remapping(r"downsample\.0\.", "downsample.conv.")
+            .with_key_remapping(r"downsample\.1\.", "downsample.bn.");
+        let result = self
+            .load_from(&mut store)
+            .map_err(|e| WeightsError::Format(e.to_string()))?;
+
+        let missing: Vec<String> = result
+            .missing
+            .iter()
+            .map(|(p, _)| torchvision_key(p))
+            .collect();
+        let errors: Vec<(String, &ApplyError)> = result
+            .errors
+            .iter()
+            .map(|e| (apply_error_key_shape(e).0, e))
+            .collect();
+        for (key, shape) in &expected {
+            if missing.contains(key) {
+                return Err(WeightsError::Missing {
+                    key: key.clone(),
+                    expected: shape.clone(),
+                });
+            }
+            if let Some((_, e)) = errors.iter().find(|(k, _)| k == key) {
+                return Err(match e {
+                    ApplyError::ShapeMismatch {
+                        expected: exp,
+                        found,
+                        ..
+                    } => {
+                        let mut exp = exp.to_vec();
+                        let mut found = found.to_vec();
+                        if key.ends_with("fc.weight") {
+                            // burn keeps Linear weights as [in, out]; report PyTorch's [out, in].
+                            exp.reverse();
+                            found.reverse();
+                        }
+                        WeightsError::Shape {
+                            key: key.clone(),
+                            expected: exp,
+                            found,
+                        }
+                    }
+                    other => WeightsError::Tensor {
+                        key: key.clone(),
+                        message: other.to_string(),
+                    },
+                });
+            }
+        }
+        // Errors or missing keys that did not map onto an expected key (should not happen).
+        if let Some(key) = missing.first() {
+            return Err(WeightsError::Missing {
+                key: key.clone(),
+                expected: Vec::new(),
+            });
+        }
+        if let Some((key, e)) = errors.first() {
+            return Err(WeightsError::Tensor {
+                key: key.clone(),
+                message: e.to_string(),
+            });
+        }
+        let mut unused: Vec<String> = result
+            .unused
+            .iter()
+            .map(|p| torchvision_key(p))
+            .filter(|k| !k.ends_with("num_batches_tracked"))
+            .collect();
+        unused.sort();
+        if let Some(key) = unused.into_iter().next() {
+            return Err(WeightsError::Unexpected { key });
+        }
+        Ok(self)
+    }
+
+    /// Serialise all parameters and BatchNorm statistics as a torchvision state dict in
+    /// safetensors (f32, PyTorch layout, `num_batches_tracked` = 0 as int64 scalars), loadable
+    /// with `model.load_state_dict(safetensors.torch.load(bytes))`. One asynchronous read-back
+    /// for all tensors, so it works in the browser; natively drive it with `pollster`.
+    ///
+    /// # Errors
+    /// [`WeightsError::Readback`] if the device read fails, [`WeightsError::Serialize`] if the
+    /// safetensors writer rejects a tensor.
+    pub async fn export_torchvision(&self) -> Result<Vec<u8>, WeightsError> {
+        let walker = walk(self);
+        let mut tx = Transaction::default();
+        for e in &walker.entries {
+            tx = tx.register(e.tensor.clone());
+        }
+        let data = tx
+            .execute_async()
+            .await
+            .map_err(|e| WeightsError::Readback(format!("{e:?}")))?;
+        let mut bytes: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = Vec::new();
+        for (e, d) in walker.entries.iter().zip(data) {
+            let values = d
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|err| WeightsError::Readback(format!("`{}`: {err:?}", e.key)))?;
+            let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            bytes.push((e.key.clone(), e.shape.clone(), safetensors::Dtype::F32, raw));
+        }
+        for prefix in &walker.batch_norms {
+            bytes.push((
+                format!("{prefix}.num_batches_tracked"),
+                Vec::new(),
+                safetensors::Dtype::I64,
+                0i64.to_le_bytes().to_vec(),
+            ));
+        }
+        let mut views = Vec::with_capacity(bytes.len());
+        for (key, shape, dtype, raw) in &bytes {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), raw)
+                .map_err(|e| WeightsError::Serialize(format!("`{key}`: {e}")))?;
+            views.push((key.clone(), view));
+        }
+        safetensors::tensor::serialize(views, None)
+            .map_err(|e| WeightsError::Serialize(e.to_string()))
+    }
+}
