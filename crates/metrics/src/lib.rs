@@ -40,7 +40,7 @@ pub enum MetricsError {
 /// Fraction of absolute saliency that falls inside `roi`: `Σ_{p∈ROI} |s_p| / Σ_p |s_p|`.
 ///
 /// `map` is one image's single-channel map, row-major `H×W` in `roi`'s image space. This is the
-/// numerator/denominator of the paper's RRF (Relevance Rank Fraction, eq. 1) on the absolute
+/// numerator/denominator of the paper's RRF (Rectangle Relevance Fraction, eq. 1) on the absolute
 /// map. A map with no relevance anywhere returns `0.0` (nothing of it lies inside), not NaN.
 ///
 /// # Errors
