@@ -2,6 +2,8 @@
 //!
 //! Each subcommand lives in its own `cmd_*.rs` module with an `Args` struct and a `run` function.
 
+mod cmd_predict;
+mod cmd_metrics;
 mod cmd_selftest;
 
 use clap::{Parser, Subcommand};
@@ -18,12 +20,19 @@ struct Cli {
 enum Command {
     /// Run the device self-test (synthetic images → small CNN → gradient × input → ROI fraction).
     Selftest(cmd_selftest::Args),
+    /// Logits of a torchvision ResNet (.safetensors weights) for a .npy batch, written as .npy.
+    Predict(cmd_predict::Args),
+    /// Score saliency maps from .npy files: the paper's RRF, HRF, MRR, DET, ADR, DIF, RDDT pooled
+    /// and per group, and fairness gaps, as JSON.
+    Metrics(cmd_metrics::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Selftest(args) => cmd_selftest::run(args),
+        Command::Metrics(args) => cmd_metrics::run(args),
+        Command::Predict(args) => cmd_predict::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

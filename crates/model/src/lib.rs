@@ -23,4 +23,4 @@ pub use tiny::{TinyCnn, TinyCnnWeights, TinyShapeError};
 pub use train::{
     FineTune, TrainConfig, TrainData, TrainError, TrainOutcome, TrainProgress, splitmix64, train,
 };
-pub use weights::WeightsError;
+pub use weights::{WeightsError, torchvision_num_classes};

@@ -163,6 +163,24 @@ fn apply_error_key_shape(e: &ApplyError) -> (String, String) {
     }
 }
 
+/// Number of classes of a torchvision state dict in safetensors (the length of `fc.bias`),
+/// read from the header alone.
+///
+/// # Errors
+/// [`WeightsError::Format`] if the bytes are not safetensors, [`WeightsError::Missing`] if
+/// there is no `fc.bias`.
+pub fn torchvision_num_classes(bytes: &[u8]) -> Result<usize, WeightsError> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| WeightsError::Format(e.to_string()))?;
+    match meta.info("fc.bias").map(|i| i.shape.as_slice()) {
+        Some([n]) => Ok(*n),
+        _ => Err(WeightsError::Missing {
+            key: "fc.bias".into(),
+            expected: Vec::new(),
+        }),
+    }
+}
+
 impl ResNet {
     /// Every torchvision key of this network's state dict with its PyTorch-layout shape, in
     /// module order, excluding `num_batches_tracked`. Reads no data.
