@@ -1,0 +1,226 @@
+//! `biaslens metrics`: score saliency maps made by any tool (Captum, Zennit, …) the paper's way.
+//!
+//! Reads vanilla and debiased maps from `.npy` (`N×H×W` or `N×C×H×W`, float32 or float64), optional
+//! protected-attribute, target and prediction labels from `.npy` or CSV, and prints the saliency
+//! metrics of Sztukiewicz et al. 2025 §3 (pooled and per protected-attribute × target group) and the
+//! fairness gaps as JSON. Settings default to the authors' code (`biaslens-metrics`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use biaslens_metrics::{
+    BootstrapSettings, ChannelReduction, DetOutside, IdenticalMaps, ImageSize, Normalisation, PreprocessSettings, Roi,
+    RoiPreset, SaliencySettings, fairness_report, per_image_metrics, saliency_report,
+};
+use biaslens_npy::NpyData;
+use serde::de::DeserializeOwned;
+
+/// Score vanilla vs debiased saliency maps inside a region of interest.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Vanilla model's maps: .npy, N×H×W or N×C×H×W, float32/float64.
+    #[arg(long)]
+    vanilla: PathBuf,
+    /// Debiased model's maps, same shape as --vanilla.
+    #[arg(long)]
+    debiased: PathBuf,
+    /// Region of interest: `necktie`, `hat` (the paper's boxes on 218×218, scaled to the maps'
+    /// size) or `x,y,w,h` in map pixels (x = column).
+    #[arg(long, default_value = "necktie")]
+    roi: String,
+    /// Protected attribute per image (0/1): .npy, or CSV as `file.csv` or `file.csv:column`.
+    #[arg(long)]
+    protected: Option<String>,
+    /// Target (ground-truth) label per image (0/1): .npy or CSV, as --protected.
+    #[arg(long)]
+    target: Option<String>,
+    /// Predicted label per image (0/1): with --protected and --target adds fairness metrics.
+    #[arg(long)]
+    predictions: Option<String>,
+    /// Channel reduction: signed_sum (code), abs_sum, l2.
+    #[arg(long, default_value = "signed_sum", value_parser = parse_enum::<ChannelReduction>)]
+    channel_reduction: ChannelReduction,
+    /// Per-image normalisation: max_abs_half (code), none, sum_to_one.
+    #[arg(long, default_value = "max_abs_half", value_parser = parse_enum::<Normalisation>)]
+    normalisation: Normalisation,
+    /// HRF threshold on the normalised map.
+    #[arg(long, default_value_t = 0.05)]
+    hrf_threshold: f64,
+    /// DIF's strict margin (code 1e-3; the paper's d < v is 0).
+    #[arg(long, default_value_t = 1e-3)]
+    dif_margin: f64,
+    /// Significance level of RDDT and DET.
+    #[arg(long, default_value_t = 0.01)]
+    alpha: f64,
+    /// DET's outside mean: all_pixels (code) or outside_pixels.
+    #[arg(long, default_value = "all_pixels", value_parser = parse_enum::<DetOutside>)]
+    det_outside: DetOutside,
+    /// Identical maps: zero (code) or compute.
+    #[arg(long, default_value = "zero", value_parser = parse_enum::<IdenticalMaps>)]
+    identical_maps: IdenticalMaps,
+    /// Bootstrap resamples for confidence intervals (0 = none).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    level: f64,
+    /// Bootstrap seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also print every image's metrics.
+    #[arg(long)]
+    per_image: bool,
+}
+
+/// Parses a settings enum by its serde name (`-` and `_` both accepted).
+fn parse_enum<T: DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.replace('-', "_"))).map_err(|e| e.to_string())
+}
+
+/// Maps as f32 or f64 with their shape `(N, C, H, W)`.
+enum Maps {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+fn read_maps(path: &Path) -> Result<(Maps, [usize; 4])> {
+    let a = biaslens_npy::read(path).with_context(|| format!("reading maps from {}", path.display()))?;
+    let shape = match a.shape[..] {
+        [n, h, w] => [n, 1, h, w],
+        [n, c, h, w] => [n, c, h, w],
+        _ => bail!("{}: maps must be N×H×W or N×C×H×W, not shape {:?}", path.display(), a.shape),
+    };
+    let maps = match a.data {
+        NpyData::F32(v) => Maps::F32(v),
+        NpyData::F64(v) => Maps::F64(v),
+        other => bail!("{}: maps must be float32 or float64, not {}", path.display(), other.dtype()),
+    };
+    Ok((maps, shape))
+}
+
+/// Reads one 0/1 label per image from `.npy` or CSV (`file.csv` or `file.csv:column`).
+fn read_labels(spec: &str, n: usize, what: &str) -> Result<Vec<i64>> {
+    let (path, column) = match spec.rsplit_once(':') {
+        Some((p, c)) if p.ends_with(".csv") => (p, Some(c)),
+        _ => (spec, None),
+    };
+    let values = if path.ends_with(".csv") {
+        read_csv_column(Path::new(path), column).with_context(|| format!("reading {what} from {path}"))?
+    } else {
+        let a = biaslens_npy::read(path).with_context(|| format!("reading {what} from {path}"))?;
+        a.to_i64().with_context(|| format!("{what} in {path}"))?
+    };
+    if values.len() != n {
+        bail!("{path}: {} {what} values for {n} maps; give one per image", values.len());
+    }
+    Ok(values)
+}
+
+fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut rows = text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split(',').map(str::trim).collect::<Vec<_>>());
+    let first = rows.next().context("the file is empty")?;
+    let is_header = first.iter().any(|c| c.parse::<f64>().is_err());
+    let index = match (column, is_header) {
+        (Some(name), true) => first
+            .iter()
+            .position(|c| c.trim_matches('"') == name)
+            .with_context(|| format!("no column {name:?}; the header has {first:?}"))?,
+        (Some(name), false) => name.parse::<usize>().with_context(|| format!("no header row, so the column must be a number, not {name:?}"))?,
+        (None, _) if first.len() == 1 => 0,
+        (None, _) => bail!("the CSV has {} columns; pick one as file.csv:column", first.len()),
+    };
+    let data: Vec<Vec<&str>> = if is_header { rows.collect() } else { std::iter::once(first).chain(rows).collect() };
+    data.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let cell = r.get(index).with_context(|| format!("row {} has no column {index}", i + 1))?;
+            let v: f64 = cell.parse().with_context(|| format!("row {}: {cell:?} is not a number", i + 1))?;
+            if v.fract() != 0.0 {
+                bail!("row {}: {v} is not a whole-number label", i + 1);
+            }
+            Ok(v as i64)
+        })
+        .collect()
+}
+
+fn parse_roi(spec: &str, image: ImageSize) -> Result<Roi> {
+    if let Some(preset) = RoiPreset::parse(spec) {
+        return Ok(preset.roi_for(image)?);
+    }
+    let parts: Vec<u32> = spec
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--roi {spec:?}: give necktie, hat or x,y,w,h (non-negative integers)"))?;
+    let [x, y, w, h] = parts[..] else {
+        bail!("--roi {spec:?}: give necktie, hat or four numbers x,y,w,h");
+    };
+    Ok(Roi::new(x, y, w, h, image)?)
+}
+
+/// Runs the subcommand: prints one JSON document on stdout.
+pub fn run(args: Args) -> Result<()> {
+    let (vanilla, shape) = read_maps(&args.vanilla)?;
+    let (debiased, dshape) = read_maps(&args.debiased)?;
+    if shape != dshape {
+        bail!("vanilla maps have shape {shape:?} (N, C, H, W) but debiased maps {dshape:?}; they must match");
+    }
+    let [n, channels, h, w] = shape;
+    let image = ImageSize {
+        width: u32::try_from(w).context("map width too large")?,
+        height: u32::try_from(h).context("map height too large")?,
+    };
+    let roi = parse_roi(&args.roi, image)?;
+    let settings = SaliencySettings {
+        preprocess: PreprocessSettings { channel_reduction: args.channel_reduction, normalisation: args.normalisation },
+        hrf_threshold: args.hrf_threshold,
+        dif_margin: args.dif_margin,
+        alpha: args.alpha,
+        det_outside: args.det_outside,
+        identical_maps: args.identical_maps,
+    };
+    if !(args.level > 0.0 && args.level < 1.0) {
+        bail!("--level must lie strictly between 0 and 1, not {}", args.level);
+    }
+    let boot = BootstrapSettings { resamples: args.bootstrap, level: args.level, seed: args.seed };
+    let per = match (&vanilla, &debiased) {
+        (Maps::F32(v), Maps::F32(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
+        (Maps::F64(v), Maps::F64(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
+        (Maps::F32(v), Maps::F64(d)) => {
+            per_image_metrics(&v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), d, channels, &roi, &settings)?
+        }
+        (Maps::F64(v), Maps::F32(d)) => {
+            per_image_metrics(v, &d.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), channels, &roi, &settings)?
+        }
+    };
+    let protected = args.protected.as_deref().map(|s| read_labels(s, n, "protected-attribute")).transpose()?;
+    let target = args.target.as_deref().map(|s| read_labels(s, n, "target")).transpose()?;
+    let groups = match (&protected, &target) {
+        (Some(p), Some(t)) => Some((p.as_slice(), t.as_slice())),
+        (None, None) => None,
+        _ => bail!("per-group metrics need both --protected and --target"),
+    };
+    let boot_ref = (boot.resamples > 0).then_some(&boot);
+    let saliency = saliency_report(&per, groups, &settings, boot_ref)?;
+    let fairness = match (&args.predictions, &protected, &target) {
+        (Some(spec), Some(p), Some(t)) => {
+            let preds = read_labels(spec, n, "prediction")?;
+            Some(fairness_report(t, &preds, p, boot_ref)?)
+        }
+        (Some(_), _, _) => bail!("fairness metrics need --predictions, --protected and --target"),
+        _ => None,
+    };
+    let out = serde_json::json!({
+        "images": n,
+        "shape": { "n": n, "channels": channels, "height": h, "width": w },
+        "roi": roi,
+        "settings": settings,
+        "bootstrap": boot_ref,
+        "saliency": saliency,
+        "fairness": fairness,
+        "per_image": if args.per_image { serde_json::to_value(&per)? } else { serde_json::Value::Null },
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
