@@ -6,9 +6,16 @@
 //! ROI of the saliency metrics is known exactly. Every image is a pure function of
 //! `(seed, index)`, so a batch is the same on every machine and in the browser.
 
+pub mod celeba;
+pub mod export;
+pub mod images;
+pub mod own;
 pub mod rng;
 pub mod splits;
 pub mod synthetic;
 
 pub use synthetic::{Batch, FaceTraits, ProtectedKind, SyntheticConfig, SyntheticError};
 pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, SplitError, SplitName, Splits, make_splits, undersample};
+pub use celeba::{AttributeTable, CELEBA_ATTRIBUTES, DataError, parse_partition};
+pub use images::{DirSource, ImageSource, LabelledImages, Loaded, MemorySource, Preprocess, Skipped, decode_image};
+pub use own::{OwnColumns, parse_own_csv};
