@@ -7,6 +7,26 @@
 //!
 //! Coordinate space: a saliency map for one image is a row-major `H×W` slice (`map[y * W + x]`),
 //! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to.
+//!
+//! # Where this differs from the paper or the authors' code
+//!
+//! Settings default to the code's behaviour; the paper's reading is a setting where they differ.
+//! Where the code has a bug or an undefined case, this crate defines it and says so:
+//!
+//! * All-zero maps: every normalisation gives zeros and RRF = 0 (the code divides 0 by 0 → NaN).
+//! * Identical maps: the code's `np.allclose → zeros` rule for ADR/DIF/RDDT is applied per image,
+//!   not per loader batch ([`IdenticalMaps`]).
+//! * DIF: the code's strict margin 1e-3 by default; the paper's `d < v` is `dif_margin = 0`.
+//! * DET: the code's outside mean over all `H·W` pixels by default ([`DetOutside`]).
+//! * RDDT/DET: a p-value scipy reports as NaN (fewer than 2 images, or all differences 0) is `None`
+//!   and not significant, as `NaN < 0.01` is false in the code.
+//! * MRR: 0/0 = 0 and x/0 = ±∞ (the code divides unguarded).
+//! * Demographic parity: the code compares counts of *actual* positives (a bug); here predicted
+//!   positive rates. Accuracy per group is guarded like the rates (the code gives NaN for an empty
+//!   group). See [`fairness`].
+//! * ROI axes: x = column as drawn in the authors' figures; [`Roi::from_code_rect`] reproduces a
+//!   call in their slicing order `(row, column)`.
+//! * Pooling: over all images given; the code's "first 5 batches of 128" is the caller's choice.
 
 pub mod fairness;
 pub mod preprocess;

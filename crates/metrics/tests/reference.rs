@@ -24,12 +24,19 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
+/// Largest scaled deviation `|rust − numpy| / max(1, |numpy|)` seen (printed with `--nocapture`).
+static WORST: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
+
 /// Recursively compares `got` to `want`; collects mismatches with their JSON path.
 fn compare(path: &str, got: &Value, want: &Value, errors: &mut Vec<String>) {
     match (got, want) {
         (Value::Number(g), Value::Number(w)) => {
             let (g, w) = (g.as_f64().expect("finite"), w.as_f64().expect("finite"));
-            if (g - w).abs() > TOL * w.abs().max(1.0) {
+            let dev = (g - w).abs() / w.abs().max(1.0);
+            if let Ok(mut worst) = WORST.lock() {
+                *worst = worst.max(dev);
+            }
+            if dev > TOL {
                 errors.push(format!("{path}: rust {g:e} vs numpy {w:e}"));
             }
         }
@@ -96,6 +103,7 @@ fn saliency_metrics_match_numpy_reference() {
         rddt_decisions += 1 + report.groups.len();
     }
     assert!(errors.is_empty(), "{} mismatches:\n{}", errors.len(), errors.join("\n"));
+    eprintln!("largest scaled deviation so far: {:e}", WORST.lock().map(|w| *w).unwrap_or(f64::NAN));
     assert!(rddt_decisions > 20, "RDDT decisions compared: {rddt_decisions}");
 }
 
