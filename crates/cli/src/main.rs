@@ -2,6 +2,7 @@
 //!
 //! Each subcommand lives in its own `cmd_*.rs` module with an `Args` struct and a `run` function.
 
+mod cmd_data;
 mod cmd_predict;
 mod cmd_metrics;
 mod cmd_selftest;
@@ -25,6 +26,8 @@ enum Command {
     /// Score saliency maps from .npy files: the paper's RRF, HRF, MRR, DET, ADR, DIF, RDDT pooled
     /// and per group, and fairness gaps, as JSON.
     Metrics(cmd_metrics::Args),
+    /// Synthetic benchmark export in CelebA's layout, and train/debias/test split reports.
+    Data(cmd_data::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Selftest(args) => cmd_selftest::run(args),
         Command::Metrics(args) => cmd_metrics::run(args),
         Command::Predict(args) => cmd_predict::run(args),
+        Command::Data(args) => cmd_data::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
