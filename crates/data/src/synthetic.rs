@@ -750,8 +750,9 @@ impl FaceParams {
 
 /// `v` modulo `step`, in `[0, step)` for `v ≥ 0` (every caller passes a non-negative `v`).
 /// A truncating cast, not `floor`/`rem_euclid`, which are library calls on baseline x86-64.
+#[inline(always)]
 fn wrap(v: f32, step: f32) -> f32 {
-    v - ((v / step) as u32) as f32 * step
+    v - ((v * (1.0 / step)) as u32) as f32 * step
 }
 
 /// A triangle wave of period 1 in `[0, 1]`: 0 at integers, 1 half-way (a cheap `|sin|`-like bump).
@@ -760,19 +761,23 @@ fn tri_wave(v: f32) -> f32 {
 }
 
 /// Signed distance (approximate, in normalised units) to an axis-aligned ellipse.
+#[inline(always)]
 fn ellipse(x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32) -> f32 {
-    let (dx, dy) = ((x - cx) / rx, (y - cy) / ry);
+    // Reciprocals are loop-invariant in every caller, so they are hoisted out of pixel loops.
+    let (dx, dy) = ((x - cx) * (1.0 / rx), (y - cy) * (1.0 / ry));
     ((dx * dx + dy * dy).sqrt() - 1.0) * rx.min(ry)
 }
 
 /// A head: an ellipse whose lower half narrows towards the chin by `jaw`.
+#[inline(always)]
 fn head(x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32, jaw: f32) -> f32 {
-    let t = (y - cy) / ry;
+    let t = (y - cy) * (1.0 / ry);
     let narrow = 1.0 - jaw * t.max(0.0) * t.max(0.0);
     ellipse(x, y, cx, cy, rx * narrow.max(0.2), ry)
 }
 
 /// Signed distance to a box of half-extents `(hw, hh)` with corner radius `r`.
+#[inline(always)]
 fn rounded_box(x: f32, y: f32, cx: f32, cy: f32, hw: f32, hh: f32, r: f32) -> f32 {
     let qx = (x - cx).abs() - hw + r;
     let qy = (y - cy).abs() - hh + r;
@@ -781,6 +786,7 @@ fn rounded_box(x: f32, y: f32, cx: f32, cy: f32, hw: f32, hh: f32, r: f32) -> f3
 }
 
 /// Distance to the segment `a–b`.
+#[inline(always)]
 fn segment(x: f32, y: f32, a: [f32; 2], b: [f32; 2]) -> f32 {
     let (px, py) = (x - a[0], y - a[1]);
     let (bx, by) = (b[0] - a[0], b[1] - a[1]);
@@ -791,6 +797,7 @@ fn segment(x: f32, y: f32, a: [f32; 2], b: [f32; 2]) -> f32 {
 }
 
 /// Signed distance (exact inside, approximate outside) to the triangle `a, b, c` (any winding).
+#[inline(always)]
 fn triangle(x: f32, y: f32, a: [f32; 2], b: [f32; 2], c: [f32; 2]) -> f32 {
     let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
     let sign = if area < 0.0 { -1.0 } else { 1.0 };
