@@ -27,10 +27,13 @@ fn input(batch: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(v, [batch, 3, side, side]), device)
 }
 
+/// (name, constructor from num_classes, input side, batch).
+type Case = (&'static str, fn(usize) -> ResNetConfig, usize, usize);
+
 fn main() {
     let device = Device::flex();
     device.seed(0);
-    let cases: [(&str, fn(usize) -> ResNetConfig, usize, usize); 5] = [
+    let cases: [Case; 5] = [
         ("compact", ResNetConfig::compact, 64, 32),
         ("resnet18", ResNetConfig::resnet18, 64, 16),
         ("resnet18", ResNetConfig::resnet18, 224, 4),

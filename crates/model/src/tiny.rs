@@ -171,9 +171,9 @@ mod tests {
         let h2: Vec<f32> = (0..C2)
             .map(|o| (w.conv2_bias[o] + (0..C1).map(|i| centre(&w.conv2_weight, C2, C1, o, i) * h1[i]).sum::<f32>()).max(0.0))
             .collect();
-        for c in 0..2 {
+        for (c, g) in got.iter().enumerate().take(2) {
             let want = w.fc_bias[c] + (0..C2).map(|i| w.fc_weight[c * C2 + i] * h2[i]).sum::<f32>();
-            assert!((got[c] - want).abs() < 1e-5, "class {c}: {} vs {want}", got[c]);
+            assert!((g - want).abs() < 1e-5, "class {c}: {g} vs {want}");
         }
     }
 
