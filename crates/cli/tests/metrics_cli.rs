@@ -109,3 +109,40 @@ fn bad_input_fails_with_a_readable_message() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fairness_from_labels_matches_the_numpy_reference() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/metrics/fairness_cases.json");
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture exists")).expect("JSON");
+    let case = all["cases"].as_array().expect("cases").iter().find(|c| c["name"] == "random_biased").expect("case").clone();
+    let dir = tmpdir("fair");
+    let labels = ints(&case["labels"]);
+    let n = labels.len();
+    // Any maps will do: this test is about the label readers and the fairness path.
+    let maps: Vec<f64> = (0..n * 4).map(|i| f64::from(u32::try_from(i % 7).expect("small")) - 3.0).collect();
+    biaslens_npy::write(dir.join("m.npy"), &NpyArray::new(vec![n, 2, 2], NpyData::F64(maps)).expect("shape")).expect("write");
+    // Labels as float32 .npy (whole numbers are accepted), predictions as a header-less CSV column.
+    let y: Vec<f32> = labels.iter().map(|&v| if v == 1 { 1.0 } else { 0.0 }).collect();
+    biaslens_npy::write(dir.join("y.npy"), &NpyArray::new(vec![n], NpyData::F32(y)).expect("shape")).expect("write");
+    let pa: Vec<bool> = ints(&case["protected"]).iter().map(|&v| v == 1).collect();
+    biaslens_npy::write(dir.join("a.npy"), &NpyArray::new(vec![n], NpyData::Bool(pa)).expect("shape")).expect("write");
+    let csv: String = ints(&case["predictions"]).iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(dir.join("yhat.csv"), csv).expect("write");
+    let p = |f: &str| dir.join(f).display().to_string();
+    let out = run(&[
+        "--vanilla", &p("m.npy"), "--debiased", &p("m.npy"), "--roi", "0,0,1,1", "--protected", &p("a.npy"),
+        "--target", &p("y.npy"), "--predictions", &p("yhat.csv"), "--bootstrap", "300", "--level", "0.9", "--seed", "7",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let want = &case["expected"];
+    for gap in ["equalized_odds", "equal_opportunity", "demographic_parity", "accuracy_parity", "accuracy"] {
+        assert!(close(&got["fairness"][gap]["value"], &want[gap]["value"]), "{gap}");
+        assert!(close(&got["fairness"][gap]["ci"]["high"], &want[gap]["ci"]["high"]), "{gap}");
+    }
+    assert_eq!(got["fairness"]["protected"]["confusion"], want["protected"]["confusion"]);
+    // Identical maps: the code's rule gives ADR = 0 and an undefined, non-significant RDDT.
+    assert_eq!(got["saliency"]["pooled"]["adr"]["mean"], 0.0);
+    assert_eq!(got["saliency"]["pooled"]["rddt"]["test"]["significant"], false);
+    let _ = std::fs::remove_dir_all(&dir);
+}
