@@ -75,12 +75,31 @@ pub enum RoiError {
 ///
 /// x is the column and y the row, origin top-left, as in the paper's ROI definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RoiFields")]
 pub struct Roi {
     x: u32,
     y: u32,
     w: u32,
     h: u32,
     image: ImageSize,
+}
+
+/// The serialised form of a [`Roi`]; deserialising goes through [`Roi::new`], so a box read from a
+/// report or URL is validated like any other.
+#[derive(Deserialize)]
+struct RoiFields {
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    image: ImageSize,
+}
+
+impl TryFrom<RoiFields> for Roi {
+    type Error = RoiError;
+    fn try_from(f: RoiFields) -> Result<Self, RoiError> {
+        Self::new(f.x, f.y, f.w, f.h, f.image)
+    }
 }
 
 impl Roi {
@@ -266,6 +285,16 @@ mod tests {
         let tiny = n.scaled_to(ImageSize::square(2)).expect("non-empty image");
         assert!(tiny.w() >= 1 && tiny.h() >= 1 && tiny.x() + tiny.w() <= 2 && tiny.y() + tiny.h() <= 2);
         assert!(matches!(n.scaled_to(ImageSize { width: 0, height: 5 }), Err(RoiError::Empty { .. })));
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        let n = RoiPreset::Necktie.roi();
+        let json = serde_json::to_string(&n).expect("serialises");
+        assert_eq!(serde_json::from_str::<Roi>(&json).expect("valid"), n);
+        let bad = r#"{"x":200,"y":0,"w":30,"h":1,"image":{"width":218,"height":218}}"#;
+        let err = serde_json::from_str::<Roi>(bad).expect_err("outside the image");
+        assert!(err.to_string().contains("reaches outside"), "{err}");
     }
 
     #[test]
