@@ -503,6 +503,12 @@ impl FaceParams {
         for y in 0..n {
             let fy = (y as f32 + 0.5) / sf;
             let base = mix(p.bg_top, p.bg_bottom, fy);
+            if p.pattern == 0 {
+                for x in 0..n {
+                    c.set(x, y, base);
+                }
+                continue;
+            }
             for x in 0..n {
                 let fx = (x as f32 + 0.5) / sf;
                 let d = match p.pattern {
