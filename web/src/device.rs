@@ -71,8 +71,15 @@ pub async fn choose() -> Chosen {
     match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_with_setup_async().await {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
-            let name = if info.name.is_empty() { format!("{:?} adapter", info.device_type) } else { info.name.clone() };
-            Chosen { device, kind: Kind::WebGpu, why: format!("WebGPU is available ({name}), so the GPU computes.") }
+            let why = if info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu {
+                "WebGPU is available through a software adapter (it emulates a GPU on the CPU, so it is slow), \
+                 and computes here."
+                    .to_string()
+            } else {
+                let name = if info.name.is_empty() { "an unnamed adapter".to_string() } else { info.name.clone() };
+                format!("WebGPU is available ({name}), so the GPU computes.")
+            };
+            Chosen { device, kind: Kind::WebGpu, why }
         }
         Err(e) => cpu(format!("WebGPU is present but could not start ({e}), so the CPU computes.")),
     }
