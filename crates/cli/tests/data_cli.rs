@@ -31,11 +31,14 @@ fn export_writes_celeba_layout_and_splits_read_it_back() {
 
     // Splits of the exported folder, by the authors' blocks (12 rows: tiny, but read end to end).
     let run = biaslens().args(["data", "splits", "--celeba"]).arg(&out).args(["--protected", "Wearing_Hat"]).output().expect("runs");
-    // Twelve images may leave a cell empty: then the error must say which, never panic.
-    if !run.status.success() {
-        let err = String::from_utf8_lossy(&run.stderr);
-        assert!(err.contains("split needs") || err.contains("has only"), "{err}");
-    }
+    // Seed 3 leaves the train block of twelve images without a (smiling = 0, hat = 1) image:
+    // the command must fail cleanly and name the short cell, never panic.
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "twelve images cannot fill every train cell");
+    assert!(
+        err.contains("train split needs") && err.contains("target=0 and attribute=1") && err.contains("has only 0"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
