@@ -10,7 +10,7 @@ pub mod celeba;
 pub mod export;
 pub mod images;
 pub mod own;
-pub mod rng;
+pub use biaslens_rng as rng;
 pub mod splits;
 pub mod synthetic;
 
