@@ -22,7 +22,7 @@ def time_it(f, images, min_iters):
 
 
 def main():
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count() or 1)))
     torch.manual_seed(0)
     for name, side, batch in [("resnet18", 64, 16), ("resnet18", 224, 4), ("resnet50", 64, 16), ("resnet50", 224, 4)]:
         model = getattr(torchvision.models, name)(weights=None, num_classes=2).eval()

@@ -74,7 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     };
     if c != 3 {
-        bail!("input {} has {c} channels; expected 3 (RGB)", args.input.display());
+        bail!(
+            "input {} has {c} channels; expected 3 (RGB)",
+            args.input.display()
+        );
     }
     let pixels: Vec<f32> = match input.data {
         NpyData::F32(v) => v,

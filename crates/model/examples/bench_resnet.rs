@@ -23,7 +23,9 @@ fn time_it(mut f: impl FnMut(), images: usize, min_iters: usize) -> f64 {
 
 fn input(batch: usize, side: usize, device: &Device) -> Tensor<4> {
     let n = batch * 3 * side * side;
-    let v: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+    let v: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
     Tensor::from_data(TensorData::new(v, [batch, 3, side, side]), device)
 }
 
@@ -50,9 +52,9 @@ fn main() {
             batch,
             3,
         );
-        let ad = device.clone().autodiff();
-        let model_ad = model.clone().to_device(&ad);
-        let x_ad = x.clone().to_device(&ad);
+        // Autodiff tensors, BatchNorm kept in evaluation mode, no parameter gradients.
+        let model_ad = model.clone().train().freeze();
+        let x_ad = x.clone().autodiff();
         let fwd_bwd = time_it(
             || {
                 let xi = x_ad.clone().require_grad();

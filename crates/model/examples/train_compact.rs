@@ -30,13 +30,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t1 = Instant::now();
     let outcome = pollster::block_on(train(
         model,
-        TrainData { pixels: &train_batch.pixels, targets: &train_batch.target, image: [3, side, side] },
+        TrainData {
+            pixels: &train_batch.pixels,
+            targets: &train_batch.target,
+            image: [3, side, side],
+        },
         &config,
         &device,
         &mut NoHook,
         |p| {
             if p.step % 8 == 0 || p.step == p.total_steps {
-                eprintln!("step {}/{} loss {:.4} acc {:.3}", p.step, p.total_steps, p.loss, p.accuracy);
+                eprintln!(
+                    "step {}/{} loss {:.4} acc {:.3}",
+                    p.step, p.total_steps, p.loss, p.accuracy
+                );
             }
         },
         || false,
@@ -50,9 +57,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .zip(test_batch.target.chunks(256))
     {
         let b = chunk_y.len();
-        let x = Tensor::<4>::from_data(TensorData::new(chunk_px.to_vec(), [b, 3, side, side]), &device);
-        let pred = outcome.model.forward(x).argmax(1).into_data().convert::<i64>().try_into_vec::<i64>()?;
-        correct += pred.iter().zip(chunk_y).filter(|(p, t)| **p == i64::from(**t)).count();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(chunk_px.to_vec(), [b, 3, side, side]),
+            &device,
+        );
+        let pred = outcome
+            .model
+            .forward(x)
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()?;
+        correct += pred
+            .iter()
+            .zip(chunk_y)
+            .filter(|(p, t)| **p == i64::from(**t))
+            .count();
     }
     println!(
         "compact ResNet (width {}), {n_train} train images × {epochs} epoch(s), {} steps: \

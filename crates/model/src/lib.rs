@@ -21,6 +21,7 @@ pub use resnet::{
 };
 pub use tiny::{TinyCnn, TinyCnnWeights, TinyShapeError};
 pub use train::{
-    FineTune, TrainConfig, TrainData, TrainError, TrainOutcome, TrainProgress, splitmix64, train,
+    COMPACT_DEMO_TRAIN_IMAGES, FineTune, TrainConfig, TrainData, TrainError, TrainOutcome,
+    TrainProgress, splitmix64, train,
 };
 pub use weights::{WeightsError, torchvision_num_classes};

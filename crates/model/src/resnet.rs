@@ -473,7 +473,11 @@ impl ResNet {
     ///
     /// # Shapes
     /// `[N, 3, H, W]` → `[N, num_classes]`.
-    pub fn forward_hooked(&self, x: Tensor<4>, hook: &mut (impl ForwardHook + ?Sized)) -> Tensor<2> {
+    pub fn forward_hooked(
+        &self,
+        x: Tensor<4>,
+        hook: &mut (impl ForwardHook + ?Sized),
+    ) -> Tensor<2> {
         let mut x = hook.feature_map(Tap::Stem, self.stem(x));
         let taps = [Tap::Layer1, Tap::Layer2, Tap::Layer3, Tap::Layer4];
         for (stage, tap) in self.stages().into_iter().zip(taps) {

@@ -61,7 +61,9 @@ impl TinyCnnWeights {
     /// The caller owns the randomness (and therefore the seed).
     pub fn from_fn(classes: usize, mut sample: impl FnMut(usize) -> f32) -> Self {
         let mut fill = |shape: &[usize], fan_in: usize| -> Vec<f32> {
-            (0..shape.iter().product::<usize>()).map(|_| sample(fan_in)).collect()
+            (0..shape.iter().product::<usize>())
+                .map(|_| sample(fan_in))
+                .collect()
         };
         Self {
             classes,
@@ -86,7 +88,11 @@ impl TinyCnnWeights {
         for ((name, shape), v) in Self::shapes(self.classes).iter().zip(values) {
             let expected = shape.iter().product();
             if v.len() != expected {
-                return Err(TinyShapeError { name, expected, got: v.len() });
+                return Err(TinyShapeError {
+                    name,
+                    expected,
+                    got: v.len(),
+                });
             }
         }
         Ok(())
@@ -113,18 +119,27 @@ impl TinyCnn {
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device);
-            c.weight = Param::from_data(TensorData::new(weight.to_vec(), [cout, cin, 3, 3]), device);
-            c.bias = Some(Param::from_data(TensorData::new(bias.to_vec(), [cout]), device));
+            c.weight =
+                Param::from_data(TensorData::new(weight.to_vec(), [cout, cin, 3, 3]), device);
+            c.bias = Some(Param::from_data(
+                TensorData::new(bias.to_vec(), [cout]),
+                device,
+            ));
             c
         };
         let conv1 = conv(3, C1, 1, &w.conv1_weight, &w.conv1_bias);
         let conv2 = conv(C1, C2, 2, &w.conv2_weight, &w.conv2_bias);
         let mut fc = LinearConfig::new(C2, w.classes).init(device);
         // burn stores linear weights as [in, out]: transpose PyTorch's [out, in].
-        let weight: Tensor<2> =
-            Tensor::from_data(TensorData::new(w.fc_weight.clone(), [w.classes, C2]), device);
+        let weight: Tensor<2> = Tensor::from_data(
+            TensorData::new(w.fc_weight.clone(), [w.classes, C2]),
+            device,
+        );
         fc.weight = Param::from_tensor(weight.transpose());
-        fc.bias = Some(Param::from_data(TensorData::new(w.fc_bias.clone(), [w.classes]), device));
+        fc.bias = Some(Param::from_data(
+            TensorData::new(w.fc_bias.clone(), [w.classes]),
+            device,
+        ));
         Ok(Self { conv1, conv2, fc })
     }
 
@@ -159,20 +174,39 @@ mod tests {
         let net = TinyCnn::from_weights(&w, &device).expect("shapes match");
         let x = [0.3f32, -0.7, 0.9];
         let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [1, 3, 1, 1]), &device);
-        let got = net.forward(input).into_data().try_into_vec::<f32>().expect("f32 data");
+        let got = net
+            .forward(input)
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32 data");
 
         let centre = |weights: &[f32], cout: usize, cin: usize, o: usize, i: usize| {
             debug_assert!(o < cout);
             weights[(o * cin + i) * 9 + 4]
         };
         let h1: Vec<f32> = (0..C1)
-            .map(|o| (w.conv1_bias[o] + (0..3).map(|i| centre(&w.conv1_weight, C1, 3, o, i) * x[i]).sum::<f32>()).max(0.0))
+            .map(|o| {
+                (w.conv1_bias[o]
+                    + (0..3)
+                        .map(|i| centre(&w.conv1_weight, C1, 3, o, i) * x[i])
+                        .sum::<f32>())
+                .max(0.0)
+            })
             .collect();
         let h2: Vec<f32> = (0..C2)
-            .map(|o| (w.conv2_bias[o] + (0..C1).map(|i| centre(&w.conv2_weight, C2, C1, o, i) * h1[i]).sum::<f32>()).max(0.0))
+            .map(|o| {
+                (w.conv2_bias[o]
+                    + (0..C1)
+                        .map(|i| centre(&w.conv2_weight, C2, C1, o, i) * h1[i])
+                        .sum::<f32>())
+                .max(0.0)
+            })
             .collect();
         for (c, g) in got.iter().enumerate().take(2) {
-            let want = w.fc_bias[c] + (0..C2).map(|i| w.fc_weight[c * C2 + i] * h2[i]).sum::<f32>();
+            let want = w.fc_bias[c]
+                + (0..C2)
+                    .map(|i| w.fc_weight[c * C2 + i] * h2[i])
+                    .sum::<f32>();
             assert!((g - want).abs() < 1e-5, "class {c}: {g} vs {want}");
         }
     }

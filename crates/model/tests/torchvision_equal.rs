@@ -37,7 +37,11 @@ fn value(seed: u64, key: &str, shape: &[usize]) -> Vec<f32> {
         .map(|u| {
             let v = 2.0 * u - 1.0;
             let x = if key.starts_with("fc.") {
-                if last == "weight" { v * (1.0 / shape[1] as f64).sqrt() } else { 0.1 * v }
+                if last == "weight" {
+                    v * (1.0 / shape[1] as f64).sqrt()
+                } else {
+                    0.1 * v
+                }
             } else if shape.len() == 4 {
                 v * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
             } else if last == "weight" {
@@ -76,8 +80,17 @@ fn keys(f: &Fixture, model: &str) -> Vec<(String, Vec<usize>, String)> {
         .expect("key list")
         .iter()
         .map(|e| {
-            let shape = e[1].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
-            (e[0].as_str().expect("key").to_string(), shape, e[2].as_str().expect("dtype").to_string())
+            let shape = e[1]
+                .as_array()
+                .expect("shape")
+                .iter()
+                .map(|d| d.as_u64().expect("dim") as usize)
+                .collect();
+            (
+                e[0].as_str().expect("key").to_string(),
+                shape,
+                e[2].as_str().expect("dtype").to_string(),
+            )
         })
         .collect()
 }
@@ -90,17 +103,32 @@ fn state_dict_bytes(
 ) -> Vec<u8> {
     let mut owned: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = Vec::new();
     for (key, shape, dtype) in keys(f, model) {
-        let Some((key, shape)) = edit(&key, shape) else { continue };
+        let Some((key, shape)) = edit(&key, shape) else {
+            continue;
+        };
         if dtype == "int64" {
-            owned.push((key, shape, safetensors::Dtype::I64, 0i64.to_le_bytes().to_vec()));
+            owned.push((
+                key,
+                shape,
+                safetensors::Dtype::I64,
+                0i64.to_le_bytes().to_vec(),
+            ));
         } else {
-            let raw = value(f.seed, &key, &shape).iter().flat_map(|v| v.to_le_bytes()).collect();
+            let raw = value(f.seed, &key, &shape)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
             owned.push((key, shape, safetensors::Dtype::F32, raw));
         }
     }
     let views: Vec<_> = owned
         .iter()
-        .map(|(k, s, d, r)| (k.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), r).expect("view")))
+        .map(|(k, s, d, r)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), r).expect("view"),
+            )
+        })
         .collect();
     safetensors::tensor::serialize(views, None).expect("serialize")
 }
@@ -115,7 +143,10 @@ fn config(model: &str, classes: usize) -> ResNetConfig {
 
 fn load(f: &Fixture, model: &str, device: &Device) -> ResNet {
     let bytes = state_dict_bytes(f, model, |k, s| Some((k.to_string(), s)));
-    config(model, f.num_classes).init(device).load_torchvision(bytes).expect("weights load")
+    config(model, f.num_classes)
+        .init(device)
+        .load_torchvision(bytes)
+        .expect("weights load")
 }
 
 fn logits(model: &ResNet, f: &Fixture, key: &str, shape: [usize; 4], device: &Device) -> Vec<f32> {
@@ -124,12 +155,19 @@ fn logits(model: &ResNet, f: &Fixture, key: &str, shape: [usize; 4], device: &De
         .map(|u| (2.0 * u - 1.0) as f32)
         .collect();
     let x = Tensor::<4>::from_data(TensorData::new(x, shape), device);
-    model.forward(x).into_data().try_into_vec::<f32>().expect("f32 logits")
+    model
+        .forward(x)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 logits")
 }
 
 fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (f64::from(*x) - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Tolerance 1e-4 (the issue's): logits are O(0.5) with these weights; float32 rounding in a
@@ -142,15 +180,41 @@ fn check_model(model_name: &str) {
         if case["model"] != model_name {
             continue;
         }
-        let shape: Vec<usize> = case["input_shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect();
+        let shape: Vec<usize> = case["input_shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|d| d.as_u64().expect("dim") as usize)
+            .collect();
         let shape = [shape[0], shape[1], shape[2], shape[3]];
-        let ours = logits(&model, &f, case["input_key"].as_str().expect("key"), shape, &device);
-        let as_f64 = |k: &str| -> Vec<f64> { case[k].as_array().expect("logits").iter().map(|v| v.as_f64().expect("num")).collect() };
+        let ours = logits(
+            &model,
+            &f,
+            case["input_key"].as_str().expect("key"),
+            shape,
+            &device,
+        );
+        let as_f64 = |k: &str| -> Vec<f64> {
+            case[k]
+                .as_array()
+                .expect("logits")
+                .iter()
+                .map(|v| v.as_f64().expect("num"))
+                .collect()
+        };
         let d32 = max_abs_diff(&ours, &as_f64("logits_f32"));
         let d64 = max_abs_diff(&ours, &as_f64("logits_f64"));
-        eprintln!("{model_name} {shape:?}: max |burn - torch f32| = {d32:.2e}, max |burn - torch f64| = {d64:.2e}");
-        assert!(d32 <= 1e-4, "{model_name} {shape:?}: logits differ from torchvision by {d32:e}");
-        assert!(d64 <= 1e-4, "{model_name} {shape:?}: logits differ from float64 torchvision by {d64:e}");
+        eprintln!(
+            "{model_name} {shape:?}: max |burn - torch f32| = {d32:.2e}, max |burn - torch f64| = {d64:.2e}"
+        );
+        assert!(
+            d32 <= 1e-4,
+            "{model_name} {shape:?}: logits differ from torchvision by {d32:e}"
+        );
+        assert!(
+            d64 <= 1e-4,
+            "{model_name} {shape:?}: logits differ from float64 torchvision by {d64:e}"
+        );
     }
 }
 
@@ -176,38 +240,73 @@ fn export_reproduces_the_loaded_state_dict() {
     names.sort_unstable();
     let mut want: Vec<&str> = expected.iter().map(|(k, _, _)| k.as_str()).collect();
     want.sort_unstable();
-    assert_eq!(names, want, "exported keys equal torchvision's state_dict keys");
+    assert_eq!(
+        names, want,
+        "exported keys equal torchvision's state_dict keys"
+    );
     for (key, shape, dtype) in &expected {
         let t = st.tensor(key).expect("key present");
         assert_eq!(t.shape(), shape.as_slice(), "{key}");
         if dtype == "float32" {
-            let got: Vec<f32> = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            assert_eq!(got, value(f.seed, key, shape), "{key} round-trips bit for bit");
+            let got: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            assert_eq!(
+                got,
+                value(f.seed, key, shape),
+                "{key} round-trips bit for bit"
+            );
         } else {
             assert_eq!(t.dtype(), safetensors::Dtype::I64, "{key}");
         }
     }
     // And the export loads back into a fresh network.
-    ResNetConfig::resnet18(f.num_classes).init(&device).load_torchvision(bytes).expect("re-load");
+    ResNetConfig::resnet18(f.num_classes)
+        .init(&device)
+        .load_torchvision(bytes)
+        .expect("re-load");
 }
 
 #[test]
 fn a_missing_key_is_named() {
     let f = fixture();
-    let bytes = state_dict_bytes(&f, "resnet18", |k, s| (k != "layer2.0.downsample.1.running_var").then(|| (k.to_string(), s)));
-    let err = ResNetConfig::resnet18(2).init(&Device::flex()).load_torchvision(bytes).expect_err("must fail");
-    assert_eq!(err, WeightsError::Missing { key: "layer2.0.downsample.1.running_var".into(), expected: vec![128] });
-    assert!(err.to_string().contains("layer2.0.downsample.1.running_var"));
+    let bytes = state_dict_bytes(&f, "resnet18", |k, s| {
+        (k != "layer2.0.downsample.1.running_var").then(|| (k.to_string(), s))
+    });
+    let err = ResNetConfig::resnet18(2)
+        .init(&Device::flex())
+        .load_torchvision(bytes)
+        .expect_err("must fail");
+    assert_eq!(
+        err,
+        WeightsError::Missing {
+            key: "layer2.0.downsample.1.running_var".into(),
+            expected: vec![128]
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("layer2.0.downsample.1.running_var")
+    );
 }
 
 #[test]
 fn a_wrong_number_of_classes_is_named_with_both_shapes() {
     let f = fixture();
     let bytes = state_dict_bytes(&f, "resnet18", |k, s| Some((k.to_string(), s)));
-    let err = ResNetConfig::resnet18(3).init(&Device::flex()).load_torchvision(bytes).expect_err("must fail");
+    let err = ResNetConfig::resnet18(3)
+        .init(&Device::flex())
+        .load_torchvision(bytes)
+        .expect_err("must fail");
     assert_eq!(
         err,
-        WeightsError::Shape { key: "fc.weight".into(), expected: vec![3, 512], found: vec![2, 512] }
+        WeightsError::Shape {
+            key: "fc.weight".into(),
+            expected: vec![3, 512],
+            found: vec![2, 512]
+        }
     );
 }
 
@@ -215,11 +314,18 @@ fn a_wrong_number_of_classes_is_named_with_both_shapes() {
 fn resnet50_weights_do_not_load_into_resnet18() {
     let f = fixture();
     let bytes = state_dict_bytes(&f, "resnet50", |k, s| Some((k.to_string(), s)));
-    let err = ResNetConfig::resnet18(2).init(&Device::flex()).load_torchvision(bytes).expect_err("must fail");
+    let err = ResNetConfig::resnet18(2)
+        .init(&Device::flex())
+        .load_torchvision(bytes)
+        .expect_err("must fail");
     // The first key in module order that differs: layer1.0.conv1 is 1×1 in ResNet-50.
     assert_eq!(
         err,
-        WeightsError::Shape { key: "layer1.0.conv1.weight".into(), expected: vec![64, 64, 3, 3], found: vec![64, 64, 1, 1] }
+        WeightsError::Shape {
+            key: "layer1.0.conv1.weight".into(),
+            expected: vec![64, 64, 3, 3],
+            found: vec![64, 64, 1, 1]
+        }
     );
 }
 
@@ -232,10 +338,22 @@ fn an_extra_key_is_named() {
     let extra_data = [0u8; 8];
     let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
         st.tensors().into_iter().collect();
-    views.push(("fc2.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &extra_data).expect("view")));
+    views.push((
+        "fc2.bias".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &extra_data)
+            .expect("view"),
+    ));
     let bytes = safetensors::tensor::serialize(views, None).expect("serialize");
-    let err = ResNetConfig::resnet18(2).init(&Device::flex()).load_torchvision(bytes).expect_err("must fail");
-    assert_eq!(err, WeightsError::Unexpected { key: "fc2.bias".into() });
+    let err = ResNetConfig::resnet18(2)
+        .init(&Device::flex())
+        .load_torchvision(bytes)
+        .expect_err("must fail");
+    assert_eq!(
+        err,
+        WeightsError::Unexpected {
+            key: "fc2.bias".into()
+        }
+    );
 }
 
 #[test]
@@ -249,6 +367,9 @@ fn torchvision_keys_match_torchvision() {
             .filter(|(k, _, _)| !k.ends_with("num_batches_tracked"))
             .map(|(k, s, _)| (k, s))
             .collect();
-        assert_eq!(ours, theirs, "{name}: same keys, shapes and order as state_dict()");
+        assert_eq!(
+            ours, theirs,
+            "{name}: same keys, shapes and order as state_dict()"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use std::cell::Cell;
 
 use biaslens_model::{
-    BlockKind, Capture, FineTune, ForwardHook, NoHook, ResNet, ResNetConfig, Tap, TrainConfig, TrainData,
-    TrainProgress, splitmix64, train,
+    BlockKind, Capture, FineTune, ForwardHook, NoHook, ResNet, ResNetConfig, Tap, TrainConfig,
+    TrainData, TrainProgress, splitmix64, train,
 };
 use burn::prelude::*;
 
@@ -33,7 +33,9 @@ fn toy_data(n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 }
 
 fn tiny_net(device: &Device) -> ResNet {
-    ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1], 2).with_width(4).init(device)
+    ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1], 2)
+        .with_width(4)
+        .init(device)
 }
 
 fn run(
@@ -42,7 +44,11 @@ fn run(
     stop_after: Option<usize>,
 ) -> (biaslens_model::TrainOutcome, Vec<TrainProgress>) {
     let (pixels, targets) = toy_data(64, 1);
-    let data = TrainData { pixels: &pixels, targets: &targets, image: [3, SIDE, SIDE] };
+    let data = TrainData {
+        pixels: &pixels,
+        targets: &targets,
+        image: [3, SIDE, SIDE],
+    };
     let mut events = Vec::new();
     let seen = Cell::new(0usize);
     let outcome = pollster::block_on(train(
@@ -63,13 +69,30 @@ fn run(
 
 fn eval_accuracy(model: &ResNet) -> f32 {
     let (pixels, targets) = toy_data(64, 99);
-    let x = Tensor::<4>::from_data(TensorData::new(pixels, [64, 3, SIDE, SIDE]), &Device::flex());
-    let pred = model.forward(x).argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().expect("ints");
-    pred.iter().zip(&targets).filter(|(p, t)| **p == i64::from(**t)).count() as f32 / 64.0
+    let x = Tensor::<4>::from_data(
+        TensorData::new(pixels, [64, 3, SIDE, SIDE]),
+        &Device::flex(),
+    );
+    let pred = model
+        .forward(x)
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("ints");
+    pred.iter()
+        .zip(&targets)
+        .filter(|(p, t)| **p == i64::from(**t))
+        .count() as f32
+        / 64.0
 }
 
 fn cfg() -> TrainConfig {
-    TrainConfig::new().with_learning_rate(1e-2).with_batch_size(16).with_epochs(4).with_seed(3)
+    TrainConfig::new()
+        .with_learning_rate(1e-2)
+        .with_batch_size(16)
+        .with_epochs(4)
+        .with_seed(3)
 }
 
 #[test]
@@ -86,7 +109,10 @@ fn loss_falls_and_runs_are_deterministic() {
     let la: Vec<f32> = ea.iter().map(|p| p.loss).collect();
     let lb: Vec<f32> = eb.iter().map(|p| p.loss).collect();
     assert_eq!(la, lb, "training is deterministic under a seed");
-    assert_eq!(a.model.fc.weight.val().into_data(), b.model.fc.weight.val().into_data());
+    assert_eq!(
+        a.model.fc.weight.val().into_data(),
+        b.model.fc.weight.val().into_data()
+    );
     // Mean loss of the last 4 steps well below the first 4 (ln 2 ≈ 0.69 at chance).
     let first: f32 = la[..4].iter().sum::<f32>() / 4.0;
     let last: f32 = la[12..].iter().sum::<f32>() / 4.0;
@@ -111,10 +137,20 @@ fn fine_tuning_the_head_leaves_the_body_alone() {
     let model = tiny_net(&Device::flex());
     let before_conv = model.layer4[0].forward_weights_probe();
     let before_fc = model.fc.weight.val().into_data();
-    let config = cfg().with_epochs(1).with_fine_tune(FineTune::After(Tap::Pooled));
+    let config = cfg()
+        .with_epochs(1)
+        .with_fine_tune(FineTune::After(Tap::Pooled));
     let (out, _) = run(model, &config, None);
-    assert_eq!(out.model.layer4[0].forward_weights_probe(), before_conv, "frozen conv unchanged");
-    assert_ne!(out.model.fc.weight.val().into_data(), before_fc, "fc trained");
+    assert_eq!(
+        out.model.layer4[0].forward_weights_probe(),
+        before_conv,
+        "frozen conv unchanged"
+    );
+    assert_ne!(
+        out.model.fc.weight.val().into_data(),
+        before_fc,
+        "fc trained"
+    );
 }
 
 trait Probe {
@@ -124,12 +160,14 @@ impl Probe for biaslens_model::Block {
     /// First conv weight and first BN running mean of a block.
     fn forward_weights_probe(&self) -> (TensorData, TensorData) {
         match self {
-            biaslens_model::Block::Basic(b) => {
-                (b.conv1.weight.val().into_data(), b.bn1.running_mean.value().into_data())
-            }
-            biaslens_model::Block::Bottleneck(b) => {
-                (b.conv1.weight.val().into_data(), b.bn1.running_mean.value().into_data())
-            }
+            biaslens_model::Block::Basic(b) => (
+                b.conv1.weight.val().into_data(),
+                b.bn1.running_mean.value().into_data(),
+            ),
+            biaslens_model::Block::Bottleneck(b) => (
+                b.conv1.weight.val().into_data(),
+                b.bn1.running_mean.value().into_data(),
+            ),
         }
     }
 }
@@ -138,7 +176,11 @@ impl Probe for biaslens_model::Block {
 fn bad_data_is_rejected() {
     let (pixels, mut targets) = toy_data(4, 1);
     targets[2] = 5;
-    let data = TrainData { pixels: &pixels, targets: &targets, image: [3, SIDE, SIDE] };
+    let data = TrainData {
+        pixels: &pixels,
+        targets: &targets,
+        image: [3, SIDE, SIDE],
+    };
     let err = pollster::block_on(train(
         tiny_net(&Device::flex()),
         data,
@@ -168,16 +210,41 @@ fn hooks_capture_and_transform() {
 
     let mut cap = Capture::new(vec![Tap::Stem, Tap::Layer4, Tap::Pooled]);
     let logits = model.forward_hooked(x.clone(), &mut cap);
-    let shapes: Vec<(Tap, Vec<usize>)> = cap.maps.iter().map(|(t, m)| (*t, m.shape().to_vec())).collect();
+    let shapes: Vec<(Tap, Vec<usize>)> = cap
+        .maps
+        .iter()
+        .map(|(t, m)| (*t, m.shape().to_vec()))
+        .collect();
     // 16 → conv1 stride 2 → 8 → maxpool → 4; layer4 at stride 32 → 1 (torchvision's ceil arithmetic).
-    assert_eq!(shapes, vec![(Tap::Stem, vec![2, 16, 4, 4]), (Tap::Layer4, vec![2, 128, 1, 1])]);
+    assert_eq!(
+        shapes,
+        vec![
+            (Tap::Stem, vec![2, 16, 4, 4]),
+            (Tap::Layer4, vec![2, 128, 1, 1])
+        ]
+    );
     let pooled = cap.pooled.expect("pooled captured");
-    pooled.clone().into_data().assert_approx_eq::<f32>(&model.features(x.clone()).into_data(), Default::default());
-    logits.clone().into_data().assert_approx_eq::<f32>(&model.forward(x.clone()).into_data(), Default::default());
+    pooled
+        .clone()
+        .into_data()
+        .assert_approx_eq::<f32>(&model.features(x.clone()).into_data(), Default::default());
+    logits
+        .clone()
+        .into_data()
+        .assert_approx_eq::<f32>(&model.forward(x.clone()).into_data(), Default::default());
 
     // Replacing the penultimate features with zeros leaves only fc's bias.
     let zeroed = model.forward_hooked(x, &mut ZeroPooled);
-    let bias = model.fc.bias.as_ref().expect("fc has a bias").val().unsqueeze::<2>().repeat_dim(0, 2);
-    zeroed.into_data().assert_approx_eq::<f32>(&bias.into_data(), Default::default());
+    let bias = model
+        .fc
+        .bias
+        .as_ref()
+        .expect("fc has a bias")
+        .val()
+        .unsqueeze::<2>()
+        .repeat_dim(0, 2);
+    zeroed
+        .into_data()
+        .assert_approx_eq::<f32>(&bias.into_data(), Default::default());
     assert_eq!(Tap::from_name("avgpool"), Some(Tap::Pooled));
 }
