@@ -5,7 +5,7 @@
 //!   in-browser demo ([`ResNetConfig::compact`]); hooks at named layers ([`Tap`],
 //!   [`ForwardHook`]).
 //! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
-//! - [`train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
+//! - [`mod@train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
 //! - [`TinyCnn`]: the small network of the device self-test.
 //!
 //! [`Device`]: burn::prelude::Device
