@@ -22,6 +22,6 @@ pub use resnet::{
 pub use tiny::{TinyCnn, TinyCnnWeights, TinyShapeError};
 pub use train::{
     COMPACT_DEMO_TRAIN_IMAGES, FineTune, TrainConfig, TrainData, TrainError, TrainOutcome,
-    TrainProgress, splitmix64, train,
+    TrainProgress, train,
 };
 pub use weights::{WeightsError, torchvision_num_classes};

@@ -6,6 +6,7 @@
 //! lr 3·10⁻⁴, batch 128, one epoch). The only read-back per step is one asynchronous
 //! transaction for the loss and the number of correct predictions.
 
+use biaslens_rng::SplitMix64;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -119,20 +120,11 @@ pub enum TrainError {
     Readback(String),
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): the project's seeded integer generator.
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Fisher–Yates permutation of `0..n` driven by [`splitmix64`].
-fn permutation(n: usize, state: &mut u64) -> Vec<usize> {
+/// Fisher–Yates permutation of `0..n` driven by the project's seeded generator.
+fn permutation(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        let j = (splitmix64(state) % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         p.swap(i, j);
     }
     p
@@ -203,7 +195,7 @@ pub async fn train(
     let [c, h, w] = data.image;
     let steps_per_epoch = n.div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
-    let mut rng = config.seed;
+    let mut rng = SplitMix64::new(config.seed);
     let mut step = 0;
     let mut last = None;
 

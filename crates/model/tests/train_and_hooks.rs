@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 use biaslens_model::{
     BlockKind, Capture, FineTune, ForwardHook, NoHook, ResNet, ResNetConfig, Tap, TrainConfig,
-    TrainData, TrainProgress, splitmix64, train,
+    TrainData, TrainProgress, train,
 };
 use burn::prelude::*;
 
@@ -13,7 +13,7 @@ const SIDE: usize = 16;
 
 /// Class 1: the left half is brighter; class 0: the right half. Plus uniform noise.
 fn toy_data(n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
-    let mut s = seed;
+    let mut s = biaslens_rng::SplitMix64::new(seed);
     let mut pixels = Vec::with_capacity(n * 3 * SIDE * SIDE);
     let mut targets = Vec::with_capacity(n);
     for i in 0..n {
@@ -23,7 +23,7 @@ fn toy_data(n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
             for _y in 0..SIDE {
                 for x in 0..SIDE {
                     let bright = (x < SIDE / 2) == (class == 1);
-                    let noise = (splitmix64(&mut s) >> 40) as f32 / (1u64 << 24) as f32;
+                    let noise = (s.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
                     pixels.push(if bright { 0.6 } else { 0.2 } + 0.4 * noise);
                 }
             }
