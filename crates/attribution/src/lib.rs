@@ -1,72 +1,186 @@
 //! Attribution maps for image classifiers, on any burn device.
 //!
-//! Today: gradient × input (Shrikumar et al., "Not Just a Black Box", 2016; Ancona et al., ICLR
-//! 2018). LRP (Bach et al., PLOS ONE 2015; Montavon et al., 2019, as in Zennit) and Integrated
-//! Gradients (Sundararajan et al., ICML 2017, as in Captum) follow.
+//! - [`gradient`] and [`gradient_x_input`]: the input gradient (Simonyan et al., 2014) and
+//!   gradient × input (Shrikumar et al., "Not Just a Black Box", 2016; Ancona et al., ICLR 2018).
+//! - [`integrated_gradients`]: Integrated Gradients (Sundararajan, Taly & Yan, "Axiomatic
+//!   Attribution for Deep Networks", ICML 2017) with Captum 0.9's quadrature rules and Zennit
+//!   1.0's variant (the one the paper under study used), chunked and cancellable.
+//! - [`smooth_grad`]: SmoothGrad (Smilkov et al., "SmoothGrad: removing noise by adding noise",
+//!   2017), seeded with the project's `biaslens_rng::SplitMix64`.
+//!
+//! LRP (Bach et al., PLOS ONE 2015; Montavon et al., 2019, as in Zennit) follows.
+//!
+//! Every function takes the model as `forward: impl Fn(Tensor<4>) -> Tensor<2>`, so it works for
+//! any network. The model may live on an autodiff device or not (its parameters are then
+//! constants); the input is moved onto autodiff internally. **Freeze a model with BatchNorm**
+//! (`Module::freeze`) before attributing: burn's BatchNorm takes its training path (batch
+//! statistics) whenever its input is on autodiff and the layer is not frozen, which would give
+//! maps of a different function. Results stay on the device: nothing
+//! here reads a tensor back, so the functions are safe in the browser, where only asynchronous
+//! reads work.
+
+mod baseline;
+mod gradient;
+mod ig;
+mod smoothgrad;
+
+pub use baseline::{Baseline, gaussian_blur};
+pub use gradient::{gradient, gradient_x_input};
+pub use ig::{IgConfig, IgMethod, IgOutput, integrated_gradients, quadrature};
+pub use smoothgrad::{SmoothGradConfig, smooth_grad};
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
-/// Gradient × input for the logit of `targets[i]` in image `i`.
-///
-/// `forward` must be the model's forward built on an autodiff device; `x` must live on that
-/// device. The output relevance is the one-hot of each target, so `Σ map` approximates the
-/// target logit minus its value at zero for piecewise-linear networks with no bias.
-///
-/// # Shapes
-/// - `x`: `[N, C, H, W]`
-/// - `targets`: `N` class indices, each `< K`
-/// - `forward`: `[N, C, H, W] → [N, K]`
-/// - returns `(map, logits)`: `map` `[N, C, H, W]` and `logits` `[N, K]`, both without autodiff
-pub fn gradient_x_input(
-    forward: impl Fn(Tensor<4>) -> Tensor<2>,
-    x: Tensor<4>,
-    targets: &[usize],
-) -> (Tensor<4>, Tensor<2>) {
-    let device = x.device();
-    let x = x.require_grad();
-    let logits = forward(x.clone());
-    let [n, k] = logits.dims();
-    let mut onehot = vec![0.0f32; n * k];
-    for (i, &t) in targets.iter().enumerate().take(n) {
-        if t < k {
-            onehot[i * k + t] = 1.0;
-        }
-    }
-    let mask: Tensor<2> = Tensor::from_data(TensorData::new(onehot, [n, k]), &device);
-    let grads = (logits.clone() * mask).sum().backward();
-    let x_inner = x.clone().inner();
-    let map = match x.grad(&grads) {
-        Some(g) => g * x_inner,
-        // The output does not depend on the input at all: its gradient is zero.
-        None => x_inner.zeros_like(),
-    };
-    (map, logits.inner())
+/// Why an attribution was not computed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AttributionError {
+    /// `should_stop` returned true between two chunks.
+    #[error("cancelled after {done} of {total} chunks")]
+    Cancelled {
+        /// Chunks finished before the stop.
+        done: usize,
+        /// Chunks planned.
+        total: usize,
+    },
+    /// Not one target per image.
+    #[error("{got} targets for a batch of {batch} images: give one class index per image")]
+    TargetCount {
+        /// Number of targets given.
+        got: usize,
+        /// Number of images.
+        batch: usize,
+    },
+    /// A target is not a class of the model.
+    #[error(
+        "target {target} of image {image} is not a class of this model (it has {classes}): use 0..{classes}"
+    )]
+    TargetOutOfRange {
+        /// Image index.
+        image: usize,
+        /// The class index given.
+        target: usize,
+        /// Number of model outputs.
+        classes: usize,
+    },
+    /// A setting is out of its range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// A user-given baseline does not match the input.
+    #[error(
+        "baseline shape {got:?} differs from the input's {want:?}: give one baseline per image"
+    )]
+    BaselineShape {
+        /// Baseline shape.
+        got: [usize; 4],
+        /// Input shape.
+        want: [usize; 4],
+    },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The vector the backward pass starts from (the "output relevance").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputRelevance {
+    /// One-hot of the target: the gradient of the target logit `z_t` (Captum's `target=`).
+    #[default]
+    OneHot,
+    /// The target logit times its one-hot, `z_t e_t` (Zennit's `attr_output = output * onehot`,
+    /// as the paper's code does). For gradients this is the gradient of `½ z_t²`.
+    LogitOneHot,
+}
 
-    /// For a linear model `logits = W · vec(x)`, gradient × input of class t is exactly
-    /// `W[t, j] · x_j`: a closed form independent of the implementation.
-    #[test]
-    fn linear_model_gives_weight_times_input() {
-        let device = Device::flex().autodiff();
-        let (n, c, h, w, k) = (2, 2, 2, 3, 3);
-        let d = c * h * w;
-        let weight: Vec<f32> = (0..k * d).map(|i| (i as f32 * 0.37).sin()).collect();
-        let xs: Vec<f32> = (0..n * d).map(|i| (i as f32 * 0.11).cos()).collect();
-        let wt: Tensor<2> = Tensor::from_data(TensorData::new(weight.clone(), [k, d]), &device);
-        let x: Tensor<4> = Tensor::from_data(TensorData::new(xs.clone(), [n, c, h, w]), &device);
-        let targets = [2usize, 0];
-        let forward = |x: Tensor<4>| x.reshape([n, d]).matmul(wt.clone().transpose());
-        let (map, _) = gradient_x_input(forward, x, &targets);
-        let got = map.into_data().try_into_vec::<f32>().expect("f32 data");
-        for i in 0..n {
-            for j in 0..d {
-                let want = weight[targets[i] * d + j] * xs[i * d + j];
-                assert!((got[i * d + j] - want).abs() < 1e-6, "image {i} pixel {j}");
-            }
-        }
+/// Progress of a chunked computation: `done` of `total` chunks finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Chunks finished.
+    pub done: usize,
+    /// Chunks planned.
+    pub total: usize,
+}
+
+/// Checks one target per image, each `< classes`.
+fn check_targets(targets: &[usize], batch: usize, classes: usize) -> Result<(), AttributionError> {
+    if targets.len() != batch {
+        return Err(AttributionError::TargetCount {
+            got: targets.len(),
+            batch,
+        });
+    }
+    match targets.iter().enumerate().find(|&(_, &t)| t >= classes) {
+        Some((image, &target)) => Err(AttributionError::TargetOutOfRange {
+            image,
+            target,
+            classes,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `[R, K]` one-hot rows for `targets` (already checked), each scaled by `weights[r]`.
+fn weighted_onehot(
+    targets: &[usize],
+    weights: &[f32],
+    classes: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let rows = targets.len();
+    let mut m = vec![0.0f32; rows * classes];
+    for (r, (&t, &w)) in targets.iter().zip(weights).enumerate() {
+        m[r * classes + t] = w;
+    }
+    Tensor::from_data(TensorData::new(m, [rows, classes]), device)
+}
+
+/// The weighted input gradient of a batch of points, one target and weight per row.
+///
+/// Returns `(Σ_r w_r ∂(r_out · z)/∂points, logits)` without autodiff, where `r_out` is the
+/// output relevance of each row.
+///
+/// # Shapes
+/// - `points`: `[R, C, H, W]`; `targets`, `weights`: `R` each; returns `[R, C, H, W]`, `[R, K]`
+fn weighted_grad(
+    forward: &impl Fn(Tensor<4>) -> Tensor<2>,
+    points: Tensor<4>,
+    targets: &[usize],
+    weights: &[f32],
+    relevance: OutputRelevance,
+) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+    let points = points.inner().autodiff().require_grad();
+    let logits = forward(points.clone());
+    let [rows, classes] = logits.dims();
+    check_targets(targets, rows, classes)?;
+    let mask = weighted_onehot(targets, weights, classes, &logits.device());
+    let out = match relevance {
+        OutputRelevance::OneHot => mask,
+        OutputRelevance::LogitOneHot => logits.clone().detach() * mask,
+    };
+    let grads = (logits.clone() * out).sum().backward();
+    let grad = match points.grad(&grads) {
+        Some(g) => g,
+        // The output does not depend on the input at all: its gradient is zero.
+        None => points.clone().inner().zeros_like(),
+    };
+    Ok((grad, logits.inner()))
+}
+
+/// `F(z)` per image for the output relevance: `z_t` (one-hot) or `½ z_t²` (logit × one-hot), the
+/// function whose gradient the backward pass computes.
+///
+/// # Shapes
+/// - `logits`: `[N, K]`; returns `[N]`
+fn relevance_function(
+    logits: Tensor<2>,
+    targets: &[usize],
+    relevance: OutputRelevance,
+) -> Tensor<1> {
+    let [n, k] = logits.dims();
+    let ones = vec![1.0f32; n];
+    let z = (logits.clone() * weighted_onehot(targets, &ones, k, &logits.device()))
+        .sum_dim(1)
+        .reshape([n]);
+    match relevance {
+        OutputRelevance::OneHot => z,
+        OutputRelevance::LogitOneHot => z.clone() * z * 0.5,
     }
 }

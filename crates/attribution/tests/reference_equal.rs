@@ -1,0 +1,259 @@
+//! Integrated Gradients and the gradient equal Captum 0.9 and Zennit 1.0 on torchvision
+//! resnet18 (2 classes, formula weights of `tests/reference/model_reference.py`, never stored),
+//! batch 2, 64×64, targets [1, 0]. Reference maps were computed in float64 by
+//! `tests/reference/attribution_reference.py`; ours run in float32 on flex.
+//!
+//! Tolerance (measured, see `tests/fixtures/attribution/cases.json` `f32_vs_f64`): PyTorch's own
+//! float32 maps differ from its float64 maps by up to 2.2e-3 of max|ref| (float32 flips a ReLU
+//! near its kink now and then, which changes the gradient in that unit's receptive field), with
+//! at worst 99.71% of elements within 1e-3·max|ref| and relative L2 error 1.72e-3 (Riemann
+//! middle). Ours on flex, measured 2026-11-25: worst 99.79% within, max 3.5e-3, relative L2
+//! 1.09e-3 (Gauss–Legendre, blurred baseline); Gauss–Legendre/trapezoid with zero baseline and the
+//! gradient agree to 2.3e-7 of max. The bounds below are PyTorch's own float32 gap, rounded:
+//! 99.7% within 1e-3·max and relative L2 ≤ 2e-3. Completeness deltas: PyTorch float32 vs float64
+//! differ by up to 1.6e-4 (ours 7.1e-5), so 2e-4 absolute (deltas here are 4e-4 to 1e-2).
+
+use biaslens_attribution::{
+    Baseline, IgConfig, IgMethod, OutputRelevance, gaussian_blur, gradient, integrated_gradients,
+};
+use biaslens_model::{ResNet, ResNetConfig};
+use burn::module::Module;
+use burn::prelude::*;
+use serde_json::Value;
+
+const MODEL_KEYS: &str = include_str!("../../../tests/fixtures/model/torchvision_logits.json");
+const CASES: &str = include_str!("../../../tests/fixtures/attribution/cases.json");
+const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/attribution/maps.npy");
+const BLURRED: &[u8] = include_bytes!("../../../tests/fixtures/attribution/blurred_baseline.npy");
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// At least this fraction of elements within [`NEAR`] · max|ref| of the float64 reference.
+const FRACTION: f64 = 0.997;
+/// "Near": 1e-3 of the map's largest magnitude.
+const NEAR: f64 = 1e-3;
+/// Relative L2 error bound, ‖ours − ref‖ / ‖ref‖.
+const REL_L2: f64 = 2e-3;
+
+fn fnv1a64(key: &str) -> u64 {
+    key.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    })
+}
+
+/// `u_i ∈ [0, 1)`, the formula of `model_reference.py`.
+fn uniform01(seed: u64, key: &str, n: usize) -> Vec<f64> {
+    let s0 = seed ^ fnv1a64(key);
+    (1..=n as u64)
+        .map(|i| {
+            let mut z = s0.wrapping_add(i.wrapping_mul(GOLDEN));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 * 2f64.powi(-53)
+        })
+        .collect()
+}
+
+fn value(seed: u64, key: &str, shape: &[usize]) -> Vec<f32> {
+    let n = shape.iter().product::<usize>();
+    let last = key.rsplit('.').next().unwrap_or("");
+    uniform01(seed, key, n)
+        .into_iter()
+        .map(|u| {
+            let v = 2.0 * u - 1.0;
+            let x = if key.starts_with("fc.") {
+                if last == "weight" {
+                    v * (1.0 / shape[1] as f64).sqrt()
+                } else {
+                    0.1 * v
+                }
+            } else if shape.len() == 4 {
+                v * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
+            } else if last == "weight" {
+                1.0 + 0.2 * v
+            } else if last == "bias" || last == "running_mean" {
+                0.1 * v
+            } else if last == "running_var" {
+                0.75 + 0.5 * u
+            } else {
+                panic!("no formula for {key}")
+            };
+            x as f32
+        })
+        .collect()
+}
+
+fn resnet18(seed: u64, classes: usize, device: &Device) -> ResNet {
+    let keys: Value = serde_json::from_str(MODEL_KEYS).expect("model fixture is JSON");
+    let mut owned = Vec::new();
+    for e in keys["models"]["resnet18"].as_array().expect("key list") {
+        let key = e[0].as_str().expect("key").to_string();
+        let shape: Vec<usize> = e[1]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|d| d.as_u64().expect("dim") as usize)
+            .collect();
+        if e[2] == "int64" {
+            owned.push((
+                key,
+                shape,
+                safetensors::Dtype::I64,
+                0i64.to_le_bytes().to_vec(),
+            ));
+        } else {
+            let raw = value(seed, &key, &shape)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            owned.push((key, shape, safetensors::Dtype::F32, raw));
+        }
+    }
+    let views: Vec<_> = owned
+        .iter()
+        .map(|(k, s, d, r)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), r).expect("view"),
+            )
+        })
+        .collect();
+    let bytes = safetensors::tensor::serialize(views, None).expect("serialize");
+    ResNetConfig::resnet18(classes)
+        .init(device)
+        .load_torchvision(bytes)
+        .expect("weights load")
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .expect("f32")
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// (fraction within NEAR·max|ref|, max |diff| / max|ref|, relative L2).
+fn compare(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
+    assert_eq!(ours.len(), reference.len());
+    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let diffs: Vec<f64> = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
+    let near = diffs.iter().filter(|&&d| d <= NEAR * scale).count() as f64 / diffs.len() as f64;
+    let max = diffs.iter().fold(0.0f64, |m, &d| m.max(d)) / scale;
+    let l2 = diffs.iter().map(|d| d * d).sum::<f64>().sqrt()
+        / reference.iter().map(|v| v * v).sum::<f64>().sqrt();
+    (near, max, l2)
+}
+
+#[test]
+fn ig_and_gradient_match_captum_and_zennit() {
+    let cases: Value = serde_json::from_str(CASES).expect("cases JSON");
+    let seed = cases["seed"].as_u64().expect("seed");
+    let classes = cases["num_classes"].as_u64().expect("classes") as usize;
+    let steps = cases["steps"].as_u64().expect("steps") as usize;
+    let zennit_steps = cases["zennit_steps"].as_u64().expect("zennit steps") as usize;
+    let sigma = cases["blur_sigma"].as_f64().expect("sigma");
+    let targets: Vec<usize> = cases["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| t.as_u64().expect("target") as usize)
+        .collect();
+    let maps = biaslens_npy::from_bytes(MAPS).expect("maps.npy");
+    let maps = maps.to_f64();
+    let shape = [2usize, 3, 64, 64];
+    let per_map: usize = shape.iter().product();
+
+    let device = Device::flex();
+    // Frozen: BatchNorm then uses its running statistics even though the input is on autodiff.
+    let model = resnet18(seed, classes, &device).freeze();
+    let forward = |x: Tensor<4>| model.forward(x);
+    let input: Vec<f32> = uniform01(seed, cases["input_key"].as_str().expect("key"), per_map)
+        .into_iter()
+        .map(|u| (2.0 * u - 1.0) as f32)
+        .collect();
+    let x: Tensor<4> = Tensor::from_data(TensorData::new(input, shape), &device);
+
+    // The blurred baseline equals scipy's gaussian_filter (float32 rounding only).
+    let blurred = to_vec(gaussian_blur(x.clone(), sigma).expect("blur"));
+    let scipy = biaslens_npy::from_bytes(BLURRED)
+        .expect("blurred.npy")
+        .to_f64();
+    let blur_err = blurred
+        .iter()
+        .zip(&scipy)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(blur_err < 1e-6, "blur vs scipy: {blur_err:e}");
+
+    let run_ig = |config: IgConfig| {
+        let out = integrated_gradients(
+            forward,
+            x.clone(),
+            &targets,
+            &config,
+            None,
+            || false,
+            |_| {},
+        )
+        .expect("IG runs");
+        (to_vec(out.map), to_vec(out.delta))
+    };
+    for (i, case) in cases["cases"].as_array().expect("cases").iter().enumerate() {
+        let name = case["name"].as_str().expect("name");
+        let captum = IgConfig::captum().with_steps(steps).with_steps_per_chunk(8);
+        let (ours, delta) = match name {
+            "gradient" => {
+                let (g, _) = gradient(forward, x.clone(), &targets, OutputRelevance::OneHot)
+                    .expect("gradient");
+                (to_vec(g), Vec::new())
+            }
+            "zennit_right_logit_zero" => run_ig(IgConfig::zennit().with_steps(zennit_steps)),
+            "captum_gausslegendre_blurred" => {
+                run_ig(captum.with_baseline(Baseline::Blurred { sigma }))
+            }
+            other => {
+                let method = match other {
+                    "captum_riemann_left_zero" => IgMethod::RiemannLeft,
+                    "captum_riemann_right_zero" => IgMethod::RiemannRight,
+                    "captum_riemann_middle_zero" => IgMethod::RiemannMiddle,
+                    "captum_riemann_trapezoid_zero" => IgMethod::RiemannTrapezoid,
+                    "captum_gausslegendre_zero" => IgMethod::GaussLegendre,
+                    _ => panic!("unknown case {other}"),
+                };
+                run_ig(captum.with_method(method))
+            }
+        };
+        let reference = &maps[i * per_map..(i + 1) * per_map];
+        let (near, max, l2) = compare(&ours, reference);
+        let torch = &case["f32_vs_f64"];
+        println!(
+            "{name}: within {NEAR}·max {near:.5}, max {max:.2e}, rel L2 {l2:.2e} \
+             (torch f32: {:.5}, {:.2e}, {:.2e})",
+            torch["frac_within_1e-3_max"].as_f64().unwrap_or(f64::NAN),
+            torch["max_rel_to_max"].as_f64().unwrap_or(f64::NAN),
+            torch["rel_l2"].as_f64().unwrap_or(f64::NAN)
+        );
+        assert!(
+            near >= FRACTION && l2 <= REL_L2,
+            "{name}: {near} within, rel L2 {l2:e}"
+        );
+        if let Some(want) = case["delta_f64"].as_array() {
+            for (img, w) in want.iter().enumerate() {
+                let w = w.as_f64().expect("delta");
+                println!(
+                    "  delta image {img}: ours {:.6e}, reference {w:.6e}",
+                    delta[img]
+                );
+                assert!((delta[img] - w).abs() <= DELTA_TOL, "{name} delta {img}");
+            }
+        }
+    }
+}
+
+/// Completeness deltas: absolute bound, PyTorch's own float32-vs-float64 gap (1.6e-4) rounded up.
+const DELTA_TOL: f64 = 2e-4;
