@@ -447,3 +447,123 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    /// Linear model `z = w · x`: IG with any baseline is exactly `w_i (x_i − b_i)` and the delta
+    /// is 0; checked for the mean baseline and a given one, and a wrong-shaped baseline is refused.
+    #[test]
+    fn linear_model_with_mean_and_given_baselines() {
+        let device = Device::flex();
+        let xs = vec![0.5f32, -1.0, 2.0, 0.25];
+        let wv = [0.3f32, -0.7, 1.1, 0.2];
+        let x: Tensor<4> = Tensor::from_data(TensorData::new(xs.clone(), [1, 1, 2, 2]), &device);
+        let wt: Tensor<2> = Tensor::from_data(TensorData::new(wv.to_vec(), [4, 1]), &device);
+        let forward = |x: Tensor<4>| {
+            let [r, ..] = x.dims();
+            x.reshape([r, 4]).matmul(wt.clone())
+        };
+        let mean = xs.iter().sum::<f32>() / 4.0;
+        let given_vals = vec![0.1f32, 0.2, 0.3, 0.4];
+        let given: Tensor<4> =
+            Tensor::from_data(TensorData::new(given_vals.clone(), [1, 1, 2, 2]), &device);
+        for (baseline, b) in [
+            (Baseline::Mean, vec![mean; 4]),
+            (Baseline::Given, given_vals),
+        ] {
+            let config = IgConfig::captum().with_steps(4).with_baseline(baseline);
+            let out = integrated_gradients(
+                forward,
+                x.clone(),
+                &[0],
+                &config,
+                Some(&given),
+                || false,
+                |_| {},
+            )
+            .expect("valid");
+            let map = out.map.into_data().try_into_vec::<f32>().expect("f32");
+            for i in 0..4 {
+                let want = wv[i] * (xs[i] - b[i]);
+                assert!(
+                    (map[i] - want).abs() < 1e-5,
+                    "{baseline:?} {i}: {} vs {want}",
+                    map[i]
+                );
+            }
+            let delta = out.delta.into_data().try_into_vec::<f32>().expect("f32");
+            assert!(delta[0].abs() < 1e-5, "{baseline:?}: {delta:?}");
+        }
+        let wrong: Tensor<4> = Tensor::zeros([1, 1, 2, 3], &device);
+        let config = IgConfig::captum().with_baseline(Baseline::Given);
+        let err = integrated_gradients(
+            forward,
+            x.clone(),
+            &[0],
+            &config,
+            Some(&wrong),
+            || false,
+            |_| {},
+        );
+        assert_eq!(
+            err.err(),
+            Some(AttributionError::BaselineShape {
+                got: [1, 1, 2, 3],
+                want: [1, 1, 2, 2]
+            })
+        );
+        let err = integrated_gradients(
+            forward,
+            x,
+            &[0, 0],
+            &IgConfig::captum(),
+            None,
+            || false,
+            |_| {},
+        );
+        assert_eq!(
+            err.err(),
+            Some(AttributionError::TargetCount { got: 2, batch: 1 })
+        );
+    }
+
+    /// Cancelling after two chunks reports how far it got.
+    #[test]
+    fn cancels_between_chunks() {
+        let device = Device::flex();
+        let x: Tensor<4> = Tensor::ones([1, 1, 1, 2], &device);
+        let forward = |x: Tensor<4>| {
+            let [r, ..] = x.dims();
+            x.reshape([r, 2])
+        };
+        let done = std::cell::Cell::new(0);
+        let config = IgConfig::captum().with_steps(10).with_steps_per_chunk(3);
+        let err = integrated_gradients(
+            forward,
+            x,
+            &[1],
+            &config,
+            None,
+            || done.get() == 2,
+            |p| done.set(p.done),
+        );
+        assert_eq!(
+            err.err(),
+            Some(AttributionError::Cancelled { done: 2, total: 4 })
+        );
+    }
+
+    /// The configs serialise for the report and read back equal; missing fields take defaults.
+    #[test]
+    fn configs_round_trip_through_json() {
+        let config = IgConfig::zennit().with_baseline(Baseline::Blurred { sigma: 2.5 });
+        let json = serde_json::to_string(&config).expect("serialise");
+        let back: IgConfig = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, config);
+        let partial: IgConfig = serde_json::from_str(r#"{"steps": 32}"#).expect("parse");
+        assert_eq!(partial, IgConfig::captum().with_steps(32));
+        assert!(json.contains(r#""relevance":"logit_one_hot""#), "{json}");
+    }
+}
