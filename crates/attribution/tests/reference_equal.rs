@@ -25,7 +25,6 @@ const MODEL_KEYS: &str = include_str!("../../../tests/fixtures/model/torchvision
 const CASES: &str = include_str!("../../../tests/fixtures/attribution/cases.json");
 const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/attribution/maps.npy");
 const BLURRED: &[u8] = include_bytes!("../../../tests/fixtures/attribution/blurred_baseline.npy");
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// At least this fraction of elements within [`NEAR`] · max|ref| of the float64 reference.
 const FRACTION: f64 = 0.997;
@@ -34,53 +33,10 @@ const NEAR: f64 = 1e-3;
 /// Relative L2 error bound, ‖ours − ref‖ / ‖ref‖.
 const REL_L2: f64 = 2e-3;
 
-fn fnv1a64(key: &str) -> u64 {
-    key.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    })
-}
-
-/// `u_i ∈ [0, 1)`, the formula of `model_reference.py`.
-fn uniform01(seed: u64, key: &str, n: usize) -> Vec<f64> {
-    let s0 = seed ^ fnv1a64(key);
-    (1..=n as u64)
-        .map(|i| {
-            let mut z = s0.wrapping_add(i.wrapping_mul(GOLDEN));
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 * 2f64.powi(-53)
-        })
-        .collect()
-}
-
+/// The formula weights of `tests/reference/model_reference.py` (see `reference_weights`).
 fn value(seed: u64, key: &str, shape: &[usize]) -> Vec<f32> {
-    let n = shape.iter().product::<usize>();
-    let last = key.rsplit('.').next().unwrap_or("");
-    uniform01(seed, key, n)
-        .into_iter()
-        .map(|u| {
-            let v = 2.0 * u - 1.0;
-            let x = if key.starts_with("fc.") {
-                if last == "weight" {
-                    v * (1.0 / shape[1] as f64).sqrt()
-                } else {
-                    0.1 * v
-                }
-            } else if shape.len() == 4 {
-                v * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
-            } else if last == "weight" {
-                1.0 + 0.2 * v
-            } else if last == "bias" || last == "running_mean" {
-                0.1 * v
-            } else if last == "running_var" {
-                0.75 + 0.5 * u
-            } else {
-                panic!("no formula for {key}")
-            };
-            x as f32
-        })
-        .collect()
+    biaslens_model::reference_weights::formula_values(seed, key, shape)
+        .unwrap_or_else(|| panic!("no formula for {key}"))
 }
 
 fn resnet18(seed: u64, classes: usize, device: &Device) -> ResNet {
@@ -173,7 +129,7 @@ fn ig_and_gradient_match_captum_and_zennit() {
     // Frozen: BatchNorm then uses its running statistics even though the input is on autodiff.
     let model = resnet18(seed, classes, &device).freeze();
     let forward = |x: Tensor<4>| model.forward(x);
-    let input: Vec<f32> = uniform01(seed, cases["input_key"].as_str().expect("key"), per_map)
+    let input: Vec<f32> = biaslens_model::reference_weights::uniform01(seed, cases["input_key"].as_str().expect("key"), per_map)
         .into_iter()
         .map(|u| (2.0 * u - 1.0) as f32)
         .collect();

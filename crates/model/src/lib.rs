@@ -10,6 +10,7 @@
 //!
 //! [`Device`]: burn::prelude::Device
 
+pub mod reference_weights;
 pub mod resnet;
 pub mod tiny;
 pub mod train;

@@ -7,55 +7,11 @@ use burn::prelude::*;
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/model/torchvision_logits.json");
-const MASK_GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
-fn fnv1a64(key: &str) -> u64 {
-    key.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    })
-}
-
-/// `u_i ∈ [0, 1)`, the formula of `model_reference.py`.
-fn uniform01(seed: u64, key: &str, n: usize) -> Vec<f64> {
-    let s0 = seed ^ fnv1a64(key);
-    (1..=n as u64)
-        .map(|i| {
-            let mut z = s0.wrapping_add(i.wrapping_mul(MASK_GOLDEN));
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 * 2f64.powi(-53)
-        })
-        .collect()
-}
-
+/// The formula weights of `tests/reference/model_reference.py` (see `reference_weights`).
 fn value(seed: u64, key: &str, shape: &[usize]) -> Vec<f32> {
-    let n = shape.iter().product::<usize>();
-    let last = key.rsplit('.').next().unwrap_or("");
-    uniform01(seed, key, n)
-        .into_iter()
-        .map(|u| {
-            let v = 2.0 * u - 1.0;
-            let x = if key.starts_with("fc.") {
-                if last == "weight" {
-                    v * (1.0 / shape[1] as f64).sqrt()
-                } else {
-                    0.1 * v
-                }
-            } else if shape.len() == 4 {
-                v * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
-            } else if last == "weight" {
-                1.0 + 0.2 * v
-            } else if last == "bias" || last == "running_mean" {
-                0.1 * v
-            } else if last == "running_var" {
-                0.75 + 0.5 * u
-            } else {
-                panic!("no formula for {key}")
-            };
-            x as f32
-        })
-        .collect()
+    biaslens_model::reference_weights::formula_values(seed, key, shape)
+        .unwrap_or_else(|| panic!("no formula for {key}"))
 }
 
 struct Fixture {
@@ -150,7 +106,7 @@ fn load(f: &Fixture, model: &str, device: &Device) -> ResNet {
 }
 
 fn logits(model: &ResNet, f: &Fixture, key: &str, shape: [usize; 4], device: &Device) -> Vec<f32> {
-    let x: Vec<f32> = uniform01(f.seed, key, shape.iter().product())
+    let x: Vec<f32> = biaslens_model::reference_weights::uniform01(f.seed, key, shape.iter().product())
         .into_iter()
         .map(|u| (2.0 * u - 1.0) as f32)
         .collect();
