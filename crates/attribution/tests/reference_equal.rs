@@ -16,7 +16,7 @@
 use biaslens_attribution::{
     Baseline, IgConfig, IgMethod, OutputRelevance, gaussian_blur, gradient, integrated_gradients,
 };
-use biaslens_model::{ResNet, ResNetConfig};
+use biaslens_model::{ResNet, ResNetConfig, StateTensor, state_dict_to_safetensors};
 use burn::module::Module;
 use burn::prelude::*;
 use serde_json::Value;
@@ -50,31 +50,14 @@ fn resnet18(seed: u64, classes: usize, device: &Device) -> ResNet {
             .iter()
             .map(|d| d.as_u64().expect("dim") as usize)
             .collect();
-        if e[2] == "int64" {
-            owned.push((
-                key,
-                shape,
-                safetensors::Dtype::I64,
-                0i64.to_le_bytes().to_vec(),
-            ));
+        let tensor = if e[2] == "int64" {
+            StateTensor::Counter
         } else {
-            let raw = value(seed, &key, &shape)
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            owned.push((key, shape, safetensors::Dtype::F32, raw));
-        }
+            StateTensor::F32(value(seed, &key, &shape))
+        };
+        owned.push((key, shape, tensor));
     }
-    let views: Vec<_> = owned
-        .iter()
-        .map(|(k, s, d, r)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(*d, s.clone(), r).expect("view"),
-            )
-        })
-        .collect();
-    let bytes = safetensors::tensor::serialize(views, None).expect("serialize");
+    let bytes = state_dict_to_safetensors(owned).expect("serialize");
     ResNetConfig::resnet18(classes)
         .init(device)
         .load_torchvision(bytes)

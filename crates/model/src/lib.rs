@@ -25,4 +25,4 @@ pub use train::{
     COMPACT_DEMO_TRAIN_IMAGES, FineTune, TrainConfig, TrainData, TrainError, TrainOutcome,
     TrainProgress, train,
 };
-pub use weights::{WeightsError, torchvision_num_classes};
+pub use weights::{StateTensor, state_dict_to_safetensors, WeightsError, torchvision_num_classes};

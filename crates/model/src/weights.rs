@@ -302,30 +302,47 @@ impl ResNet {
             .execute_async()
             .await
             .map_err(|e| WeightsError::Readback(format!("{e:?}")))?;
-        let mut bytes: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = Vec::new();
+        let mut entries = Vec::with_capacity(walker.entries.len() + walker.batch_norms.len());
         for (e, d) in walker.entries.iter().zip(data) {
             let values = d
                 .convert::<f32>()
                 .try_into_vec::<f32>()
                 .map_err(|err| WeightsError::Readback(format!("`{}`: {err:?}", e.key)))?;
-            let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            bytes.push((e.key.clone(), e.shape.clone(), safetensors::Dtype::F32, raw));
+            entries.push((e.key.clone(), e.shape.clone(), StateTensor::F32(values)));
         }
         for prefix in &walker.batch_norms {
-            bytes.push((
-                format!("{prefix}.num_batches_tracked"),
-                Vec::new(),
-                safetensors::Dtype::I64,
-                0i64.to_le_bytes().to_vec(),
-            ));
+            entries.push((format!("{prefix}.num_batches_tracked"), Vec::new(), StateTensor::Counter));
         }
-        let mut views = Vec::with_capacity(bytes.len());
-        for (key, shape, dtype, raw) in &bytes {
-            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), raw)
-                .map_err(|e| WeightsError::Serialize(format!("`{key}`: {e}")))?;
-            views.push((key.clone(), view));
-        }
-        safetensors::tensor::serialize(views, None)
-            .map_err(|e| WeightsError::Serialize(e.to_string()))
+        state_dict_to_safetensors(entries)
     }
+}
+
+/// The values of one tensor of a torchvision state dict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateTensor {
+    /// float32 values in PyTorch layout.
+    F32(Vec<f32>),
+    /// BatchNorm's int64 `num_batches_tracked` counter, written as 0 (eval mode ignores it).
+    Counter,
+}
+
+/// Serialise `(key, PyTorch shape, values)` entries as torchvision-named safetensors bytes.
+///
+/// # Errors
+/// [`WeightsError::Serialize`] naming the key whose values do not fit its shape.
+pub fn state_dict_to_safetensors(entries: Vec<(String, Vec<usize>, StateTensor)>) -> Result<Vec<u8>, WeightsError> {
+    let raw: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = entries
+        .into_iter()
+        .map(|(key, shape, tensor)| match tensor {
+            StateTensor::F32(v) => (key, shape, safetensors::Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            StateTensor::Counter => (key, shape, safetensors::Dtype::I64, 0i64.to_le_bytes().to_vec()),
+        })
+        .collect();
+    let mut views = Vec::with_capacity(raw.len());
+    for (key, shape, dtype, bytes) in &raw {
+        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|e| WeightsError::Serialize(format!("`{key}`: {e}")))?;
+        views.push((key.clone(), view));
+    }
+    safetensors::tensor::serialize(views, None).map_err(|e| WeightsError::Serialize(e.to_string()))
 }

@@ -2,7 +2,7 @@
 //! serialised in memory as a torchvision-named safetensors state dict, loaded through the real
 //! loader, run on flex; logits compared with torchvision's (float32 and float64).
 
-use biaslens_model::{ResNet, ResNetConfig, WeightsError};
+use biaslens_model::{ResNet, ResNetConfig, StateTensor, WeightsError, state_dict_to_safetensors};
 use burn::prelude::*;
 use serde_json::Value;
 
@@ -57,36 +57,19 @@ fn state_dict_bytes(
     model: &str,
     mut edit: impl FnMut(&str, Vec<usize>) -> Option<(String, Vec<usize>)>,
 ) -> Vec<u8> {
-    let mut owned: Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> = Vec::new();
+    let mut entries = Vec::new();
     for (key, shape, dtype) in keys(f, model) {
         let Some((key, shape)) = edit(&key, shape) else {
             continue;
         };
-        if dtype == "int64" {
-            owned.push((
-                key,
-                shape,
-                safetensors::Dtype::I64,
-                0i64.to_le_bytes().to_vec(),
-            ));
+        let tensor = if dtype == "int64" {
+            StateTensor::Counter
         } else {
-            let raw = value(f.seed, &key, &shape)
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            owned.push((key, shape, safetensors::Dtype::F32, raw));
-        }
+            StateTensor::F32(value(f.seed, &key, &shape))
+        };
+        entries.push((key, shape, tensor));
     }
-    let views: Vec<_> = owned
-        .iter()
-        .map(|(k, s, d, r)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(*d, s.clone(), r).expect("view"),
-            )
-        })
-        .collect();
-    safetensors::tensor::serialize(views, None).expect("serialize")
+    state_dict_to_safetensors(entries).expect("serialize")
 }
 
 fn config(model: &str, classes: usize) -> ResNetConfig {
