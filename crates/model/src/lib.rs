@@ -3,13 +3,15 @@
 //! - [`ResNet`]: torchvision-compatible ResNet-18/34/50 (He et al., "Deep Residual Learning for
 //!   Image Recognition", CVPR 2016) with any number of classes, plus the compact preset of the
 //!   in-browser demo ([`ResNetConfig::compact`]); hooks at named layers ([`Tap`],
-//!   [`ForwardHook`]).
+//!   [`ForwardHook`]); seeded torchvision initialisation, bit-identical on every platform
+//!   ([`ResNetConfig::init_seeded`], [`mod@init`]).
 //! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
 //! - [`mod@train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
 //! - [`TinyCnn`]: the small network of the device self-test.
 //!
 //! [`Device`]: burn::prelude::Device
 
+pub mod init;
 pub mod reference_weights;
 pub mod resnet;
 pub mod tiny;

@@ -8,6 +8,7 @@
 //! network node by node: stem ([`ResNet::conv1`] → [`ResNet::bn1`] → ReLU → [`ResNet::maxpool`]),
 //! the four stages of [`Block`]s, [`ResNet::avgpool`], flatten, [`ResNet::fc`].
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
@@ -75,37 +76,77 @@ impl ResNetConfig {
         self.width * 8 * self.block.expansion()
     }
 
-    /// A network with default-initialised parameters (burn's PyTorch-like defaults; BatchNorm
-    /// γ = 1, β = 0, running mean 0, variance 1) on `device`.
+    /// A network with burn's default-initialised parameters (PyTorch-like layer defaults;
+    /// BatchNorm γ = 1, β = 0, running mean 0, variance 1) on `device`. The values come from
+    /// burn's device random number generator, unseeded and different per backend; use
+    /// [`ResNetConfig::init_seeded`] for reproducible weights.
     ///
     /// # Panics
     /// If `width` or `num_classes` is zero (burn's layer constructors reject empty layers).
     pub fn init(&self, device: &Device) -> ResNet {
+        self.build(device, None)
+    }
+
+    /// A network with torchvision's ResNet initialisation drawn from `seed`: bit-identical
+    /// weights for the same seed on every device and platform (generated on the host with the
+    /// project's SplitMix64, then uploaded; see [`crate::init`]).
+    ///
+    /// - every convolution: `kaiming_normal_(mode="fan_out", nonlinearity="relu")`, i.e.
+    ///   `N(0, 2 / (C_out · k²))` (He et al., "Delving Deep into Rectifiers", ICCV 2015), as
+    ///   torchvision's `ResNet.__init__` does;
+    /// - BatchNorm: γ = 1, β = 0, running mean 0, running variance 1;
+    /// - `fc`: PyTorch's `nn.Linear` default, weight and bias `U(−1/√fan_in, 1/√fan_in)`
+    ///   (`kaiming_uniform_(a=√5)`).
+    ///
+    /// Each tensor's values depend only on `(seed, torchvision key, shape)`.
+    ///
+    /// # Panics
+    /// If `width` or `num_classes` is zero.
+    pub fn init_seeded(&self, seed: u64, device: &Device) -> ResNet {
+        self.build(device, Some(seed))
+    }
+
+    fn build(&self, device: &Device, seed: Option<u64>) -> ResNet {
         let w = self.width;
-        let conv1 = Conv2dConfig::new([3, w], [7, 7])
-            .with_stride([2, 2])
-            .with_padding(PaddingConfig2d::Explicit(3, 3, 3, 3))
-            .with_bias(false)
-            .init(device);
+        let conv1 = conv(3, w, 7, 2, device, seed, "conv1");
         let maxpool = MaxPool2dConfig::new([3, 3])
             .with_strides([2, 2])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .init();
         let mut in_ch = w;
-        let mut stage = |planes: usize, blocks: usize, stride: usize| -> Vec<Block> {
+        let mut stage = |layer: usize, planes: usize, blocks: usize, stride: usize| -> Vec<Block> {
             (0..blocks)
                 .map(|i| {
                     let s = if i == 0 { stride } else { 1 };
-                    let block = Block::new(self.block, in_ch, planes, s, device);
+                    let init = LayerInit {
+                        device,
+                        seed,
+                        prefix: format!("layer{layer}.{i}"),
+                    };
+                    let block = Block::new(self.block, in_ch, planes, s, &init);
                     in_ch = planes * self.block.expansion();
                     block
                 })
                 .collect()
         };
-        let layer1 = stage(w, self.layers[0], 1);
-        let layer2 = stage(w * 2, self.layers[1], 2);
-        let layer3 = stage(w * 4, self.layers[2], 2);
-        let layer4 = stage(w * 8, self.layers[3], 2);
+        let layer1 = stage(1, w, self.layers[0], 1);
+        let layer2 = stage(2, w * 2, self.layers[1], 2);
+        let layer3 = stage(3, w * 4, self.layers[2], 2);
+        let layer4 = stage(4, w * 8, self.layers[3], 2);
+        let (d_in, d_out) = (self.feature_dim(), self.num_classes);
+        let mut fc = LinearConfig::new(d_in, d_out).init(device);
+        if let Some(seed) = seed {
+            let (weight, bias) = crate::init::linear_default(seed, "fc", d_out, d_in);
+            // PyTorch [out, in] → burn [in, out].
+            let mut transposed = vec![0.0f32; weight.len()];
+            for o in 0..d_out {
+                for i in 0..d_in {
+                    transposed[i * d_out + o] = weight[o * d_in + i];
+                }
+            }
+            fc.weight = Param::from_data(TensorData::new(transposed, [d_in, d_out]), device);
+            fc.bias = Some(Param::from_data(TensorData::new(bias, [d_out]), device));
+        }
         ResNet {
             conv1,
             bn1: BatchNormConfig::new(w).init(device),
@@ -116,21 +157,53 @@ impl ResNetConfig {
             layer3,
             layer4,
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(self.feature_dim(), self.num_classes).init(device),
+            fc,
         }
+    }
+}
+
+/// Where a block's layers are created and, for seeded weights, the seed and the torchvision
+/// key prefix of the block (`layer2.0`).
+struct LayerInit<'a> {
+    device: &'a Device,
+    seed: Option<u64>,
+    prefix: String,
+}
+
+impl LayerInit<'_> {
+    fn conv(&self, name: &str, in_ch: usize, out_ch: usize, k: usize, stride: usize) -> Conv2d {
+        let key = format!("{}.{name}", self.prefix);
+        conv(in_ch, out_ch, k, stride, self.device, self.seed, &key)
     }
 }
 
 /// Width of [`ResNetConfig::compact`].
 pub const COMPACT_WIDTH: usize = 16;
 
-fn conv(in_ch: usize, out_ch: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+/// A bias-free `k`×`k` convolution with padding `k / 2`; with a seed its weight is torchvision's
+/// `kaiming_normal_(mode="fan_out")` for torchvision key `{key}.weight` (burn's lazy default
+/// initialiser is then never run).
+fn conv(
+    in_ch: usize,
+    out_ch: usize,
+    k: usize,
+    stride: usize,
+    device: &Device,
+    seed: Option<u64>,
+    key: &str,
+) -> Conv2d {
     let p = k / 2;
-    Conv2dConfig::new([in_ch, out_ch], [k, k])
+    let mut conv = Conv2dConfig::new([in_ch, out_ch], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_bias(false)
-        .init(device)
+        .init(device);
+    if let Some(seed) = seed {
+        let shape = [out_ch, in_ch, k, k];
+        let values = crate::init::kaiming_normal_fan_out(seed, &format!("{key}.weight"), shape);
+        conv.weight = Param::from_data(TensorData::new(values, shape), device);
+    }
+    conv
 }
 
 /// The projection shortcut of a block whose shape changes: 1×1 convolution with the block's
@@ -234,28 +307,35 @@ pub enum Block {
 }
 
 impl Block {
-    fn new(kind: BlockKind, in_ch: usize, planes: usize, stride: usize, device: &Device) -> Self {
+    fn new(
+        kind: BlockKind,
+        in_ch: usize,
+        planes: usize,
+        stride: usize,
+        init: &LayerInit<'_>,
+    ) -> Self {
         let out_ch = planes * kind.expansion();
+        let bn = |c: usize| BatchNormConfig::new(c).init(init.device);
         let downsample = (stride != 1 || in_ch != out_ch).then(|| Downsample {
-            conv: conv(in_ch, out_ch, 1, stride, device),
-            bn: BatchNormConfig::new(out_ch).init(device),
+            conv: init.conv("downsample.0", in_ch, out_ch, 1, stride),
+            bn: bn(out_ch),
         });
         match kind {
             BlockKind::Basic => Self::Basic(BasicBlock {
-                conv1: conv(in_ch, planes, 3, stride, device),
-                bn1: BatchNormConfig::new(planes).init(device),
+                conv1: init.conv("conv1", in_ch, planes, 3, stride),
+                bn1: bn(planes),
                 relu: Relu::new(),
-                conv2: conv(planes, planes, 3, 1, device),
-                bn2: BatchNormConfig::new(planes).init(device),
+                conv2: init.conv("conv2", planes, planes, 3, 1),
+                bn2: bn(planes),
                 downsample,
             }),
             BlockKind::Bottleneck => Self::Bottleneck(Bottleneck {
-                conv1: conv(in_ch, planes, 1, 1, device),
-                bn1: BatchNormConfig::new(planes).init(device),
-                conv2: conv(planes, planes, 3, stride, device),
-                bn2: BatchNormConfig::new(planes).init(device),
-                conv3: conv(planes, out_ch, 1, 1, device),
-                bn3: BatchNormConfig::new(out_ch).init(device),
+                conv1: init.conv("conv1", in_ch, planes, 1, 1),
+                bn1: bn(planes),
+                conv2: init.conv("conv2", planes, planes, 3, stride),
+                bn2: bn(planes),
+                conv3: init.conv("conv3", planes, out_ch, 1, 1),
+                bn3: bn(out_ch),
                 relu: Relu::new(),
                 downsample,
             }),
