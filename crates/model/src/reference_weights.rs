@@ -25,28 +25,52 @@ pub fn uniform01(seed: u64, key: &str, n: usize) -> Vec<f64> {
 ///
 /// `None` for a key the formula does not cover (anything but conv, BN and fc parameters).
 pub fn formula_values(seed: u64, key: &str, shape: &[usize]) -> Option<Vec<f32>> {
+    /// The per-parameter maps of `u ∈ [0, 1)`, kept as written in the numpy reference (same
+    /// operation order, so the same f64 rounding).
+    enum Map {
+        /// `(2u − 1) · s`.
+        Symmetric(f64),
+        /// `1 + 0.2 (2u − 1)`.
+        AroundOne,
+        /// `0.1 (2u − 1)`.
+        Tenth,
+        /// `0.75 + 0.5 u`.
+        Variance,
+    }
     let n = shape.iter().product::<usize>();
     let last = key.rsplit('.').next().unwrap_or("");
-    let scale: Box<dyn Fn(f64) -> f64> = if key.starts_with("fc.") {
+    let map = if key.starts_with("fc.") {
         if last == "weight" {
-            let s = (1.0 / *shape.get(1)? as f64).sqrt();
-            Box::new(move |u| (2.0 * u - 1.0) * s)
+            Map::Symmetric((1.0 / *shape.get(1)? as f64).sqrt())
         } else {
-            Box::new(|u| 0.1 * (2.0 * u - 1.0))
+            Map::Tenth
         }
     } else if shape.len() == 4 {
-        let s = (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt();
-        Box::new(move |u| (2.0 * u - 1.0) * s)
+        Map::Symmetric((3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt())
     } else if last == "weight" {
-        Box::new(|u| 1.0 + 0.2 * (2.0 * u - 1.0))
+        Map::AroundOne
     } else if last == "bias" || last == "running_mean" {
-        Box::new(|u| 0.1 * (2.0 * u - 1.0))
+        Map::Tenth
     } else if last == "running_var" {
-        Box::new(|u| 0.75 + 0.5 * u)
+        Map::Variance
     } else {
         return None;
     };
-    Some(uniform01(seed, key, n).into_iter().map(|u| scale(u) as f32).collect())
+    // A plain loop over the stream of `uniform01` (no intermediate vector, no boxed closure):
+    // the reference tests build 10⁷-value state dicts in unoptimised test builds.
+    let mut rng = SplitMix64::new(seed ^ fnv1a64(key));
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let u = rng.next_f64();
+        let v = match map {
+            Map::Symmetric(s) => (2.0 * u - 1.0) * s,
+            Map::AroundOne => 1.0 + 0.2 * (2.0 * u - 1.0),
+            Map::Tenth => 0.1 * (2.0 * u - 1.0),
+            Map::Variance => 0.75 + 0.5 * u,
+        };
+        out.push(v as f32);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -68,5 +92,41 @@ mod tests {
         assert!(var.iter().all(|v| (0.75..1.25).contains(v)));
         assert!(formula_values(1, "bn1.num_batches_tracked", &[]).is_none());
         assert_ne!(formula_values(1, "bn1.bias", &[8]), formula_values(1, "bn2.bias", &[8]));
+    }
+
+    /// The loop gives bit for bit what the formula written over [`uniform01`] gives (the form
+    /// `tests/reference/model_reference.py` transcribes).
+    #[test]
+    fn loop_equals_the_formula_over_uniform01() {
+        let cases: [(&str, &[usize]); 7] = [
+            ("conv1.weight", &[4, 3, 7, 7]),
+            ("fc.weight", &[2, 16]),
+            ("fc.bias", &[2]),
+            ("bn1.weight", &[16]),
+            ("bn1.bias", &[16]),
+            ("layer1.0.bn2.running_mean", &[16]),
+            ("layer1.0.bn2.running_var", &[16]),
+        ];
+        for (key, shape) in cases {
+            let n = shape.iter().product();
+            let u = uniform01(9, key, n);
+            let want: Vec<f32> = u
+                .iter()
+                .map(|&u| {
+                    (if key == "fc.weight" {
+                        (2.0 * u - 1.0) * (1.0 / shape[1] as f64).sqrt()
+                    } else if shape.len() == 4 {
+                        (2.0 * u - 1.0) * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
+                    } else if key.ends_with("running_var") {
+                        0.75 + 0.5 * u
+                    } else if key.starts_with("bn1.weight") {
+                        1.0 + 0.2 * (2.0 * u - 1.0)
+                    } else {
+                        0.1 * (2.0 * u - 1.0)
+                    }) as f32
+                })
+                .collect();
+            assert_eq!(formula_values(9, key, shape), Some(want), "{key}");
+        }
     }
 }

@@ -1,6 +1,12 @@
 //! The ResNets equal torchvision: formula weights (see `tests/reference/model_reference.py`),
 //! serialised in memory as a torchvision-named safetensors state dict, loaded through the real
 //! loader, run on flex; logits compared with torchvision's (float32 and float64).
+//!
+//! Each model's state dict (12 M values for ResNet-18, 26 M for ResNet-50) is generated once
+//! per test process and shared by the tests ([`full_state_dict`]): in the unoptimised test
+//! build, generating and serialising it eight times took most of this file's 15 s.
+
+use std::sync::OnceLock;
 
 use biaslens_model::{ResNet, ResNetConfig, StateTensor, WeightsError, state_dict_to_safetensors};
 use burn::prelude::*;
@@ -51,25 +57,47 @@ fn keys(f: &Fixture, model: &str) -> Vec<(String, Vec<usize>, String)> {
         .collect()
 }
 
-/// A torchvision state dict as safetensors bytes, with `edit` applied to each (key, shape).
-fn state_dict_bytes(
+/// The torchvision state dict of `model` with formula weights, as safetensors bytes: every key
+/// of torchvision's `state_dict()` (from the fixture), in its order. Made once per process.
+fn full_state_dict(f: &Fixture, model: &str) -> &'static [u8] {
+    static RESNET18: OnceLock<Vec<u8>> = OnceLock::new();
+    static RESNET50: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = match model {
+        "resnet18" => &RESNET18,
+        "resnet50" => &RESNET50,
+        other => panic!("unknown model {other}"),
+    };
+    cell.get_or_init(|| {
+        let entries = keys(f, model)
+            .into_iter()
+            .map(|(key, shape, dtype)| {
+                let tensor = if dtype == "int64" {
+                    StateTensor::Counter
+                } else {
+                    StateTensor::F32(value(f.seed, &key, &shape))
+                };
+                (key, shape, tensor)
+            })
+            .collect();
+        state_dict_to_safetensors(entries).expect("serialize")
+    })
+}
+
+/// [`full_state_dict`] without the entries `keep` rejects and with `extra` appended,
+/// re-serialised (tensor bytes copied, not regenerated).
+fn edited_state_dict(
     f: &Fixture,
     model: &str,
-    mut edit: impl FnMut(&str, Vec<usize>) -> Option<(String, Vec<usize>)>,
+    keep: impl Fn(&str) -> bool,
+    extra: Option<(&str, safetensors::tensor::TensorView<'_>)>,
 ) -> Vec<u8> {
-    let mut entries = Vec::new();
-    for (key, shape, dtype) in keys(f, model) {
-        let Some((key, shape)) = edit(&key, shape) else {
-            continue;
-        };
-        let tensor = if dtype == "int64" {
-            StateTensor::Counter
-        } else {
-            StateTensor::F32(value(f.seed, &key, &shape))
-        };
-        entries.push((key, shape, tensor));
+    let st = safetensors::SafeTensors::deserialize(full_state_dict(f, model)).expect("parse");
+    let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
+        st.tensors().into_iter().filter(|(k, _)| keep(k)).collect();
+    if let Some((k, v)) = extra {
+        views.push((k.to_string(), v));
     }
-    state_dict_to_safetensors(entries).expect("serialize")
+    safetensors::tensor::serialize(views, None).expect("serialize")
 }
 
 fn config(model: &str, classes: usize) -> ResNetConfig {
@@ -81,7 +109,7 @@ fn config(model: &str, classes: usize) -> ResNetConfig {
 }
 
 fn load(f: &Fixture, model: &str, device: &Device) -> ResNet {
-    let bytes = state_dict_bytes(f, model, |k, s| Some((k.to_string(), s)));
+    let bytes = full_state_dict(f, model).to_vec();
     config(model, f.num_classes)
         .init(device)
         .load_torchvision(bytes)
@@ -89,10 +117,11 @@ fn load(f: &Fixture, model: &str, device: &Device) -> ResNet {
 }
 
 fn logits(model: &ResNet, f: &Fixture, key: &str, shape: [usize; 4], device: &Device) -> Vec<f32> {
-    let x: Vec<f32> = biaslens_model::reference_weights::uniform01(f.seed, key, shape.iter().product())
-        .into_iter()
-        .map(|u| (2.0 * u - 1.0) as f32)
-        .collect();
+    let x: Vec<f32> =
+        biaslens_model::reference_weights::uniform01(f.seed, key, shape.iter().product())
+            .into_iter()
+            .map(|u| (2.0 * u - 1.0) as f32)
+            .collect();
     let x = Tensor::<4>::from_data(TensorData::new(x, shape), device);
     model
         .forward(x)
@@ -183,20 +212,16 @@ fn export_reproduces_the_loaded_state_dict() {
         names, want,
         "exported keys equal torchvision's state_dict keys"
     );
+    let loaded = safetensors::SafeTensors::deserialize(full_state_dict(&f, "resnet18"))
+        .expect("generated dict parses");
     for (key, shape, dtype) in &expected {
         let t = st.tensor(key).expect("key present");
         assert_eq!(t.shape(), shape.as_slice(), "{key}");
         if dtype == "float32" {
-            let got: Vec<f32> = t
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            assert_eq!(
-                got,
-                value(f.seed, key, shape),
-                "{key} round-trips bit for bit"
-            );
+            assert_eq!(t.dtype(), safetensors::Dtype::F32, "{key}");
+            // The same little-endian f32 bytes as the file that was loaded: bit for bit.
+            let want = loaded.tensor(key).expect("generated key");
+            assert!(t.data() == want.data(), "{key} round-trips bit for bit");
         } else {
             assert_eq!(t.dtype(), safetensors::Dtype::I64, "{key}");
         }
@@ -211,9 +236,12 @@ fn export_reproduces_the_loaded_state_dict() {
 #[test]
 fn a_missing_key_is_named() {
     let f = fixture();
-    let bytes = state_dict_bytes(&f, "resnet18", |k, s| {
-        (k != "layer2.0.downsample.1.running_var").then(|| (k.to_string(), s))
-    });
+    let bytes = edited_state_dict(
+        &f,
+        "resnet18",
+        |k| k != "layer2.0.downsample.1.running_var",
+        None,
+    );
     let err = ResNetConfig::resnet18(2)
         .init(&Device::flex())
         .load_torchvision(bytes)
@@ -234,7 +262,7 @@ fn a_missing_key_is_named() {
 #[test]
 fn a_wrong_number_of_classes_is_named_with_both_shapes() {
     let f = fixture();
-    let bytes = state_dict_bytes(&f, "resnet18", |k, s| Some((k.to_string(), s)));
+    let bytes = full_state_dict(&f, "resnet18").to_vec();
     let err = ResNetConfig::resnet18(3)
         .init(&Device::flex())
         .load_torchvision(bytes)
@@ -252,7 +280,7 @@ fn a_wrong_number_of_classes_is_named_with_both_shapes() {
 #[test]
 fn resnet50_weights_do_not_load_into_resnet18() {
     let f = fixture();
-    let bytes = state_dict_bytes(&f, "resnet50", |k, s| Some((k.to_string(), s)));
+    let bytes = full_state_dict(&f, "resnet50").to_vec();
     let err = ResNetConfig::resnet18(2)
         .init(&Device::flex())
         .load_torchvision(bytes)
@@ -271,18 +299,11 @@ fn resnet50_weights_do_not_load_into_resnet18() {
 #[test]
 fn an_extra_key_is_named() {
     let f = fixture();
-    let bytes = state_dict_bytes(&f, "resnet18", |k, s| Some((k.to_string(), s)));
-    // Append an unexpected tensor by re-serialising with one more entry.
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("parse");
+    // Append an unexpected tensor.
     let extra_data = [0u8; 8];
-    let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
-        st.tensors().into_iter().collect();
-    views.push((
-        "fc2.bias".into(),
-        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &extra_data)
-            .expect("view"),
-    ));
-    let bytes = safetensors::tensor::serialize(views, None).expect("serialize");
+    let extra = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &extra_data)
+        .expect("view");
+    let bytes = edited_state_dict(&f, "resnet18", |_| true, Some(("fc2.bias", extra)));
     let err = ResNetConfig::resnet18(2)
         .init(&Device::flex())
         .load_torchvision(bytes)
