@@ -8,7 +8,9 @@
 //! - [`smooth_grad`]: SmoothGrad (Smilkov et al., "SmoothGrad: removing noise by adding noise",
 //!   2017), seeded with the project's `biaslens_rng::SplitMix64`.
 //!
-//! LRP (Bach et al., PLOS ONE 2015; Montavon et al., 2019, as in Zennit) follows.
+//! - [`lrp`]: Layer-wise Relevance Propagation (Bach et al., PLOS ONE 2015; Montavon et al.,
+//!   2019) with Zennit 1.0's rules, composites and ResNet canonizer, for the ResNets of
+//!   `biaslens-model` ([`lrp_resnet`]).
 //!
 //! Every function takes the model as `forward: impl Fn(Tensor<4>) -> Tensor<2>`, so it works for
 //! any network. The model may live on an autodiff device or not (its parameters are then
@@ -22,11 +24,13 @@
 mod baseline;
 mod gradient;
 mod ig;
+pub mod lrp;
 mod smoothgrad;
 
 pub use baseline::{Baseline, gaussian_blur};
 pub use gradient::{gradient, gradient_x_input};
 pub use ig::{IgConfig, IgMethod, IgOutput, integrated_gradients, quadrature};
+pub use lrp::{Composite, LayerRules, LrpConfig, LrpOutput, Rule, lrp_resnet};
 pub use smoothgrad::{SmoothGradConfig, smooth_grad};
 
 use burn::prelude::*;

@@ -16,12 +16,13 @@
 use biaslens_attribution::{
     Baseline, IgConfig, IgMethod, OutputRelevance, gaussian_blur, gradient, integrated_gradients,
 };
-use biaslens_model::{ResNet, ResNetConfig, StateTensor, state_dict_to_safetensors};
 use burn::module::Module;
 use burn::prelude::*;
 use serde_json::Value;
 
-const MODEL_KEYS: &str = include_str!("../../../tests/fixtures/model/torchvision_logits.json");
+mod common;
+use common::{reference_input, reference_resnet, to_vec};
+
 const CASES: &str = include_str!("../../../tests/fixtures/attribution/cases.json");
 const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/attribution/maps.npy");
 const BLURRED: &[u8] = include_bytes!("../../../tests/fixtures/attribution/blurred_baseline.npy");
@@ -32,46 +33,6 @@ const FRACTION: f64 = 0.997;
 const NEAR: f64 = 1e-3;
 /// Relative L2 error bound, ‖ours − ref‖ / ‖ref‖.
 const REL_L2: f64 = 2e-3;
-
-/// The formula weights of `tests/reference/model_reference.py` (see `reference_weights`).
-fn value(seed: u64, key: &str, shape: &[usize]) -> Vec<f32> {
-    biaslens_model::reference_weights::formula_values(seed, key, shape)
-        .unwrap_or_else(|| panic!("no formula for {key}"))
-}
-
-fn resnet18(seed: u64, classes: usize, device: &Device) -> ResNet {
-    let keys: Value = serde_json::from_str(MODEL_KEYS).expect("model fixture is JSON");
-    let mut owned = Vec::new();
-    for e in keys["models"]["resnet18"].as_array().expect("key list") {
-        let key = e[0].as_str().expect("key").to_string();
-        let shape: Vec<usize> = e[1]
-            .as_array()
-            .expect("shape")
-            .iter()
-            .map(|d| d.as_u64().expect("dim") as usize)
-            .collect();
-        let tensor = if e[2] == "int64" {
-            StateTensor::Counter
-        } else {
-            StateTensor::F32(value(seed, &key, &shape))
-        };
-        owned.push((key, shape, tensor));
-    }
-    let bytes = state_dict_to_safetensors(owned).expect("serialize");
-    ResNetConfig::resnet18(classes)
-        .init(device)
-        .load_torchvision(bytes)
-        .expect("weights load")
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data()
-        .try_into_vec::<f32>()
-        .expect("f32")
-        .into_iter()
-        .map(f64::from)
-        .collect()
-}
 
 /// (fraction within NEAR·max|ref|, max |diff| / max|ref|, relative L2).
 fn compare(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
@@ -110,13 +71,9 @@ fn ig_and_gradient_match_captum_and_zennit() {
 
     let device = Device::flex();
     // Frozen: BatchNorm then uses its running statistics even though the input is on autodiff.
-    let model = resnet18(seed, classes, &device).freeze();
+    let model = reference_resnet("resnet18", seed, classes, &device).freeze();
     let forward = |x: Tensor<4>| model.forward(x);
-    let input: Vec<f32> = biaslens_model::reference_weights::uniform01(seed, cases["input_key"].as_str().expect("key"), per_map)
-        .into_iter()
-        .map(|u| (2.0 * u - 1.0) as f32)
-        .collect();
-    let x: Tensor<4> = Tensor::from_data(TensorData::new(input, shape), &device);
+    let x = reference_input(seed, cases["input_key"].as_str().expect("key"), shape, &device);
 
     // The blurred baseline equals scipy's gaussian_filter (float32 rounding only).
     let blurred = to_vec(gaussian_blur(x.clone(), sigma).expect("blur"));
