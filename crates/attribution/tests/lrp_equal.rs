@@ -26,7 +26,11 @@ const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/lrp/maps.npy");
 const REL_L2: f64 = 1e-3;
 
 fn rel_l2(ours: &[f64], reference: &[f64]) -> f64 {
-    let num: f64 = ours.iter().zip(reference).map(|(a, b)| (a - b) * (a - b)).sum();
+    let num: f64 = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
     let den: f64 = reference.iter().map(|b| b * b).sum();
     (num / den).sqrt()
 }
@@ -56,7 +60,12 @@ fn lrp_matches_zennit_for_every_composite_and_canonizer() {
     let shape = [2usize, 3, 64, 64];
     let per_image: usize = shape[1..].iter().product();
     let device = Device::flex();
-    let x = reference_input(seed, cases["input_key"].as_str().expect("key"), shape, &device);
+    let x = reference_input(
+        seed,
+        cases["input_key"].as_str().expect("key"),
+        shape,
+        &device,
+    );
 
     let mut models = std::collections::HashMap::new();
     for (i, case) in cases["cases"].as_array().expect("cases").iter().enumerate() {
@@ -66,7 +75,11 @@ fn lrp_matches_zennit_for_every_composite_and_canonizer() {
             .entry(model_name.clone())
             .or_insert_with(|| reference_resnet(&model_name, seed, classes, &device));
         let config = LrpConfig::paper()
-            .with_composite(composite(case["composite"].as_str().expect("composite"), low, high))
+            .with_composite(composite(
+                case["composite"].as_str().expect("composite"),
+                low,
+                high,
+            ))
             .with_canonize(case["canonize"].as_bool().expect("canonize"))
             .with_output(match case["output"].as_str().expect("output") {
                 "logit" => OutputRelevance::LogitOneHot,
@@ -134,7 +147,11 @@ fn fixture_cases_are_far_apart() {
 struct Shift;
 impl biaslens_model::ForwardHook for Shift {
     fn feature_map(&mut self, tap: biaslens_model::Tap, x: Tensor<4>) -> Tensor<4> {
-        if tap == biaslens_model::Tap::Layer3 { x * 0.5 } else { x }
+        if tap == biaslens_model::Tap::Layer3 {
+            x * 0.5
+        } else {
+            x
+        }
     }
     fn pooled(&mut self, x: Tensor<2>) -> Tensor<2> {
         x - 0.05
@@ -150,17 +167,26 @@ fn lrp_logits_equal_the_models() {
     let x = reference_input(2016, "input:64", [2, 3, 64, 64], &device);
     let plain = to_vec(model.forward(x.clone()));
     let hooked = to_vec(model.forward_hooked(x.clone(), &mut Shift));
-    assert!(plain.iter().zip(&hooked).any(|(a, b)| (a - b).abs() > 1e-3), "hook has an effect");
+    assert!(
+        plain.iter().zip(&hooked).any(|(a, b)| (a - b).abs() > 1e-3),
+        "hook has an effect"
+    );
     for canonize in [false, true] {
         let config = LrpConfig::paper().with_canonize(canonize);
         let out = lrp_resnet(&model, x.clone(), None, &config, None).expect("LRP");
         let got = to_vec(out.logits);
-        let err = got.iter().zip(&plain).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = got
+            .iter()
+            .zip(&plain)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(err < 1e-5, "canonize {canonize}: {err}");
         let mut hook = Shift;
         let out = lrp_resnet(&model, x.clone(), None, &config, Some(&mut hook)).expect("LRP");
         let got = to_vec(out.logits);
-        let err = got.iter().zip(&hooked).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = got
+            .iter()
+            .zip(&hooked)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(err < 1e-5, "hooked, canonize {canonize}: {err}");
     }
 }

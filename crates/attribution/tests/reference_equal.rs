@@ -73,7 +73,12 @@ fn ig_and_gradient_match_captum_and_zennit() {
     // Frozen: BatchNorm then uses its running statistics even though the input is on autodiff.
     let model = reference_resnet("resnet18", seed, classes, &device).freeze();
     let forward = |x: Tensor<4>| model.forward(x);
-    let x = reference_input(seed, cases["input_key"].as_str().expect("key"), shape, &device);
+    let x = reference_input(
+        seed,
+        cases["input_key"].as_str().expect("key"),
+        shape,
+        &device,
+    );
 
     // The blurred baseline equals scipy's gaussian_filter (float32 rounding only).
     let blurred = to_vec(gaussian_blur(x.clone(), sigma).expect("blur"));

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use biaslens_data::export::{ExportConfig, export_celeba};
-use biaslens_data::{AttributeTable, Correlation, Pools, ProtectedKind, SplitConfig, SyntheticConfig, make_splits, parse_partition};
+use biaslens_data::{
+    AttributeTable, Correlation, Pools, ProtectedKind, SplitConfig, SyntheticConfig, make_splits,
+    parse_partition,
+};
 
 /// Synthetic benchmark export and split reports.
 #[derive(clap::Args)]
@@ -93,14 +96,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn export(a: ExportArgs) -> anyhow::Result<()> {
     let config = ExportConfig {
-        synthetic: SyntheticConfig { size: a.size, seed: a.seed, noise: a.noise, attribute: a.attribute, distractors: !a.no_distractors, ..SyntheticConfig::default() },
+        synthetic: SyntheticConfig {
+            size: a.size,
+            seed: a.seed,
+            noise: a.noise,
+            attribute: a.attribute,
+            distractors: !a.no_distractors,
+            ..SyntheticConfig::default()
+        },
         count: a.count,
         jpeg_quality: a.quality,
     };
     let out = a.out;
-    std::fs::create_dir_all(out.join("img_align_celeba")).with_context(|| format!("cannot create {}", out.display()))?;
-    let written = export_celeba(&config, |path, bytes| std::fs::write(out.join(path), bytes).map_err(|e| e.to_string()))
-        .with_context(|| format!("exporting to {}", out.display()))?;
+    std::fs::create_dir_all(out.join("img_align_celeba"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let written = export_celeba(&config, |path, bytes| {
+        std::fs::write(out.join(path), bytes).map_err(|e| e.to_string())
+    })
+    .with_context(|| format!("exporting to {}", out.display()))?;
     let roi = config.synthetic.roi()?;
     eprintln!(
         "wrote {} files to {} ({} images of {}×{}, ROI of {}: x={} y={} w={} h={})",
@@ -122,7 +135,8 @@ fn read(dir: &Path, names: &[&str]) -> anyhow::Result<Option<(String, Vec<u8>)>>
     for name in names {
         let p = dir.join(name);
         if p.exists() {
-            let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let bytes =
+                std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
             return Ok(Some(((*name).to_owned(), bytes)));
         }
     }
@@ -140,16 +154,26 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
     }
     let (target, attribute, partition) = match &a.celeba {
         Some(dir) => {
-            let Some((name, bytes)) = read(dir, &["list_attr_celeba.txt", "list_attr_celeba.csv"])? else {
-                bail!("{} has neither list_attr_celeba.txt nor list_attr_celeba.csv", dir.display());
+            let Some((name, bytes)) = read(dir, &["list_attr_celeba.txt", "list_attr_celeba.csv"])?
+            else {
+                bail!(
+                    "{} has neither list_attr_celeba.txt nor list_attr_celeba.csv",
+                    dir.display()
+                );
             };
             let table = AttributeTable::parse(&bytes, &name)?;
             let labelled = table.labelled(&a.target, &a.protected)?;
-            let partition = match read(dir, &["list_eval_partition.txt", "list_eval_partition.csv"])? {
-                Some((name, bytes)) if a.official => Some(parse_partition(&bytes, &name, &table.images)?),
-                None if a.official => bail!("--official needs list_eval_partition.txt in {}", dir.display()),
-                _ => None,
-            };
+            let partition =
+                match read(dir, &["list_eval_partition.txt", "list_eval_partition.csv"])? {
+                    Some((name, bytes)) if a.official => {
+                        Some(parse_partition(&bytes, &name, &table.images)?)
+                    }
+                    None if a.official => bail!(
+                        "--official needs list_eval_partition.txt in {}",
+                        dir.display()
+                    ),
+                    _ => None,
+                };
             (labelled.target, labelled.attribute, partition)
         }
         None => {
@@ -157,7 +181,11 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
                 bail!("--official needs --celeba DIR");
             }
             let kind: ProtectedKind = a.protected.parse()?;
-            let cfg = SyntheticConfig { seed: a.seed, attribute: kind, ..SyntheticConfig::default() };
+            let cfg = SyntheticConfig {
+                seed: a.seed,
+                attribute: kind,
+                ..SyntheticConfig::default()
+            };
             let (t, at) = cfg.labels(0, a.count);
             (t, at, None)
         }
@@ -169,8 +197,10 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
     for split in [&s.train, &s.debias, &s.test] {
         eprintln!("{split}");
     }
-    let summary: Vec<serde_json::Value> =
-        [&s.train, &s.debias, &s.test].iter().map(|x| serde_json::json!({"name": x.name, "counts": x.counts, "phi": x.phi})).collect();
+    let summary: Vec<serde_json::Value> = [&s.train, &s.debias, &s.test]
+        .iter()
+        .map(|x| serde_json::json!({"name": x.name, "counts": x.counts, "phi": x.phi}))
+        .collect();
     let report = serde_json::json!({ "config": config, "splits": summary });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use biaslens_metrics::{
-    BootstrapSettings, ChannelReduction, DetOutside, IdenticalMaps, ImageSize, Normalisation, PreprocessSettings, Roi,
-    RoiPreset, SaliencySettings, fairness_report, per_image_metrics, saliency_report,
+    BootstrapSettings, ChannelReduction, DetOutside, IdenticalMaps, ImageSize, Normalisation,
+    PreprocessSettings, Roi, RoiPreset, SaliencySettings, fairness_report, per_image_metrics,
+    saliency_report,
 };
 use biaslens_npy::NpyData;
 use serde::de::DeserializeOwned;
@@ -74,7 +75,8 @@ pub struct Args {
 
 /// Parses a settings enum by its serde name (`-` and `_` both accepted).
 fn parse_enum<T: DeserializeOwned>(s: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.replace('-', "_"))).map_err(|e| e.to_string())
+    serde_json::from_value(serde_json::Value::String(s.replace('-', "_")))
+        .map_err(|e| e.to_string())
 }
 
 /// Maps as f32 or f64 with their shape `(N, C, H, W)`.
@@ -84,16 +86,25 @@ enum Maps {
 }
 
 fn read_maps(path: &Path) -> Result<(Maps, [usize; 4])> {
-    let a = biaslens_npy::read(path).with_context(|| format!("reading maps from {}", path.display()))?;
+    let a = biaslens_npy::read(path)
+        .with_context(|| format!("reading maps from {}", path.display()))?;
     let shape = match a.shape[..] {
         [n, h, w] => [n, 1, h, w],
         [n, c, h, w] => [n, c, h, w],
-        _ => bail!("{}: maps must be N×H×W or N×C×H×W, not shape {:?}", path.display(), a.shape),
+        _ => bail!(
+            "{}: maps must be N×H×W or N×C×H×W, not shape {:?}",
+            path.display(),
+            a.shape
+        ),
     };
     let maps = match a.data {
         NpyData::F32(v) => Maps::F32(v),
         NpyData::F64(v) => Maps::F64(v),
-        other => bail!("{}: maps must be float32 or float64, not {}", path.display(), other.dtype()),
+        other => bail!(
+            "{}: maps must be float32 or float64, not {}",
+            path.display(),
+            other.dtype()
+        ),
     };
     Ok((maps, shape))
 }
@@ -105,20 +116,27 @@ fn read_labels(spec: &str, n: usize, what: &str) -> Result<Vec<i64>> {
         _ => (spec, None),
     };
     let values = if path.ends_with(".csv") {
-        read_csv_column(Path::new(path), column).with_context(|| format!("reading {what} from {path}"))?
+        read_csv_column(Path::new(path), column)
+            .with_context(|| format!("reading {what} from {path}"))?
     } else {
         let a = biaslens_npy::read(path).with_context(|| format!("reading {what} from {path}"))?;
         a.to_i64().with_context(|| format!("{what} in {path}"))?
     };
     if values.len() != n {
-        bail!("{path}: {} {what} values for {n} maps; give one per image", values.len());
+        bail!(
+            "{path}: {} {what} values for {n} maps; give one per image",
+            values.len()
+        );
     }
     Ok(values)
 }
 
 fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
     let text = std::fs::read_to_string(path)?;
-    let mut rows = text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split(',').map(str::trim).collect::<Vec<_>>());
+    let mut rows = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>());
     let first = rows.next().context("the file is empty")?;
     let is_header = first.iter().any(|c| c.parse::<f64>().is_err());
     let index = match (column, is_header) {
@@ -126,16 +144,29 @@ fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
             .iter()
             .position(|c| c.trim_matches('"') == name)
             .with_context(|| format!("no column {name:?}; the header has {first:?}"))?,
-        (Some(name), false) => name.parse::<usize>().with_context(|| format!("no header row, so the column must be a number, not {name:?}"))?,
+        (Some(name), false) => name.parse::<usize>().with_context(|| {
+            format!("no header row, so the column must be a number, not {name:?}")
+        })?,
         (None, _) if first.len() == 1 => 0,
-        (None, _) => bail!("the CSV has {} columns; pick one as file.csv:column", first.len()),
+        (None, _) => bail!(
+            "the CSV has {} columns; pick one as file.csv:column",
+            first.len()
+        ),
     };
-    let data: Vec<Vec<&str>> = if is_header { rows.collect() } else { std::iter::once(first).chain(rows).collect() };
+    let data: Vec<Vec<&str>> = if is_header {
+        rows.collect()
+    } else {
+        std::iter::once(first).chain(rows).collect()
+    };
     data.iter()
         .enumerate()
         .map(|(i, r)| {
-            let cell = r.get(index).with_context(|| format!("row {} has no column {index}", i + 1))?;
-            let v: f64 = cell.parse().with_context(|| format!("row {}: {cell:?} is not a number", i + 1))?;
+            let cell = r
+                .get(index)
+                .with_context(|| format!("row {} has no column {index}", i + 1))?;
+            let v: f64 = cell
+                .parse()
+                .with_context(|| format!("row {}: {cell:?} is not a number", i + 1))?;
             if v.fract() != 0.0 {
                 bail!("row {}: {v} is not a whole-number label", i + 1);
             }
@@ -152,7 +183,9 @@ fn parse_roi(spec: &str, image: ImageSize) -> Result<Roi> {
         .split(',')
         .map(|p| p.trim().parse::<u32>())
         .collect::<Result<_, _>>()
-        .with_context(|| format!("--roi {spec:?}: give necktie, hat or x,y,w,h (non-negative integers)"))?;
+        .with_context(|| {
+            format!("--roi {spec:?}: give necktie, hat or x,y,w,h (non-negative integers)")
+        })?;
     let [x, y, w, h] = parts[..] else {
         bail!("--roi {spec:?}: give necktie, hat or four numbers x,y,w,h");
     };
@@ -164,7 +197,9 @@ pub fn run(args: Args) -> Result<()> {
     let (vanilla, shape) = read_maps(&args.vanilla)?;
     let (debiased, dshape) = read_maps(&args.debiased)?;
     if shape != dshape {
-        bail!("vanilla maps have shape {shape:?} (N, C, H, W) but debiased maps {dshape:?}; they must match");
+        bail!(
+            "vanilla maps have shape {shape:?} (N, C, H, W) but debiased maps {dshape:?}; they must match"
+        );
     }
     let [n, channels, h, w] = shape;
     let image = ImageSize {
@@ -173,7 +208,10 @@ pub fn run(args: Args) -> Result<()> {
     };
     let roi = parse_roi(&args.roi, image)?;
     let settings = SaliencySettings {
-        preprocess: PreprocessSettings { channel_reduction: args.channel_reduction, normalisation: args.normalisation },
+        preprocess: PreprocessSettings {
+            channel_reduction: args.channel_reduction,
+            normalisation: args.normalisation,
+        },
         hrf_threshold: args.hrf_threshold,
         dif_margin: args.dif_margin,
         alpha: args.alpha,
@@ -181,21 +219,44 @@ pub fn run(args: Args) -> Result<()> {
         identical_maps: args.identical_maps,
     };
     if !(args.level > 0.0 && args.level < 1.0) {
-        bail!("--level must lie strictly between 0 and 1, not {}", args.level);
+        bail!(
+            "--level must lie strictly between 0 and 1, not {}",
+            args.level
+        );
     }
-    let boot = BootstrapSettings { resamples: args.bootstrap, level: args.level, seed: args.seed };
+    let boot = BootstrapSettings {
+        resamples: args.bootstrap,
+        level: args.level,
+        seed: args.seed,
+    };
     let per = match (&vanilla, &debiased) {
         (Maps::F32(v), Maps::F32(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
         (Maps::F64(v), Maps::F64(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
-        (Maps::F32(v), Maps::F64(d)) => {
-            per_image_metrics(&v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), d, channels, &roi, &settings)?
-        }
-        (Maps::F64(v), Maps::F32(d)) => {
-            per_image_metrics(v, &d.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), channels, &roi, &settings)?
-        }
+        (Maps::F32(v), Maps::F64(d)) => per_image_metrics(
+            &v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+            d,
+            channels,
+            &roi,
+            &settings,
+        )?,
+        (Maps::F64(v), Maps::F32(d)) => per_image_metrics(
+            v,
+            &d.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+            channels,
+            &roi,
+            &settings,
+        )?,
     };
-    let protected = args.protected.as_deref().map(|s| read_labels(s, n, "protected-attribute")).transpose()?;
-    let target = args.target.as_deref().map(|s| read_labels(s, n, "target")).transpose()?;
+    let protected = args
+        .protected
+        .as_deref()
+        .map(|s| read_labels(s, n, "protected-attribute"))
+        .transpose()?;
+    let target = args
+        .target
+        .as_deref()
+        .map(|s| read_labels(s, n, "target"))
+        .transpose()?;
     let groups = match (&protected, &target) {
         (Some(p), Some(t)) => Some((p.as_slice(), t.as_slice())),
         (None, None) => None,

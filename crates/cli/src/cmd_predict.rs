@@ -8,22 +8,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use biaslens_model::{ResNetConfig, torchvision_num_classes};
 use biaslens_npy::{NpyArray, NpyData};
 use burn::prelude::*;
 
-/// Architectures `predict` can build.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Arch {
-    /// torchvision resnet18.
-    Resnet18,
-    /// torchvision resnet34.
-    Resnet34,
-    /// torchvision resnet50.
-    Resnet50,
-    /// The page's compact ResNet-18 layout (width 16).
-    Compact,
-}
+use crate::load::{self, Arch};
 
 /// Arguments of `biaslens predict`.
 #[derive(Debug, clap::Args)]
@@ -48,46 +36,9 @@ pub struct Args {
 
 /// Run `predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.weights)
-        .with_context(|| format!("reading weights {}", args.weights.display()))?;
-    let classes = torchvision_num_classes(&bytes)
-        .with_context(|| format!("weights {}", args.weights.display()))?;
-    let config = match args.arch {
-        Arch::Resnet18 => ResNetConfig::resnet18(classes),
-        Arch::Resnet34 => ResNetConfig::resnet34(classes),
-        Arch::Resnet50 => ResNetConfig::resnet50(classes),
-        Arch::Compact => ResNetConfig::compact(classes),
-    };
     let device = Device::flex();
-    let model = config
-        .init(&device)
-        .load_torchvision(bytes)
-        .with_context(|| format!("loading {} as {:?}", args.weights.display(), args.arch))?;
-
-    let input = biaslens_npy::read(&args.input)
-        .with_context(|| format!("reading input {}", args.input.display()))?;
-    let [n, c, h, w] = match input.shape.as_slice() {
-        &[n, c, h, w] => [n, c, h, w],
-        other => bail!(
-            "input {} has shape {other:?}; expected N×3×H×W",
-            args.input.display()
-        ),
-    };
-    if c != 3 {
-        bail!(
-            "input {} has {c} channels; expected 3 (RGB)",
-            args.input.display()
-        );
-    }
-    let pixels: Vec<f32> = match input.data {
-        NpyData::F32(v) => v,
-        NpyData::F64(v) => v.into_iter().map(|x| x as f32).collect(),
-        other => bail!(
-            "input {} is {}; expected float32 or float64",
-            args.input.display(),
-            other.dtype()
-        ),
-    };
+    let (model, classes) = load::resnet(&args.weights, args.arch, &device)?;
+    let (pixels, [n, c, h, w]) = load::image_batch(&args.input)?;
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }

@@ -22,7 +22,10 @@ pub struct Args {
 
 /// Run the self-test and print its result.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = SelfTestConfig { images: args.images, ..SelfTestConfig::default() };
+    let mut config = SelfTestConfig {
+        images: args.images,
+        ..SelfTestConfig::default()
+    };
     config.data.size = args.size;
     config.data.seed = args.seed;
     let report = pollster::block_on(run_selftest(&config, &Device::flex()))?;
@@ -31,9 +34,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         println!("device: flex (CPU)");
         for (i, f) in report.roi_fraction.iter().enumerate() {
-            println!("image {i}: target {} necktie {} |saliency| in ROI {f:.6}", report.target[i], report.attribute[i]);
+            println!(
+                "image {i}: target {} necktie {} |saliency| in ROI {f:.6}",
+                report.target[i], report.attribute[i]
+            );
         }
-        println!("mean fraction of |saliency| inside the ROI: {:.9}", report.mean_roi_fraction);
+        println!(
+            "mean fraction of |saliency| inside the ROI: {:.9}",
+            report.mean_roi_fraction
+        );
     }
     Ok(())
 }

@@ -2,10 +2,12 @@
 //!
 //! Each subcommand lives in its own `cmd_*.rs` module with an `Args` struct and a `run` function.
 
+mod cmd_attribute;
 mod cmd_data;
-mod cmd_predict;
 mod cmd_metrics;
+mod cmd_predict;
 mod cmd_selftest;
+mod load;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +25,9 @@ enum Command {
     Selftest(cmd_selftest::Args),
     /// Logits of a torchvision ResNet (.safetensors weights) for a .npy batch, written as .npy.
     Predict(cmd_predict::Args),
+    /// Attribution maps (LRP, Integrated Gradients, gradient, gradient × input, SmoothGrad) of a
+    /// torchvision ResNet for a .npy batch, written as .npy; sanity numbers as JSON on stdout.
+    Attribute(cmd_attribute::Args),
     /// Score saliency maps from .npy files: the paper's RRF, HRF, MRR, DET, ADR, DIF, RDDT pooled
     /// and per group, and fairness gaps, as JSON.
     Metrics(cmd_metrics::Args),
@@ -36,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Selftest(args) => cmd_selftest::run(args),
         Command::Metrics(args) => cmd_metrics::run(args),
         Command::Predict(args) => cmd_predict::run(args),
+        Command::Attribute(args) => cmd_attribute::run(args),
         Command::Data(args) => cmd_data::run(args),
     };
     match result {

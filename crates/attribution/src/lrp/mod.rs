@@ -187,7 +187,10 @@ impl LrpConfig {
             }
         }
         let rules = self.composite.layer_rules(self.epsilon, self.stabilizer);
-        for (node, rule) in [("residual sums", rules.sum), ("average pooling", rules.avgpool)] {
+        for (node, rule) in [
+            ("residual sums", rules.sum),
+            ("average pooling", rules.avgpool),
+        ] {
             if !matches!(rule, Rule::Norm { .. } | Rule::Epsilon { .. }) {
                 return bad(format!(
                     "{node} take the Norm (or Epsilon) rule, not {rule:?}: they have no weights to modify"
@@ -212,7 +215,9 @@ impl LrpConfig {
                         "AlphaBeta needs α, β ≥ 0 and α − β = 1 (got α = {alpha}, β = {beta}) for the {layer}"
                     ));
                 }
-                Rule::ZBox { low, high, .. } if !(low.is_finite() && high.is_finite() && low <= high) => {
+                Rule::ZBox { low, high, .. }
+                    if !(low.is_finite() && high.is_finite() && low <= high) =>
+                {
                     return bad(format!(
                         "ZBox needs finite bounds with low ≤ high (got low = {low}, high = {high})"
                     ));
@@ -262,7 +267,10 @@ pub(crate) fn output_relevance(
         None => {
             let predicted = logits.clone().argmax(1); // [N, 1]
             let classes = Tensor::<1, Int>::arange(0..k as i64, &device).reshape([1, k]);
-            predicted.expand([n, k]).equal(classes.expand([n, k])).float()
+            predicted
+                .expand([n, k])
+                .equal(classes.expand([n, k]))
+                .float()
         }
     };
     Ok(match relevance {
@@ -301,7 +309,11 @@ mod tests {
             .expect_err("Pass on a convolution");
         assert!(err.to_string().contains("first convolution"), "{err}");
         let ab = LayerRules {
-            conv: Rule::AlphaBeta { alpha: 3.0, beta: 1.0, stabilizer: 1e-6 },
+            conv: Rule::AlphaBeta {
+                alpha: 3.0,
+                beta: 1.0,
+                stabilizer: 1e-6,
+            },
             first_conv: Rule::ZPlus { stabilizer: 1e-6 },
             ..pass
         };
@@ -310,16 +322,32 @@ mod tests {
             .validate()
             .expect_err("α − β ≠ 1");
         assert!(err.to_string().contains("α − β = 1"), "{err}");
-        let bad_box = Composite::EpsilonGammaBox { low: 1.0, high: 0.0, gamma: 0.25 };
-        assert!(LrpConfig::default().with_composite(bad_box).validate().is_err());
-        let nan = LrpConfig { epsilon: f64::NAN, ..LrpConfig::default() };
+        let bad_box = Composite::EpsilonGammaBox {
+            low: 1.0,
+            high: 0.0,
+            gamma: 0.25,
+        };
+        assert!(
+            LrpConfig::default()
+                .with_composite(bad_box)
+                .validate()
+                .is_err()
+        );
+        let nan = LrpConfig {
+            epsilon: f64::NAN,
+            ..LrpConfig::default()
+        };
         assert!(nan.validate().is_err());
     }
 
     #[test]
     fn config_round_trips_through_json() {
         let c = LrpConfig::default()
-            .with_composite(Composite::EpsilonGammaBox { low: 0.0, high: 1.0, gamma: 0.25 })
+            .with_composite(Composite::EpsilonGammaBox {
+                low: 0.0,
+                high: 1.0,
+                gamma: 0.25,
+            })
             .with_canonize(true);
         let json = serde_json::to_string(&c).expect("serialise");
         let back: LrpConfig = serde_json::from_str(&json).expect("parse");

@@ -71,7 +71,12 @@ struct Unit {
 }
 
 impl Unit {
-    fn new(conv: &Conv2d, bn: &BatchNorm, merge: bool, name: &str) -> Result<Self, AttributionError> {
+    fn new(
+        conv: &Conv2d,
+        bn: &BatchNorm,
+        merge: bool,
+        name: &str,
+    ) -> Result<Self, AttributionError> {
         let padding = symmetric(&conv.padding, name)?;
         if conv.groups != 1 || conv.dilation != [1, 1] {
             return Err(AttributionError::Config(format!(
@@ -147,7 +152,12 @@ impl BlockTrace {
             ),
         };
         let downsample = match ds {
-            Some(d) => Some(Unit::new(&d.conv, &d.bn, merge, &format!("{name}.downsample.0"))?),
+            Some(d) => Some(Unit::new(
+                &d.conv,
+                &d.bn,
+                merge,
+                &format!("{name}.downsample.0"),
+            )?),
             None => None,
         };
         Ok(Self { units, downsample })
@@ -260,7 +270,13 @@ pub fn lrp_resnet(
     // Backward.
     let r_out = output_relevance(logits.clone(), targets, config.output)?;
     let output_sum = r_out.clone().sum_dim(1).reshape([n]);
-    let r = affine_relevance(rules.linear, &fc, features4, r_out.reshape([n, k, 1, 1]), false);
+    let r = affine_relevance(
+        rules.linear,
+        &fc,
+        features4,
+        r_out.reshape([n, k, 1, 1]),
+        false,
+    );
     let mut r = avgpool_relevance(rules.avgpool, last_map, r.reshape([n, c]), [fh, fw])?;
     for (trace, record) in blocks.into_iter().rev() {
         r = block_relevance(&rules, &trace, record, r, merge);
@@ -299,7 +315,10 @@ fn avgpool_relevance(
 ) -> Result<Tensor<4>, AttributionError> {
     let [n, c, ..] = x.dims();
     match rule {
-        Rule::Norm { stabilizer } | Rule::Epsilon { epsilon: stabilizer } => {
+        Rule::Norm { stabilizer }
+        | Rule::Epsilon {
+            epsilon: stabilizer,
+        } => {
             let z = x.clone().mean_dim(3).mean_dim(2); // [N, C, 1, 1]
             let s = r.reshape([n, c, 1, 1]) / stabilize(z, stabilizer) / (hw[0] * hw[1]) as f64;
             Ok(x * s)
@@ -325,7 +344,10 @@ fn block_relevance(
     let (r_branch, r_identity) = if canonized {
         // The canonizer's Sum node: split by each branch's share of the (stabilised) sum.
         let stabilizer = match rules.sum {
-            Rule::Norm { stabilizer } | Rule::Epsilon { epsilon: stabilizer } => stabilizer,
+            Rule::Norm { stabilizer }
+            | Rule::Epsilon {
+                epsilon: stabilizer,
+            } => stabilizer,
             // `LrpConfig::validate` admits nothing else for the sum.
             _ => 0.0,
         };
@@ -343,7 +365,12 @@ fn block_relevance(
     }
     let block_input = record.inputs[0].clone();
     let r_shortcut = match &trace.downsample {
-        Some(d) => d.relevance(rules.conv, block_input, r_identity, record.input_nonnegative),
+        Some(d) => d.relevance(
+            rules.conv,
+            block_input,
+            r_identity,
+            record.input_nonnegative,
+        ),
         None => r_identity,
     };
     r + r_shortcut

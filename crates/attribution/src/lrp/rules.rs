@@ -109,7 +109,12 @@ impl Affine {
     /// # Shapes
     /// `[N, C_in, H, W]` → `[N, C_out, h, w]`.
     pub fn forward_with(&self, x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>) -> Tensor<4> {
-        conv2d(x, w, b, ConvOptions::new(self.stride, self.padding, [1, 1], 1))
+        conv2d(
+            x,
+            w,
+            b,
+            ConvOptions::new(self.stride, self.padding, [1, 1], 1),
+        )
     }
 
     /// The forward pass with the layer's own parameters.
@@ -173,7 +178,11 @@ pub(crate) fn affine_relevance(
         Rule::ZPlus { stabilizer } => {
             // Terms (x⁺, w⁺, b⁺) and (x⁻, w⁻, no bias), one shared denominator.
             let wp = pos(w.clone());
-            let xp = if input_nonnegative { x.clone() } else { pos(x.clone()) };
+            let xp = if input_nonnegative {
+                x.clone()
+            } else {
+                pos(x.clone())
+            };
             let mut z = layer.forward_with(xp.clone(), wp.clone(), pos_b(&b));
             let negative = (!input_nonnegative).then(|| (neg(x), neg(w)));
             if let Some((xn, wn)) = &negative {
@@ -192,7 +201,11 @@ pub(crate) fn affine_relevance(
             stabilizer,
         } => {
             let (wp, wn) = (pos(w.clone()), neg(w));
-            let xp = if input_nonnegative { x.clone() } else { pos(x.clone()) };
+            let xp = if input_nonnegative {
+                x.clone()
+            } else {
+                pos(x.clone())
+            };
             // Positive part: (x⁺, w⁺, b⁺) + (x⁻, w⁻); negative part: (x⁺, w⁻, b⁻) + (x⁻, w⁺).
             let mut z_pos = layer.forward_with(xp.clone(), wp.clone(), pos_b(&b));
             let mut z_neg = layer.forward_with(xp.clone(), wn.clone(), neg_b(&b));
@@ -220,7 +233,11 @@ pub(crate) fn affine_relevance(
             let w_down = w.clone() + neg(w) * gamma;
             let b_up = b.clone().map(|b| b.clone() + b.clamp_min(0.0) * gamma);
             let b_down = b.map(|b| b.clone() + b.clamp_max(0.0) * gamma);
-            let xp = if input_nonnegative { x.clone() } else { pos(x.clone()) };
+            let xp = if input_nonnegative {
+                x.clone()
+            } else {
+                pos(x.clone())
+            };
             let mut z_up = layer.forward_with(xp.clone(), w_up.clone(), b_up);
             let mut z_down = layer.forward_with(xp.clone(), w_down.clone(), b_down);
             let xn = (!input_nonnegative).then(|| neg(x));
@@ -300,7 +317,12 @@ mod tests {
         let weight = seeded([5, 3, k, k], 7, -0.5, 0.5);
         Affine {
             weight,
-            bias: bias.then(|| Tensor::from_data(TensorData::new(vec![0.1f32, -0.2, 0.05, 0.0, -0.01], [5]), &device())),
+            bias: bias.then(|| {
+                Tensor::from_data(
+                    TensorData::new(vec![0.1f32, -0.2, 0.05, 0.0, -0.01], [5]),
+                    &device(),
+                )
+            }),
             stride: [stride, stride],
             padding: [padding, padding],
         }
@@ -311,7 +333,13 @@ mod tests {
     /// 7×7 kernels): checked against burn's autodiff.
     #[test]
     fn input_grad_is_the_autodiff_gradient() {
-        for (h, k, stride, padding) in [(9, 3, 2, 1), (8, 3, 2, 1), (11, 7, 2, 3), (6, 1, 2, 0), (5, 3, 1, 1)] {
+        for (h, k, stride, padding) in [
+            (9, 3, 2, 1),
+            (8, 3, 2, 1),
+            (11, 7, 2, 3),
+            (6, 1, 2, 0),
+            (5, 3, 1, 1),
+        ] {
             let l = layer(stride, padding, k, false);
             let x = seeded([2, 3, h, h], 3, -1.0, 1.0);
             let xa = x.clone().autodiff().require_grad();
@@ -321,7 +349,10 @@ mod tests {
             let want = data(xa.grad(&grads).expect("grad"));
             let got = data(l.input_grad(s, l.weight.clone(), [h, h]));
             assert_eq!(got.len(), want.len(), "shape for h={h} k={k} s={stride}");
-            let err = got.iter().zip(&want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
             assert!(err < 1e-5, "h={h} k={k} stride={stride}: {err}");
         }
     }
@@ -339,16 +370,35 @@ mod tests {
         let cases = [
             (Rule::ZPlus { stabilizer: 1e-6 }, x_pos.clone(), true),
             (Rule::ZPlus { stabilizer: 1e-6 }, x_pos.clone(), false),
-            (Rule::AlphaBeta { alpha: 2.0, beta: 1.0, stabilizer: 1e-6 }, x_pos.clone(), false),
+            (
+                Rule::AlphaBeta {
+                    alpha: 2.0,
+                    beta: 1.0,
+                    stabilizer: 1e-6,
+                },
+                x_pos.clone(),
+                false,
+            ),
             (Rule::Flat { stabilizer: 1e-6 }, x_any.clone(), false),
             (Rule::WSquare { stabilizer: 1e-6 }, x_any.clone(), false),
-            (Rule::ZBox { low: -1.0, high: 1.0, stabilizer: 1e-6 }, x_any.clone(), false),
+            (
+                Rule::ZBox {
+                    low: -1.0,
+                    high: 1.0,
+                    stabilizer: 1e-6,
+                },
+                x_any.clone(),
+                false,
+            ),
             (Rule::Epsilon { epsilon: 1e-9 }, x_any.clone(), false),
         ];
         for (rule, x, nonneg) in cases {
             let out = affine_relevance(rule, &l, x, r.clone(), nonneg);
             let sum: f32 = data(out.sum())[0];
-            assert!((sum - total).abs() < 1e-3 * total, "{rule:?}: {sum} vs {total}");
+            assert!(
+                (sum - total).abs() < 1e-3 * total,
+                "{rule:?}: {sum} vs {total}"
+            );
         }
     }
 
@@ -360,8 +410,15 @@ mod tests {
         let r = seeded([1, 5, 6, 6], 22, -1.0, 1.0);
         for rule in [
             Rule::ZPlus { stabilizer: 1e-6 },
-            Rule::AlphaBeta { alpha: 2.0, beta: 1.0, stabilizer: 1e-6 },
-            Rule::Gamma { gamma: 0.25, stabilizer: 1e-6 },
+            Rule::AlphaBeta {
+                alpha: 2.0,
+                beta: 1.0,
+                stabilizer: 1e-6,
+            },
+            Rule::Gamma {
+                gamma: 0.25,
+                stabilizer: 1e-6,
+            },
         ] {
             let a = data(affine_relevance(rule, &l, x.clone(), r.clone(), true));
             let b = data(affine_relevance(rule, &l, x.clone(), r.clone(), false));
@@ -375,16 +432,35 @@ mod tests {
         let l = layer(1, 1, 3, false);
         let x = seeded([1, 3, 6, 6], 31, 0.1, 1.0);
         let r = seeded([1, 5, 6, 6], 32, -1.0, 1.0);
-        let g = data(affine_relevance(Rule::Gamma { gamma: 0.0, stabilizer: 1e-9 }, &l, x.clone(), r.clone(), true));
-        let e = data(affine_relevance(Rule::Epsilon { epsilon: 1e-9 }, &l, x, r, true));
-        let err = g.iter().zip(&e).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        let g = data(affine_relevance(
+            Rule::Gamma {
+                gamma: 0.0,
+                stabilizer: 1e-9,
+            },
+            &l,
+            x.clone(),
+            r.clone(),
+            true,
+        ));
+        let e = data(affine_relevance(
+            Rule::Epsilon { epsilon: 1e-9 },
+            &l,
+            x,
+            r,
+            true,
+        ));
+        let err = g
+            .iter()
+            .zip(&e)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         let scale = e.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(err <= 1e-4 * scale, "{err} of {scale}");
     }
 
     #[test]
     fn stabilize_follows_zennit() {
-        let z: Tensor<1> = Tensor::from_data(TensorData::new(vec![-2.0f32, 0.0, 3.0], [3]), &device());
+        let z: Tensor<1> =
+            Tensor::from_data(TensorData::new(vec![-2.0f32, 0.0, 3.0], [3]), &device());
         assert_eq!(data(stabilize(z, 0.5)), vec![-2.5, 0.5, 3.5]);
     }
 }

@@ -8,7 +8,8 @@ use burn::prelude::*;
 use serde_json::Value;
 
 /// The torchvision key list (name, shape, dtype) of each reference model.
-pub const MODEL_KEYS: &str = include_str!("../../../../tests/fixtures/model/torchvision_logits.json");
+pub const MODEL_KEYS: &str =
+    include_str!("../../../../tests/fixtures/model/torchvision_logits.json");
 
 /// torchvision `name` ("resnet18" or "resnet50") with `classes` outputs and the formula weights
 /// of `seed`, loaded through the torchvision `.safetensors` path.
