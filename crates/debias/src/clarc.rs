@@ -1,0 +1,316 @@
+//! Class Artifact Compensation (ClArC) at the pooled penultimate features.
+//!
+//! - [`p_clarc`]: Projective ClArC (Anders et al., "Finding and removing Clever Hans: Using
+//!   explanation methods to debug and improve deep models", Information Fusion 2022): project the
+//!   activations onto the hyperplane through the mean of the clean samples orthogonal to the CAV;
+//!   no training; the projection stays attached.
+//! - [`a_clarc`]: Augmentative ClArC (same paper) as DetoxAI runs it (`shared/paper-code.md`
+//!   §4.6): the projection towards the *artifact* mean (the artifact is added to every sample),
+//!   then one epoch of fine-tuning with it at Adam lr 1e-3. DetoxAI's `remove_hooks` only
+//!   empties its list and never calls `handle.remove()`, **so the hook stays attached at test and
+//!   saliency time**; that is the default here ([`AClarcConfig::keep_hook`] = true), and
+//!   `keep_hook = false` gives the method as the paper describes it.
+//! - [`rr_clarc`]: Right-Reason ClArC (Dreyer et al., "From Hope to Safety: Unlearning Biases of
+//!   Deep Models via Gradient Penalization in Latent Space", AAAI 2024): fine-tune with
+//!   `CE + λ·mean_b((∇ₐ max_k ŷ_k · cav)²)`, λ = 1, one epoch, Adam lr 1e-3; no hook.
+//!
+//! **RR-ClArC without double backward.** burn has no `create_graph`, so the input gradient
+//! cannot itself be differentiated. At the pooled layer it need not be: `ŷ = aW + b`, so
+//! `∇ₐ ŷ_k = W[:, k]` for every input, and the penalty is
+//! `mean_b (W[:, k_b] · cav)²` with `k_b = argmax ŷ_b` — a function of `fc`'s weights alone,
+//! differentiated by one ordinary backward pass. This is exactly the authors' penalty at this
+//! layer (`shared/paper-code.md` §4.7 notes the same: it only pushes `fc`'s rows orthogonal to
+//! the CAV). Layers before the pooling would need second derivatives and are not supported.
+
+use biaslens_model::{ResNet, TrainConfig, train};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Tensor;
+
+use crate::cav::{Cav, CavConfig, cav_for};
+use crate::common::{check_stop, permutation, read_scalars};
+use crate::debiased::{ClarcProjection, DebiasedModel, OutputTransform};
+use crate::{DebiasData, DebiasError, DebiasProgress, Stage};
+
+/// Knobs of [`p_clarc`].
+#[derive(Config, Debug, PartialEq)]
+pub struct PClarcConfig {
+    /// The CAV.
+    #[config(default = "CavConfig::new()")]
+    pub cav: CavConfig,
+    /// Projection strength (1 removes the CAV component entirely).
+    #[config(default = 1.0)]
+    pub alpha: f32,
+}
+
+/// What P-ClArC and A-ClArC return.
+#[derive(Debug, Clone)]
+pub struct ClarcOutcome {
+    /// The corrected classifier.
+    pub model: DebiasedModel,
+    /// The CAV it used.
+    pub cav: Cav,
+}
+
+/// P-ClArC: fit the CAV on the debias split and attach the projection to the clean mean.
+///
+/// # Shapes
+/// `data.pixels`: `[N, C, H, W]`.
+///
+/// # Errors
+/// [`DebiasError`] for bad data, an unsupported layer, degenerate labels, cancellation or a
+/// failed read-back.
+pub async fn p_clarc(
+    model: ResNet,
+    data: DebiasData<'_>,
+    config: &PClarcConfig,
+    device: &Device,
+    mut on_progress: impl FnMut(&DebiasProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<ClarcOutcome, DebiasError> {
+    let cav = cav_for(&model, data, &config.cav, device, &mut on_progress, &should_stop).await?;
+    let hook = ClarcProjection {
+        cav: cav.direction.clone(),
+        reference: cav.mean_clean.clone(),
+        alpha: config.alpha,
+    };
+    Ok(ClarcOutcome {
+        model: DebiasedModel {
+            model: model.valid(),
+            pooled_hook: Some(hook),
+            output: OutputTransform::Identity,
+        },
+        cav,
+    })
+}
+
+/// Knobs of [`a_clarc`] (DetoxAI defaults).
+#[derive(Config, Debug, PartialEq)]
+pub struct AClarcConfig {
+    /// The CAV.
+    #[config(default = "CavConfig::new()")]
+    pub cav: CavConfig,
+    /// Projection strength.
+    #[config(default = 1.0)]
+    pub alpha: f32,
+    /// Adam learning rate of the fine-tuning (the wrapper's default).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Fine-tuning epochs over the debias split.
+    #[config(default = 1)]
+    pub epochs: usize,
+    /// Images per step.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Seed of the batch order.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Keep the projection attached after fine-tuning (the authors' code does, by accident).
+    #[config(default = true)]
+    pub keep_hook: bool,
+}
+
+/// A-ClArC: fit the CAV, then fine-tune with the projection to the artifact mean active.
+///
+/// # Shapes
+/// `data.pixels`: `[N, C, H, W]`.
+///
+/// # Errors
+/// As [`p_clarc`], plus [`DebiasError::Train`] from the fine-tuning.
+pub async fn a_clarc(
+    model: ResNet,
+    data: DebiasData<'_>,
+    config: &AClarcConfig,
+    device: &Device,
+    mut on_progress: impl FnMut(&DebiasProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<ClarcOutcome, DebiasError> {
+    let cav = cav_for(&model, data, &config.cav, device, &mut on_progress, &should_stop).await?;
+    let mut hook = ClarcProjection {
+        cav: cav.direction.clone(),
+        reference: cav.mean_artifact.clone(),
+        alpha: config.alpha,
+    };
+    let train_config = TrainConfig::new()
+        .with_learning_rate(config.learning_rate)
+        .with_batch_size(config.batch_size)
+        .with_epochs(config.epochs)
+        .with_seed(config.seed);
+    let outcome = train(
+        model,
+        data.as_train(),
+        &train_config,
+        device,
+        &mut hook,
+        |p| {
+            on_progress(&DebiasProgress {
+                stage: Stage::FineTune,
+                step: p.step,
+                total_steps: p.total_steps,
+                loss: Some(p.loss),
+                aux: None,
+            });
+        },
+        &should_stop,
+    )
+    .await?;
+    if outcome.cancelled {
+        return Err(DebiasError::Cancelled);
+    }
+    Ok(ClarcOutcome {
+        model: DebiasedModel {
+            model: outcome.model,
+            pooled_hook: config.keep_hook.then_some(hook),
+            output: OutputTransform::Identity,
+        },
+        cav,
+    })
+}
+
+/// Knobs of [`rr_clarc`] (DetoxAI defaults: `rr_config` is never passed).
+#[derive(Config, Debug, PartialEq)]
+pub struct RrClarcConfig {
+    /// The CAV.
+    #[config(default = "CavConfig::new()")]
+    pub cav: CavConfig,
+    /// Weight λ of the penalty.
+    #[config(default = 1.0)]
+    pub lambda: f64,
+    /// Adam learning rate.
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Epochs over the debias split.
+    #[config(default = 1)]
+    pub epochs: usize,
+    /// Images per step.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Seed of the batch order.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+/// What [`rr_clarc`] returns.
+#[derive(Debug, Clone)]
+pub struct RrClarcOutcome {
+    /// The fine-tuned network (no hook, identity output).
+    pub model: DebiasedModel,
+    /// The CAV of the penalty.
+    pub cav: Cav,
+    /// Total loss per step (before the update).
+    pub losses: Vec<f32>,
+    /// Penalty `mean_b (W[:, k_b]·cav)²` per step (before the update, unweighted).
+    pub penalties: Vec<f32>,
+}
+
+/// `mean_b (W[:, argmax_b] · cav)²` of a batch of logits.
+///
+/// # Shapes
+/// `logits`: `[B, K]`, `fc_weight`: `[D, K]` (burn's layout), `cav`: `[D, 1]` → `[1]`.
+fn penalty(logits: Tensor<2>, fc_weight: Tensor<2>, cav: Tensor<2>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let k = logits.detach().argmax(1); // [B, 1]
+    let per_class = cav.transpose().matmul(fc_weight); // [1, K]
+    per_class.repeat_dim(0, b).gather(1, k).square().mean()
+}
+
+fn cav_tensor(cav: &Cav, device: &Device) -> Tensor<2> {
+    let d = cav.direction.len();
+    Tensor::from_data(TensorData::new(cav.direction.clone(), [d, 1]), device)
+}
+
+/// The RR-ClArC penalty of `model` (evaluation mode) over all of `data`:
+/// `mean_i (W[:, argmax ŷ_i] · cav)²`.
+///
+/// # Shapes
+/// `data.pixels`: `[N, C, H, W]`; `cav.direction`: `feature_dim` values.
+///
+/// # Errors
+/// [`DebiasError`] for bad data, a CAV of the wrong length or a failed read-back.
+pub async fn rr_penalty(
+    model: &ResNet,
+    cav: &Cav,
+    data: DebiasData<'_>,
+    batch_size: usize,
+    device: &Device,
+) -> Result<f64, DebiasError> {
+    data.validate()?;
+    let d = model.fc.weight.dims()[0];
+    if cav.direction.len() != d {
+        return Err(DebiasError::Shape(format!(
+            "a CAV of {} values for {d} features",
+            cav.direction.len()
+        )));
+    }
+    let model = model.valid().to_device(device);
+    let v = cav_tensor(cav, device);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    let mut sum = 0.0;
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let b = crate::common::batch(&data, chunk, device);
+        let p = penalty(model.forward(b.x), model.fc.weight.val(), v.clone());
+        sum += f64::from(read_scalars(vec![p]).await?[0]) * chunk.len() as f64;
+    }
+    Ok(sum / data.len() as f64)
+}
+
+/// RR-ClArC: fit the CAV on the debias split, then fine-tune on it with the gradient penalty.
+///
+/// # Shapes
+/// `data.pixels`: `[N, C, H, W]`.
+///
+/// # Errors
+/// As [`p_clarc`].
+pub async fn rr_clarc(
+    model: ResNet,
+    data: DebiasData<'_>,
+    config: &RrClarcConfig,
+    device: &Device,
+    mut on_progress: impl FnMut(&DebiasProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<RrClarcOutcome, DebiasError> {
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(DebiasError::Empty("batch_size and epochs must be at least 1"));
+    }
+    let cav = cav_for(&model, data, &config.cav, device, &mut on_progress, &should_stop).await?;
+    let ad = device.clone().autodiff();
+    let mut model = model.valid().to_device(device).train();
+    let mut optim = AdamConfig::new().init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let v = cav_tensor(&cav, &ad);
+    let n = data.len();
+    let total = n.div_ceil(config.batch_size) * config.epochs;
+    let mut rng = biaslens_rng::SplitMix64::new(config.seed);
+    let (mut losses, mut penalties) = (Vec::new(), Vec::new());
+    let mut step = 0;
+    for _ in 0..config.epochs {
+        let order = permutation(n, &mut rng);
+        for chunk in order.chunks(config.batch_size) {
+            check_stop(&should_stop)?;
+            let b = crate::common::batch(&data, chunk, &ad);
+            let logits = model.forward(b.x);
+            let pen = penalty(logits.clone(), model.fc.weight.val(), v.clone());
+            let loss = loss_fn.forward(logits, b.y) + pen.clone().mul_scalar(config.lambda as f32);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.learning_rate, model, grads);
+            let read = read_scalars(vec![loss.detach().inner(), pen.detach().inner()]).await?;
+            step += 1;
+            losses.push(read[0]);
+            penalties.push(read[1]);
+            on_progress(&DebiasProgress {
+                stage: Stage::FineTune,
+                step,
+                total_steps: total,
+                loss: Some(read[0]),
+                aux: Some(read[1]),
+            });
+        }
+    }
+    Ok(RrClarcOutcome {
+        model: DebiasedModel::plain(model.valid()),
+        cav,
+        losses,
+        penalties,
+    })
+}
