@@ -28,7 +28,7 @@ mod tradeoff;
 
 pub use colormap::{Colormap, chw_to_rgba, diverging_color, diverging_rgba};
 pub use error::VizError;
-pub use metric_bars::{BarStyle, Better, Estimate, Metric, MetricSeries, ResultsTable, metric_bars_svg};
+pub use metric_bars::{BarStyle, Better, Estimate, MAX_METHODS, Metric, MetricSeries, ResultsTable, metric_bars_svg};
 pub use saliency_grid::{
     CellRect, GroupMaps, MapScaling, RoiBox, SaliencyGrid, SaliencyGridStyle, roi_in_cell, saliency_grid_svg,
 };

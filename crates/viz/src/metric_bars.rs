@@ -159,6 +159,13 @@ impl ResultsTable {
         for (i, &phi) in self.phis.iter().enumerate() {
             finite(phi, || format!("φ number {i}"))?;
         }
+        let debiased = self.methods.len() - usize::from(self.baseline.is_some());
+        if debiased > MAX_METHODS {
+            return Err(VizError::Invalid(format!(
+                "{debiased} methods besides vanilla, but the colour-blind-safe palette tells only {MAX_METHODS} apart; \
+                 chart them in two tables"
+            )));
+        }
         if let Some(b) = self.baseline
             && b >= self.methods.len()
         {
@@ -218,6 +225,9 @@ impl Default for BarStyle {
         Self { panel_width: 340, panel_height: 280, font_px: 14.0, max_columns: 4 }
     }
 }
+
+/// The most methods besides vanilla that get distinct colours (the Okabe–Ito palette without black).
+pub const MAX_METHODS: usize = crate::svg::OKABE_ITO.len();
 
 pub(crate) const MARGIN: f64 = 16.0;
 pub(crate) const PANEL_GAP: f64 = 18.0;

@@ -56,8 +56,9 @@ pub(crate) const OKABE_ITO: [RGBColor; 7] = [
     RGBColor(0xF0, 0xE4, 0x42), // yellow
 ];
 
-/// Colour of method `index` among `methods`, the baseline (vanilla) getting `baseline`.
-/// Methods other than the baseline take Okabe–Ito colours in order (cycling past seven).
+/// Colours of `count` methods, the baseline (vanilla) getting `baseline`. Methods other than the
+/// baseline take Okabe–Ito colours in order (tables are limited to seven of them, see
+/// [`crate::MAX_METHODS`]; past that the colours would repeat).
 pub(crate) fn method_colors(count: usize, baseline_index: Option<usize>, baseline: RGBColor) -> Vec<RGBColor> {
     let mut next = 0;
     (0..count)

@@ -685,6 +685,23 @@ fn bad_tables_are_errors() {
     }
     assert!(matches!(tradeoff_svg(&t, &tstyle), Err(VizError::Empty(_))));
 
+    // Eight debiasing methods cannot all get distinct colour-blind-safe colours.
+    let mut t = example::results_table();
+    for k in 0..3 {
+        t.methods.push(format!("extra {k}"));
+        for s in &mut t.metrics {
+            s.values.push(vec![Some(Estimate::new(0.5)); 3]);
+        }
+    }
+    assert_eq!(t.methods.len(), 9);
+    let e = metric_bars_svg(&t, &style).expect_err("8 methods besides vanilla");
+    assert!(e.to_string().contains("palette"), "{e}");
+    t.methods.pop();
+    for s in &mut t.metrics {
+        s.values.pop();
+    }
+    assert!(metric_bars_svg(&t, &style).is_ok(), "vanilla + 7 is fine");
+
     let bad = BarStyle { font_px: 0.0, ..Default::default() };
     assert!(matches!(metric_bars_svg(&example::results_table(), &bad), Err(VizError::Invalid(_))));
 }
