@@ -1,5 +1,7 @@
-//! Concept activation vectors at the pooled penultimate features: the direction in feature
-//! space along which samples with the protected attribute differ from samples without it.
+//! Concept activation vectors at a layer of the network (default, as the authors ran it: the
+//! pooled penultimate features; feature maps are flattened to `C·H·W` vectors): the direction
+//! in activation space along which samples with the protected attribute differ from samples
+//! without it.
 //!
 //! - [`CavKind::Signal`] (the paper's default, DetoxAI `cav_type: "signal"`): the *pattern* of
 //!   Haufe et al., "On the interpretation of weight vectors of linear models in multivariate
@@ -25,6 +27,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{check_stop, read_back};
+use crate::debiased::activations_at;
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage};
 
 /// How the CAV direction is computed.
@@ -78,7 +81,7 @@ pub struct CavConfig {
     /// Concept labels.
     #[config(default = "ConceptLabels::OwnAttribute")]
     pub labels: ConceptLabels,
-    /// Layer (only [`Tap::Pooled`] is implemented).
+    /// Layer (the authors' `"penultimate"` = [`Tap::Pooled`]; RR-ClArC supports only that one).
     #[config(default = "Tap::Pooled")]
     pub layer: Tap,
     /// Images per forward pass while collecting activations.
@@ -244,17 +247,19 @@ fn logistic_weights(
     w.iter().zip(&sd).map(|(w, s)| w / s).collect()
 }
 
-/// The pooled penultimate features of every image of `data`, in order (network in evaluation
-/// mode on `device`). One read-back per batch.
+/// The activations at `tap` of every image of `data`, in order, flattened per image (network in
+/// evaluation mode on `device`). One read-back per batch.
 ///
 /// # Shapes
-/// `data.pixels`: `[N, C, H, W]` → `N × feature_dim` values, row-major.
+/// `data.pixels`: `[N, C, H, W]` → `N × D` values, row-major (`D = C·H·W` of the tap,
+/// `feature_dim` at [`Tap::Pooled`]).
 ///
 /// # Errors
 /// [`DebiasError`] for bad data, cancellation or a failed read-back.
-pub async fn pooled_activations(
+pub async fn activations(
     model: &ResNet,
     data: DebiasData<'_>,
+    tap: Tap,
     batch_size: usize,
     device: &Device,
     on_progress: &mut dyn FnMut(&DebiasProgress),
@@ -271,7 +276,7 @@ pub async fn pooled_activations(
     for (k, chunk) in idx.chunks(batch_size).enumerate() {
         check_stop(&should_stop)?;
         let b = crate::common::batch(&data, chunk, device);
-        let mut read = read_back(vec![model.features(b.x)]).await?;
+        let mut read = read_back(vec![activations_at(&model, b.x, tap, None)]).await?;
         out.append(&mut read[0]);
         on_progress(&DebiasProgress::new(Stage::Activations, k + 1, total));
     }
@@ -287,11 +292,16 @@ pub(crate) async fn cav_for(
     on_progress: &mut dyn FnMut(&DebiasProgress),
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Cav, DebiasError> {
-    if config.layer != Tap::Pooled {
-        return Err(DebiasError::UnsupportedLayer(config.layer));
-    }
-    let feats =
-        pooled_activations(model, data, config.batch_size, device, on_progress, should_stop).await?;
+    let feats = activations(
+        model,
+        data,
+        config.layer,
+        config.batch_size,
+        device,
+        on_progress,
+        should_stop,
+    )
+    .await?;
     let dim = feats.len() / data.len().max(1);
     let labels = match config.labels {
         ConceptLabels::OwnAttribute => data.attribute.to_vec(),

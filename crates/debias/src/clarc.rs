@@ -1,4 +1,6 @@
-//! Class Artifact Compensation (ClArC) at the pooled penultimate features.
+//! Class Artifact Compensation (ClArC); by default at the pooled penultimate features, as the
+//! authors ran it. P-ClArC and A-ClArC work at any [`Tap`] (feature maps flattened to `C·H·W`);
+//! RR-ClArC only at [`Tap::Pooled`] (see below).
 //!
 //! - [`p_clarc`]: Projective ClArC (Anders et al., "Finding and removing Clever Hans: Using
 //!   explanation methods to debug and improve deep models", Information Fusion 2022): project the
@@ -22,7 +24,7 @@
 //! layer (`shared/paper-code.md` §4.7 notes the same: it only pushes `fc`'s rows orthogonal to
 //! the CAV). Layers before the pooling would need second derivatives and are not supported.
 
-use biaslens_model::{ResNet, TrainConfig, train};
+use biaslens_model::{ResNet, Tap, TrainConfig, train};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -74,11 +76,12 @@ pub async fn p_clarc(
         cav: cav.direction.clone(),
         reference: cav.mean_clean.clone(),
         alpha: config.alpha,
+        tap: config.cav.layer,
     };
     Ok(ClarcOutcome {
         model: DebiasedModel {
             model: model.valid(),
-            pooled_hook: Some(hook),
+            hook: Some(hook),
             output: OutputTransform::Identity,
         },
         cav,
@@ -131,6 +134,7 @@ pub async fn a_clarc(
         cav: cav.direction.clone(),
         reference: cav.mean_artifact.clone(),
         alpha: config.alpha,
+        tap: config.cav.layer,
     };
     let train_config = TrainConfig::new()
         .with_learning_rate(config.learning_rate)
@@ -161,7 +165,7 @@ pub async fn a_clarc(
     Ok(ClarcOutcome {
         model: DebiasedModel {
             model: outcome.model,
-            pooled_hook: config.keep_hook.then_some(hook),
+            hook: config.keep_hook.then_some(hook),
             output: OutputTransform::Identity,
         },
         cav,
@@ -272,6 +276,10 @@ pub async fn rr_clarc(
 ) -> Result<RrClarcOutcome, DebiasError> {
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(DebiasError::Empty("batch_size and epochs must be at least 1"));
+    }
+    if config.cav.layer != Tap::Pooled {
+        // ∇ of the max logit at an earlier layer needs double backward (no create_graph here).
+        return Err(DebiasError::UnsupportedLayer(config.cav.layer));
     }
     let cav = cav_for(&model, data, &config.cav, device, &mut on_progress, &should_stop).await?;
     let ad = device.clone().autodiff();

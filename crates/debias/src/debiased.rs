@@ -1,4 +1,4 @@
-//! The debiased classifier: a [`ResNet`], an optional ClArC projection at the pooled features
+//! The debiased classifier: a [`ResNet`], an optional ClArC projection at one [`Tap`]
 //! (Anders et al., "Finding and removing Clever Hans", Information Fusion 2022) and an optional
 //! transform of the logits (the soft threshold of DetoxAI's post-hoc methods; per-group
 //! thresholds after Hardt, Price & Srebro, "Equality of Opportunity in Supervised Learning",
@@ -7,7 +7,7 @@
 //! The authors attach the threshold as a forward hook on `fc` that *replaces* the logits with
 //! `[1 − s, s]`, `s = σ(T·(softmax(z)₁ − t))` (`shared/paper-code.md` §2.6). `biaslens_model`
 //! has no hook point after `fc`, so this crate wraps the network instead:
-//! [`DebiasedModel::forward`] is network → (projection at [`Tap::Pooled`]) → `fc` → transform.
+//! [`DebiasedModel::forward`] is network (with the projection at its tap) → `fc` → transform.
 //! Attribution code should call exactly this function.
 
 use biaslens_model::{ForwardHook, NoHook, ResNet, Tap};
@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::DebiasError;
 
-/// The ClArC projection of the pooled features (DetoxAI `clarc_hook`):
+/// The ClArC projection of the activations at one [`Tap`] (DetoxAI `clarc_hook`):
 /// `x ↦ x − α·((x.detach() − z)·v) vᵀ`, with `v` the unit CAV and `z` a reference mean
-/// (P-ClArC: the mean of samples without the artifact; A-ClArC: with it).
+/// (P-ClArC: the mean of samples without the artifact; A-ClArC: with it). A feature map
+/// `[N, C, H, W]` is projected as the flattened vectors `[N, C·H·W]` its CAV was fitted on.
 ///
 /// The correction is computed on detached activations, as in the authors' code, so gradients
 /// pass through as the identity. The code adds `1e-8` to `v` and `z`; that is left out here (it
@@ -32,6 +33,8 @@ pub struct ClarcProjection {
     pub reference: Vec<f32>,
     /// Strength `α` (the code's 1.0 removes the component along `v` entirely).
     pub alpha: f32,
+    /// Where the projection acts (the authors': [`Tap::Pooled`]).
+    pub tap: Tap,
 }
 
 impl ClarcProjection {
@@ -47,12 +50,88 @@ impl ClarcProjection {
         let along = (x.clone().detach() - z).matmul(v.clone()); // [N, 1]
         x - along.matmul(v.transpose()).mul_scalar(self.alpha)
     }
+
+    /// Applies the projection to a feature map, flattened per image.
+    ///
+    /// # Shapes
+    /// `x`: `[N, C, H, W]` with `C·H·W = cav.len()` → `[N, C, H, W]`.
+    pub fn project_map(&self, x: Tensor<4>) -> Tensor<4> {
+        let dims = x.dims();
+        let [n, c, h, w] = dims;
+        self.project(x.reshape([n, c * h * w])).reshape(dims)
+    }
 }
 
 impl ForwardHook for ClarcProjection {
-    fn pooled(&mut self, x: Tensor<2>) -> Tensor<2> {
-        self.project(x)
+    fn feature_map(&mut self, tap: Tap, x: Tensor<4>) -> Tensor<4> {
+        if tap == self.tap {
+            self.project_map(x)
+        } else {
+            x
+        }
     }
+
+    fn pooled(&mut self, x: Tensor<2>) -> Tensor<2> {
+        if self.tap == Tap::Pooled {
+            self.project(x)
+        } else {
+            x
+        }
+    }
+}
+
+/// Applies an optional projection and records the activations at one tap, flattened.
+struct Record<'a> {
+    tap: Tap,
+    projection: Option<&'a ClarcProjection>,
+    seen: Option<Tensor<2>>,
+}
+
+impl ForwardHook for Record<'_> {
+    fn feature_map(&mut self, tap: Tap, x: Tensor<4>) -> Tensor<4> {
+        let x = match self.projection {
+            Some(p) if p.tap == tap => p.project_map(x),
+            _ => x,
+        };
+        if tap == self.tap {
+            let [n, c, h, w] = x.dims();
+            self.seen = Some(x.clone().reshape([n, c * h * w]));
+        }
+        x
+    }
+
+    fn pooled(&mut self, x: Tensor<2>) -> Tensor<2> {
+        let x = match self.projection {
+            Some(p) if p.tap == Tap::Pooled => p.project(x),
+            _ => x,
+        };
+        if self.tap == Tap::Pooled {
+            self.seen = Some(x.clone());
+        }
+        x
+    }
+}
+
+/// The activations of `model` at `tap`, flattened per image, with `projection` (if any) applied
+/// where it acts.
+///
+/// # Shapes
+/// `x`: `[N, 3, H, W]` → `[N, D]` (`D = C·H·W` of the tap, or `feature_dim` at
+/// [`Tap::Pooled`]).
+pub(crate) fn activations_at(
+    model: &ResNet,
+    x: Tensor<4>,
+    tap: Tap,
+    projection: Option<&ClarcProjection>,
+) -> Tensor<2> {
+    let mut rec = Record {
+        tap,
+        projection,
+        seen: None,
+    };
+    let logits = model.forward_hooked(x, &mut rec);
+    // Every tap is visited by `forward_hooked`; the fallback only keeps this total.
+    rec.seen.unwrap_or(logits)
 }
 
 /// What replaces the logits after `fc`.
@@ -142,9 +221,8 @@ impl OutputTransform {
 pub struct DebiasedModel {
     /// The (possibly fine-tuned) network, on the plain device, BatchNorm in evaluation mode.
     pub model: ResNet,
-    /// A projection at [`Tap::Pooled`] that stays attached at inference (P-ClArC; A-ClArC in
-    /// the authors' code).
-    pub pooled_hook: Option<ClarcProjection>,
+    /// A projection that stays attached at inference (P-ClArC; A-ClArC in the authors' code).
+    pub hook: Option<ClarcProjection>,
     /// What replaces the logits.
     pub output: OutputTransform,
 }
@@ -154,7 +232,7 @@ impl DebiasedModel {
     pub fn plain(model: ResNet) -> Self {
         Self {
             model,
-            pooled_hook: None,
+            hook: None,
             output: OutputTransform::Identity,
         }
     }
@@ -164,22 +242,19 @@ impl DebiasedModel {
     /// # Shapes
     /// `[N, 3, H, W]` → `[N, num_classes]`.
     pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        match &self.pooled_hook {
+        match &self.hook {
             Some(h) => self.model.forward_hooked(x, &mut h.clone()),
             None => self.model.forward_hooked(x, &mut NoHook),
         }
     }
 
-    /// The pooled penultimate features after the hook (what `fc` sees).
+    /// The activations at `tap` as the rest of the network sees them (after the hook, if it
+    /// acts there or earlier), flattened per image. At [`Tap::Pooled`] this is what `fc` sees.
     ///
     /// # Shapes
-    /// `[N, 3, H, W]` → `[N, feature_dim]`.
-    pub fn pooled_features(&self, x: Tensor<4>) -> Tensor<2> {
-        let f = self.model.features(x);
-        match &self.pooled_hook {
-            Some(h) => h.project(f),
-            None => f,
-        }
+    /// `[N, 3, H, W]` → `[N, D]` (`D = C·H·W` of the tap, `feature_dim` at [`Tap::Pooled`]).
+    pub fn activations(&self, x: Tensor<4>, tap: Tap) -> Tensor<2> {
+        activations_at(&self.model, x, tap, self.hook.as_ref())
     }
 
     /// What the debiased classifier outputs.
@@ -205,8 +280,21 @@ impl DebiasedModel {
         self.output.apply(self.logits(x), Some(attribute))
     }
 
+    /// The same classifier with the network frozen, for attribution: burn's BatchNorm uses batch
+    /// statistics whenever its input is on an autodiff device and the layer is not frozen, so an
+    /// attribution through an unfrozen network would explain a different function. The hook and
+    /// the output transform hold no parameters. Gradients through a [`ClarcProjection`] pass as
+    /// the identity (its correction is computed on detached activations, as in the authors'
+    /// code, which zennit then differentiated the same way).
+    pub fn frozen(self) -> Self {
+        Self {
+            model: self.model.freeze(),
+            ..self
+        }
+    }
+
     /// The layer the hook sits at, if any.
     pub fn hook_tap(&self) -> Option<Tap> {
-        self.pooled_hook.as_ref().map(|_| Tap::Pooled)
+        self.hook.as_ref().map(|h| h.tap)
     }
 }

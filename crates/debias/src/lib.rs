@@ -3,8 +3,8 @@
 //!
 //! Every method is a `Config` (burn's `#[derive(Config)]`: serde, defaults, `with_*` builders)
 //! plus an `async` function from (vanilla model, debias split as plain data) to a
-//! [`DebiasedModel`]: the network, an optional projection hook at the pooled penultimate
-//! features, and an optional transform of the logits. [`DebiasedModel::forward`] is the one
+//! [`DebiasedModel`]: the network, an optional projection hook at one layer (by default the
+//! pooled penultimate features), and an optional transform of the logits. [`DebiasedModel::forward`] is the one
 //! function the debiased classifier computes, so predictions and attributions see the same thing.
 //!
 //! | method | module | paper | hook at inference |
@@ -16,15 +16,16 @@
 //! | concept activation vectors | [`cav`] | Haufe et al. 2014 (signal), Kim et al. 2018 | — |
 //! | P-ClArC / A-ClArC / RR-ClArC | [`clarc`] | Anders et al. 2022; Dreyer et al. 2024 | projection (P, A); none (RR) |
 //!
+//! Every `forward` documents its shapes; the projection hook's CAV is fitted at any [`Tap`]
+//! for P-/A-ClArC (default [`Tap::Pooled`], the authors' `"penultimate"`), at [`Tap::Pooled`]
+//! only for RR-ClArC.
+//!
 //! Long runs report [`DebiasProgress`] events and ask `should_stop` between steps, like
 //! `biaslens_model::train`; a cancelled run returns [`DebiasError::Cancelled`]. Every random
 //! choice (batch order, critic initialisation, dropout, evaluation subsets) is drawn from the
 //! project's seeded `SplitMix64`, never from the device's generator, so a run is a function of
 //! its inputs and seed. Results are read back from the device only with
 //! `Transaction::execute_async`, once per batch (native callers use `pollster::block_on`).
-//!
-//! Only CAVs at the pooled penultimate features ([`Tap::Pooled`], the authors' `"penultimate"`)
-//! are implemented; other layers are rejected with [`DebiasError::UnsupportedLayer`].
 
 pub mod cav;
 pub mod clarc;
@@ -35,7 +36,7 @@ pub mod savani;
 pub mod threshold;
 pub mod zhang;
 
-pub use cav::{Cav, CavConfig, CavKind, ConceptLabels, authors_concept_labels, fit_cav, pooled_activations};
+pub use cav::{Cav, CavConfig, CavKind, ConceptLabels, activations, authors_concept_labels, fit_cav};
 pub use clarc::{
     AClarcConfig, ClarcOutcome, PClarcConfig, RrClarcConfig, RrClarcOutcome, a_clarc, p_clarc,
     rr_clarc, rr_penalty,
@@ -179,8 +180,8 @@ pub enum DebiasError {
     /// A setting out of range.
     #[error("invalid setting: {0}")]
     Config(String),
-    /// CAVs are implemented at the pooled features only.
-    #[error("CAVs at {0:?} are not implemented; use Tap::Pooled (the authors' \"penultimate\")")]
+    /// RR-ClArC's penalty at a layer before the pooling (it would need double backward).
+    #[error("RR-ClArC at {0:?} is not implemented (it needs second derivatives); use Tap::Pooled (the authors' \"penultimate\")")]
     UnsupportedLayer(Tap),
     /// The concept labels are all 0 or all 1, so no direction separates them.
     #[error("CAV: {0}")]

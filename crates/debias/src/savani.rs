@@ -13,6 +13,13 @@
 //! network's gradient: batches the critic judges unfair are weighted up (as in the code; the
 //! factor is computed detached). Then the τ search and soft threshold of ZhangAL.
 //!
+//! Note what this implies: Adam normalises gradients by their running second moment, so a loss
+//! multiplied by a per-batch factor ≥ 1 moves the network almost as plain cross-entropy
+//! fine-tuning on the debias split would (the factor changes only the relative weight of batches
+//! within Adam's moving averages). Whatever fairness SavaniAFT gains here comes mostly from that
+//! fine-tuning on a less correlated split and from the τ search, not from the critic steering the
+//! network. This is the authors' algorithm as coded, kept as it is.
+//!
 //! The critic's `Flatten(start_dim=0)` flattens the whole batch, so its first linear layer is
 //! sized for exactly `batch_size` images (or all of the split when it is smaller): every step
 //! here draws a full batch from a seeded, cycling order.
@@ -226,7 +233,7 @@ pub async fn savani_aft(
     Ok(SavaniOutcome {
         model: DebiasedModel {
             model,
-            pooled_hook: None,
+            hook: None,
             output: OutputTransform::SoftThreshold {
                 threshold: tau,
                 temperature: config.temperature,

@@ -160,7 +160,7 @@ pub async fn thr_opt(
     Ok(ThrOptOutcome {
         model: DebiasedModel {
             model: model.valid(),
-            pooled_hook: None,
+            hook: None,
             output: OutputTransform::SoftThreshold {
                 threshold,
                 temperature: config.temperature,
@@ -269,7 +269,7 @@ pub async fn group_thresholds(
     Ok(GroupThresholdOutcome {
         model: DebiasedModel {
             model: model.valid(),
-            pooled_hook: None,
+            hook: None,
             output: OutputTransform::GroupSoftThreshold {
                 thresholds: [t0, t1],
                 temperature: config.temperature,

@@ -255,7 +255,7 @@ pub async fn zhang_al(
     Ok(ZhangOutcome {
         model: DebiasedModel {
             model,
-            pooled_hook: None,
+            hook: None,
             output: OutputTransform::SoftThreshold {
                 threshold: tau,
                 temperature: config.temperature,
