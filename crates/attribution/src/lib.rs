@@ -30,7 +30,10 @@ mod smoothgrad;
 pub use baseline::{Baseline, gaussian_blur};
 pub use gradient::{gradient, gradient_x_input};
 pub use ig::{IgConfig, IgMethod, IgOutput, integrated_gradients, quadrature};
-pub use lrp::{Composite, LayerRules, LrpConfig, LrpOutput, Rule, lrp_resnet};
+pub use lrp::{
+    Composite, LayerRules, LrpConfig, LrpOutput, Rule, lrp_resnet, lrp_resnet_with_output,
+    output_relevance,
+};
 pub use smoothgrad::{SmoothGradConfig, smooth_grad};
 
 use burn::prelude::*;

@@ -190,3 +190,41 @@ fn lrp_logits_equal_the_models() {
         assert!(err < 1e-5, "hooked, canonize {canonize}: {err}");
     }
 }
+
+/// A caller-given output relevance (what a threshold hook's `s_c · e_c` is): LRP is linear in
+/// it, so twice the one-hot gives twice the one-hot map; a wrongly shaped one is refused.
+#[test]
+fn caller_given_output_relevance_is_used_as_is() {
+    let device = Device::flex();
+    let model = reference_resnet("resnet18", 2016, 2, &device);
+    let x = reference_input(2016, "input:64", [2, 3, 64, 64], &device);
+    let config = LrpConfig::paper()
+        .with_canonize(true)
+        .with_output(OutputRelevance::OneHot);
+    let targets = [1usize, 0];
+    let base = to_vec(
+        lrp_resnet(&model, x.clone(), Some(&targets), &config, None)
+            .expect("LRP")
+            .map,
+    );
+    let doubled =
+        biaslens_attribution::lrp_resnet_with_output(&model, x.clone(), &config, None, |logits| {
+            biaslens_attribution::output_relevance(logits, Some(&targets), OutputRelevance::OneHot)
+                .map(|r| r * 2.0)
+        })
+        .expect("LRP");
+    let got = to_vec(doubled.map);
+    let scale = base.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(&base)
+        .fold(0.0f64, |m, (a, b)| m.max((a - 2.0 * b).abs()));
+    assert!(err <= 1e-5 * scale, "{err} of {scale}");
+    let out_sum = to_vec(doubled.output_sum);
+    assert_eq!(out_sum, vec![2.0, 2.0]);
+    let err = biaslens_attribution::lrp_resnet_with_output(&model, x, &config, None, |logits| {
+        Ok(logits.slice([0..1, 0..2]))
+    })
+    .expect_err("shape");
+    assert!(err.to_string().contains("must match the logits"), "{err}");
+}

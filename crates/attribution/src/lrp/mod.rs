@@ -25,7 +25,7 @@
 mod resnet;
 mod rules;
 
-pub use resnet::lrp_resnet;
+pub use resnet::{lrp_resnet, lrp_resnet_with_output};
 pub use rules::Rule;
 
 use burn::prelude::*;
@@ -247,12 +247,12 @@ pub struct LrpOutput {
     pub input_sum: Tensor<1>,
 }
 
-/// The relevance at the logits: one-hot (or logit × one-hot) rows of the targets, or of each
+/// The relevance at the logits ([`LrpConfig::output`] and the targets): one-hot (or logit × one-hot) rows of the targets, or of each
 /// image's predicted class when `targets` is `None` (computed on the device, no read-back).
 ///
 /// # Shapes
 /// - `logits`: `[N, K]`; returns `[N, K]`
-pub(crate) fn output_relevance(
+pub fn output_relevance(
     logits: Tensor<2>,
     targets: Option<&[usize]>,
     relevance: OutputRelevance,

@@ -193,7 +193,28 @@ pub fn lrp_resnet(
     x: Tensor<4>,
     targets: Option<&[usize]>,
     config: &LrpConfig,
+    hook: Option<&mut dyn ForwardHook>,
+) -> Result<LrpOutput, AttributionError> {
+    let output = config.output;
+    lrp_resnet_with_output(model, x, config, hook, |logits| {
+        output_relevance(logits, targets, output)
+    })
+}
+
+/// As [`lrp_resnet`], with the relevance at the logits computed by `output_relevance` from the
+/// logits (`[N, K]` → `[N, K]`); [`LrpConfig::output`] is ignored. This is how a model with an
+/// output transform is explained the way Zennit does it: DetoxAI's threshold hooks replace the
+/// logits by `[1 − s, s]`, and Zennit's Epsilon rule on `fc` then starts from `s_c · e_c`,
+/// bypassing the transform (`paper-code.md` §2.6).
+///
+/// # Shapes
+/// - `x`: `[N, 3, H, W]`; returns maps `[N, 3, H, W]`, logits `[N, K]`, sums `[N]`
+pub fn lrp_resnet_with_output(
+    model: &ResNet,
+    x: Tensor<4>,
+    config: &LrpConfig,
     mut hook: Option<&mut dyn ForwardHook>,
+    output_relevance: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
 ) -> Result<LrpOutput, AttributionError> {
     let rules = config.validate()?;
     let merge = config.canonize;
@@ -268,7 +289,13 @@ pub fn lrp_resnet(
     let logits = fc.forward(features4.clone()).reshape([n, k]);
 
     // Backward.
-    let r_out = output_relevance(logits.clone(), targets, config.output)?;
+    let r_out = output_relevance(logits.clone())?;
+    if r_out.dims() != [n, k] {
+        return Err(AttributionError::Config(format!(
+            "the output relevance has shape {:?}; it must match the logits, [{n}, {k}]",
+            r_out.dims()
+        )));
+    }
     let output_sum = r_out.clone().sum_dim(1).reshape([n]);
     let r = affine_relevance(
         rules.linear,

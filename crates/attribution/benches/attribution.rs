@@ -1,0 +1,95 @@
+//! Throughput (images/s) of LRP (EpsilonPlus, the paper's; and EpsilonGammaBox with the
+//! canonizer) and IG-32 (Gauss–Legendre, zero baseline, 32 rows per pass as Captum's
+//! `internal_batch_size=32`) for ResNet-18 and ResNet-50 (2 classes) at 64×64 and 224×224 on
+//! the flex CPU device. Weights come from a seeded init; throughput does not depend on them.
+//!
+//! `cargo bench -p biaslens-attribution --bench attribution [-- FILTER]`, next to
+//! `.refenv/bin/python tests/reference/attribution_bench.py` (Zennit and Captum on the same
+//! machine); both print one line per case, recorded in `BENCHMARKS.md`.
+
+use std::time::Instant;
+
+use biaslens_attribution::{Composite, IgConfig, LrpConfig, integrated_gradients, lrp_resnet};
+use biaslens_model::ResNetConfig;
+use burn::module::Module;
+use burn::prelude::*;
+
+fn input(n: usize, side: usize, device: &Device) -> Tensor<4> {
+    let v: Vec<f32> = (0..n * 3 * side * side)
+        .map(|i| ((i as f32) * 0.013).sin() * 0.5 + 0.5)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [n, 3, side, side]), device)
+}
+
+/// Seconds of the best of `reps` runs of `f` after one warm-up run.
+fn best(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let device = Device::flex();
+    device.seed(0);
+    for (arch, side, batch) in [
+        ("resnet18", 64usize, 16usize),
+        ("resnet18", 224, 4),
+        ("resnet50", 64, 16),
+        ("resnet50", 224, 2),
+    ] {
+        let config = match arch {
+            "resnet18" => ResNetConfig::resnet18(2),
+            _ => ResNetConfig::resnet50(2),
+        };
+        let model = config.init(&device).freeze();
+        let x = input(batch, side, &device);
+        let targets: Vec<usize> = (0..batch).map(|i| i % 2).collect();
+        let reps = if side == 224 { 1 } else { 2 };
+        for (name, lrp) in [
+            ("LRP EpsilonPlus", LrpConfig::paper()),
+            (
+                "LRP EpsilonGammaBox canonized",
+                LrpConfig::paper()
+                    .with_canonize(true)
+                    .with_composite(Composite::EpsilonGammaBox {
+                        low: 0.0,
+                        high: 1.0,
+                        gamma: 0.25,
+                    }),
+            ),
+        ] {
+            let case = format!("{name} {arch} {side}x{side} b{batch}");
+            if filter.as_deref().is_some_and(|f| !case.contains(f)) {
+                continue;
+            }
+            let secs = best(reps, || {
+                let out = lrp_resnet(&model, x.clone(), Some(&targets), &lrp, None).expect("LRP");
+                std::hint::black_box(out.input_sum.into_data());
+            });
+            println!("biaslens {case} flex: {:.2} images/s", batch as f64 / secs);
+        }
+        let case = format!("IG-32 {arch} {side}x{side} b{batch}");
+        if filter.as_deref().is_some_and(|f| !case.contains(f)) {
+            continue;
+        }
+        // 32 rows per pass: Captum's internal_batch_size=32.
+        let per_chunk = (32 / batch).max(1);
+        let ig = IgConfig::captum()
+            .with_steps(32)
+            .with_steps_per_chunk(per_chunk);
+        let forward = |x: Tensor<4>| model.forward(x);
+        let secs = best(if side == 224 { 0 } else { 1 }, || {
+            let out =
+                integrated_gradients(forward, x.clone(), &targets, &ig, None, || false, |_| {})
+                    .expect("IG");
+            std::hint::black_box(out.delta.into_data());
+        });
+        println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+    }
+}
