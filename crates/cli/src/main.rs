@@ -6,6 +6,7 @@ mod cmd_attribute;
 mod cmd_data;
 mod cmd_metrics;
 mod cmd_predict;
+mod cmd_run;
 mod cmd_selftest;
 mod load;
 
@@ -33,6 +34,11 @@ enum Command {
     Metrics(cmd_metrics::Args),
     /// Synthetic benchmark export in CelebA's layout, and train/debias/test split reports.
     Data(cmd_data::Args),
+    /// Run the paper's experiment from a config file (splits → vanilla → debiasing methods →
+    /// fairness → LRP/IG maps → saliency metrics) and write a self-contained HTML report.
+    Run(cmd_run::Args),
+    /// Run the embedded default experiment (the page's demo) and write the HTML report.
+    Demo(cmd_run::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => cmd_predict::run(args),
         Command::Attribute(args) => cmd_attribute::run(args),
         Command::Data(args) => cmd_data::run(args),
+        Command::Run(args) => cmd_run::run(args),
+        Command::Demo(args) => cmd_run::demo(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,9 +1,21 @@
 //! Pipelines shared by the page, the CLI and the tests: the same code on every device.
 //!
-//! Today: [`selftest`], the end-to-end device check (synthetic images → small CNN → gradient ×
-//! input → fraction of |saliency| in the necktie box). The paper's full experiment runner
-//! (splits → train → debias → explain → metrics) lands here next.
+//! - [`selftest`]: the end-to-end device check (synthetic images → small CNN → gradient × input
+//!   → fraction of |saliency| in the necktie box).
+//! - [`config`], [`runner`], [`report`]: the experiment of Sztukiewicz et al., "Investigating the
+//!   Relationship Between Debiasing and Artifact Removal using Saliency Maps" (XAI 2025): for each
+//!   training correlation φ, splits → vanilla model → every debiasing method → fairness on the
+//!   balanced test split → LRP and IG maps → saliency metrics against vanilla → a self-contained
+//!   HTML report that can be imported again.
 
+pub mod config;
+pub mod report;
+pub mod results;
+pub mod runner;
 pub mod selftest;
 
+pub use config::{ConfigError, ExperimentConfig, MethodConfig, CONFIG_VERSION};
+pub use report::{ReportError, import_report, render_report};
+pub use results::{ExperimentResults, RESULTS_FORMAT, RESULTS_VERSION};
+pub use runner::{RunError, RunProgress, run_experiment};
 pub use selftest::{SelfTestConfig, SelfTestError, SelfTestReport, run_selftest};

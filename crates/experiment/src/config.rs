@@ -1,0 +1,673 @@
+//! The experiment of Sztukiewicz et al., "Investigating the Relationship Between Debiasing and
+//! Artifact Removal using Saliency Maps" (XAI 2025, `shared/paper.md` §4), as one serialisable
+//! configuration: data, the list of training correlations φ, model, training, debiasing methods,
+//! attribution methods, metric settings and seed.
+//!
+//! Every knob where the paper's code made a choice defaults to that choice
+//! (`shared/paper-code.md`): the methods ThrOpt, ZhangAL, SavaniAFT, A-ClArC and RR-ClArC with
+//! DetoxAI's defaults (§4), LRP = Zennit's EpsilonPlus without canonizer (§2.2), IG = Zennit's
+//! 20-step right Riemann sum from a black image with logit × one-hot output (§2.3), metrics as
+//! `metrics.py` computes them (§1), a balanced test split (§3.4) and the training split
+//! anti-correlated (necktie ↔ not smiling, §3.4–3.5). Only the *sizes* differ between the presets:
+//! [`ExperimentConfig::demo`] (the default; small enough for the page) and
+//! [`ExperimentConfig::paper`] (the paper's batch sizes, image side, ResNet-50 and 640 explained
+//! test images).
+//!
+//! A config serialises to JSON ([`ExperimentConfig::to_json`] / [`ExperimentConfig::from_json`],
+//! where omitted fields take the default's values) and to a compact URL fragment
+//! ([`ExperimentConfig::to_fragment`]: the JSON of only the fields that differ from the default,
+//! base64url without padding). Both carry [`CONFIG_VERSION`]; a config from a newer biaslens is
+//! refused with a clear error instead of being misread.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use biaslens_attribution::{IgConfig, LrpConfig};
+use biaslens_data::{Correlation, SyntheticConfig};
+use biaslens_debias::{
+    AClarcConfig, GroupThresholdConfig, PClarcConfig, RrClarcConfig, SavaniConfig, ThrOptConfig,
+    ZhangConfig,
+};
+use biaslens_metrics::{BootstrapSettings, SaliencySettings};
+use biaslens_model::{BlockKind, ResNetConfig, TrainConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the config format. Bumped when a field changes meaning; older configs keep loading
+/// (missing fields take the defaults), newer ones are refused.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The longest URL fragment [`ExperimentConfig::from_fragment`] accepts (characters).
+pub const MAX_FRAGMENT_LEN: usize = 64 * 1024;
+
+/// Where the images come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DataConfig {
+    /// The synthetic biased-faces benchmark (image side, seed, protected attribute, noise).
+    pub synthetic: SyntheticConfig,
+    /// Images whose labels the splits are drawn from (labels are cheap; only the chosen images
+    /// are drawn). Cut into train / test / debias blocks as the authors do (0.3 / 0.5 / 0.2).
+    pub pool: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { synthetic: SyntheticConfig::default(), pool: 20_000 }
+    }
+}
+
+/// How a requested φ becomes a training split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrelationKind {
+    /// Exactly the signed Yule's φ, with 50 % smiling and 50 % with the attribute.
+    #[default]
+    Phi,
+    /// The authors' knob: off-diagonal cells at `p = |φ|/(1+|φ|)` each (`paper-code.md` §3.5),
+    /// which gives about −|φ| when the attribute is rare.
+    AuthorsPercentage,
+}
+
+/// Split sizes and the debias split's correlation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SplitSizes {
+    /// Images in the training split of the vanilla model.
+    pub train: usize,
+    /// Images in the debias (the authors' "unlearn") split the methods use.
+    pub debias: usize,
+    /// Images in the balanced test split (a multiple of 4: 25 % per cell). Accuracy and the
+    /// fairness metrics use all of them.
+    pub test: usize,
+    /// Correlation of the debias split (authors: `unlearn_percentage = 0.25`).
+    pub debias_correlation: Correlation,
+}
+
+impl Default for SplitSizes {
+    fn default() -> Self {
+        Self { train: 4096, debias: 512, test: 512, debias_correlation: Correlation::CellPercentage { p: 0.25 } }
+    }
+}
+
+/// The classifier: a torchvision-layout ResNet with two outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Residual block kind (Basic: ResNet-18/34; Bottleneck: ResNet-50).
+    pub block: BlockKind,
+    /// Blocks per stage.
+    pub layers: [usize; 4],
+    /// Channels of the stem (torchvision 64; the compact demo network 16).
+    pub width: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8 }
+    }
+}
+
+impl ModelConfig {
+    /// The architecture with two classes (target: smiling or not).
+    pub fn resnet(&self) -> ResNetConfig {
+        ResNetConfig::new(self.block, self.layers, 2).with_width(self.width)
+    }
+}
+
+/// One debiasing method and its settings (`shared/paper-code.md` §4; names as in the paper).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "config", rename_all = "snake_case")]
+pub enum MethodConfig {
+    /// ThrOpt: one global threshold minimising the EO gap (DetoxAI `NaiveThresholdOptimizer`).
+    ThrOpt(ThrOptConfig),
+    /// One threshold per protected group (Hardt et al. 2016; not in the paper).
+    GroupThresholds(GroupThresholdConfig),
+    /// ZhangAL: adversarial learning (Zhang, Lemoine & Mitchell 2018).
+    ZhangAl(ZhangConfig),
+    /// SavaniAFT: adversarial fine-tuning (Savani et al. 2020).
+    SavaniAft(SavaniConfig),
+    /// P-ClArC: projection to the clean mean (Anders et al. 2022; not in the paper's runs).
+    PClarc(PClarcConfig),
+    /// A-ClArC: fine-tuning with the artifact added (Anders et al. 2022).
+    AClarc(AClarcConfig),
+    /// RR-ClArC: right-reason gradient penalty (Dreyer et al. 2024).
+    RrClarc(RrClarcConfig),
+}
+
+impl MethodConfig {
+    /// The method's name as the paper writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ThrOpt(_) => "ThrOpt",
+            Self::GroupThresholds(_) => "GroupThr",
+            Self::ZhangAl(_) => "ZhangAL",
+            Self::SavaniAft(_) => "SavaniAFT",
+            Self::PClarc(_) => "P-ClArC",
+            Self::AClarc(_) => "A-ClArC",
+            Self::RrClarc(_) => "RR-ClArC",
+        }
+    }
+
+    /// The family the paper's findings speak of.
+    pub fn family(&self) -> MethodFamily {
+        match self {
+            Self::ThrOpt(_) | Self::GroupThresholds(_) => MethodFamily::Threshold,
+            Self::ZhangAl(_) | Self::SavaniAft(_) => MethodFamily::Adversarial,
+            Self::PClarc(_) | Self::AClarc(_) | Self::RrClarc(_) => MethodFamily::Clarc,
+        }
+    }
+
+    /// The tag used in JSON (`"thr_opt"`, …).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Self::ThrOpt(_) => "thr_opt",
+            Self::GroupThresholds(_) => "group_thresholds",
+            Self::ZhangAl(_) => "zhang_al",
+            Self::SavaniAft(_) => "savani_aft",
+            Self::PClarc(_) => "p_clarc",
+            Self::AClarc(_) => "a_clarc",
+            Self::RrClarc(_) => "rr_clarc",
+        }
+    }
+
+    /// The method with its default settings, by JSON tag.
+    pub fn default_for(tag: &str) -> Option<Self> {
+        Some(match tag {
+            "thr_opt" => Self::ThrOpt(ThrOptConfig::new()),
+            "group_thresholds" => Self::GroupThresholds(GroupThresholdConfig::new()),
+            "zhang_al" => Self::ZhangAl(ZhangConfig::new()),
+            "savani_aft" => Self::SavaniAft(SavaniConfig::new()),
+            "p_clarc" => Self::PClarc(PClarcConfig::new()),
+            "a_clarc" => Self::AClarc(AClarcConfig::new()),
+            "rr_clarc" => Self::RrClarc(RrClarcConfig::new()),
+            _ => return None,
+        })
+    }
+
+    /// Every JSON tag.
+    pub const TAGS: [&'static str; 7] =
+        ["thr_opt", "group_thresholds", "zhang_al", "savani_aft", "p_clarc", "a_clarc", "rr_clarc"];
+}
+
+/// Kinds of method, as the paper groups them in its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodFamily {
+    /// Post-hoc thresholds: the weights are untouched.
+    Threshold,
+    /// Adversarial fine-tuning (ZhangAL, SavaniAFT).
+    Adversarial,
+    /// Concept removal (ClArC).
+    Clarc,
+}
+
+/// Which maps are computed, on how many test images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttributionConfig {
+    /// Test images explained (the first ones of the balanced test split; the authors: the first
+    /// 5 batches of 128 = 640). Saliency metrics and Figure 2's mean maps use these.
+    pub images: usize,
+    /// Images per attribution pass (memory bound; cancellation is checked between passes).
+    pub batch_size: usize,
+    /// LRP (the paper's "LRP": Zennit EpsilonPlus, no canonizer, logit × one-hot).
+    pub lrp: LrpConfig,
+    /// Integrated Gradients (the paper's "IG": Zennit's); `None` skips IG.
+    pub ig: Option<IgConfig>,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        Self { images: 64, batch_size: 16, lrp: LrpConfig::paper(), ig: Some(IgConfig::zennit()) }
+    }
+}
+
+/// Metric settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Saliency metrics (defaults: the authors' `metrics.py`).
+    pub saliency: SaliencySettings,
+    /// Bootstrap confidence intervals of every pooled value (0 resamples turns them off).
+    pub bootstrap: BootstrapSettings,
+    /// Images per forward pass when scoring the test split.
+    pub eval_batch_size: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            saliency: SaliencySettings::default(),
+            bootstrap: BootstrapSettings { resamples: 500, ..BootstrapSettings::default() },
+            eval_batch_size: 128,
+        }
+    }
+}
+
+/// The whole experiment. [`Default`] is [`ExperimentConfig::demo`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    /// Format version ([`CONFIG_VERSION`]).
+    pub version: u32,
+    /// A short name shown in reports.
+    pub name: String,
+    /// Seed of the splits and of the initial weights (data, training order and each method have
+    /// their own seeds in their settings).
+    pub seed: u64,
+    /// Images.
+    pub data: DataConfig,
+    /// Training correlations, signed Yule's φ between necktie and smiling; negative = the
+    /// attribute goes with *not* smiling, the authors' direction (`paper-code.md` §3.4).
+    pub phis: Vec<f64>,
+    /// How each φ becomes a training split.
+    pub correlation: CorrelationKind,
+    /// Split sizes.
+    pub splits: SplitSizes,
+    /// The classifier.
+    pub model: ModelConfig,
+    /// Training of the vanilla model (authors: Adam 3e-4, batch 128, one epoch).
+    pub train: TrainConfig,
+    /// Debiasing methods, in chart order (at most 7: the colour-blind-safe palette's size).
+    pub methods: Vec<MethodConfig>,
+    /// Attribution.
+    pub attribution: AttributionConfig,
+    /// Metrics.
+    pub metrics: MetricsConfig,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self::demo()
+    }
+}
+
+/// The paper's five methods (`run.py`: ACLARC, RRCLARC, NT, ZHANGM, SAVANIAFT), in the paper's
+/// chart order, with DetoxAI's defaults.
+pub fn paper_methods() -> Vec<MethodConfig> {
+    vec![
+        MethodConfig::ThrOpt(ThrOptConfig::new()),
+        MethodConfig::SavaniAft(SavaniConfig::new()),
+        MethodConfig::ZhangAl(ZhangConfig::new()),
+        MethodConfig::AClarc(AClarcConfig::new()),
+        MethodConfig::RrClarc(RrClarcConfig::new()),
+    ]
+}
+
+impl ExperimentConfig {
+    /// The page's default run: the paper's methods and settings on the synthetic necktie
+    /// benchmark at 48×48, three training correlations, a small ResNet-18-layout network (width
+    /// 8, one block per stage), 2,048 training images for two epochs, a 512-image debias split,
+    /// a 384-image balanced test split and 48 explained test images (12 per group). About 35 s of
+    /// CPU time natively on two cores (see `BENCHMARKS.md`). The methods keep DetoxAI's settings
+    /// except batch sizes scaled to the small debias split and SavaniAFT's 10 iterations cut to 2
+    /// (its image critic dominated the run).
+    pub fn demo() -> Self {
+        let synthetic = SyntheticConfig { size: 48, ..SyntheticConfig::default() };
+        Self {
+            version: CONFIG_VERSION,
+            name: "demo".into(),
+            seed: 42,
+            data: DataConfig { synthetic, pool: 20_000 },
+            phis: vec![-0.2, -0.5, -0.8],
+            correlation: CorrelationKind::Phi,
+            splits: SplitSizes { train: 2048, debias: 512, test: 384, ..SplitSizes::default() },
+            model: ModelConfig { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8 },
+            train: TrainConfig::new().with_learning_rate(2e-3).with_batch_size(64).with_epochs(2),
+            methods: vec![
+                MethodConfig::ThrOpt(ThrOptConfig::new()),
+                MethodConfig::SavaniAft(SavaniConfig::new().with_iterations(2).with_batch_size(32)),
+                MethodConfig::ZhangAl(ZhangConfig::new().with_batch_size(32)),
+                MethodConfig::AClarc(AClarcConfig::new().with_batch_size(64)),
+                MethodConfig::RrClarc(RrClarcConfig::new().with_batch_size(64)),
+            ],
+            attribution: AttributionConfig { images: 48, batch_size: 16, ..AttributionConfig::default() },
+            metrics: MetricsConfig::default(),
+        }
+    }
+
+    /// The paper's sizes (`paper-code.md` §3): 218×218 images (SquarePad-ed CelebA), ResNet-50,
+    /// Adam 3·10⁻⁴ with batch 128 for one epoch, the methods at DetoxAI's defaults, 640 explained
+    /// test images (5 batches of 128), 1000 bootstrap resamples. Hours on a CPU; meant for a GPU.
+    pub fn paper() -> Self {
+        let synthetic = SyntheticConfig { size: 218, ..SyntheticConfig::default() };
+        Self {
+            version: CONFIG_VERSION,
+            name: "paper".into(),
+            seed: 42,
+            data: DataConfig { synthetic, pool: 200_000 },
+            phis: vec![-0.2, -0.5, -0.8],
+            correlation: CorrelationKind::Phi,
+            splits: SplitSizes { train: 20_000, debias: 8_000, test: 4_000, ..SplitSizes::default() },
+            model: ModelConfig { block: BlockKind::Bottleneck, layers: [3, 4, 6, 3], width: 64 },
+            train: TrainConfig::new(),
+            methods: paper_methods(),
+            attribution: AttributionConfig { images: 640, batch_size: 16, ..AttributionConfig::default() },
+            metrics: MetricsConfig {
+                bootstrap: BootstrapSettings::default(),
+                ..MetricsConfig::default()
+            },
+        }
+    }
+
+    /// Checks every setting the runner relies on.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the field and what to do.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.version > CONFIG_VERSION {
+            return Err(ConfigError::FutureVersion { found: self.version, supported: CONFIG_VERSION });
+        }
+        if self.phis.is_empty() {
+            return bad("phis is empty: give at least one training correlation, e.g. [-0.5]".into());
+        }
+        for &phi in &self.phis {
+            if !phi.is_finite() || !(-1.0..=1.0).contains(&phi) {
+                return bad(format!("phi {phi} must lie in [-1, 1]"));
+            }
+        }
+        if self.data.synthetic.size < 16 {
+            return bad(format!("data.synthetic.size {} is below 16 pixels", self.data.synthetic.size));
+        }
+        if self.data.synthetic.size > 512 {
+            return bad(format!("data.synthetic.size {} is above 512 pixels", self.data.synthetic.size));
+        }
+        let s = &self.splits;
+        if s.train == 0 || s.debias == 0 || s.test < 4 {
+            return bad(format!(
+                "splits need at least 1 train, 1 debias and 4 test images (got {}, {}, {})",
+                s.train, s.debias, s.test
+            ));
+        }
+        if self.data.pool < s.train + s.debias + s.test {
+            return bad(format!(
+                "data.pool ({}) is smaller than the three splits together ({}); raise data.pool",
+                self.data.pool,
+                s.train + s.debias + s.test
+            ));
+        }
+        if self.data.pool > 10_000_000 {
+            return bad(format!("data.pool {} is above 10,000,000", self.data.pool));
+        }
+        let m = &self.model;
+        if m.width == 0 || m.layers.contains(&0) {
+            return bad("model.width and every entry of model.layers must be at least 1".into());
+        }
+        if self.train.batch_size == 0 || self.train.epochs == 0 {
+            return bad("train.batch_size and train.epochs must be at least 1".into());
+        }
+        if !(self.train.learning_rate.is_finite() && self.train.learning_rate > 0.0) {
+            return bad(format!("train.learning_rate {} must be a positive number", self.train.learning_rate));
+        }
+        if self.methods.len() > biaslens_viz::MAX_METHODS {
+            return bad(format!(
+                "{} methods, but the charts tell at most {} apart; split them over two runs",
+                self.methods.len(),
+                biaslens_viz::MAX_METHODS
+            ));
+        }
+        let a = &self.attribution;
+        if a.images == 0 || a.batch_size == 0 {
+            return bad("attribution.images and attribution.batch_size must be at least 1".into());
+        }
+        if a.images > s.test / 4 * 4 {
+            return bad(format!(
+                "attribution.images ({}) exceeds the test split ({} images); lower it or raise splits.test",
+                a.images,
+                s.test / 4 * 4
+            ));
+        }
+        a.lrp.validate().map_err(|e| ConfigError::Invalid(format!("attribution.lrp: {e}")))?;
+        if let Some(ig) = &a.ig
+            && (ig.steps == 0 || ig.steps_per_chunk == 0)
+        {
+            return bad("attribution.ig.steps and steps_per_chunk must be at least 1".into());
+        }
+        if self.metrics.eval_batch_size == 0 {
+            return bad("metrics.eval_batch_size must be at least 1".into());
+        }
+        let level = self.metrics.bootstrap.level;
+        if !(level > 0.0 && level < 1.0) {
+            return bad(format!("metrics.bootstrap.level {level} must lie strictly between 0 and 1"));
+        }
+        Ok(())
+    }
+
+    /// The config as pretty JSON (every field).
+    pub fn to_json(&self) -> String {
+        // A struct of plain data always serialises.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A config from JSON. Fields left out take the values of [`ExperimentConfig::default`];
+    /// a method entry may give only `{"method": "thr_opt"}` and some of its settings. The result
+    /// is validated.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for malformed JSON, a future version, unknown methods or invalid values.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        let value: Value = serde_json::from_str(json).map_err(|e| ConfigError::Json(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// A config from a JSON value, with omitted fields from the default (see
+    /// [`ExperimentConfig::from_json`]).
+    ///
+    /// # Errors
+    /// As [`ExperimentConfig::from_json`].
+    pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        let Value::Object(_) = &value else {
+            return Err(ConfigError::Json("an experiment config must be a JSON object".into()));
+        };
+        if let Some(v) = value.get("version") {
+            let found = v
+                .as_u64()
+                .ok_or_else(|| ConfigError::Invalid(format!("version must be a whole number, got {v}")))?;
+            if found > u64::from(CONFIG_VERSION) {
+                return Err(ConfigError::FutureVersion {
+                    found: u32::try_from(found).unwrap_or(u32::MAX),
+                    supported: CONFIG_VERSION,
+                });
+            }
+        }
+        let mut merged = serde_json::to_value(Self::default()).map_err(|e| ConfigError::Json(e.to_string()))?;
+        merge(&mut merged, value);
+        if let Some(Value::Array(methods)) = merged.get_mut("methods") {
+            for m in methods.iter_mut() {
+                fill_method(m)?;
+            }
+        }
+        let config: Self = serde_json::from_value(merged).map_err(|e| ConfigError::Json(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The compact URL fragment: JSON of only the fields that differ from the default (plus the
+    /// version), base64url without padding. The default config gives a short fragment.
+    pub fn to_fragment(&self) -> String {
+        let (Ok(this), Ok(base)) = (serde_json::to_value(self), serde_json::to_value(Self::default())) else {
+            return String::new();
+        };
+        let mut d = diff(&base, &this).unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(map) = &mut d {
+            map.insert("version".into(), Value::from(self.version));
+        }
+        URL_SAFE_NO_PAD.encode(d.to_string())
+    }
+
+    /// A config from a URL fragment made by [`ExperimentConfig::to_fragment`] (a leading `#`
+    /// and a `config=` key are accepted). Never panics.
+    ///
+    /// # Errors
+    /// [`ConfigError::Fragment`] when the text is not base64url JSON, and as
+    /// [`ExperimentConfig::from_json`] otherwise.
+    pub fn from_fragment(fragment: &str) -> Result<Self, ConfigError> {
+        let f = fragment.trim();
+        let f = f.strip_prefix('#').unwrap_or(f);
+        let f = f.strip_prefix("config=").unwrap_or(f);
+        if f.len() > MAX_FRAGMENT_LEN {
+            return Err(ConfigError::Fragment(format!(
+                "the fragment has {} characters; at most {MAX_FRAGMENT_LEN} are read",
+                f.len()
+            )));
+        }
+        if f.is_empty() {
+            return Ok(Self::default());
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(f.trim_end_matches('='))
+            .map_err(|e| ConfigError::Fragment(format!("not base64url ({e}); was the link cut short?")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ConfigError::Fragment("the decoded fragment is not UTF-8 text".into()))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| ConfigError::Fragment(format!("the decoded fragment is not JSON ({e})")))?;
+        Self::from_value(value)
+    }
+}
+
+/// Why a config could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// Malformed JSON, or JSON that does not fit the config's fields.
+    #[error("experiment config: {0}")]
+    Json(String),
+    /// A URL fragment that does not decode.
+    #[error("experiment link: {0}")]
+    Fragment(String),
+    /// Written by a newer biaslens.
+    #[error(
+        "experiment config version {found} is newer than this biaslens understands (version {supported}); update biaslens"
+    )]
+    FutureVersion {
+        /// The config's version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// A value out of range.
+    #[error("experiment config: {0}")]
+    Invalid(String),
+}
+
+/// Fills a method entry `{"method": tag, "config": {...partial...}}` from that method's defaults.
+fn fill_method(m: &mut Value) -> Result<(), ConfigError> {
+    let tag = m
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ConfigError::Invalid(format!("a method entry needs a \"method\" name, one of {:?}", MethodConfig::TAGS)))?
+        .to_owned();
+    let default = MethodConfig::default_for(&tag).ok_or_else(|| {
+        ConfigError::Invalid(format!("unknown method {tag:?}; use one of {:?}", MethodConfig::TAGS))
+    })?;
+    let mut full = serde_json::to_value(default).map_err(|e| ConfigError::Json(e.to_string()))?;
+    merge(&mut full, m.take());
+    *m = full;
+    Ok(())
+}
+
+/// JSON merge patch (RFC 7386 without `null` deletion): objects merge key by key, anything else
+/// replaces.
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, p) => *slot = p,
+    }
+}
+
+/// What must be merged onto `base` to give `this` (`None` if they are equal).
+fn diff(base: &Value, this: &Value) -> Option<Value> {
+    if base == this {
+        return None;
+    }
+    match (base, this) {
+        (Value::Object(b), Value::Object(t)) if b.keys().eq(t.keys()) => {
+            let map: serde_json::Map<String, Value> =
+                t.iter().filter_map(|(k, v)| b.get(k).and_then(|bv| diff(bv, v)).map(|d| (k.clone(), d))).collect();
+            Some(Value::Object(map))
+        }
+        _ => Some(this.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_round_trip_through_json() {
+        for c in [ExperimentConfig::demo(), ExperimentConfig::paper()] {
+            c.validate().expect("preset is valid");
+            let back = ExperimentConfig::from_json(&c.to_json()).expect("own JSON reads back");
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn default_fragment_is_short_and_round_trips() {
+        let f = ExperimentConfig::default().to_fragment();
+        assert!(f.len() < 32, "{f}");
+        assert_eq!(ExperimentConfig::from_fragment(&f).expect("decodes"), ExperimentConfig::default());
+        assert_eq!(ExperimentConfig::from_fragment("").expect("empty = default"), ExperimentConfig::default());
+    }
+
+    #[test]
+    fn changed_fields_round_trip_through_the_fragment() {
+        let mut c = ExperimentConfig::demo();
+        c.phis = vec![-0.1, -0.9];
+        c.seed = 7;
+        c.attribution.ig = None;
+        c.methods.remove(1);
+        if let MethodConfig::ThrOpt(t) = &mut c.methods[0] {
+            t.steps = 33;
+        }
+        let f = c.to_fragment();
+        assert!(f.len() < ExperimentConfig::paper().to_json().len() / 3, "fragment is compact: {}", f.len());
+        assert_eq!(ExperimentConfig::from_fragment(&format!("#config={f}")).expect("decodes"), c);
+        let paper = ExperimentConfig::paper();
+        assert_eq!(ExperimentConfig::from_fragment(&paper.to_fragment()).expect("decodes"), paper);
+    }
+
+    #[test]
+    fn bad_fragments_are_clear_errors() {
+        let err = |s: &str| ExperimentConfig::from_fragment(s).expect_err(s).to_string();
+        assert!(err("!!!").contains("base64url"));
+        assert!(err(&URL_SAFE_NO_PAD.encode([0xff, 0xfe])).contains("UTF-8"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("{\"phis\": [")).contains("not JSON"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("[1, 2]")).contains("JSON object"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("{\"version\": 99}")).contains("newer"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("{\"phis\": [2.0]}")).contains("[-1, 1]"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("{\"phis\": \"x\"}")).contains("experiment config"));
+        assert!(err(&URL_SAFE_NO_PAD.encode("{\"methods\": [{\"method\": \"magic\"}]}")).contains("unknown method"));
+        assert!(err(&"A".repeat(MAX_FRAGMENT_LEN + 1)).contains("at most"));
+        // Truncated links: any prefix of a valid fragment is an error or a valid config, never a
+        // panic.
+        let f = ExperimentConfig::paper().to_fragment();
+        for cut in 0..f.len() {
+            let _ = ExperimentConfig::from_fragment(&f[..cut]);
+        }
+    }
+
+    #[test]
+    fn partial_json_takes_defaults_and_method_defaults() {
+        let c = ExperimentConfig::from_json(
+            r#"{"phis": [-0.5], "methods": [{"method": "thr_opt", "config": {"steps": 5}}, {"method": "rr_clarc"}]}"#,
+        )
+        .expect("partial config");
+        assert_eq!(c.phis, vec![-0.5]);
+        assert_eq!(c.methods.len(), 2);
+        assert_eq!(c.methods[0], MethodConfig::ThrOpt(ThrOptConfig::new().with_steps(5)));
+        assert_eq!(c.methods[1], MethodConfig::RrClarc(RrClarcConfig::new()));
+        assert_eq!(c.train, ExperimentConfig::demo().train);
+        let e = ExperimentConfig::from_json("{\"phis\": [").expect_err("broken");
+        assert!(matches!(e, ConfigError::Json(_)), "{e}");
+    }
+}

@@ -1,0 +1,272 @@
+//! The results document of one experiment run (Sztukiewicz et al., XAI 2025, §4: Figures 2 and
+//! 3): typed, versioned and self-describing, so a report can be re-imported and re-run.
+//!
+//! It embeds the config that produced it, the crate versions, the seed, the split cell counts,
+//! per model (vanilla first, then every method in config order) the fairness report on the whole
+//! balanced test split, and per attribution method the saliency metrics against vanilla (pooled
+//! and per (protected attribute × target) group, with bootstrap intervals) and the attribution's
+//! sanity numbers (LRP relevance sums, IG completeness delta). Maps are kept small: per group the
+//! mean input and the mean signed, per-image max-abs-normalised map of each model (Figure 2), as
+//! 16-bit quantised base64 ([`EncodedMap`]), not every map.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use biaslens_data::CellCounts;
+use biaslens_metrics::{FairnessReport, GroupKey, ImageSize, Roi, SaliencyReport};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ExperimentConfig, MethodFamily};
+
+/// The `format` field of every results document.
+pub const RESULTS_FORMAT: &str = "biaslens-results";
+
+/// Version of the results format; documents of a newer version are refused on import.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// Versions of what produced a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    /// The biaslens crates.
+    pub biaslens: String,
+    /// The burn release the numbers were computed with.
+    pub burn: String,
+    /// [`crate::CONFIG_VERSION`].
+    pub config: u32,
+    /// [`RESULTS_VERSION`].
+    pub results: u32,
+}
+
+impl Versions {
+    /// This build's versions.
+    pub fn current() -> Self {
+        Self {
+            biaslens: env!("CARGO_PKG_VERSION").into(),
+            burn: "0.22".into(),
+            config: crate::CONFIG_VERSION,
+            results: RESULTS_VERSION,
+        }
+    }
+}
+
+/// Wall time of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTiming {
+    /// The φ the stage belongs to (`None` for whole-run stages).
+    pub phi: Option<f64>,
+    /// Stage name (`"data"`, `"train vanilla"`, `"method ThrOpt"`, `"evaluate"`, `"attribute"`,
+    /// `"metrics"`).
+    pub stage: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Size and cell counts of a split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitSummary {
+    /// Images.
+    pub images: usize,
+    /// Images per (target, attribute) cell.
+    pub counts: CellCounts,
+    /// Achieved Yule's φ (`None` if undefined).
+    pub phi: Option<f64>,
+}
+
+/// How training the vanilla model ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Cross-entropy of the last batch.
+    pub final_loss: Option<f32>,
+    /// Accuracy of the last batch (training mode, before the update).
+    pub final_batch_accuracy: Option<f32>,
+}
+
+/// Sanity numbers of one attribution method on one model, over the explained images.
+///
+/// For LRP the target is the output relevance `Σ R_out` and the residual `Σ R_in − Σ R_out`
+/// (without the canonizer relevance is not conserved: the residual adds copy it, `paper-code.md`
+/// §2.2). For IG the target is `F(x) − F(baseline)` and the residual Captum's completeness delta.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sanity {
+    /// Mean over images of the attribution's sum.
+    pub attribution_sum_mean: f64,
+    /// Mean over images of what the sum should equal.
+    pub target_sum_mean: f64,
+    /// Mean |residual|.
+    pub residual_abs_mean: f64,
+    /// Largest |residual|.
+    pub residual_abs_max: f64,
+}
+
+/// One attribution method's results for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionResult {
+    /// Saliency metrics against the vanilla model's maps (for vanilla itself: against itself, so
+    /// only its RRF/HRF/MRR/DET are meaningful).
+    pub saliency: SaliencyReport,
+    /// Sanity numbers.
+    pub sanity: Sanity,
+}
+
+/// One model at one φ: vanilla or a debiased model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    /// `"Vanilla"` or the method's name.
+    pub name: String,
+    /// The method's family; `None` for vanilla.
+    pub family: Option<MethodFamily>,
+    /// Method-specific numbers (chosen threshold, τ, final penalty, …).
+    pub details: BTreeMap<String, f64>,
+    /// Accuracy and fairness gaps on the whole balanced test split.
+    pub fairness: FairnessReport,
+    /// LRP maps' metrics.
+    pub lrp: AttributionResult,
+    /// IG maps' metrics, if IG ran.
+    pub ig: Option<AttributionResult>,
+    /// Seconds the method took (training for vanilla).
+    pub seconds: f64,
+}
+
+/// A map or image stored compactly: values `q · scale / 32767` with `q` a little-endian `i16`,
+/// base64 (standard alphabet). Maps are for display; the metrics never read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedMap {
+    /// Planes (3 for an RGB image, 1 for a map).
+    pub channels: usize,
+    /// The largest |value|.
+    pub scale: f32,
+    /// base64 of `channels · H · W` little-endian `i16`.
+    pub data: String,
+}
+
+impl EncodedMap {
+    /// Quantise `values`.
+    pub fn encode(values: &[f32], channels: usize) -> Self {
+        let scale = values.iter().fold(0.0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
+        let mut bytes = Vec::with_capacity(values.len() * 2);
+        for &v in values {
+            let q = if scale > 0.0 && v.is_finite() { (v / scale * 32767.0).round().clamp(-32767.0, 32767.0) as i16 } else { 0 };
+            bytes.extend_from_slice(&q.to_le_bytes());
+        }
+        Self { channels, scale, data: STANDARD.encode(bytes) }
+    }
+
+    /// The values back (an empty vector if `data` is not valid base64).
+    pub fn decode(&self) -> Vec<f32> {
+        let Ok(bytes) = STANDARD.decode(&self.data) else { return Vec::new() };
+        bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * self.scale / 32767.0).collect()
+    }
+}
+
+/// Figure 2's data for one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMeans {
+    /// The (protected attribute, target) cell.
+    pub group: GroupKey,
+    /// Explained images in the group.
+    pub images: usize,
+    /// Mean input, `3×H×W`.
+    pub mean_input: EncodedMap,
+    /// Per model (results order): mean of the signed, channel-summed, per-image max-abs-normalised
+    /// LRP maps (`R / max|R|`, in `[-1, 1]`), `H×W`.
+    pub lrp: Vec<EncodedMap>,
+    /// The same for IG (empty if IG did not run).
+    pub ig: Vec<EncodedMap>,
+}
+
+/// Everything computed at one φ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhiResult {
+    /// The requested training correlation.
+    pub phi: f64,
+    /// Training split.
+    pub train: SplitSummary,
+    /// Debias split.
+    pub debias: SplitSummary,
+    /// Balanced test split.
+    pub test: SplitSummary,
+    /// Training of the vanilla model.
+    pub vanilla_training: TrainingSummary,
+    /// Vanilla first, then each method in config order.
+    pub models: Vec<ModelResult>,
+    /// Figure 2: per group (ordered by key), mean input and mean maps.
+    pub groups: Vec<GroupMeans>,
+}
+
+/// The results of [`crate::run_experiment`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentResults {
+    /// Always [`RESULTS_FORMAT`].
+    pub format: String,
+    /// [`RESULTS_VERSION`] when written.
+    pub version: u32,
+    /// What produced it.
+    pub versions: Versions,
+    /// The config of the run.
+    pub config: ExperimentConfig,
+    /// The config's seed (repeated for readers that only look at the top).
+    pub seed: u64,
+    /// The compute device, as burn names it.
+    pub device: String,
+    /// Image size of inputs and maps.
+    pub image: ImageSize,
+    /// The region of interest (the protected attribute's box).
+    pub roi: Roi,
+    /// One entry per φ, in config order.
+    pub phis: Vec<PhiResult>,
+    /// Wall time per stage.
+    pub timings: Vec<StageTiming>,
+    /// Wall time of the whole run.
+    pub total_seconds: f64,
+}
+
+impl ExperimentResults {
+    /// Model names in results order (vanilla first).
+    pub fn model_names(&self) -> Vec<String> {
+        self.phis.first().map(|p| p.models.iter().map(|m| m.name.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The document with every timing set to zero (timings are the only part of a run that is
+    /// not a function of its config and device).
+    pub fn without_timings(&self) -> Self {
+        let mut r = self.clone();
+        r.total_seconds = 0.0;
+        for t in &mut r.timings {
+            t.seconds = 0.0;
+        }
+        for p in &mut r.phis {
+            for m in &mut p.models {
+                m.seconds = 0.0;
+            }
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_maps_round_trip_within_quantisation() {
+        let v: Vec<f32> = (0..100).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+        let e = EncodedMap::encode(&v, 1);
+        let back = e.decode();
+        assert_eq!(back.len(), v.len());
+        for (a, b) in v.iter().zip(&back) {
+            assert!((a - b).abs() <= e.scale / 32767.0, "{a} vs {b}");
+        }
+        let zeros = EncodedMap::encode(&[0.0; 4], 1);
+        assert_eq!(zeros.decode(), vec![0.0; 4]);
+        let broken = EncodedMap { channels: 1, scale: 1.0, data: "%%%".into() };
+        assert!(broken.decode().is_empty());
+    }
+}

@@ -1,0 +1,196 @@
+//! End-to-end runs of the experiment on a tiny config (32×32 images, width-8 network, two φ
+//! values, two cheap methods): consistency of the numbers with what the paper's code implies
+//! (`shared/paper-code.md` §2.6, §5), cancellation, determinism, and the report round trip.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::OnceLock;
+use std::cell::Cell;
+
+use biaslens_data::SyntheticConfig;
+use biaslens_debias::{AClarcConfig, ThrOptConfig};
+use biaslens_experiment::config::{AttributionConfig, DataConfig, MetricsConfig, SplitSizes};
+use biaslens_experiment::{
+    ExperimentConfig, ExperimentResults, MethodConfig, RunError, RunProgress, import_report, render_report,
+    run_experiment,
+};
+use biaslens_metrics::BootstrapSettings;
+use biaslens_model::TrainConfig;
+use burn::prelude::Device;
+
+fn tiny() -> ExperimentConfig {
+    let mut c = ExperimentConfig::demo();
+    c.name = "tiny".into();
+    c.data = DataConfig { synthetic: SyntheticConfig { size: 32, seed: 3, ..SyntheticConfig::default() }, pool: 3000 };
+    c.phis = vec![-0.5, -0.9];
+    c.splits = SplitSizes { train: 384, debias: 128, test: 64, ..SplitSizes::default() };
+    c.train = TrainConfig::new().with_learning_rate(3e-3).with_batch_size(32).with_epochs(2).with_seed(1);
+    c.methods = vec![
+        MethodConfig::ThrOpt(ThrOptConfig::new()),
+        MethodConfig::AClarc(AClarcConfig::new().with_batch_size(32)),
+    ];
+    let mut attribution = AttributionConfig { images: 16, batch_size: 8, ..AttributionConfig::default() };
+    if let Some(ig) = attribution.ig.as_mut() {
+        ig.steps = 4;
+        ig.steps_per_chunk = 4;
+    }
+    c.attribution = attribution;
+    c.metrics = MetricsConfig { bootstrap: BootstrapSettings { resamples: 50, ..BootstrapSettings::default() }, ..MetricsConfig::default() };
+    c
+}
+
+fn run(config: &ExperimentConfig) -> (ExperimentResults, Vec<RunProgress>) {
+    let mut events = Vec::new();
+    let r = pollster::block_on(run_experiment(config, &Device::flex(), |p| events.push(p), || false)).expect("tiny run");
+    (r, events)
+}
+
+fn shared() -> &'static (ExperimentResults, Vec<RunProgress>) {
+    static RUN: OnceLock<(ExperimentResults, Vec<RunProgress>)> = OnceLock::new();
+    RUN.get_or_init(|| run(&tiny()))
+}
+
+
+/// Every number has its expected range, and what the paper's code implies holds exactly.
+#[test]
+fn tiny_run_is_consistent() {
+    let (r, events) = shared();
+    let c = tiny();
+    assert_eq!(r.format, biaslens_experiment::RESULTS_FORMAT);
+    assert_eq!(r.config, c);
+    assert_eq!(r.phis.len(), 2);
+    assert_eq!(r.model_names(), ["Vanilla", "ThrOpt", "A-ClArC"]);
+    for p in &r.phis {
+        // Splits: requested sizes, balanced test, training correlation as asked.
+        assert_eq!(p.train.images, c.splits.train);
+        let t = p.test.counts;
+        assert_eq!([t.t0a0, t.t0a1, t.t1a0, t.t1a1], [16; 4]);
+        assert!((p.train.phi.unwrap() - p.phi).abs() < 0.02, "{:?} vs {}", p.train.phi, p.phi);
+        let vanilla = &p.models[0];
+        let thr = &p.models[1];
+        for m in &p.models {
+            let f = &m.fairness;
+            assert!((0.0..=1.0).contains(&f.accuracy.value) && (0.0..=1.0).contains(&f.equalized_odds.value));
+            assert!(f.equalized_odds.ci.is_some(), "bootstrap intervals are on");
+            for a in [Some(&m.lrp), m.ig.as_ref()].into_iter().flatten() {
+                let s = &a.saliency.pooled;
+                assert_eq!(s.n, c.attribution.images);
+                assert!((0.0..=1.0).contains(&s.rrf.mean), "RRF {}", s.rrf.mean);
+                assert!((-0.5..=0.5).contains(&s.adr.mean), "ADR {}", s.adr.mean);
+                assert_eq!(a.saliency.groups.len(), 4, "all four (attribute, target) cells explained");
+                assert!(a.sanity.residual_abs_max.is_finite() && a.sanity.attribution_sum_mean.is_finite());
+            }
+        }
+        // Vanilla against itself: nothing moved.
+        assert_eq!(vanilla.lrp.saliency.pooled.adr.mean, 0.0);
+        // ThrOpt does not touch the weights and Zennit's LRP starts from s_c·e_c: after the
+        // per-image normalisation its maps are vanilla's, so ADR = DIF = 0, RDDT not significant
+        // and RRF = vanilla's (`paper-code.md` §2.6, §5).
+        let s = &thr.lrp.saliency.pooled;
+        assert_eq!((s.adr.mean, s.dif.mean), (0.0, 0.0));
+        assert!(!s.rddt.test.significant);
+        assert!((s.rrf.mean - vanilla.lrp.saliency.pooled.rrf.mean).abs() < 1e-9);
+        assert!(thr.details.contains_key("threshold"));
+        // IG differentiates through the threshold, so its maps may differ (§2.6); both exist.
+        assert!(thr.ig.is_some());
+        // Figure 2's data: four groups, one mean map per model and attribution.
+        assert_eq!(p.groups.len(), 4);
+        assert_eq!(p.groups.iter().map(|g| g.images).sum::<usize>(), c.attribution.images);
+        for g in &p.groups {
+            assert_eq!((g.lrp.len(), g.ig.len()), (3, 3));
+            assert_eq!(g.mean_input.decode().len(), 3 * 32 * 32);
+            let m = g.lrp[0].decode();
+            assert_eq!(m.len(), 32 * 32);
+            assert!(m.iter().all(|v| (-1.0..=1.0).contains(v)));
+        }
+    }
+    // Progress: never decreasing, ends at 1.
+    assert!(events.windows(2).all(|w| w[0].fraction <= w[1].fraction));
+    assert_eq!(events.last().map(|e| e.fraction), Some(1.0));
+    assert!(events.iter().any(|e| e.stage == "method A-ClArC"));
+}
+
+#[test]
+fn same_seed_gives_identical_results() {
+    let mut c = tiny();
+    c.phis = vec![-0.7];
+    let (a, _) = run(&c);
+    let (b, _) = run(&c);
+    assert_eq!(a.without_timings().to_json(), b.without_timings().to_json());
+    c.seed += 1;
+    let (d, _) = run(&c);
+    assert_ne!(a.without_timings().to_json(), d.without_timings().to_json(), "the seed matters");
+}
+
+#[test]
+fn cancel_stops_the_run() {
+    let c = tiny();
+    // Right away.
+    let err = pollster::block_on(run_experiment(&c, &Device::flex(), |_| {}, || true)).expect_err("cancelled");
+    assert!(matches!(err, RunError::Cancelled), "{err}");
+    // In the middle of the attribution stage.
+    let attributing = Cell::new(false);
+    let asked = Cell::new(0usize);
+    let err = pollster::block_on(run_experiment(
+        &c,
+        &Device::flex(),
+        |p| attributing.set(attributing.get() || p.stage == "attribute"),
+        || {
+            asked.set(asked.get() + 1);
+            attributing.get()
+        },
+    ))
+    .expect_err("cancelled");
+    assert!(matches!(err, RunError::Cancelled), "{err}");
+    assert!(asked.get() > 10, "asked between batches before the stop ({})", asked.get());
+}
+
+#[test]
+fn invalid_configs_are_refused_before_any_work() {
+    let mut c = tiny();
+    c.attribution.images = 1000;
+    let err = pollster::block_on(run_experiment(&c, &Device::flex(), |_| {}, || false)).expect_err("invalid");
+    assert!(err.to_string().contains("attribution.images"), "{err}");
+}
+
+#[test]
+fn report_has_the_charts_and_round_trips() {
+    let (r, _) = shared();
+    let html = render_report(r);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Figure 3 for LRP and IG, the trade-off, Figure 2 for two attributions at two φ.
+    assert!(html.matches("<svg").count() >= 3 + 4, "{} charts", html.matches("<svg").count());
+    assert!(!html.contains("could not be drawn"), "every chart drew");
+    for needle in ["Do the paper's findings hold?", "ThrOpt</b> leaves the LRP maps unchanged: <b>holds</b>", "RDDT", "Timings", "id=\"biaslens-results\""] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    // Offline: nothing is fetched.
+    for external in ["src=\"http", "href=\"http", "<link", "<script src", "@import", "url(http"] {
+        assert!(!html.contains(external), "external reference {external}");
+    }
+    assert_eq!(&import_report(&html).expect("imports"), r);
+    assert_eq!(&import_report(&r.to_json()).expect("imports JSON"), r);
+}
+
+#[test]
+fn import_errors_are_clear() {
+    use biaslens_experiment::ReportError;
+    let (r, _) = shared();
+    let html = render_report(r);
+    let e = import_report("<html><body>hello</body></html>").expect_err("no results");
+    assert!(matches!(e, ReportError::NotAReport(_)), "{e}");
+    let e = import_report("a,b,c\n1,2,3").expect_err("csv");
+    assert!(matches!(e, ReportError::NotAReport(_)), "{e}");
+    let e = import_report(&tiny().to_json()).expect_err("a config");
+    assert!(e.to_string().contains("experiment config"), "{e}");
+    let future = html.replacen("\"version\":1,", "\"version\":99,", 1);
+    assert!(matches!(import_report(&future), Err(ReportError::FutureVersion { found: 99, .. })));
+    let edited = html.replacen("\"seed\":42", "\"seed\":\"forty-two\"", 1);
+    assert_ne!(edited, html);
+    assert!(matches!(import_report(&edited), Err(ReportError::Broken(_))));
+    let cut = &html[..html.len() / 2];
+    let e = import_report(cut).expect_err("cut short");
+    assert!(matches!(e, ReportError::Broken(_) | ReportError::NotAReport(_)), "{e}");
+    let json = r.to_json();
+    assert!(matches!(import_report(&json[..json.len() - 10]), Err(ReportError::Broken(_))));
+}
