@@ -235,6 +235,11 @@ pub fn saliency_grid(results: &ExperimentResults, phi: &PhiResult, attribution: 
     })
 }
 
+/// The ROI's share of the image's pixels.
+fn area_fraction(results: &ExperimentResults) -> f64 {
+    results.roi.pixels() as f64 / results.image.pixels().max(1) as f64
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -347,7 +352,8 @@ pub fn render_report(results: &ExperimentResults) -> String {
          <tr><th>seed</th><td>{}</td></tr><tr><th>device</th><td>{}</td></tr><tr><th>wall time</th><td>{:.1} s</td></tr>\
          <tr><th>versions</th><td>biaslens {}, burn {}, config format {}, results format {}</td></tr>\
          <tr><th>explained test images per φ</th><td>{} (metrics pooled over them; accuracy and fairness use all {} test images)</td></tr>\
-         <tr><th>ROI</th><td>x = {}, y = {}, w = {}, h = {} (x = column)</td></tr></table>",
+         <tr><th>ROI</th><td>x = {}, y = {}, w = {}, h = {} (x = column); {:.1} % of the image, so an RRF above {:.3} means \
+         more relevance in the box than its share of the area</td></tr></table>",
         esc(&phis.join(", ")),
         esc(&results.model_names().join(", ")),
         results.seed,
@@ -363,6 +369,8 @@ pub fn render_report(results: &ExperimentResults) -> String {
         results.roi.y(),
         results.roi.w(),
         results.roi.h(),
+        100.0 * area_fraction(results),
+        area_fraction(results),
     );
 
     // Verdicts.
@@ -371,6 +379,20 @@ pub fn render_report(results: &ExperimentResults) -> String {
         methods should lower the relevance inside the ROI (RRF below vanilla's, ADR above 0) and lower EqualizedOdds. \
         Intervals are 95 % bootstrap intervals over the explained (saliency) or all (fairness) test images.</p>");
     let all = findings(results);
+    let count = |claim: &str| {
+        let of: Vec<&Finding> = all.iter().filter(|f| f.claim == claim).collect();
+        (of.iter().filter(|f| f.holds).count(), of.len())
+    };
+    let (thr_held, thr_all) = count("leaves the LRP maps unchanged");
+    let (roi_held, roi_all) = count("lowers the relevance inside the ROI");
+    let (eo_held, eo_all) = count("lowers EqualizedOdds");
+    let _ = write!(
+        h,
+        "<p><b>In short:</b> threshold methods left the LRP maps unchanged in {thr_held} of {thr_all} cases; \
+         the adversarial and ClArC methods lowered the relevance inside the ROI in {roi_held} of {roi_all} (method, φ) \
+         cases and lowered EqualizedOdds in {eo_held} of {eo_all}. A claim that holds with overlapping intervals is \
+         a direction, not a clear difference.</p>"
+    );
     for p in &results.phis {
         let here: Vec<&Finding> = all.iter().filter(|f| f.phi == p.phi).collect();
         let held = here.iter().filter(|f| f.holds).count();
@@ -392,10 +414,11 @@ pub fn render_report(results: &ExperimentResults) -> String {
     // Figure 3 and the trade-off.
     h.push_str("<h2>Figure 3: metrics per method and φ (LRP)</h2>");
     let lrp_table = results_table(results, Attribution::Lrp);
-    chart(&mut h, metric_bars_svg(&lrp_table, &BarStyle::default()), "LRP metric");
+    let bars = BarStyle { panel_width: 300, ..BarStyle::default() };
+    chart(&mut h, metric_bars_svg(&lrp_table, &bars), "LRP metric");
     if c.attribution.ig.is_some() {
         h.push_str("<h2>Metrics per method and φ (IG)</h2>");
-        chart(&mut h, metric_bars_svg(&results_table(results, Attribution::Ig), &BarStyle::default()), "IG metric");
+        chart(&mut h, metric_bars_svg(&results_table(results, Attribution::Ig), &bars), "IG metric");
     }
     h.push_str("<h2>EqualizedOdds against accuracy</h2>");
     chart(&mut h, tradeoff_svg(&lrp_table, &TradeoffStyle::default()), "trade-off");
