@@ -74,7 +74,8 @@ pub fn App() -> impl IntoView {
                 <h2 id="device-title">"Device self-test"</h2>
                 <p class="explain">
                     "Synthetic faces → a small convolutional network → gradient × input saliency for each image's true label → "
-                    "the fraction of |saliency| inside the fixed necktie box (outlined)."
+                    "the fraction of |saliency| inside the fixed necktie box (outlined). Then the demo's compact ResNet (seeded, untrained) "
+                    "explained with the paper's LRP (Zennit EpsilonPlus, no canonizer) and IG (Zennit's, 20 steps), on this device."
                 </p>
                 <p id="device" data-kind=move || chosen().map_or("", |c| c.kind.id())>
                     {move || chosen().map_or_else(|| "Looking for a GPU…".to_string(), |c| c.why)}
@@ -95,13 +96,33 @@ fn Results(report: SelfTestReport, millis: f64) -> impl IntoView {
     let n = report.target.len();
     let mean = report.mean_roi_fraction;
     let roi = report.roi;
+    let r = &report.resnet;
+    let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (lrp_mean, ig_mean) = (mean_of(&r.lrp_roi_fraction), mean_of(&r.ig_roi_fraction));
+    let sums: Vec<String> = (0..n)
+        .map(|i| format!("{:.3} → {:.3}", r.lrp_output_sum[i], r.lrp_input_sum[i]))
+        .collect();
+    let deltas: Vec<String> = r.ig_delta.iter().map(|d| format!("{d:.2e}")).collect();
+    // The ResNet's numbers for the browser test, which compares them with the native CLI's.
+    let json = serde_json::to_string(&report.resnet).unwrap_or_default();
     view! {
         <p class="headline">
             "Fraction of |saliency| inside the box: "
             <strong id="roi-fraction" data-value=format!("{mean:.17e}")>{format!("{mean:.6}")}</strong>
-            {format!(" (mean of {n} images; the box covers {:.1}% of the image). Computed in {millis:.0} ms.",
+            {format!(" (gradient × input of the small CNN, mean of {n} images; the box covers {:.1}% of the image). Computed in {millis:.0} ms.",
                 100.0 * f64::from(roi.w() * roi.h()) / report.image.pixels() as f64)}
         </p>
+        <p class="headline">
+            "Compact ResNet: LRP "
+            <strong id="lrp-roi-fraction" data-value=format!("{lrp_mean:.17e}")>{format!("{lrp_mean:.6}")}</strong>
+            ", IG "
+            <strong id="ig-roi-fraction" data-value=format!("{ig_mean:.17e}")>{format!("{ig_mean:.6}")}</strong>
+            " inside the box."
+        </p>
+        <p class="explain">
+            {format!("Sanity numbers. LRP relevance, output → input per image: {}. Without the canonizer the residual additions copy relevance to both branches, so it is not conserved (the paper's set-up). IG completeness delta per image: {}.", sums.join(", "), deltas.join(", "))}
+        </p>
+        <script type="application/json" id="resnet-check">{json}</script>
         <Legend/>
         <div class="cards">
             {(0..n).map(|i| view! { <Card report=report.clone() index=i/> }).collect_view()}
@@ -127,6 +148,9 @@ fn Card(report: SelfTestReport, index: usize) -> impl IntoView {
     let pixels = size.pixels();
     let image = biaslens_viz::chw_to_rgba(&report.pixels[index * 3 * pixels..(index + 1) * 3 * pixels], pixels);
     let map = biaslens_viz::diverging_rgba(report.map(index));
+    let one = |maps: &[f32]| biaslens_viz::diverging_rgba(&maps[index * pixels..(index + 1) * pixels]);
+    let lrp = one(&report.resnet.lrp_maps);
+    let ig = one(&report.resnet.ig_maps);
     let roi = report.roi;
     let pct = |v: u32, of: u32| format!("{:.4}%", 100.0 * f64::from(v) / f64::from(of));
     let box_style = format!(
@@ -144,18 +168,29 @@ fn Card(report: SelfTestReport, index: usize) -> impl IntoView {
     view! {
         <figure class="card">
             <div class="pair">
-                <div class="frame">
-                    <RgbaCanvas rgba=image width=size.width height=size.height label=format!("{label}, input")/>
-                    <div class="roi" style=box_style.clone()></div>
-                </div>
-                <div class="frame">
-                    <RgbaCanvas rgba=map width=size.width height=size.height label=format!("{label}, saliency map")/>
-                    <div class="roi" style=box_style></div>
-                </div>
+                {[
+                    ("input", image, "input"),
+                    ("CNN grad × input", map, "small CNN gradient × input map"),
+                    ("ResNet LRP", lrp, "compact ResNet LRP map"),
+                    ("ResNet IG", ig, "compact ResNet Integrated Gradients map"),
+                ]
+                    .into_iter()
+                    .map(|(title, rgba, what)| view! {
+                        <div class="cell">
+                            <span class="cell-title">{title}</span>
+                            <div class="frame">
+                                <RgbaCanvas rgba=rgba width=size.width height=size.height label=format!("{label}, {what}")/>
+                                <div class="roi" style=box_style.clone()></div>
+                            </div>
+                        </div>
+                    })
+                    .collect_view()}
             </div>
             <figcaption>
                 {label}<br/>
-                "in box: " <strong class="fraction">{format!("{:.4}", report.roi_fraction[index])}</strong>
+                "in box: grad × input " <strong class="fraction">{format!("{:.4}", report.roi_fraction[index])}</strong>
+                ", LRP " <strong>{format!("{:.4}", report.resnet.lrp_roi_fraction[index])}</strong>
+                ", IG " <strong>{format!("{:.4}", report.resnet.ig_roi_fraction[index])}</strong>
             </figcaption>
         </figure>
     }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AttributionError, Baseline, OutputRelevance, Progress, check_targets, relevance_function,
-    weighted_grad,
+    sum_row_blocks, weighted_grad,
 };
 
 /// The quadrature rule along the path, with Captum's names and definitions.
@@ -313,11 +313,7 @@ pub fn integrated_gradients(
             &row_weights,
             config.relevance,
         )?;
-        sum = sum
-            + grad
-                .reshape([m, n, c, h, w])
-                .sum_dim(0)
-                .reshape([n, c, h, w]);
+        sum = sum + sum_row_blocks(grad, m);
         progress(Progress {
             done: chunk + 1,
             total,

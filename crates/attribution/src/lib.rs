@@ -191,3 +191,22 @@ fn relevance_function(
         OutputRelevance::LogitOneHot => z.clone() * z * 0.5,
     }
 }
+
+/// `Σ_s t[s·n .. (s+1)·n]`: the sum of `m` consecutive blocks of `n` rows (the per-image sum of
+/// a chunk's path points or noisy copies).
+///
+/// Written with slices and additions on purpose: the obvious `reshape([m, n, c, h, w])
+/// .sum_dim(0)` gives wrong sums on burn 0.22's WebGPU backend when the tensor comes out of a
+/// backward pass (found by the browser test: the gradients were right, their 5-d reshaped sum
+/// was not), while slicing along the batch axis is exact on every device.
+///
+/// # Shapes
+/// - `t`: `[m·n, C, H, W]`; returns `[n, C, H, W]`
+fn sum_row_blocks(t: Tensor<4>, m: usize) -> Tensor<4> {
+    let n = t.dims()[0] / m.max(1);
+    let mut acc = t.clone().slice([0..n]);
+    for s in 1..m {
+        acc = acc + t.clone().slice([s * n..(s + 1) * n]);
+    }
+    acc
+}

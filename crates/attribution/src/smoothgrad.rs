@@ -11,7 +11,7 @@ use biaslens_rng::SplitMix64;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{AttributionError, OutputRelevance, Progress, weighted_grad};
+use crate::{AttributionError, OutputRelevance, Progress, sum_row_blocks, weighted_grad};
 
 /// SmoothGrad settings; they go into the report so a map can be recomputed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,11 +102,7 @@ pub fn smooth_grad(
             &vec![weight; m * n],
             config.relevance,
         )?;
-        sum = sum
-            + grad
-                .reshape([m, n, c, h, w])
-                .sum_dim(0)
-                .reshape([n, c, h, w]);
+        sum = sum + sum_row_blocks(grad, m);
         progress(Progress {
             done: chunk + 1,
             total,

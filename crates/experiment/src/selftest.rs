@@ -1,21 +1,28 @@
-//! Device self-test: proves data, model, autodiff, read-back and metric on one device.
+//! Device self-test: proves data, model, autodiff, attribution, read-back and metric on one
+//! device, so the page and the CLI can show that they compute the same numbers.
 //!
 //! Steps: generate `images` synthetic faces (`biaslens-data`), run [`TinyCnn`] with seeded
 //! weights, take gradient × input for each image's true label (the paper explains the
-//! ground-truth class, `shared/paper-code.md` §2.4), reduce channels by a signed sum (the
-//! authors' code), read logits and maps back in ONE async transaction, and compute the fraction
-//! of |saliency| inside the necktie ROI per image and pooled.
+//! ground-truth class, `shared/paper-code.md` §2.4); then run the demo's compact ResNet with
+//! seeded weights ([`ResNetConfig::init_seeded`]) and explain it with the paper's LRP
+//! (Zennit EpsilonPlus, no canonizer, logit × one-hot; Bach et al. 2015) and the paper's IG
+//! (Zennit's variant, 20 right-Riemann steps; Sundararajan et al. 2017). Maps are reduced over
+//! channels by a signed sum (the authors' code); logits, maps and the sanity numbers (LRP
+//! relevance sums, IG completeness delta) are read back in ONE async transaction; the fraction of
+//! |saliency| inside the necktie ROI is computed per image and pooled.
 
-use biaslens_attribution::gradient_x_input;
+use biaslens_attribution::{IgConfig, LrpConfig, gradient_x_input, integrated_gradients, lrp_resnet};
 use biaslens_data::{SyntheticConfig, SyntheticError, rng::SplitMix64};
 use biaslens_metrics::{ImageSize, Roi, RoiError, abs_fraction_in_roi};
-use biaslens_model::{TinyCnn, TinyCnnWeights, TinyShapeError};
+use biaslens_model::{ResNetConfig, TinyCnn, TinyCnnWeights, TinyShapeError};
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Transaction;
 use serde::{Deserialize, Serialize};
 
 /// Settings of the self-test; every number in the report is a function of these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SelfTestConfig {
     /// Number of images in the batch.
     pub images: usize,
@@ -23,12 +30,43 @@ pub struct SelfTestConfig {
     pub data: SyntheticConfig,
     /// Seed of the network weights.
     pub weight_seed: u64,
+    /// LRP of the compact ResNet (the paper's set-up by default).
+    pub lrp: LrpConfig,
+    /// IG of the compact ResNet (the paper's, Zennit's variant, by default).
+    pub ig: IgConfig,
 }
 
 impl Default for SelfTestConfig {
     fn default() -> Self {
-        Self { images: 4, data: SyntheticConfig::default(), weight_seed: 7 }
+        Self {
+            images: 4,
+            data: SyntheticConfig::default(),
+            weight_seed: 7,
+            lrp: LrpConfig::paper(),
+            ig: IgConfig::zennit(),
+        }
     }
+}
+
+/// The compact ResNet's part of the self-test, read back to the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResNetCheck {
+    /// Logits, `N×2`.
+    pub logits: Vec<f32>,
+    /// Channel-summed LRP maps, `N×H×W`.
+    pub lrp_maps: Vec<f32>,
+    /// Σ input relevance per image (LRP conservation: compare with `lrp_output_sum`).
+    pub lrp_input_sum: Vec<f32>,
+    /// Σ output relevance per image (`z_t` for logit × one-hot).
+    pub lrp_output_sum: Vec<f32>,
+    /// Channel-summed IG maps, `N×H×W`.
+    pub ig_maps: Vec<f32>,
+    /// IG completeness delta per image.
+    pub ig_delta: Vec<f32>,
+    /// Fraction of |LRP| inside the ROI, per image.
+    pub lrp_roi_fraction: Vec<f64>,
+    /// Fraction of |IG| inside the ROI, per image.
+    pub ig_roi_fraction: Vec<f64>,
 }
 
 /// Why the self-test could not finish.
@@ -49,6 +87,9 @@ pub enum SelfTestError {
     /// Zero images requested.
     #[error("the self-test needs at least one image")]
     NoImages,
+    /// LRP or IG refused a setting.
+    #[error(transparent)]
+    Attribution(#[from] biaslens_attribution::AttributionError),
 }
 
 /// Everything the self-test computed, read back to the host.
@@ -74,6 +115,8 @@ pub struct SelfTestReport {
     pub roi_fraction: Vec<f64>,
     /// Mean of `roi_fraction` over the batch: the headline number.
     pub mean_roi_fraction: f64,
+    /// The compact ResNet explained with LRP and IG.
+    pub resnet: ResNetCheck,
 }
 
 impl SelfTestReport {
@@ -116,19 +159,47 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
     let (map, logits) = gradient_x_input(|x| net.forward(x), x, &targets);
     let map: Tensor<3> = map.sum_dim(1).reshape([n, h, w]);
 
+    // The compact ResNet: BatchNorm frozen so IG's autodiff path uses the running statistics.
+    let resnet = ResNetConfig::compact(2).init_seeded(config.weight_seed, device).freeze();
+    let xr: Tensor<4> = Tensor::from_data(TensorData::new(batch.pixels.clone(), [n, 3, h, w]), device);
+    let lrp = lrp_resnet(&resnet, xr.clone(), Some(&targets), &config.lrp, None)?;
+    let ig = integrated_gradients(|x| resnet.forward(x), xr, &targets, &config.ig, None, || false, |_| {})?;
+
     let data = Transaction::default()
         .register(logits)
         .register(map)
+        .register(lrp.logits)
+        .register(lrp.map.sum_dim(1).reshape([n, h, w]))
+        .register(lrp.input_sum)
+        .register(lrp.output_sum)
+        .register(ig.map.sum_dim(1).reshape([n, h, w]))
+        .register(ig.delta)
         .execute_async()
         .await
         .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
     let mut values = data.into_iter().map(|d| d.try_into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
     let missing = || SelfTestError::Device("the device returned fewer tensors than requested".into());
-    let logits = values.next().ok_or_else(missing)??;
-    let maps = values.next().ok_or_else(missing)??;
+    let mut next = || values.next().ok_or_else(missing).and_then(|v| v);
+    let logits = next()?;
+    let maps = next()?;
+    let (resnet_logits, lrp_maps, lrp_input_sum, lrp_output_sum, ig_maps, ig_delta) =
+        (next()?, next()?, next()?, next()?, next()?, next()?);
 
-    let roi_fraction = maps.chunks_exact(image.pixels()).map(|m| abs_fraction_in_roi(m, &roi)).collect::<Result<Vec<_>, _>>()?;
+    let fractions = |maps: &[f32]| -> Result<Vec<f64>, RoiError> {
+        maps.chunks_exact(image.pixels()).map(|m| abs_fraction_in_roi(m, &roi)).collect()
+    };
+    let roi_fraction = fractions(&maps)?;
     let mean_roi_fraction = roi_fraction.iter().sum::<f64>() / n as f64;
+    let resnet = ResNetCheck {
+        logits: resnet_logits,
+        lrp_roi_fraction: fractions(&lrp_maps)?,
+        ig_roi_fraction: fractions(&ig_maps)?,
+        lrp_maps,
+        lrp_input_sum,
+        lrp_output_sum,
+        ig_maps,
+        ig_delta,
+    };
     Ok(SelfTestReport {
         config: config.clone(),
         image,
@@ -140,6 +211,7 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
         maps,
         roi_fraction,
         mean_roi_fraction,
+        resnet,
     })
 }
 
@@ -164,6 +236,22 @@ mod tests {
         // or the box is broken.
         assert!(a.mean_roi_fraction > 0.0 && a.mean_roi_fraction < 1.0, "{}", a.mean_roi_fraction);
         assert!(a.maps.iter().all(|v| v.is_finite()) && a.maps.iter().any(|&v| v != 0.0));
+
+        // The ResNet part: logit × one-hot output relevance is the target logit; maps are finite,
+        // not all zero, one per image; the IG delta is small against ½ z_t² it integrates.
+        let r = &a.resnet;
+        assert_eq!(r.lrp_maps.len(), n * a.image.pixels());
+        assert_eq!(r.ig_maps.len(), n * a.image.pixels());
+        for i in 0..n {
+            let t = usize::from(a.target[i]);
+            let z = r.logits[2 * i + t];
+            assert!((r.lrp_output_sum[i] - z).abs() <= 1e-6 * z.abs().max(1.0), "image {i}");
+            assert!(r.ig_delta[i].is_finite());
+            assert!((0.0..=1.0).contains(&r.lrp_roi_fraction[i]) && (0.0..=1.0).contains(&r.ig_roi_fraction[i]));
+        }
+        for maps in [&r.lrp_maps, &r.ig_maps] {
+            assert!(maps.iter().all(|v| v.is_finite()) && maps.iter().any(|&v| v != 0.0));
+        }
     }
 
     /// The map is gradient × input of the true-label logit: check one pixel against a central
