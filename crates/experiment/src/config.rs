@@ -205,8 +205,10 @@ pub enum MethodFamily {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AttributionConfig {
-    /// Test images explained (the first ones of the balanced test split; the authors: the first
-    /// 5 batches of 128 = 640). Saliency metrics and Figure 2's mean maps use these.
+    /// Test images explained: the first test images of each (attribute, target) cell in turn, so
+    /// every group gets a quarter (the authors explain the first 5 batches of 128 = 640 of their
+    /// shuffled-by-set-order balanced test split). Saliency metrics and Figure 2's mean maps use
+    /// these.
     pub images: usize,
     /// Images per attribution pass (memory bound; cancellation is checked between passes).
     pub batch_size: usize,

@@ -11,7 +11,8 @@
 //! 4. **evaluation**: argmax predictions of every model on the whole balanced test split →
 //!    accuracy, EqualizedOdds and the other gaps with bootstrap intervals (§1.6);
 //! 5. **attribution**: LRP (and IG, if configured) maps of the ground-truth class for the first
-//!    `attribution.images` test images (§1.5: the authors pool the first test batches), for vanilla
+//!    `attribution.images` test images, a quarter from each (attribute, target) cell (§1.5: the
+//!    authors pool the first test batches of their balanced test split), for vanilla
 //!    and every method. A model with a soft-threshold output is explained as Zennit does: LRP
 //!    starts from `s_c · e_c` of the thresholded output, bypassing the transform, so ThrOpt's LRP
 //!    maps equal vanilla's after normalisation (§2.6); IG differentiates through the transform;
@@ -335,6 +336,28 @@ fn mean_map(sum: Option<&Vec<f64>>, count: usize, hw: usize) -> EncodedMap {
     EncodedMap::encode(&values, 1)
 }
 
+/// `k` indices into the test split: cells (attribute, target) = (0,0), (0,1), (1,0), (1,1) take
+/// turns giving their next image in test order (a cell that runs out is skipped); returned in
+/// ascending order.
+fn balanced_first(target: &[u8], attribute: &[u8], k: usize) -> Vec<usize> {
+    let mut cells: [Vec<usize>; 4] = Default::default();
+    for (i, (&t, &a)) in target.iter().zip(attribute).enumerate() {
+        cells[usize::from(a != 0) * 2 + usize::from(t != 0)].push(i);
+    }
+    let mut next = [0usize; 4];
+    let mut out = Vec::with_capacity(k);
+    while out.len() < k && next.iter().zip(&cells).any(|(n, c)| *n < c.len()) {
+        for (n, c) in next.iter_mut().zip(&cells) {
+            if out.len() < k && *n < c.len() {
+                out.push(c[*n]);
+                *n += 1;
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 /// The LRP map of a model that shares vanilla's network and differs only in its output
 /// transform. LRP is linear in the output relevance (every rule divides by the forward
 /// pre-activations, which are the same), so its map is exactly `f_i ·` vanilla's map of image
@@ -590,6 +613,15 @@ pub async fn run_experiment(
         let frozen: Vec<DebiasedModel> = models.iter().map(|(_, _, dm, _, _)| dm.clone().frozen()).collect();
         let mut acc: Vec<ModelMaps> = frozen.iter().map(|_| ModelMaps::new()).collect();
         let mut input_sum: BTreeMap<GroupKey, (Vec<f64>, usize)> = BTreeMap::new();
+        // The explained images: the first test images of each (attribute, target) cell in turn,
+        // so Figure 2's rows and the per-group metrics rest on (nearly) equal counts.
+        let chosen = balanced_first(&test_images.target, &test_images.attribute, k_images);
+        let explained = SplitImages {
+            pixels: chosen.iter().flat_map(|&i| test_images.pixels[i * 3 * hw..(i + 1) * 3 * hw].iter().copied()).collect(),
+            target: chosen.iter().map(|&i| test_images.target[i]).collect(),
+            attribute: chosen.iter().map(|&i| test_images.attribute[i]).collect(),
+        };
+        let test_images = explained;
         let keys: Vec<GroupKey> = (0..k_images)
             .map(|i| GroupKey { protected: i64::from(test_images.attribute[i]), target: i64::from(test_images.target[i]) })
             .collect();
@@ -793,4 +825,52 @@ pub async fn run_experiment(
         timings,
         total_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biaslens_attribution::{LrpConfig, lrp_resnet};
+    use biaslens_model::{BlockKind, ResNetConfig};
+
+    #[test]
+    fn balanced_first_takes_cells_in_turn() {
+        // cells: i=0 (t0,a0), 1 (t1,a0), 2 (t0,a1), 3 (t0,a0), 4 (t1,a1), 5 (t0,a0)
+        let target = [0, 1, 0, 0, 1, 0];
+        let attribute = [0, 0, 1, 0, 1, 0];
+        assert_eq!(balanced_first(&target, &attribute, 4), vec![0, 1, 2, 4]);
+        assert_eq!(balanced_first(&target, &attribute, 5), vec![0, 1, 2, 3, 4]);
+        assert_eq!(balanced_first(&target, &attribute, 9), vec![0, 1, 2, 3, 4, 5]);
+        assert!(balanced_first(&target, &attribute, 0).is_empty());
+    }
+
+    /// The premise of [`derived_map`]: Zennit-style LRP of the soft-thresholded model (relevance
+    /// `s_c e_c` at the output, `paper-code.md` §2.6) computed in full equals vanilla's map times
+    /// `s_c / z_c` per image, up to float rounding.
+    #[test]
+    fn threshold_lrp_is_vanilla_lrp_scaled() {
+        let device = Device::flex();
+        let model = ResNetConfig::new(BlockKind::Basic, [1, 1, 1, 1], 2).with_width(4).init_seeded(3, &device);
+        let batch = biaslens_data::SyntheticConfig { size: 32, ..Default::default() }.generate(0, 2).expect("images");
+        let x = Tensor::<4>::from_data(TensorData::new(batch.pixels, [2, 3, 32, 32]), &device);
+        let targets = [usize::from(batch.target[0]), usize::from(batch.target[1])];
+        let config = LrpConfig::paper();
+        let v = lrp_resnet(&model, x.clone(), Some(&targets), &config, None).expect("vanilla LRP");
+        let transform = OutputTransform::SoftThreshold { threshold: 0.4, temperature: 10.0 };
+        let t = lrp_resnet_with_output(&model, x, &config, None, |logits| {
+            output_relevance(transform.apply(logits, None).expect("2 logits"), Some(&targets), config.output)
+        })
+        .expect("threshold LRP");
+        let vals = |t: Tensor<1>| t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
+        let (vm, tm) = (vals(v.map.reshape([-1])), vals(t.map.reshape([-1])));
+        let (vo, to) = (vals(v.output_sum), vals(t.output_sum));
+        let per = vm.len() / 2;
+        for i in 0..2 {
+            let f = to[i] / vo[i];
+            let (a, b) = (&vm[i * per..(i + 1) * per], &tm[i * per..(i + 1) * per]);
+            let max = a.iter().fold(0.0f32, |m, v| m.max((v * f).abs()));
+            let err = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x * f - y).abs()));
+            assert!(max > 0.0 && err <= 1e-4 * max, "image {i}: max error {err} of {max}");
+        }
+    }
 }
