@@ -526,6 +526,19 @@ impl FaceParams {
             let plane = n * n;
             let (r, rest) = c.out.split_at_mut(plane);
             let (g, b) = rest.split_at_mut(plane);
+            // Per column: the pixel centre x (stripes), or the squared x-offset from the nearest
+            // dot centre (dots), computed once per image.
+            let column: Vec<f32> = (0..n)
+                .map(|x| {
+                    let fx = (x as f32 + 0.5) / sf;
+                    if p.pattern == 1 {
+                        let gx = wrap_small(fx + p.pattern_phase * DOT_STEP, DOT_STEP) - DOT_STEP / 2.0;
+                        gx * gx
+                    } else {
+                        fx
+                    }
+                })
+                .collect();
             let rows = r.chunks_exact_mut(n).zip(g.chunks_exact_mut(n)).zip(b.chunks_exact_mut(n));
             for (y, ((r, g), b)) in rows.enumerate() {
                 let fy = (y as f32 + 0.5) / sf;
@@ -533,7 +546,7 @@ impl FaceParams {
                 // Dots: a row whose distance to every dot centre row exceeds the dot radius plus
                 // the anti-aliasing band (and a margin) is all background.
                 let dot_row_clear = p.pattern == 1 && {
-                    let gy = wrap(fy + p.pattern_phase * DOT_STEP * 0.5, DOT_STEP) - DOT_STEP / 2.0;
+                    let gy = wrap_small(fy + p.pattern_phase * DOT_STEP * 0.5, DOT_STEP) - DOT_STEP / 2.0;
                     gy.abs() > DOT_RADIUS + (0.5 + SPAN_MARGIN) / sf
                 };
                 if p.pattern == 0 || p.pattern > 2 || dot_row_clear {
@@ -542,20 +555,24 @@ impl FaceParams {
                     b.fill(base[2]);
                     continue;
                 }
-                for (x, ((r, g), b)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
-                    let fx = (x as f32 + 0.5) / sf;
-                    let d = if p.pattern == 1 {
-                        let ph = p.pattern_phase * DOT_STEP;
-                        let gx = wrap(fx + ph, DOT_STEP) - DOT_STEP / 2.0;
-                        let gy = wrap(fy + ph * 0.5, DOT_STEP) - DOT_STEP / 2.0;
-                        (gx * gx + gy * gy).sqrt() - DOT_RADIUS
-                    } else {
-                        const STEP: f32 = 0.1;
-                        let v = wrap(fx + fy + p.pattern_phase * STEP, STEP) - STEP / 2.0;
-                        v.abs() * std::f32::consts::FRAC_1_SQRT_2 - 0.018
-                    };
-                    let cover = (0.5 - d * sf).clamp(0.0, 1.0);
-                    [*r, *g, *b] = mix(base, p.pattern_col, cover);
+                // One loop per pattern, so each vectorises without computing the other.
+                let pixels = r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate();
+                if p.pattern == 1 {
+                    let ph = p.pattern_phase * DOT_STEP;
+                    let gy = wrap_small(fy + ph * 0.5, DOT_STEP) - DOT_STEP / 2.0;
+                    for (x, ((r, g), b)) in pixels {
+                        let d = (column[x] + gy * gy).sqrt() - DOT_RADIUS;
+                        let cover = (0.5 - d * sf).clamp(0.0, 1.0);
+                        [*r, *g, *b] = mix(base, p.pattern_col, cover);
+                    }
+                } else {
+                    const STEP: f32 = 0.1;
+                    for (x, ((r, g), b)) in pixels {
+                        let v = wrap_small(column[x] + fy + p.pattern_phase * STEP, STEP) - STEP / 2.0;
+                        let d = v.abs() * std::f32::consts::FRAC_1_SQRT_2 - 0.018;
+                        let cover = (0.5 - d * sf).clamp(0.0, 1.0);
+                        [*r, *g, *b] = mix(base, p.pattern_col, cover);
+                    }
                 }
             }
         }
@@ -585,7 +602,12 @@ impl FaceParams {
         );
         if p.badge {
             let bx = sx - p.shoulder_w * 0.62;
-            c.fill([bx - 0.05, 0.83, bx + 0.05, 0.95], p.badge_col, |x, y| rounded_box(x, y, bx, 0.89, 0.035, 0.03, 0.01));
+            c.fill_rows(
+                [bx - 0.05, 0.83, bx + 0.05, 0.95],
+                p.badge_col,
+                |x, y| rounded_box(x, y, bx, 0.89, 0.035, 0.03, 0.01),
+                |y, t| rounded_box_row(y, bx, 0.89, 0.035, 0.03, 0.01, t),
+            );
         }
         // Neck with a V opening of the collar.
         let neck_w = rx * 0.42;
@@ -596,20 +618,25 @@ impl FaceParams {
             |x, y| rounded_box(x, y, cx, (cy + 0.82) / 2.0, neck_w, (0.82 - cy) / 2.0, 0.01),
             |y, t| rounded_box_row(y, cx, (cy + 0.82) / 2.0, neck_w, (0.82 - cy) / 2.0, 0.01, t),
         );
-        c.fill([cx - 0.08, shoulder_top - 0.01, cx + 0.08, 0.87], skin_shade, |x, y| {
-            // Triangle with its tip down at (cx, 0.85).
-            let v = (y - shoulder_top) / (0.85 - shoulder_top);
-            let half = 0.065 * (1.0 - v);
-            ((x - cx).abs() - half).max(shoulder_top - y).max(y - 0.85)
-        });
+        // Triangle with its tip down at (cx, 0.85).
+        let v_half = |y: f32| 0.065 * (1.0 - (y - shoulder_top) / (0.85 - shoulder_top));
+        c.fill_rows(
+            [cx - 0.08, shoulder_top - 0.01, cx + 0.08, 0.87],
+            skin_shade,
+            |x, y| ((x - cx).abs() - v_half(y)).max(shoulder_top - y).max(y - 0.85),
+            |y, t| band_row(cx, v_half(y), t).max_row(shoulder_top - y, t).max_row(y - 0.85, t),
+        );
         // Collar flaps either side of the opening.
         for side in [-1.0f32, 1.0] {
-            c.fill([cx - 0.13, shoulder_top - 0.02, cx + 0.13, 0.86], p.collar, |x, y| {
-                let a = [cx + side * 0.015, shoulder_top - 0.005];
-                let b = [cx + side * 0.1, shoulder_top + 0.005];
-                let d = [cx + side * 0.045, 0.845];
-                triangle(x, y, a, b, d)
-            });
+            let a = [cx + side * 0.015, shoulder_top - 0.005];
+            let b = [cx + side * 0.1, shoulder_top + 0.005];
+            let d = [cx + side * 0.045, 0.845];
+            c.fill_rows(
+                [cx - 0.13, shoulder_top - 0.02, cx + 0.13, 0.86],
+                p.collar,
+                |x, y| triangle(x, y, a, b, d),
+                |y, t| triangle_row(y, a, b, d, t),
+            );
         }
 
         // Ears, with optional earrings.
@@ -623,7 +650,12 @@ impl FaceParams {
             );
             if p.traits.earrings {
                 let ey = cy + ry * 0.24;
-                c.fill([ex - 0.03, ey - 0.03, ex + 0.03, ey + 0.03], p.earring_col, |x, y| ellipse(x, y, ex, ey, 0.014, 0.014));
+                c.fill_rows(
+                    [ex - 0.03, ey - 0.03, ex + 0.03, ey + 0.03],
+                    p.earring_col,
+                    |x, y| ellipse(x, y, ex, ey, 0.014, 0.014),
+                    |y, t| ellipse_row(y, ex, ey, 0.014, 0.014, t),
+                );
             }
         }
         // Head.
@@ -672,9 +704,13 @@ impl FaceParams {
         for side in [-1.0f32, 1.0] {
             let ex = cx + side * p.eye_dx;
             let by = eye_y - p.eye_r * 2.2;
-            c.fill([ex - 0.06, by - 0.03, ex + 0.06, by + 0.03], scale(p.hair_col, 0.8), |x, y| {
-                segment(x, y, [ex - p.eye_r * 1.4, by + side * p.brow_tilt], [ex + p.eye_r * 1.4, by - side * p.brow_tilt]) - 0.009
-            });
+            let (b0, b1) = ([ex - p.eye_r * 1.4, by + side * p.brow_tilt], [ex + p.eye_r * 1.4, by - side * p.brow_tilt]);
+            c.fill_rows(
+                [ex - 0.06, by - 0.03, ex + 0.06, by + 0.03],
+                scale(p.hair_col, 0.8),
+                |x, y| segment(x, y, b0, b1) - 0.009,
+                |y, t| segment_row(y, b0, b1, 0.009, t),
+            );
             // White, iris, pupil: (box half-extents, colour, radii).
             for ((hx, hy), col, (erx, ery)) in [
                 ((0.05, 0.04), [0.97, 0.97, 0.97], (p.eye_r * 1.35, p.eye_r * 0.95)),
@@ -690,23 +726,32 @@ impl FaceParams {
             }
         }
         let nose_y = cy + ry * 0.2;
-        c.fill([cx - 0.05, cy - 0.05, cx + 0.05, nose_y + 0.03], scale(p.skin, 0.8), |x, y| {
-            segment(x, y, [cx, cy + ry * 0.02], [cx + rx * 0.08, nose_y]).min(segment(x, y, [cx + rx * 0.08, nose_y], [cx - rx * 0.08, nose_y + 0.005]))
-                - 0.006
-        });
+        let (n0, n1, n2) = ([cx, cy + ry * 0.02], [cx + rx * 0.08, nose_y], [cx - rx * 0.08, nose_y + 0.005]);
+        c.fill_rows(
+            [cx - 0.05, cy - 0.05, cx + 0.05, nose_y + 0.03],
+            scale(p.skin, 0.8),
+            |x, y| segment(x, y, n0, n1).min(segment(x, y, n1, n2)) - 0.006,
+            |y, t| segment_row(y, n0, n1, 0.006, t).min(segment_row(y, n1, n2, 0.006, t)),
+        );
         // Mouth: a smile curves up at the corners (and may open); otherwise a flat or sad line.
         let my = cy + ry * 0.5;
         let w = p.mouth_w;
         let lips = [0.65, 0.16, 0.2];
         if p.traits.smiling && p.traits.mouth_open {
             let depth = p.smile_depth * 1.3;
-            c.fill([cx - w - 0.01, my - 0.02, cx + w + 0.01, my + depth + 0.02], [0.35, 0.05, 0.08], |x, y| {
-                // Lower half of an ellipse: a "D" on its side.
-                ellipse(x, y, cx, my, w, depth).max(my - y)
-            });
-            c.fill([cx - w, my - 0.01, cx + w, my + depth * 0.4], [0.98, 0.98, 0.95], |x, y| {
-                ellipse(x, y, cx, my, w * 0.85, depth * 0.4).max(my - y)
-            });
+            // Lower half of an ellipse: a "D" on its side.
+            c.fill_rows(
+                [cx - w - 0.01, my - 0.02, cx + w + 0.01, my + depth + 0.02],
+                [0.35, 0.05, 0.08],
+                |x, y| ellipse(x, y, cx, my, w, depth).max(my - y),
+                |y, t| ellipse_row(y, cx, my, w, depth, t).max_row(my - y, t),
+            );
+            c.fill_rows(
+                [cx - w, my - 0.01, cx + w, my + depth * 0.4],
+                [0.98, 0.98, 0.95],
+                |x, y| ellipse(x, y, cx, my, w * 0.85, depth * 0.4).max(my - y),
+                |y, t| ellipse_row(y, cx, my, w * 0.85, depth * 0.4, t).max_row(my - y, t),
+            );
             c.fill([cx - w - 0.02, my - 0.02, cx + w + 0.02, my + depth + 0.02], lips, |x, y| {
                 (ellipse(x, y, cx, my, w, depth).abs() - 0.006).max(my - 0.004 - y).min(segment(x, y, [cx - w, my], [cx + w, my]) - 0.006)
             });
@@ -769,27 +814,33 @@ impl FaceParams {
         let tip = (knot_bottom + self.tie_len).min(0.995);
         let col = self.tie_col;
         // Blade: a long kite, widest near the bottom.
-        let blade = move |x: f32, y: f32| {
-            let a = [cx - w * 0.45, knot_bottom - 0.005];
-            let b = [cx + w * 0.45, knot_bottom - 0.005];
-            let l = [cx - w, tip - w * 1.1];
-            let r = [cx + w, tip - w * 1.1];
-            let t = [cx, tip];
-            triangle(x, y, a, b, r).min(triangle(x, y, a, r, l)).min(triangle(x, y, l, r, t))
-        };
-        c.fill([cx - w - 0.01, knot_bottom - 0.01, cx + w + 0.01, tip + 0.01], col, blade);
+        let a = [cx - w * 0.45, knot_bottom - 0.005];
+        let b = [cx + w * 0.45, knot_bottom - 0.005];
+        let l = [cx - w, tip - w * 1.1];
+        let r = [cx + w, tip - w * 1.1];
+        let bottom = [cx, tip];
+        let blade = move |x: f32, y: f32| triangle(x, y, a, b, r).min(triangle(x, y, a, r, l)).min(triangle(x, y, l, r, bottom));
+        let blade_row = move |y: f32, t: f64| triangle_row(y, a, b, r, t).min(triangle_row(y, a, r, l, t)).min(triangle_row(y, l, r, bottom, t));
+        c.fill_rows([cx - w - 0.01, knot_bottom - 0.01, cx + w + 0.01, tip + 0.01], col, blade, blade_row);
         if let Some(stripe) = self.tie_stripe {
-            c.fill([cx - w - 0.01, knot_bottom, cx + w + 0.01, tip], stripe, |x, y| {
-                let v = wrap(x + y, 0.04) - 0.02;
-                (v.abs() - 0.006).max(blade(x, y))
-            });
+            c.fill_rows(
+                [cx - w - 0.01, knot_bottom, cx + w + 0.01, tip],
+                stripe,
+                |x, y| {
+                    let v = wrap(x + y, 0.04) - 0.02;
+                    (v.abs() - 0.006).max(blade(x, y))
+                },
+                |y, t| blade_row(y, t).outer_only(),
+            );
         }
         // Knot: a small trapezoid, a little darker.
-        c.fill([cx - w - 0.01, knot_top - 0.01, cx + w + 0.01, knot_bottom + 0.01], scale(col, 0.8), |x, y| {
-            let v = ((y - knot_top) / (knot_bottom - knot_top)).clamp(0.0, 1.0);
-            let half = w * (0.75 - 0.3 * v);
-            ((x - cx).abs() - half).max(knot_top - y).max(y - knot_bottom)
-        });
+        let knot_half = |y: f32| w * (0.75 - 0.3 * ((y - knot_top) / (knot_bottom - knot_top)).clamp(0.0, 1.0));
+        c.fill_rows(
+            [cx - w - 0.01, knot_top - 0.01, cx + w + 0.01, knot_bottom + 0.01],
+            scale(col, 0.8),
+            |x, y| ((x - cx).abs() - knot_half(y)).max(knot_top - y).max(y - knot_bottom),
+            |y, t| band_row(cx, knot_half(y), t).max_row(knot_top - y, t).max_row(y - knot_bottom, t),
+        );
     }
 
     fn paint_hat(&self, c: &mut Canvas<'_>, cx: f32, cy: f32, rx: f32, ry: f32) {
@@ -836,9 +887,13 @@ impl FaceParams {
                     |x, y| ellipse(x, y, cx - rx * 0.6, brim_y + 0.005, rx * 0.85, 0.022),
                     |y, t| ellipse_row(y, cx - rx * 0.6, brim_y + 0.005, rx * 0.85, 0.022, t),
                 );
-                c.fill([cx - 0.03, head_top - 0.07, cx + 0.03, head_top - 0.01], self.hat_band, |x, y| {
-                    ellipse(x, y, cx, head_top - 0.04 - 0.02 * self.hat_h, 0.015, 0.012)
-                });
+                let button_y = head_top - 0.04 - 0.02 * self.hat_h;
+                c.fill_rows(
+                    [cx - 0.03, head_top - 0.07, cx + 0.03, head_top - 0.01],
+                    self.hat_band,
+                    |x, y| ellipse(x, y, cx, button_y, 0.015, 0.012),
+                    |y, t| ellipse_row(y, cx, button_y, 0.015, 0.012, t),
+                );
             }
             2 => {
                 // Beanie: a dome with a folded band and a pompom.
@@ -855,7 +910,12 @@ impl FaceParams {
                     |x, y| rounded_box(x, y, cx, brim_y - 0.01, rx * 1.08, 0.028, 0.015),
                     |y, t| rounded_box_row(y, cx, brim_y - 0.01, rx * 1.08, 0.028, 0.015, t),
                 );
-                c.fill([cx - 0.05, top - 0.06, cx + 0.05, top + 0.03], self.hat_band, |x, y| ellipse(x, y, cx, top - 0.015, 0.03, 0.03));
+                c.fill_rows(
+                    [cx - 0.05, top - 0.06, cx + 0.05, top + 0.03],
+                    self.hat_band,
+                    |x, y| ellipse(x, y, cx, top - 0.015, 0.03, 0.03),
+                    |y, t| ellipse_row(y, cx, top - 0.015, 0.03, 0.03, t),
+                );
             }
             _ => {
                 // Bowler / fedora: a rounded crown on a curved brim.
@@ -889,6 +949,21 @@ impl FaceParams {
 #[inline(always)]
 fn wrap(v: f32, step: f32) -> f32 {
     v - ((v * (1.0 / step)) as u32) as f32 * step
+}
+
+/// `v.floor()` by a truncating cast: `floor` is a library call on baseline x86-64, and this
+/// runs a few times per row of every shape. Exact for |v| < 2⁶², saturating beyond.
+#[inline(always)]
+fn floor(v: f64) -> f64 {
+    let t = v as i64 as f64;
+    if t > v { t - 1.0 } else { t }
+}
+
+/// [`wrap`] for `0 ≤ v / step < 2³¹` (the same value there), with a signed cast that
+/// vectorises in one instruction on baseline x86-64.
+#[inline(always)]
+fn wrap_small(v: f32, step: f32) -> f32 {
+    v - ((v * (1.0 / step)) as i32) as f32 * step
 }
 
 /// A triangle wave of period 1 in `[0, 1]`: 0 at integers, 1 half-way (a cheap `|sin|`-like bump).
@@ -1000,6 +1075,22 @@ impl RowSpan {
         Self { outer: both(self.outer, other.outer), inner: both(self.inner, other.inner), hole: self.hole }
     }
 
+    /// `min(self, other)`: the union of two shapes (hull of the outer intervals, the wider
+    /// interior; neither may have a hole).
+    fn min(self, other: Self) -> Self {
+        let empty = |iv: [f64; 2]| iv[0].is_nan() || iv[1].is_nan() || iv[0] > iv[1];
+        let width = |iv: [f64; 2]| if empty(iv) { -1.0 } else { iv[1] - iv[0] };
+        let outer = if empty(self.outer) {
+            other.outer
+        } else if empty(other.outer) {
+            self.outer
+        } else {
+            [self.outer[0].min(other.outer[0]), self.outer[1].max(other.outer[1])]
+        };
+        let inner = if width(self.inner) >= width(other.inner) { self.inner } else { other.inner };
+        Self::new(outer, inner)
+    }
+
     /// Forget the certain interior (for a shape further cut by something that varies along x).
     fn outer_only(self) -> Self {
         Self { inner: Self::NONE, ..self }
@@ -1039,6 +1130,54 @@ fn rounded_box_row(y: f32, cx: f32, cy: f32, hw: f32, hh: f32, r: f32, t: f64) -
         let inner = if qy <= r - t { span(hw - t) } else { RowSpan::NONE };
         RowSpan::new(span(hw + t), inner)
     }
+}
+
+/// [`RowSpan`] of `(|x − cx| − half).max(…)`: a band of half-width `half` about `cx` (the caller
+/// applies the row-constant terms with [`RowSpan::max_row`]).
+fn band_row(cx: f32, half: f32, t: f64) -> RowSpan {
+    let (cx, half) = (f64::from(cx), f64::from(half));
+    RowSpan::new([cx - half - t, cx + half + t], [cx - half + t, cx + half - t])
+}
+
+/// [`RowSpan`] of `segment(·, y, a, b) − r`: the distance to a segment is at least the distance
+/// to its bounding box.
+fn segment_row(y: f32, a: [f32; 2], b: [f32; 2], r: f32, t: f64) -> RowSpan {
+    let reach = f64::from(r) + t;
+    let y = f64::from(y);
+    let (y0, y1) = (f64::from(a[1].min(b[1])), f64::from(a[1].max(b[1])));
+    if y < y0 - reach || y > y1 + reach {
+        return RowSpan::EMPTY;
+    }
+    RowSpan::new([f64::from(a[0].min(b[0])) - reach, f64::from(a[0].max(b[0])) + reach], RowSpan::NONE)
+}
+
+/// [`RowSpan`] of `triangle(·, y, a, b, c)`: along a row each of its three edge distances is
+/// linear in `x`, so "all ≤ −t" (inside) and "all < t" (not certainly outside) are intervals.
+fn triangle_row(y: f32, a: [f32; 2], b: [f32; 2], c: [f32; 2], t: f64) -> RowSpan {
+    // The orientation exactly as `triangle` decides it (in float32).
+    let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+    let sign = if area < 0.0 { -1.0 } else { 1.0 };
+    let y = f64::from(y);
+    let (mut outer, mut inner) = ([f64::NEG_INFINITY, f64::INFINITY], [f64::NEG_INFINITY, f64::INFINITY]);
+    // Keep the x where `e0 + slope·(x − x0) ≤ v`.
+    let cut = |iv: &mut [f64; 2], e0: f64, slope: f64, x0: f64, v: f64| {
+        if slope > 0.0 {
+            iv[1] = iv[1].min(x0 + (v - e0) / slope);
+        } else if slope < 0.0 {
+            iv[0] = iv[0].max(x0 + (v - e0) / slope);
+        } else if e0 > v {
+            *iv = RowSpan::NONE;
+        }
+    };
+    for (p, q) in [(a, b), (b, c), (c, a)] {
+        let (p0, p1) = (f64::from(p[0]), f64::from(p[1]));
+        let (ex, ey) = (f64::from(q[0]) - p0, f64::from(q[1]) - p1);
+        let len = (ex * ex + ey * ey).sqrt().max(1e-9);
+        let (e0, slope) = (-sign * ex * (y - p1) / len, sign * ey / len);
+        cut(&mut outer, e0, slope, p0, t);
+        cut(&mut inner, e0, slope, p0, -t);
+    }
+    RowSpan::new(outer, inner)
 }
 
 /// Writes colours into a `3×s×s` CHW buffer with one-pixel anti-aliasing.
@@ -1099,8 +1238,8 @@ impl<'a> Canvas<'a> {
             if lo.is_nan() || hi.is_nan() || lo > hi {
                 return (x0, x0);
             }
-            let a = (lo * sf64 - 0.5).ceil().max(x0 as f64).min(x1 as f64) as usize;
-            let b = ((hi * sf64 - 0.5).floor() + 1.0).max(a as f64).min(x1 as f64) as usize;
+            let a = (-floor(0.5 - lo * sf64)).max(x0 as f64).min(x1 as f64) as usize;
+            let b = (floor(hi * sf64 - 0.5) + 1.0).max(a as f64).min(x1 as f64) as usize;
             (a, b)
         };
         for py in y0..y1 {
