@@ -425,6 +425,14 @@ pub fn render_report(results: &ExperimentResults) -> String {
 
     // Figure 2 per φ.
     let grid_style = SaliencyGridStyle { cell_px: 112, ..SaliencyGridStyle::default() };
+    if results.phis.iter().flat_map(|p| &p.models).any(|m| m.family == Some(MethodFamily::Threshold)) {
+        h.push_str(
+            "<p class=\"muted\">Reading the LRP grids: a threshold method's column can differ from vanilla's in sign. \
+             Zennit starts LRP of a thresholded model from the thresholded output s<sub>c</sub> (always positive) instead \
+             of the logit z<sub>c</sub> (<code>paper-code.md</code> §2.6), so the map of an image whose true-class logit \
+             is negative comes out negated. The metrics use |relevance| and see identical maps.</p>",
+        );
+    }
     for p in &results.phis {
         for attribution in [Attribution::Lrp, Attribution::Ig] {
             if let Some(grid) = saliency_grid(results, p, attribution) {
