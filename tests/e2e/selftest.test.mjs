@@ -103,8 +103,23 @@ for (const mode of ['webgpu', 'cpu']) {
       const resnet = JSON.parse(await page.textContent('#resnet-check'));
       const worst = compareResNet(resnet, expected.resnet, mode);
 
+      // The Content-Security-Policy pinned at build time (crates/xtask/src/csp.rs) is in force:
+      // a violation would show up as a console error below.
+      const csp = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+      assert.ok(csp && csp.includes("default-src 'none'") && csp.includes("connect-src 'self'"), `CSP: ${csp}`);
       assert.deepEqual(watch.foreignRequests(server.origin), [], 'no request may leave 127.0.0.1');
       assert.deepEqual(watch.errors, [], 'no console error or page error');
+      // And the policy bites: a fetch to another origin is refused by the browser itself (a
+      // securitypolicyviolation event, no request on the wire).
+      const probe = await page.evaluate(async () => {
+        let violated = '';
+        document.addEventListener('securitypolicyviolation', (e) => { violated = e.violatedDirective; });
+        let fetched = 'fetched';
+        try { await fetch('http://127.0.0.2:9/probe'); } catch (e) { fetched = 'refused'; }
+        await new Promise((r) => setTimeout(r, 50));
+        return { fetched, violated };
+      });
+      assert.deepEqual(probe, { fetched: 'refused', violated: 'connect-src' }, 'CSP refuses other origins');
       console.log(`# ${mode}: page ${got} native ${want} |diff| ${Math.abs(got - want).toExponential(2)}; ResNet LRP/IG maps worst relative L2 ${worst.toExponential(2)}; ${await page.textContent('#device')}`);
     } finally {
       await ctx.close();

@@ -4,11 +4,13 @@
 //! - `cargo xtask serve`: release build of the page, served on <http://127.0.0.1:8080>.
 //! - `cargo xtask dist`: release build into `dist/` (relative paths; any static host).
 //! - `cargo xtask test`: set-up, then every test: unit, integration, reference, browser.
+//! - `cargo xtask csp`: pin the page's Content-Security-Policy (run by Trunk after each build).
 //!
 //! Nothing here downloads from outside the package registries (crates.io, npm, Debian):
 //! Trunk would fetch wasm-bindgen and wasm-opt from GitHub unless the pinned versions are on
 //! PATH, so `setup` installs exactly those and every Trunk call gets that PATH.
 
+mod csp;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -17,11 +19,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <setup|serve|dist|test>
+const USAGE: &str = "usage: cargo xtask <setup|serve|dist|test|csp>
   setup   install the wasm target, Trunk, wasm-bindgen-cli, wasm-opt, playwright-core, chromium
   serve   build the page (release) and serve it on http://127.0.0.1:8080
   dist    build the page (release) into dist/, ready for any static host
-  test    run every test: unit, integration, reference and browser end-to-end";
+  test    run every test: unit, integration, reference and browser end-to-end
+  csp     pin the Content-Security-Policy of a built index.html (Trunk's post_build hook)";
 
 fn main() -> Result<()> {
     let arg = std::env::args().nth(1).unwrap_or_default();
@@ -33,6 +36,7 @@ fn main() -> Result<()> {
         "serve" => serve(&root)?,
         "dist" => dist(&root)?,
         "test" => test(&root)?,
+        "csp" => csp::run(std::env::args().nth(2))?,
         "" | "-h" | "--help" | "help" => println!("{USAGE}"),
         other => bail!("unknown task `{other}`\n{USAGE}"),
     }
@@ -71,7 +75,8 @@ fn serve(root: &Path) -> Result<()> {
     setup::all(root, setup::Need::Build)?;
     eprintln!("xtask: the first release build takes several minutes (fat LTO + wasm-opt); then the page is at:");
     println!("http://127.0.0.1:8080/");
-    run(trunk(root)?.args(["serve", "--release", "--address", "127.0.0.1", "--port", "8080"]))
+    // No auto-reload: its injected script and websocket would break the page's own CSP.
+    run(trunk(root)?.args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", "8080"]))
 }
 
 fn dist(root: &Path) -> Result<()> {
@@ -98,8 +103,9 @@ fn report_sizes(dir: &Path) -> Result<()> {
 fn test(root: &Path) -> Result<()> {
     setup::all(root, setup::Need::Everything)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // Native: unit, integration, reference-fixture and doc tests of every library crate and the CLI.
-    run(Command::new(&cargo).args(["test", "--workspace", "--exclude", "biaslens-web", "--exclude", "xtask"]))?;
+    // Native: unit, integration, reference-fixture and doc tests of every library crate, the CLI
+    // and xtask itself.
+    run(Command::new(&cargo).args(["test", "--workspace", "--exclude", "biaslens-web"]))?;
     run(Command::new(&cargo).args(["build", "-p", "biaslens-cli"]))?;
     // The page, built with release semantics but without fat LTO and wasm-opt (see Cargo.toml's
     // `ci-wasm` profile), then driven in headless Chromium on WebGPU and on the CPU fallback.
