@@ -78,25 +78,25 @@ pub enum RunError {
     #[error(transparent)]
     Data(#[from] SyntheticError),
     /// The splits could not be made at a φ.
-    #[error("splits at φ = {phi}: {source}")]
+    #[error("splits at φ = {phi}: {reason}")]
     Split {
         /// The φ.
         phi: f64,
         /// The reason.
-        source: SplitError,
+        reason: SplitError,
     },
     /// Training the vanilla model failed.
     #[error(transparent)]
     Train(#[from] TrainError),
     /// A debiasing method failed.
-    #[error("{method} at φ = {phi}: {source}")]
+    #[error("{method} at φ = {phi}: {reason}")]
     Method {
         /// The method's name.
         method: String,
         /// The φ.
         phi: f64,
         /// The reason.
-        source: DebiasError,
+        reason: DebiasError,
     },
     /// An attribution failed.
     #[error("attribution: {0}")]
@@ -426,6 +426,28 @@ pub async fn run_experiment(
     let side = syn.size as usize;
     let hw = side * side;
     let (pool_target, pool_attribute) = syn.labels(0, config.data.pool);
+    // Every φ's splits first (labels only, cheap), so a correlation the pool cannot supply is
+    // reported before any training.
+    let all_splits = config
+        .phis
+        .iter()
+        .map(|&phi| {
+            let train = match config.correlation {
+                CorrelationKind::Phi => Correlation::phi(phi),
+                CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
+            };
+            let split_config = SplitConfig {
+                train,
+                debias: config.splits.debias_correlation.clone(),
+                train_size: Some(config.splits.train),
+                debias_size: Some(config.splits.debias),
+                test_size: Some(config.splits.test),
+                seed: config.seed,
+                ..SplitConfig::default()
+            };
+            make_splits(&pool_target, &pool_attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut timings = Vec::new();
     let mut phis = Vec::with_capacity(config.phis.len());
     let stop = || should_stop();
@@ -438,20 +460,7 @@ pub async fn run_experiment(
         // 1. Splits and images.
         let t = Instant::now();
         tracker.begin("data", plan.data);
-        let train_corr = match config.correlation {
-            CorrelationKind::Phi => Correlation::phi(phi),
-            CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
-        };
-        let split_config = SplitConfig {
-            train: train_corr,
-            debias: config.splits.debias_correlation.clone(),
-            train_size: Some(config.splits.train),
-            debias_size: Some(config.splits.debias),
-            test_size: Some(config.splits.test),
-            seed: config.seed,
-            ..SplitConfig::default()
-        };
-        let splits = make_splits(&pool_target, &pool_attribute, None, &split_config).map_err(|source| RunError::Split { phi, source })?;
+        let splits = all_splits[phi_index].clone();
         let draw = |split: &Split| -> Result<SplitImages, RunError> {
             let idx: Vec<u64> = split.indices.iter().map(|&i| i as u64).collect();
             let b = syn.generate_indices(&idx)?;
@@ -521,9 +530,9 @@ pub async fn run_experiment(
                     format!("{:?} step {}/{}", p.stage, p.step, p.total_steps),
                 )
             };
-            let err = |source: DebiasError| match source {
+            let err = |reason: DebiasError| match reason {
                 DebiasError::Cancelled => RunError::Cancelled,
-                source => RunError::Method { method: name.clone(), phi, source },
+                reason => RunError::Method { method: name.clone(), phi, reason },
             };
             let v = vanilla.clone();
             let mut details = BTreeMap::new();
@@ -594,7 +603,7 @@ pub async fn run_experiment(
                 let x = batch_tensor(&test_images.pixels, start_i..end, side, device);
                 let out = dm
                     .forward_grouped(x, &test_images.attribute[start_i..end])
-                    .map_err(|source| RunError::Method { method: name.clone(), phi, source })?;
+                    .map_err(|reason| RunError::Method { method: name.clone(), phi, reason })?;
                 let b = end - start_i;
                 let logits = read_back(vec![out.reshape([b * 2])]).await?;
                 preds.extend(logits[0].chunks_exact(2).map(|l| i64::from(l[1] > l[0])));

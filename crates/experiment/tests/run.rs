@@ -194,3 +194,16 @@ fn import_errors_are_clear() {
     let json = r.to_json();
     assert!(matches!(import_report(&json[..json.len() - 10]), Err(ReportError::Broken(_))));
 }
+
+#[test]
+fn a_correlation_the_pool_cannot_supply_fails_before_training() {
+    let mut c = tiny();
+    c.phis = vec![-0.2, -1.0];
+    c.splits.train = 600;
+    let mut stages = Vec::new();
+    let err = pollster::block_on(run_experiment(&c, &Device::flex(), |p| stages.push(p.stage), || false))
+        .expect_err("the pool is too small");
+    assert!(matches!(err, RunError::Split { phi, .. } if phi == -1.0), "{err}");
+    assert!(err.to_string().contains("use more images"), "{err}");
+    assert!(!stages.iter().any(|s| s == "train vanilla"), "failed before any training: {stages:?}");
+}
