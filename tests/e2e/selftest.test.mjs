@@ -69,6 +69,29 @@ function compareResNet(got, want, mode) {
   return worst;
 }
 
+// Tolerance of the training check (4 Adam steps of the compact ResNet, batch 8, BatchNorm in
+// training mode): per-step losses within 1e-3 relative, logits of the trained network within
+// TRAIN_LOGIT_TOL. Adam's first steps move every weight by about lr · sign(gradient) (3e-4), so a
+// gradient within rounding of zero can take the other sign on the other device; that moves a
+// logit by far less than 1e-2, while a broken backward pass or optimizer moves it by the size of
+// the training effect (see the log for both).
+const TRAIN_LOSS_REL = 1e-3;
+const TRAIN_LOGIT_TOL = 1e-2;
+
+function compareTraining(got, want, mode) {
+  assert.equal(got.losses.length, want.losses.length, `${mode}: training steps`);
+  for (let i = 0; i < want.losses.length; i++) {
+    const d = Math.abs(got.losses[i] - want.losses[i]);
+    assert.ok(d <= TRAIN_LOSS_REL * Math.abs(want.losses[i]), `${mode}: loss of step ${i}: ${got.losses[i]} vs ${want.losses[i]}`);
+  }
+  let gap = 0;
+  for (let i = 0; i < want.logits_after.length; i++) {
+    gap = Math.max(gap, Math.abs(got.logits_after[i] - want.logits_after[i]));
+  }
+  assert.ok(gap <= TRAIN_LOGIT_TOL, `${mode}: trained logits differ by ${gap}`);
+  return gap;
+}
+
 function nativeExpectation() {
   const json = execFileSync(cli, ['selftest', '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(json);
@@ -102,6 +125,8 @@ for (const mode of ['webgpu', 'cpu']) {
       assert.equal(await page.locator('.roi').count(), 4 * expected.target.length, 'box drawn on each');
       const resnet = JSON.parse(await page.textContent('#resnet-check'));
       const worst = compareResNet(resnet, expected.resnet, mode);
+      const train = JSON.parse(await page.textContent('#train-check'));
+      const trainGap = compareTraining(train, expected.train, mode);
 
       // The Content-Security-Policy pinned at build time (crates/xtask/src/csp.rs) is in force:
       // a violation would show up as a console error below.
@@ -120,7 +145,7 @@ for (const mode of ['webgpu', 'cpu']) {
         return { fetched, violated };
       });
       assert.deepEqual(probe, { fetched: 'refused', violated: 'connect-src' }, 'CSP refuses other origins');
-      console.log(`# ${mode}: page ${got} native ${want} |diff| ${Math.abs(got - want).toExponential(2)}; ResNet LRP/IG maps worst relative L2 ${worst.toExponential(2)}; ${await page.textContent('#device')}`);
+      console.log(`# ${mode}: page ${got} native ${want} |diff| ${Math.abs(got - want).toExponential(2)}; ResNet LRP/IG maps worst relative L2 ${worst.toExponential(2)}; trained logits |diff| ${trainGap.toExponential(2)}; ${await page.textContent('#device')}`);
     } finally {
       await ctx.close();
       await server.close();

@@ -105,6 +105,8 @@ fn Results(report: SelfTestReport, millis: f64) -> impl IntoView {
     let deltas: Vec<String> = r.ig_delta.iter().map(|d| format!("{d:.2e}")).collect();
     // The ResNet's numbers for the browser test, which compares them with the native CLI's.
     let json = serde_json::to_string(&report.resnet).unwrap_or_default();
+    let train_json = serde_json::to_string(&report.train).unwrap_or_default();
+    let losses: Vec<String> = report.train.losses.iter().map(|l| format!("{l:.4}")).collect();
     view! {
         <p class="headline">
             "Fraction of |saliency| inside the box: "
@@ -122,7 +124,12 @@ fn Results(report: SelfTestReport, millis: f64) -> impl IntoView {
         <p class="explain">
             {format!("Sanity numbers. LRP relevance, output → input per image: {}. Without the canonizer the residual additions copy relevance to both branches, so it is not conserved (the paper's set-up). IG completeness delta per image: {}.", sums.join(", "), deltas.join(", "))}
         </p>
+        <p class="explain">
+            {format!("Training check: {} Adam steps of the compact ResNet on this device (BatchNorm in training mode), loss per step {}.",
+                losses.len(), losses.join(" → "))}
+        </p>
         <script type="application/json" id="resnet-check">{json}</script>
+        <script type="application/json" id="train-check">{train_json}</script>
         <Legend/>
         <div class="cards">
             {(0..n).map(|i| view! { <Card report=report.clone() index=i/> }).collect_view()}
