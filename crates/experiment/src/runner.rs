@@ -827,7 +827,7 @@ pub async fn run_experiment(
         versions: Versions::current(),
         config: config.clone(),
         seed: config.seed,
-        device: format!("{device:?}"),
+        device: device_label(device),
         image,
         roi,
         phis,
@@ -883,3 +883,17 @@ mod tests {
         }
     }
 }
+
+/// A reader's name for the device the run used: "CPU (burn flex)", "GPU (burn wgpu)", or burn's
+/// own description for anything else.
+fn device_label(device: &Device) -> String {
+    let debug = format!("{device:?}");
+    if debug.contains("Flex") {
+        "CPU (burn flex)".into()
+    } else if debug.contains("Wgpu") || debug.contains("WebGpu") {
+        "GPU (burn wgpu)".into()
+    } else {
+        debug
+    }
+}
+
