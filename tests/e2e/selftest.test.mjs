@@ -89,6 +89,24 @@ function compareTraining(got, want, mode) {
     gap = Math.max(gap, Math.abs(got.logits_after[i] - want.logits_after[i]));
   }
   assert.ok(gap <= TRAIN_LOGIT_TOL, `${mode}: trained logits differ by ${gap}`);
+  // Debiasing on the trained network. ThrOpt picks a grid point from the EO gaps of hard
+  // predictions: the same point and gap unless a probability lies within rounding of a grid
+  // value. P-ClArC's outputs follow the trained network, so they get its tolerance. RR-ClArC's
+  // per-step penalty (CAV fitted on the device, each image's predicted class, fc's rows) must
+  // agree to 1e-2 relative; the self-test fine-tunes at lr 1e-4 because at the default 1e-3 the
+  // fourth step's penalty differed by 25% on WebGPU, which we read as Adam's sign-like first
+  // updates flipping a near-tied predicted class (not yet proven: see the session notes).
+  assert.equal(got.thr_opt[0], want.thr_opt[0], `${mode}: ThrOpt threshold`);
+  assert.ok(Math.abs(got.thr_opt[1] - want.thr_opt[1]) <= 1e-9, `${mode}: ThrOpt EO gap`);
+  for (let i = 0; i < want.p_clarc_logits.length; i++) {
+    gap = Math.max(gap, Math.abs(got.p_clarc_logits[i] - want.p_clarc_logits[i]));
+  }
+  assert.ok(gap <= TRAIN_LOGIT_TOL, `${mode}: P-ClArC outputs differ by ${gap}`);
+  assert.equal(got.rr_clarc_penalties.length, want.rr_clarc_penalties.length, `${mode}: RR-ClArC steps`);
+  for (let i = 0; i < want.rr_clarc_penalties.length; i++) {
+    const w = want.rr_clarc_penalties[i];
+    assert.ok(Math.abs(got.rr_clarc_penalties[i] - w) <= 1e-2 * Math.abs(w) + 1e-7, `${mode}: RR-ClArC penalty ${i}: ${got.rr_clarc_penalties[i]} vs ${w}`);
+  }
   return gap;
 }
 

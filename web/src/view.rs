@@ -125,8 +125,8 @@ fn Results(report: SelfTestReport, millis: f64) -> impl IntoView {
             {format!("Sanity numbers. LRP relevance, output → input per image: {}. Without the canonizer the residual additions copy relevance to both branches, so it is not conserved (the paper's set-up). IG completeness delta per image: {}.", sums.join(", "), deltas.join(", "))}
         </p>
         <p class="explain">
-            {format!("Training check: {} Adam steps of the compact ResNet on this device (BatchNorm in training mode), loss per step {}.",
-                losses.len(), losses.join(" → "))}
+            {format!("Training check: {} Adam steps of the compact ResNet on this device (BatchNorm in training mode), loss per step {}. Then debiasing it on this device: ThrOpt threshold {:.3} (EO gap {:.3}), P-ClArC projection, {} RR-ClArC steps.",
+                losses.len(), losses.join(" → "), report.train.thr_opt[0], report.train.thr_opt[1], report.train.rr_clarc_penalties.len())}
         </p>
         <script type="application/json" id="resnet-check">{json}</script>
         <script type="application/json" id="train-check">{train_json}</script>

@@ -57,13 +57,20 @@ impl Default for SelfTestConfig {
 }
 
 /// The training check: per-step loss and accuracy, and the trained network's logits on the
-/// explained images.
+/// explained images; then three debiasing methods run on the trained network with the training
+/// images as the debias split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TrainCheck {
     /// Mean cross-entropy of each step's batch, before its update.
     pub losses: Vec<f32>,
     /// Logits of the trained network on the self-test images, `N×2`.
     pub logits_after: Vec<f32>,
+    /// ThrOpt's chosen threshold and the EO gap it reaches on the debias split.
+    pub thr_opt: [f64; 2],
+    /// Outputs of the P-ClArC-corrected network (projection at the pooled features), `N×2`.
+    pub p_clarc_logits: Vec<f32>,
+    /// RR-ClArC's penalty per fine-tuning step (batch 8).
+    pub rr_clarc_penalties: Vec<f32>,
 }
 
 /// The compact ResNet's part of the self-test, read back to the host.
@@ -108,6 +115,9 @@ pub enum SelfTestError {
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// A debiasing method failed.
+    #[error(transparent)]
+    Debias(#[from] biaslens_debias::DebiasError),
     /// LRP or IG refused a setting.
     #[error(transparent)]
     Attribution(#[from] biaslens_attribution::AttributionError),
@@ -252,19 +262,39 @@ async fn train_check(config: &SelfTestConfig, device: &Device, x: Tensor<4>) -> 
     let mut losses = Vec::new();
     let data = TrainData { pixels: &batch.pixels, targets: &batch.target, image: [3, h, w] };
     let outcome = biaslens_model::train(model, data, &config.train, device, &mut NoHook, |p| losses.push(p.loss), || false).await?;
-    let logits = outcome.model.forward(x);
+    let trained = outcome.model;
+
+    // Debiasing on this device: the training images serve as the debias split.
+    let debias = biaslens_debias::DebiasData {
+        pixels: &batch.pixels,
+        targets: &batch.target,
+        attribute: &batch.attribute,
+        image: [3, h, w],
+    };
+    let thr = biaslens_debias::thr_opt(trained.clone(), debias, &biaslens_debias::ThrOptConfig::new(), device, |_| {}, || false).await?;
+    let pc = biaslens_debias::p_clarc(trained.clone(), debias, &biaslens_debias::PClarcConfig::new(), device, |_| {}, || false).await?;
+    // A small learning rate keeps the 4 steps far from flipping any argmax between devices (the
+    // penalty uses the predicted class of each image), so the devices can be compared step by step.
+    let rr_config = biaslens_debias::RrClarcConfig::new().with_batch_size(8).with_learning_rate(1e-4);
+    let rr = biaslens_debias::rr_clarc(trained.clone(), debias, &rr_config, device, |_| {}, || false).await?;
+
     let data = Transaction::default()
-        .register(logits)
+        .register(trained.forward(x.clone()))
+        .register(pc.model.forward(x)?)
         .execute_async()
         .await
         .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
-    let logits_after = data
-        .into_iter()
-        .next()
-        .ok_or_else(|| SelfTestError::Device("no logits came back".into()))?
-        .try_into_vec::<f32>()
-        .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
-    Ok(TrainCheck { losses, logits_after })
+    let mut values = data.into_iter().map(|d| d.try_into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
+    let mut next = || values.next().ok_or_else(|| SelfTestError::Device("fewer tensors came back than requested".into())).and_then(|v| v);
+    let logits_after = next()?;
+    let p_clarc_logits = next()?;
+    Ok(TrainCheck {
+        losses,
+        logits_after,
+        thr_opt: [thr.threshold, thr.eo_gap],
+        p_clarc_logits,
+        rr_clarc_penalties: rr.penalties,
+    })
 }
 
 #[cfg(test)]
@@ -310,6 +340,10 @@ mod tests {
         assert!(a.train.losses.iter().all(|l| l.is_finite() && *l > 0.0));
         assert_eq!(a.train.logits_after.len(), 2 * n);
         assert!(a.train.logits_after.iter().zip(&r.logits).any(|(x, y)| (x - y).abs() > 1e-4));
+        // Debiasing ran: a threshold inside ThrOpt's grid, P-ClArC's outputs, 4 RR-ClArC steps.
+        assert!((0.1..=0.9).contains(&a.train.thr_opt[0]));
+        assert_eq!(a.train.p_clarc_logits.len(), 2 * n);
+        assert_eq!(a.train.rr_clarc_penalties.len(), 4);
     }
 
     /// The map is gradient × input of the true-label logit: check one pixel against a central
