@@ -21,8 +21,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AttributionError, Baseline, OutputRelevance, Progress, check_targets, relevance_function,
-    sum_row_blocks, weighted_grad,
+    AttributionError, Baseline, OutputRelevance, Progress, check_targets, chunked_weighted_grad,
+    relevance_function,
 };
 
 /// The quadrature rule along the path, with Captum's names and definitions.
@@ -283,42 +283,25 @@ pub fn integrated_gradients(
     let f_b = relevance_function(ends.slice([n..2 * n, 0..k]), targets, config.relevance);
 
     let diff = x.clone() - baseline.clone();
-    let mut sum = x.zeros_like();
-    let total = config.steps.div_ceil(config.steps_per_chunk);
-    for chunk in 0..total {
-        if should_stop() {
-            return Err(AttributionError::Cancelled { done: chunk, total });
-        }
-        let first = chunk * config.steps_per_chunk;
-        let steps = first..(first + config.steps_per_chunk).min(config.steps);
-        let m = steps.len();
-        let points = Tensor::cat(
-            steps
-                .clone()
-                .map(|s| baseline.clone() + diff.clone().mul_scalar(alphas[s]))
-                .collect(),
-            0,
-        );
-        let row_targets: Vec<usize> = steps
-            .clone()
-            .flat_map(|_| targets.iter().copied())
-            .collect();
-        let row_weights: Vec<f32> = steps
-            .flat_map(|s| std::iter::repeat_n(weights[s], n))
-            .collect();
-        let (grad, _) = weighted_grad(
-            &forward,
-            points,
-            &row_targets,
-            &row_weights,
-            config.relevance,
-        )?;
-        sum = sum + sum_row_blocks(grad, m);
-        progress(Progress {
-            done: chunk + 1,
-            total,
-        });
-    }
+    let sum = chunked_weighted_grad(
+        &forward,
+        x.zeros_like(),
+        targets,
+        config.relevance,
+        (config.steps, config.steps_per_chunk),
+        should_stop,
+        &mut progress,
+        |steps| {
+            let points = Tensor::cat(
+                steps
+                    .clone()
+                    .map(|s| baseline.clone() + diff.clone().mul_scalar(alphas[s]))
+                    .collect(),
+                0,
+            );
+            (points, steps.map(|s| weights[s]).collect())
+        },
+    )?;
     let map = sum * diff;
     let delta = map.clone().reshape([n, c * h * w]).sum_dim(1).reshape([n]) - (f_x - f_b);
     Ok(IgOutput { map, delta, logits })

@@ -204,9 +204,55 @@ fn relevance_function(
 /// - `t`: `[m·n, C, H, W]`; returns `[n, C, H, W]`
 fn sum_row_blocks(t: Tensor<4>, m: usize) -> Tensor<4> {
     let n = t.dims()[0] / m.max(1);
-    let mut acc = t.clone().slice([0..n]);
+    let mut acc = t.clone().narrow(0, 0, n);
     for s in 1..m {
-        acc = acc + t.clone().slice([s * n..(s + 1) * n]);
+        acc = acc + t.clone().narrow(0, s * n, n);
     }
     acc
+}
+
+/// The shared loop of the path and sampling methods (IG, SmoothGrad): `items` points per image
+/// (path steps or noisy copies), processed `per_chunk` at a time so memory stays bounded.
+/// For each chunk `points(range)` gives that chunk's points, item-major (`[m·n, C, H, W]`, item
+/// `s` of image `i` at row `s·n + i`), and one weight per item; the result is
+/// `Σ_items w_s ∂(r_out · z)/∂point` per image. `should_stop` is asked before each chunk
+/// ([`AttributionError::Cancelled`]); `progress` is told after each.
+///
+/// # Shapes
+/// - `targets`: `n` class indices; returns `[n, C, H, W]`
+#[allow(clippy::too_many_arguments)]
+fn chunked_weighted_grad(
+    forward: &impl Fn(Tensor<4>) -> Tensor<2>,
+    zeros: Tensor<4>,
+    targets: &[usize],
+    relevance: OutputRelevance,
+    (items, per_chunk): (usize, usize),
+    should_stop: impl Fn() -> bool,
+    progress: &mut impl FnMut(Progress),
+    mut points: impl FnMut(std::ops::Range<usize>) -> (Tensor<4>, Vec<f32>),
+) -> Result<Tensor<4>, AttributionError> {
+    let n = targets.len();
+    let mut sum = zeros;
+    let total = items.div_ceil(per_chunk);
+    for chunk in 0..total {
+        if should_stop() {
+            return Err(AttributionError::Cancelled { done: chunk, total });
+        }
+        let first = chunk * per_chunk;
+        let range = first..(first + per_chunk).min(items);
+        let m = range.len();
+        let (rows, item_weights) = points(range);
+        let row_targets: Vec<usize> = (0..m).flat_map(|_| targets.iter().copied()).collect();
+        let row_weights: Vec<f32> = item_weights
+            .iter()
+            .flat_map(|&w| std::iter::repeat_n(w, n))
+            .collect();
+        let (grad, _) = weighted_grad(forward, rows, &row_targets, &row_weights, relevance)?;
+        sum = sum + sum_row_blocks(grad, m);
+        progress(Progress {
+            done: chunk + 1,
+            total,
+        });
+    }
+    Ok(sum)
 }

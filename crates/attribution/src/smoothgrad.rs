@@ -11,7 +11,7 @@ use biaslens_rng::SplitMix64;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{AttributionError, OutputRelevance, Progress, sum_row_blocks, weighted_grad};
+use crate::{AttributionError, OutputRelevance, Progress, chunked_weighted_grad};
 
 /// SmoothGrad settings; they go into the report so a map can be recomputed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,36 +78,27 @@ pub fn smooth_grad(
         .mul_scalar(config.noise_level as f32)
         .reshape([n, 1, 1, 1]);
     let weight = 1.0 / config.samples as f32;
-    let mut sum = x.zeros_like();
-    let total = config.samples.div_ceil(config.samples_per_chunk);
-    for chunk in 0..total {
-        if should_stop() {
-            return Err(AttributionError::Cancelled { done: chunk, total });
-        }
-        let first = chunk * config.samples_per_chunk;
-        let samples = first..(first + config.samples_per_chunk).min(config.samples);
-        let m = samples.len();
-        let mut noise = Vec::with_capacity(m * n * d);
-        for s in samples {
-            let mut rng = SplitMix64::for_item(config.seed, s as u64);
-            noise.extend((0..n * d).map(|_| rng.normal() as f32));
-        }
-        let noise: Tensor<4> = Tensor::from_data(TensorData::new(noise, [m * n, c, h, w]), &device);
-        let points = x.clone().repeat_dim(0, m) + noise * sigma.clone().repeat_dim(0, m);
-        let row_targets: Vec<usize> = (0..m).flat_map(|_| targets.iter().copied()).collect();
-        let (grad, _) = weighted_grad(
-            &forward,
-            points,
-            &row_targets,
-            &vec![weight; m * n],
-            config.relevance,
-        )?;
-        sum = sum + sum_row_blocks(grad, m);
-        progress(Progress {
-            done: chunk + 1,
-            total,
-        });
-    }
+    let sum = chunked_weighted_grad(
+        &forward,
+        x.zeros_like(),
+        targets,
+        config.relevance,
+        (config.samples, config.samples_per_chunk),
+        should_stop,
+        &mut progress,
+        |samples| {
+            let m = samples.len();
+            let mut noise = Vec::with_capacity(m * n * d);
+            for s in samples {
+                let mut rng = SplitMix64::for_item(config.seed, s as u64);
+                noise.extend((0..n * d).map(|_| rng.normal() as f32));
+            }
+            let noise: Tensor<4> =
+                Tensor::from_data(TensorData::new(noise, [m * n, c, h, w]), &device);
+            let points = x.clone().repeat_dim(0, m) + noise * sigma.clone().repeat_dim(0, m);
+            (points, vec![weight; m])
+        },
+    )?;
     Ok(sum)
 }
 
