@@ -109,6 +109,7 @@ pub(crate) async fn read_back<const D: usize>(
         .execute_async()
         .await
         .map_err(|e| DebiasError::Readback(format!("{e:?}")))?;
+    biaslens_model::pace::yield_now().await;
     if read.len() != want {
         return Err(DebiasError::Readback(
             "transaction returned too few tensors".into(),

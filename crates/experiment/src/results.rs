@@ -194,6 +194,43 @@ pub struct PhiResult {
     pub models: Vec<ModelResult>,
     /// Figure 2: per group (ordered by key), mean input and mean maps.
     pub groups: Vec<GroupMeans>,
+    /// The explained images with every model's per-image maps, kept in memory for the page's
+    /// inspector when [`crate::RunOptions::inspect_bytes`] allows; never serialised (at the
+    /// paper's sizes they would be gigabytes), so an imported report has none.
+    #[serde(skip)]
+    pub explained: Option<ExplainedImages>,
+}
+
+/// The first explained test images of one φ and every model's maps of them: what the page's
+/// inspector needs to redraw a map and recompute its metrics for another ROI.
+///
+/// # Shapes
+/// `pixels`: `[N, 3, H, W]`; every map: `[N, H, W]` flattened, in [`ExperimentResults::image`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExplainedImages {
+    /// Images kept (`N`), the first of the explained images in order.
+    pub n: usize,
+    /// Inputs in `[0, 1]`.
+    pub pixels: Vec<f32>,
+    /// Target labels.
+    pub target: Vec<u8>,
+    /// Protected-attribute labels.
+    pub attribute: Vec<u8>,
+    /// LRP, per model in results order.
+    pub lrp: Vec<ModelMapsOf>,
+    /// IG, per model in results order (empty if IG did not run).
+    pub ig: Vec<ModelMapsOf>,
+}
+
+/// One attribution method's per-image maps of one model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelMapsOf {
+    /// Signed channel-summed maps (for display), `[N, H, W]`.
+    pub signed: Vec<f32>,
+    /// Maps preprocessed with the run's metric settings (what the metrics read), `[N, H, W]`.
+    pub preprocessed: Vec<f32>,
+    /// Per image: (attribution sum, what it should equal); see [`Sanity`].
+    pub sanity: Vec<(f64, f64)>,
 }
 
 /// The results of [`crate::run_experiment`].

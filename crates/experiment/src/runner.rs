@@ -48,7 +48,7 @@ use web_time::Instant;
 
 use crate::config::{ConfigError, CorrelationKind, ExperimentConfig, MethodConfig};
 use crate::results::{
-    AttributionResult, EncodedMap, ExperimentResults, GroupMeans, ModelResult, PhiResult,
+    AttributionResult, EncodedMap, ExperimentResults, ExplainedImages, GroupMeans, ModelMapsOf, ModelResult, PhiResult,
     RESULTS_FORMAT, RESULTS_VERSION, Sanity, SplitSummary, StageTiming, TrainingSummary, Versions,
 };
 
@@ -66,6 +66,21 @@ pub struct RunProgress {
     pub fraction: f64,
     /// A short human-readable detail (`"step 12/32, loss 0.41"`).
     pub detail: String,
+    /// While training the vanilla model: the step's cross-entropy (for a live loss curve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    /// While training the vanilla model: the batch's accuracy before the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+}
+
+/// How a run is hosted; none of this changes its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Memory (bytes) allowed for keeping the explained images' per-image maps of every model
+    /// ([`PhiResult::explained`], for the page's inspector); as many of the first explained
+    /// images are kept as fit, 0 keeps none.
+    pub inspect_bytes: usize,
 }
 
 /// Why a run stopped.
@@ -149,6 +164,11 @@ impl<P: FnMut(RunProgress)> Tracker<'_, P> {
 
     /// Reports `within` ∈ [0, 1] of the current stage.
     fn report(&mut self, within: f64, detail: String) {
+        self.report_with(within, detail, None);
+    }
+
+    /// Reports progress with a training step's (loss, accuracy).
+    fn report_with(&mut self, within: f64, detail: String, train: Option<(f64, f64)>) {
         let f = ((self.done + within.clamp(0.0, 1.0) * self.stage_units) / self.total.max(1e-9)).clamp(0.0, 1.0);
         self.last = self.last.max(f);
         (self.progress)(RunProgress {
@@ -157,6 +177,8 @@ impl<P: FnMut(RunProgress)> Tracker<'_, P> {
             phi_index: self.phi_index,
             fraction: self.last,
             detail,
+            loss: train.map(|t| t.0),
+            accuracy: train.map(|t| t.1),
         });
     }
 }
@@ -235,6 +257,7 @@ async fn read_back(tensors: Vec<Tensor<1>>) -> Result<Vec<Vec<f32>>, RunError> {
         t = t.register(x);
     }
     let data = t.execute_async().await.map_err(|e| RunError::Device(format!("{e:?}")))?;
+    biaslens_model::pace::yield_now().await;
     let out = data
         .into_iter()
         .map(|d| d.convert::<f32>().try_into_vec::<f32>().map_err(|e| RunError::Device(format!("{e:?}"))))
@@ -328,6 +351,18 @@ fn accumulate(sum: &mut BTreeMap<GroupKey, Vec<f64>>, maps: &[f32], groups: &[Gr
     }
 }
 
+/// Appends the signed channel sums and the preprocessed maps of `maps` (`[n, 3, H, W]`).
+fn keep_maps(slot: &mut ModelMapsOf, maps: &[f32], hw: usize, settings: PreprocessSettings) {
+    let signed = PreprocessSettings {
+        channel_reduction: ChannelReduction::SignedSum,
+        normalisation: biaslens_metrics::Normalisation::None,
+    };
+    for m in maps.chunks_exact(3 * hw) {
+        slot.signed.extend(preprocess(m, 3, signed).into_iter().map(|v| v as f32));
+        slot.preprocessed.extend(preprocess(m, 3, settings).into_iter().map(|v| v as f32));
+    }
+}
+
 fn mean_map(sum: Option<&Vec<f64>>, count: usize, hw: usize) -> EncodedMap {
     let values: Vec<f32> = match sum {
         Some(s) => s.iter().map(|v| (v / count.max(1) as f64) as f32).collect(),
@@ -404,6 +439,20 @@ fn derived_map(vanilla: &[f32], vanilla_sums: &[(f32, f32)], relevance: &[f32]) 
 pub async fn run_experiment(
     config: &ExperimentConfig,
     device: &Device,
+    progress: impl FnMut(RunProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<ExperimentResults, RunError> {
+    run_experiment_with(config, device, RunOptions::default(), progress, should_stop).await
+}
+
+/// [`run_experiment`] with hosting options (the page keeps per-image maps for its inspector).
+///
+/// # Errors
+/// As [`run_experiment`].
+pub async fn run_experiment_with(
+    config: &ExperimentConfig,
+    device: &Device,
+    options: RunOptions,
     mut progress: impl FnMut(RunProgress),
     should_stop: impl Fn() -> bool,
 ) -> Result<ExperimentResults, RunError> {
@@ -486,9 +535,10 @@ pub async fn run_experiment(
             device,
             &mut NoHook,
             |p: &TrainProgress| {
-                tracker.report(
+                tracker.report_with(
                     p.step as f64 / p.total_steps.max(1) as f64,
                     format!("step {}/{}, loss {:.3}, batch accuracy {:.2}", p.step, p.total_steps, p.loss, p.accuracy),
+                    Some((f64::from(p.loss), f64::from(p.accuracy))),
                 )
             },
             stop,
@@ -643,6 +693,18 @@ pub async fn run_experiment(
             })
             .collect();
         let saliency = &config.metrics.saliency;
+        let with_ig = config.attribution.ig.is_some();
+        // Per image and model: signed + preprocessed maps of each attribution method (f32).
+        let per_image_bytes = frozen.len() * (1 + usize::from(with_ig)) * 2 * hw * 4 + 3 * hw * 4;
+        let keep = (options.inspect_bytes / per_image_bytes.max(1)).min(k_images);
+        let mut kept = ExplainedImages {
+            n: keep,
+            pixels: test_images.pixels[..keep * 3 * hw].to_vec(),
+            target: test_images.target[..keep].to_vec(),
+            attribute: test_images.attribute[..keep].to_vec(),
+            lrp: vec![ModelMapsOf::default(); if keep > 0 { frozen.len() } else { 0 }],
+            ig: vec![ModelMapsOf::default(); if keep > 0 && with_ig { frozen.len() } else { 0 }],
+        };
         let mut first = 0;
         while first < k_images {
             if should_stop() {
@@ -747,6 +809,13 @@ pub async fn run_experiment(
                     ig_maps.push(map);
                 }
             }
+            let keep_here = keep.saturating_sub(first).min(b);
+            for (m, slot) in kept.lrp.iter_mut().enumerate() {
+                keep_maps(slot, &lrp_maps[m][..keep_here * 3 * hw], hw, saliency.preprocess);
+            }
+            for (m, slot) in kept.ig.iter_mut().enumerate() {
+                keep_maps(slot, &ig_maps[m][..keep_here * 3 * hw], hw, saliency.preprocess);
+            }
             for (m, acc_m) in acc.iter_mut().enumerate() {
                 acc_m.lrp.extend(per_image_metrics(&lrp_maps[0], &lrp_maps[m], 3, &roi, saliency)?);
                 if !ig_maps.is_empty() {
@@ -777,6 +846,12 @@ pub async fn run_experiment(
                 saliency: saliency_report(&acc_m.lrp, Some((&pa, &tg)), saliency, boot)?,
                 sanity: sanity(&acc_m.lrp_sanity),
             };
+            if let Some(slot) = kept.lrp.get_mut(m) {
+                slot.sanity = acc_m.lrp_sanity[..keep].to_vec();
+            }
+            if let Some(slot) = kept.ig.get_mut(m) {
+                slot.sanity = acc_m.ig_sanity[..keep].to_vec();
+            }
             let ig = match config.attribution.ig {
                 Some(_) => Some(AttributionResult {
                     saliency: saliency_report(&acc_m.ig, Some((&pa, &tg)), saliency, boot)?,
@@ -815,6 +890,7 @@ pub async fn run_experiment(
             vanilla_training,
             models: results,
             groups,
+            explained: (keep > 0).then_some(kept),
         });
     }
     tracker.stage = "done".into();

@@ -12,7 +12,7 @@ use biaslens_debias::{AClarcConfig, ThrOptConfig};
 use biaslens_experiment::config::{AttributionConfig, DataConfig, MetricsConfig, SplitSizes};
 use biaslens_experiment::{
     ExperimentConfig, ExperimentResults, MethodConfig, RunError, RunProgress, import_report, render_report,
-    run_experiment,
+    RunOptions, run_experiment, run_experiment_with,
 };
 use biaslens_metrics::BootstrapSettings;
 use biaslens_model::TrainConfig;
@@ -40,14 +40,24 @@ fn tiny() -> ExperimentConfig {
 }
 
 fn run(config: &ExperimentConfig) -> (ExperimentResults, Vec<RunProgress>) {
+    run_keeping(config, 0)
+}
+
+fn run_keeping(config: &ExperimentConfig, inspect_bytes: usize) -> (ExperimentResults, Vec<RunProgress>) {
     let mut events = Vec::new();
-    let r = pollster::block_on(run_experiment(config, &Device::flex(), |p| events.push(p), || false)).expect("tiny run");
+    let options = RunOptions { inspect_bytes };
+    let r = pollster::block_on(run_experiment_with(config, &Device::flex(), options, |p| events.push(p), || false))
+        .expect("tiny run");
     (r, events)
 }
 
+/// Bytes the inspector needs per explained image of [`tiny`]: 3 models × (LRP, IG) × (signed,
+/// preprocessed) 32×32 f32 maps, plus the 3×32×32 input.
+const TINY_BYTES_PER_IMAGE: usize = 3 * 2 * 2 * 32 * 32 * 4 + 3 * 32 * 32 * 4;
+
 fn shared() -> &'static (ExperimentResults, Vec<RunProgress>) {
     static RUN: OnceLock<(ExperimentResults, Vec<RunProgress>)> = OnceLock::new();
-    RUN.get_or_init(|| run(&tiny()))
+    RUN.get_or_init(|| run_keeping(&tiny(), 100 * TINY_BYTES_PER_IMAGE))
 }
 
 
@@ -110,6 +120,64 @@ fn tiny_run_is_consistent() {
     assert!(events.iter().any(|e| e.stage == "method A-ClArC"));
 }
 
+/// The per-image maps kept for the inspector are the ones the metrics read: their RRF, ADR and
+/// DIF recomputed from the kept preprocessed maps reproduce the pooled means.
+#[test]
+fn kept_maps_reproduce_the_metrics() {
+    let (r, events) = shared();
+    let c = tiny();
+    let s = &c.metrics.saliency;
+    for p in &r.phis {
+        let e = p.explained.as_ref().expect("maps kept");
+        assert_eq!(e.n, c.attribution.images, "budget for 100 images keeps all 16");
+        assert_eq!((e.pixels.len(), e.target.len(), e.lrp.len(), e.ig.len()), (16 * 3 * 1024, 16, 3, 3));
+        for (m, model) in p.models.iter().enumerate() {
+            for (maps, result) in [(&e.lrp[m], &model.lrp), (&e.ig[m], model.ig.as_ref().unwrap())] {
+                assert_eq!((maps.signed.len(), maps.preprocessed.len(), maps.sanity.len()), (16 * 1024, 16 * 1024, 16));
+                let (mut rrf, mut adr, mut dif) = (0.0, 0.0, 0.0);
+                let base = if std::ptr::eq(maps, &e.lrp[m]) { &e.lrp[0] } else { &e.ig[0] };
+                for i in 0..16 {
+                    let d: Vec<f64> = maps.preprocessed[i * 1024..(i + 1) * 1024].iter().map(|&v| f64::from(v)).collect();
+                    let v: Vec<f64> = base.preprocessed[i * 1024..(i + 1) * 1024].iter().map(|&v| f64::from(v)).collect();
+                    rrf += biaslens_metrics::map_metrics(&d, &r.roi, s).rrf / 16.0;
+                    let (a, f) = biaslens_metrics::paired_metrics(&v, &d, &r.roi, s);
+                    adr += a / 16.0;
+                    dif += f / 16.0;
+                }
+                let pooled = &result.saliency.pooled;
+                // f32 storage of maps in [0, 0.5]: ~3e-8 per value, so 1e-6 on the means.
+                assert!((rrf - pooled.rrf.mean).abs() < 1e-6, "{}: RRF {rrf} vs {}", model.name, pooled.rrf.mean);
+                assert!((adr - pooled.adr.mean).abs() < 1e-6, "{}: ADR {adr} vs {}", model.name, pooled.adr.mean);
+                // DIF counts pixels past a margin; f32 storage could move one pixel across it (1/16 of
+                // an ROI pixel share each), never more than a few.
+                assert!((dif - pooled.dif.mean).abs() < 0.01, "{}: DIF {dif} vs {}", model.name, pooled.dif.mean);
+                let mean_sum = maps.sanity.iter().map(|s| s.0).sum::<f64>() / 16.0;
+                assert!((mean_sum - result.sanity.attribution_sum_mean).abs() <= 1e-9 * mean_sum.abs().max(1.0));
+            }
+        }
+    }
+    // The live loss curve: every training step reports its loss and accuracy, nothing else does.
+    let train: Vec<_> = events.iter().filter(|e| e.loss.is_some()).collect();
+    assert!(!train.is_empty() && train.iter().all(|e| e.stage == "train vanilla" && e.accuracy.is_some()));
+    assert!(events.iter().filter(|e| e.stage != "train vanilla").all(|e| e.loss.is_none()));
+}
+
+/// A smaller budget keeps only the first images, and exactly the same maps.
+#[test]
+fn inspect_budget_keeps_the_first_images() {
+    let mut c = tiny();
+    c.phis.truncate(1);
+    let (small, _) = run_keeping(&c, 5 * TINY_BYTES_PER_IMAGE + 100);
+    let (none, _) = run(&c);
+    assert!(none.phis[0].explained.is_none());
+    let e = small.phis[0].explained.as_ref().expect("5 kept");
+    let full = shared().0.phis[0].explained.as_ref().expect("all kept");
+    assert_eq!(e.n, 5);
+    assert_eq!(e.lrp[2].preprocessed[..], full.lrp[2].preprocessed[..5 * 1024]);
+    assert_eq!(e.ig[1].signed[..], full.ig[1].signed[..5 * 1024]);
+    assert_eq!(e.pixels[..], full.pixels[..5 * 3 * 1024]);
+}
+
 #[test]
 fn same_seed_gives_identical_results() {
     let mut c = tiny();
@@ -168,8 +236,11 @@ fn report_has_the_charts_and_round_trips() {
     for external in ["src=\"http", "href=\"http", "<link", "<script src", "@import", "url(http"] {
         assert!(!html.contains(external), "external reference {external}");
     }
-    assert_eq!(&import_report(&html).expect("imports"), r);
-    assert_eq!(&import_report(&r.to_json()).expect("imports JSON"), r);
+    // Everything but the in-memory per-image maps, which are never serialised.
+    let mut portable = r.clone();
+    portable.phis.iter_mut().for_each(|p| p.explained = None);
+    assert_eq!(import_report(&html).expect("imports"), portable);
+    assert_eq!(import_report(&r.to_json()).expect("imports JSON"), portable);
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub use preprocess::{ChannelReduction, Normalisation, PreprocessSettings, prepro
 pub use roi::{ImageSize, Roi, RoiError, RoiPreset};
 pub use saliency::{
     DetOutside, GroupKey, IdenticalMaps, ImageMetrics, MapMetrics, SaliencyReport, SaliencySettings,
-    SaliencySummary, per_image_metrics, saliency_report,
+    SaliencySummary, map_metrics, paired_metrics, per_image_metrics, saliency_report,
 };
 pub use stats::{BootstrapSettings, Interval, TTest, ttest_greater};
 

@@ -7,11 +7,13 @@
 //!   ([`ResNetConfig::init_seeded`], [`mod@init`]).
 //! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
 //! - [`mod@train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
+//! - [`mod@pace`]: where long loops give the host (a browser tab) a turn between batches.
 //! - [`TinyCnn`]: the small network of the device self-test.
 //!
 //! [`Device`]: burn::prelude::Device
 
 pub mod init;
+pub mod pace;
 pub mod reference_weights;
 pub mod resnet;
 pub mod tiny;
@@ -27,4 +29,4 @@ pub use train::{
     COMPACT_DEMO_TRAIN_IMAGES, FineTune, TrainConfig, TrainData, TrainError, TrainOutcome,
     TrainProgress, train,
 };
-pub use weights::{StateTensor, state_dict_to_safetensors, WeightsError, torchvision_num_classes};
+pub use weights::{StateTensor, WeightsError, check_finite, state_dict_to_safetensors, torchvision_num_classes};

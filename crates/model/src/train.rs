@@ -238,6 +238,7 @@ pub async fn train(
                 .execute_async()
                 .await
                 .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+            crate::pace::yield_now().await;
             let scalar = |d: &TensorData| -> Result<f32, TrainError> {
                 d.clone()
                     .convert::<f32>()
