@@ -266,6 +266,27 @@ impl ExperimentResults {
         self.phis.first().map(|p| p.models.iter().map(|m| m.name.clone()).collect()).unwrap_or_default()
     }
 
+    /// Joins runs of single φ values of `config`, given in the config's φ order, into the document
+    /// one run of the whole config gives (the φ are independent: each has its own splits, model
+    /// and methods, all seeded by the config). The page runs one φ at a time this way, so that a
+    /// failed device loses at most the φ in progress. `None` if `parts` does not match `config`.
+    pub fn join(config: &ExperimentConfig, parts: Vec<ExperimentResults>) -> Option<Self> {
+        if parts.len() != config.phis.len()
+            || parts.iter().zip(&config.phis).any(|(p, phi)| p.phis.len() != 1 || p.phis[0].phi != *phi)
+        {
+            return None;
+        }
+        let mut parts = parts.into_iter();
+        let mut out = parts.next()?;
+        for p in parts {
+            out.phis.extend(p.phis);
+            out.timings.extend(p.timings);
+            out.total_seconds += p.total_seconds;
+        }
+        out.config = config.clone();
+        Some(out)
+    }
+
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

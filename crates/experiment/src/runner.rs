@@ -74,13 +74,18 @@ pub struct RunProgress {
     pub accuracy: Option<f64>,
 }
 
-/// How a run is hosted; none of this changes its numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a run is hosted: memory for the inspector, and optionally a vanilla model to load instead
+/// of training one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunOptions {
     /// Memory (bytes) allowed for keeping the explained images' per-image maps of every model
     /// ([`PhiResult::explained`], for the page's inspector); as many of the first explained
     /// images are kept as fit, 0 keeps none.
     pub inspect_bytes: usize,
+    /// A trained vanilla model as torchvision `.safetensors` bytes (2 classes, the config's
+    /// architecture), used at every φ instead of training one, so φ then changes only the split
+    /// summaries. Checked before any work.
+    pub vanilla_weights: Option<std::sync::Arc<[u8]>>,
 }
 
 /// Why a run stopped.
@@ -103,6 +108,9 @@ pub enum RunError {
     /// Training the vanilla model failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The given vanilla weights do not fit the config's model.
+    #[error("the vanilla weights cannot be used: {0}")]
+    Weights(String),
     /// A debiasing method failed.
     #[error("{method} at φ = {phi}: {reason}")]
     Method {
@@ -351,6 +359,20 @@ fn accumulate(sum: &mut BTreeMap<GroupKey, Vec<f64>>, maps: &[f32], groups: &[Gr
     }
 }
 
+/// The config's network with `bytes` (torchvision `.safetensors`) loaded, for every φ.
+fn load_vanilla(config: &ExperimentConfig, bytes: &[u8], device: &Device) -> Result<ResNet, RunError> {
+    let classes = biaslens_model::torchvision_num_classes(bytes).map_err(|e| RunError::Weights(e.to_string()))?;
+    if classes != 2 {
+        return Err(RunError::Weights(format!(
+            "the file's fc layer has {classes} outputs; the experiment needs a binary classifier (2 outputs: not target, target)"
+        )));
+    }
+    let m = &config.model;
+    config.model.resnet().init_seeded(config.seed, device).load_torchvision(bytes.to_vec()).map_err(|e| {
+        RunError::Weights(format!("{e} (the config's model: {:?} blocks {:?}, width {})", m.block, m.layers, m.width))
+    })
+}
+
 /// Appends the signed channel sums and the preprocessed maps of `maps` (`[n, 3, H, W]`).
 fn keep_maps(slot: &mut ModelMapsOf, maps: &[f32], hw: usize, settings: PreprocessSettings) {
     let signed = PreprocessSettings {
@@ -442,7 +464,7 @@ pub async fn run_experiment(
     progress: impl FnMut(RunProgress),
     should_stop: impl Fn() -> bool,
 ) -> Result<ExperimentResults, RunError> {
-    run_experiment_with(config, device, RunOptions::default(), progress, should_stop).await
+    run_experiment_with(config, device, &RunOptions::default(), progress, should_stop).await
 }
 
 /// [`run_experiment`] with hosting options (the page keeps per-image maps for its inspector).
@@ -452,11 +474,15 @@ pub async fn run_experiment(
 pub async fn run_experiment_with(
     config: &ExperimentConfig,
     device: &Device,
-    options: RunOptions,
+    options: &RunOptions,
     mut progress: impl FnMut(RunProgress),
     should_stop: impl Fn() -> bool,
 ) -> Result<ExperimentResults, RunError> {
     config.validate()?;
+    let loaded = match &options.vanilla_weights {
+        Some(bytes) => Some(load_vanilla(config, bytes, device)?),
+        None => None,
+    };
     let start = Instant::now();
     let plan = Plan::new(config);
     let mut tracker = Tracker {
@@ -527,32 +553,37 @@ pub async fn run_experiment_with(
         // 2. Vanilla.
         let t = Instant::now();
         tracker.begin("train vanilla", plan.train);
-        let model = config.model.resnet().init_seeded(config.seed, device);
-        let outcome = train(
-            model,
-            TrainData { pixels: &train_images.pixels, targets: &train_images.target, image: [3, side, side] },
-            &config.train,
-            device,
-            &mut NoHook,
-            |p: &TrainProgress| {
-                tracker.report_with(
-                    p.step as f64 / p.total_steps.max(1) as f64,
-                    format!("step {}/{}, loss {:.3}, batch accuracy {:.2}", p.step, p.total_steps, p.loss, p.accuracy),
-                    Some((f64::from(p.loss), f64::from(p.accuracy))),
-                )
-            },
-            stop,
-        )
-        .await?;
-        if outcome.cancelled {
-            return Err(RunError::Cancelled);
-        }
-        let vanilla_training = TrainingSummary {
-            steps: outcome.steps,
-            final_loss: outcome.last.map(|p| p.loss),
-            final_batch_accuracy: outcome.last.map(|p| p.accuracy),
+        let (vanilla, vanilla_training) = if let Some(model) = &loaded {
+            (model.clone(), TrainingSummary { steps: 0, final_loss: None, final_batch_accuracy: None })
+        } else {
+            let model = config.model.resnet().init_seeded(config.seed, device);
+            let outcome = train(
+                model,
+                TrainData { pixels: &train_images.pixels, targets: &train_images.target, image: [3, side, side] },
+                &config.train,
+                device,
+                &mut NoHook,
+                |p: &TrainProgress| {
+                    tracker.report_with(
+                        p.step as f64 / p.total_steps.max(1) as f64,
+                        format!("step {}/{}, loss {:.3}, batch accuracy {:.2}", p.step, p.total_steps, p.loss, p.accuracy),
+                        Some((f64::from(p.loss), f64::from(p.accuracy))),
+                    )
+                },
+                stop,
+            )
+            .await?;
+            if outcome.cancelled {
+                return Err(RunError::Cancelled);
+            }
+            let vanilla_training = TrainingSummary {
+                steps: outcome.steps,
+                final_loss: outcome.last.map(|p| p.loss),
+                final_batch_accuracy: outcome.last.map(|p| p.accuracy),
+            };
+            (outcome.model, vanilla_training)
         };
-        let vanilla: ResNet = outcome.model;
+        let vanilla: ResNet = vanilla;
         drop(train_images);
         tracker.end();
         let vanilla_seconds = t.elapsed().as_secs_f64();

@@ -45,8 +45,8 @@ fn run(config: &ExperimentConfig) -> (ExperimentResults, Vec<RunProgress>) {
 
 fn run_keeping(config: &ExperimentConfig, inspect_bytes: usize) -> (ExperimentResults, Vec<RunProgress>) {
     let mut events = Vec::new();
-    let options = RunOptions { inspect_bytes };
-    let r = pollster::block_on(run_experiment_with(config, &Device::flex(), options, |p| events.push(p), || false))
+    let options = RunOptions { inspect_bytes, ..RunOptions::default() };
+    let r = pollster::block_on(run_experiment_with(config, &Device::flex(), &options, |p| events.push(p), || false))
         .expect("tiny run");
     (r, events)
 }
@@ -176,6 +176,58 @@ fn inspect_budget_keeps_the_first_images() {
     assert_eq!(e.lrp[2].preprocessed[..], full.lrp[2].preprocessed[..5 * 1024]);
     assert_eq!(e.ig[1].signed[..], full.ig[1].signed[..5 * 1024]);
     assert_eq!(e.pixels[..], full.pixels[..5 * 3 * 1024]);
+}
+
+/// φ by φ runs joined are the whole run: what lets the page keep finished φ when a device fails.
+#[test]
+fn single_phi_runs_join_into_the_whole_run() {
+    let (whole, _) = shared();
+    let c = tiny();
+    let parts: Vec<ExperimentResults> = c
+        .phis
+        .iter()
+        .map(|&phi| {
+            let mut one = c.clone();
+            one.phis = vec![phi];
+            run(&one).0
+        })
+        .collect();
+    let joined = ExperimentResults::join(&c, parts.clone()).expect("parts match the config");
+    let mut portable = whole.clone();
+    portable.phis.iter_mut().for_each(|p| p.explained = None);
+    assert_eq!(joined.without_timings().to_json(), portable.without_timings().to_json());
+    assert!(ExperimentResults::join(&c, parts[..1].to_vec()).is_none(), "a missing φ is refused");
+    let swapped = vec![parts[1].clone(), parts[0].clone()];
+    assert!(ExperimentResults::join(&c, swapped).is_none(), "φ out of order is refused");
+}
+
+/// A vanilla model given as torchvision weights replaces training at every φ; weights of another
+/// architecture are refused before any work, naming the problem.
+#[test]
+fn given_vanilla_weights_replace_training() {
+    let mut c = tiny();
+    c.phis.truncate(1);
+    let device = Device::flex();
+    let model = c.model.resnet().init_seeded(7, &device);
+    let bytes = pollster::block_on(model.export_torchvision()).expect("export");
+    let options = RunOptions { vanilla_weights: Some(bytes.into()), ..RunOptions::default() };
+    let mut stages = Vec::new();
+    let r = pollster::block_on(run_experiment_with(&c, &device, &options, |p| stages.push(p.loss), || false)).expect("run");
+    assert_eq!(r.phis[0].vanilla_training.steps, 0, "nothing trained");
+    assert!(stages.iter().all(Option::is_none), "no training steps reported");
+    let (trained, _) = run(&c);
+    assert_ne!(r.phis[0].models[0].fairness, trained.phis[0].models[0].fairness, "a different vanilla model");
+
+    let mut wide = c.clone();
+    wide.model.width = 16;
+    let err = pollster::block_on(run_experiment_with(&wide, &device, &options, |_| panic!("no work"), || false))
+        .expect_err("wrong architecture");
+    assert!(matches!(err, RunError::Weights(_)), "{err}");
+    assert!(err.to_string().contains("width 16"), "{err}");
+    let garbage = RunOptions { vanilla_weights: Some(b"not a safetensors file".to_vec().into()), ..RunOptions::default() };
+    let err = pollster::block_on(run_experiment_with(&c, &device, &garbage, |_| panic!("no work"), || false))
+        .expect_err("garbage");
+    assert!(matches!(err, RunError::Weights(_)), "{err}");
 }
 
 #[test]
