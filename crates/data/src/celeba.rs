@@ -106,6 +106,18 @@ pub enum DataError {
     /// The file has no data rows.
     #[error("{0} has no data rows")]
     Empty(String),
+    /// An image file that cannot be decoded.
+    #[error("{file}, line {line}: image {image:?} {reason}; re-save it as JPEG or PNG, or remove the row")]
+    BadImage {
+        /// The label file.
+        file: String,
+        /// Line of the row naming the image.
+        line: usize,
+        /// The image.
+        image: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Two files that should describe the same images do not.
     #[error("{file}: {message}")]
     Mismatch {
@@ -139,7 +151,7 @@ fn parse_pm1(file: &str, line: usize, name: &str, v: &str) -> Result<u8, DataErr
     match v.trim() {
         "1" => Ok(1),
         "-1" | "0" => Ok(0),
-        other => Err(parse_err(file, line, format!("attribute {name} has value {other:?}; expected 1 or -1"))),
+        other => Err(parse_err(file, line, format!("attribute {name} has value {:?}; expected 1 or -1", clip(other)))),
     }
 }
 
@@ -150,7 +162,13 @@ impl AttributeTable {
     /// # Errors
     /// [`DataError::Parse`] with the line of the first malformed row.
     pub fn parse(bytes: &[u8], file: &str) -> Result<Self, DataError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| parse_err(file, 1 + count_lines(&bytes[..e.valid_up_to()]), "not UTF-8 text"))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            parse_err(
+                file,
+                1 + count_lines(&bytes[..e.valid_up_to()]),
+                format!("byte {} is not UTF-8 text; is this really the attribute list? Save it as UTF-8 text", e.valid_up_to()),
+            )
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let first = text.lines().next().unwrap_or("");
         if first.contains(',') { Self::parse_csv(text, file) } else { Self::parse_txt(text, file) }
@@ -159,23 +177,30 @@ impl AttributeTable {
     fn parse_txt(text: &str, file: &str) -> Result<Self, DataError> {
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
         let (_, count_line) = lines.next().ok_or_else(|| DataError::Empty(file.to_owned()))?;
-        let count: usize = count_line
-            .trim()
-            .parse()
-            .map_err(|_| parse_err(file, 1, format!("expected the number of images, found {:?}", count_line.trim())))?;
+        let count: usize = count_line.trim().parse().map_err(|_| {
+            parse_err(
+                file,
+                1,
+                format!(
+                    "expected the number of images, found {:?}; list_attr_celeba.txt starts with the image count on line 1 and the attribute names on line 2",
+                    clip(count_line.trim())
+                ),
+            )
+        })?;
         let (_, header) = lines.next().ok_or_else(|| parse_err(file, 2, "missing the line of attribute names"))?;
         let names: Vec<String> = header.split_whitespace().map(str::to_owned).collect();
         if names.is_empty() {
             return Err(parse_err(file, 2, "the line of attribute names is empty"));
         }
-        let mut table = Self { file: file.to_owned(), names, images: Vec::with_capacity(count), lines: Vec::with_capacity(count), values: Vec::new() };
+        let mut table = Self { file: file.to_owned(), names, images: Vec::with_capacity(count.min(1 << 20)), lines: Vec::with_capacity(count.min(1 << 20)), values: Vec::new() };
+        let mut seen = std::collections::HashMap::new();
         for (line, l) in lines {
             if l.trim().is_empty() {
                 continue;
             }
             let mut fields = l.split_whitespace();
             let image = fields.next().unwrap_or_default();
-            table.push_row(file, line, image, fields.collect())?;
+            table.push_row(file, line, image, fields.collect(), &mut seen)?;
         }
         if table.images.len() != count {
             return Err(parse_err(file, 1, format!("the header announces {count} images but the file lists {}; the file may be truncated", table.images.len())));
@@ -187,28 +212,59 @@ impl AttributeTable {
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
         let (_, header) = lines.next().ok_or_else(|| DataError::Empty(file.to_owned()))?;
         let mut cols = split_csv(header, file, 1)?.into_iter();
-        cols.next(); // image_id
+        let first = cols.next().unwrap_or_default(); // image_id
+        if CELEBA_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(&first)) || first.is_empty() {
+            return Err(parse_err(
+                file,
+                1,
+                format!("the first column is {first:?}, not the image name; the header must start with image_id (as in Kaggle's list_attr_celeba.csv)"),
+            ));
+        }
         let names: Vec<String> = cols.collect();
+        if let Some(k) = names.iter().position(String::is_empty) {
+            return Err(parse_err(file, 1, format!("column {} of the header has no name; name it or remove it", k + 2)));
+        }
         let mut table = Self { file: file.to_owned(), names, images: Vec::new(), lines: Vec::new(), values: Vec::new() };
+        let mut seen = std::collections::HashMap::new();
         for (line, l) in lines {
             if l.trim().is_empty() {
                 continue;
             }
             let fields = split_csv(l, file, line)?;
             let image = fields.first().map(String::as_str).unwrap_or_default();
-            table.push_row(file, line, image, fields[1..].iter().map(String::as_str).collect())?;
+            table.push_row(file, line, image, fields.iter().skip(1).map(String::as_str).collect(), &mut seen)?;
         }
         Ok(table)
     }
 
-    fn push_row(&mut self, file: &str, line: usize, image: &str, values: Vec<&str>) -> Result<(), DataError> {
+    fn push_row(
+        &mut self,
+        file: &str,
+        line: usize,
+        image: &str,
+        values: Vec<&str>,
+        seen: &mut std::collections::HashMap<String, usize>,
+    ) -> Result<(), DataError> {
+        let image = image.trim();
         if values.len() != self.names.len() {
-            return Err(parse_err(file, line, format!("{} has {} attribute values; the header names {}", image, values.len(), self.names.len())));
+            return Err(parse_err(
+                file,
+                line,
+                format!(
+                    "{} has {} attribute values but the header names {}; the row is short or long: complete it or remove it",
+                    clip(image),
+                    values.len(),
+                    self.names.len()
+                ),
+            ));
+        }
+        if let Some(first) = seen.insert(image.to_owned(), line) {
+            return Err(parse_err(file, line, format!("image {image:?} is listed twice (first on line {first}); remove the duplicate row")));
         }
         for (name, v) in self.names.iter().zip(values) {
             self.values.push(parse_pm1(file, line, name, v)?);
         }
-        self.images.push(image.trim().to_owned());
+        self.images.push(image.to_owned());
         self.lines.push(line);
         Ok(())
     }
@@ -269,6 +325,14 @@ pub(crate) fn one_class_check(file: &str, name: &str, col: &[u8]) -> Result<(), 
             Err(DataError::OneClass { file: file.to_owned(), column: name.to_owned(), value: v, rows: col.len() })
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// At most 40 characters of `s` for a message (a binary file read as text can have huge "fields").
+pub(crate) fn clip(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
     }
 }
 
@@ -386,6 +450,21 @@ mod tests {
         let one = TXT.replace("000002.jpg -1  1 -1", "000002.jpg -1 -1 -1");
         let t = AttributeTable::parse(one.as_bytes(), "f.txt").expect("valid");
         assert!(matches!(t.labelled("Smiling", "Wearing_Necktie"), Err(DataError::OneClass { value: 0, rows: 3, .. })));
+    }
+
+    #[test]
+    fn duplicates_and_headers_without_image_names_are_refused() {
+        let dup = TXT.replace("000003.jpg", "000001.jpg");
+        let e = AttributeTable::parse(dup.as_bytes(), "l.txt").expect_err("duplicate");
+        assert_eq!(e.to_string(), "l.txt, line 5: image \"000001.jpg\" is listed twice (first on line 3); remove the duplicate row");
+        let e = AttributeTable::parse(b"Smiling,Male\n1,-1\n", "l.csv").expect_err("no image column");
+        assert!(matches!(&e, DataError::Parse { line: 1, .. }) && e.to_string().contains("image_id"), "{e}");
+        let e = AttributeTable::parse(b"image_id,Smiling,,Male\na.jpg,1,1,-1\n", "l.csv").expect_err("unnamed column");
+        assert!(e.to_string().contains("column 3 of the header has no name"), "{e}");
+        // A binary "field" is clipped in the message.
+        let long = format!("2\nSmiling\na.jpg {}\n", "x".repeat(5000));
+        let e = AttributeTable::parse(long.as_bytes(), "l.txt").expect_err("bad value");
+        assert!(e.to_string().len() < 200, "{e}");
     }
 
     #[test]

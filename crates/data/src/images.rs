@@ -130,7 +130,7 @@ impl ImageSource for MemorySource {
 /// # Errors
 /// A message when the bytes are not a decodable JPEG or PNG.
 pub fn decode_image(bytes: &[u8], pre: &Preprocess) -> Result<(ImageSize, Vec<f32>), String> {
-    let img = image::load_from_memory(bytes).map_err(|e| format!("not a decodable JPEG or PNG image: {e}"))?.to_rgb8();
+    let img = image::load_from_memory(bytes).map_err(|e| describe_decode_error(bytes, &e))?.to_rgb8();
     let mut img = if pre.square_pad { square_pad(&img) } else { img };
     if let Some(side) = pre.resize {
         if side == 0 {
@@ -149,6 +149,23 @@ pub fn decode_image(bytes: &[u8], pre: &Preprocess) -> Result<(ImageSize, Vec<f3
         }
     }
     Ok((ImageSize { width: w, height: h }, out))
+}
+
+/// Says why `bytes` did not decode: what the file looks like, and the decoder's words.
+fn describe_decode_error(bytes: &[u8], e: &image::ImageError) -> String {
+    let jpeg = bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
+    let png = bytes.starts_with(b"\x89PNG\r\n\x1a\n");
+    let what = if bytes.is_empty() {
+        "is an empty file".to_owned()
+    } else if jpeg || png {
+        let kind = if jpeg { "JPEG" } else { "PNG" };
+        format!("is a truncated or corrupt {kind} ({} bytes; the decoder says: {e})", bytes.len())
+    } else if std::str::from_utf8(&bytes[..bytes.len().min(512)]).is_ok_and(|t| !t.contains('\0')) {
+        "is a text file, not a JPEG or PNG image".to_owned()
+    } else {
+        format!("is not a JPEG or PNG image (unknown format: {e})")
+    };
+    format!("not a decodable JPEG or PNG image: the file {what}")
 }
 
 /// The authors' `SquarePad`: pad the short side with black, `(max − side) / 2` before (rounded
@@ -255,6 +272,18 @@ mod tests {
         assert!((px[plane + 5 * 218 + 100] - 128.0 / 255.0).abs() < 1e-6);
         let (size, _) = decode_image(&png(178, 218, [0, 0, 0]), &Preprocess { square_pad: true, resize: Some(64) }).expect("decodes");
         assert_eq!(size, ImageSize::square(64));
+    }
+
+    #[test]
+    fn decode_errors_say_what_the_file_is() {
+        let pre = Preprocess::default();
+        let e = |b: &[u8]| decode_image(b, &pre).expect_err("undecodable");
+        assert!(e(b"").contains("is an empty file"));
+        assert!(e(b"hello, I am text\n").contains("is a text file, not a JPEG or PNG image"));
+        let p = png(4, 4, [1, 2, 3]);
+        assert!(e(&p[..p.len() / 2]).contains("truncated or corrupt PNG"));
+        assert!(e(b"\xFF\xD8\xFF\x00\x01").contains("truncated or corrupt JPEG"));
+        assert!(e(&[0u8, 159, 146, 150, 0, 1]).contains("unknown format"));
     }
 
     #[test]

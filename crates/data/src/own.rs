@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::celeba::{DataError, one_class_check, split_csv};
+use crate::celeba::{DataError, clip, one_class_check, split_csv};
 use crate::images::{ImageSource, LabelledImages};
 
 /// Which CSV columns hold the image file, the target and the protected attribute.
@@ -52,6 +52,7 @@ pub fn parse_own_csv(bytes: &[u8], file: &str, columns: &OwnColumns) -> Result<L
         })
     };
     let (ci, ct, ca) = (find(&columns.image)?, find(&columns.target)?, find(&columns.attribute)?);
+    let mut seen = std::collections::HashMap::new();
     let mut out = LabelledImages { source: file.to_owned(), images: Vec::new(), lines: Vec::new(), target: Vec::new(), attribute: Vec::new() };
     for (line, l) in lines {
         if l.trim().is_empty() {
@@ -69,11 +70,22 @@ pub fn parse_own_csv(bytes: &[u8], file: &str, columns: &OwnColumns) -> Result<L
         if image.is_empty() {
             return Err(DataError::Parse { file: file.into(), line, message: format!("the {:?} column is empty; name an image file", columns.image) });
         }
+        if let Some(first) = seen.insert(image.clone(), line) {
+            return Err(DataError::Parse {
+                file: file.into(),
+                line,
+                message: format!("image {:?} is listed twice (first on line {first}); remove the duplicate row", clip(&image)),
+            });
+        }
         let label = |col: usize, name: &str| {
             parse_label(&fields[col]).ok_or_else(|| DataError::Parse {
                 file: file.into(),
                 line,
-                message: format!("column {name:?} has {:?}; write 1/0, 1/-1, true/false or yes/no", fields[col]),
+                message: if fields[col].is_empty() {
+                    format!("column {name:?} is empty; write 1/0, 1/-1, true/false or yes/no")
+                } else {
+                    format!("column {name:?} has {:?}; write 1/0, 1/-1, true/false or yes/no", clip(&fields[col]))
+                },
             })
         };
         out.target.push(label(ct, &columns.target)?);
@@ -87,6 +99,26 @@ pub fn parse_own_csv(bytes: &[u8], file: &str, columns: &OwnColumns) -> Result<L
 }
 
 impl LabelledImages {
+    /// Check that every listed image can be read from `source` and decoded as JPEG or PNG
+    /// (decodes each one; for a folder of thousands, prefer [`LabelledImages::check_images`] and
+    /// rely on the batches skipping what fails).
+    ///
+    /// # Errors
+    /// [`DataError::MissingImage`] as [`LabelledImages::check_images`], then
+    /// [`DataError::BadImage`] naming the line and file of the first image that does not decode.
+    pub fn check_decodable(&self, source: &impl ImageSource, pre: &crate::images::Preprocess) -> Result<(), DataError> {
+        self.check_images(source)?;
+        for (i, name) in self.images.iter().enumerate() {
+            let bytes = source.read(name).map_err(|reason| self.bad_image(i, reason))?;
+            crate::images::decode_image(&bytes, pre).map_err(|reason| self.bad_image(i, reason))?;
+        }
+        Ok(())
+    }
+
+    fn bad_image(&self, row: usize, reason: String) -> DataError {
+        DataError::BadImage { file: self.source.clone(), line: self.lines[row], image: self.images[row].clone(), reason }
+    }
+
     /// Check that every listed image can be read from `source` (without decoding).
     ///
     /// # Errors
