@@ -19,7 +19,10 @@ use crate::resnet::ResNet;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WeightsError {
     /// The bytes are not a readable safetensors file.
-    #[error("cannot read the weights as safetensors: {0}")]
+    #[error(
+        "cannot read the weights as safetensors: {0}; the file is damaged or not a .safetensors \
+         file: save it again with safetensors.torch.save_file(model.state_dict(), path)"
+    )]
     Format(String),
     /// A parameter of the network has no entry in the file.
     #[error(
@@ -61,6 +64,19 @@ pub enum WeightsError {
         key: String,
         /// burn's description.
         message: String,
+    },
+    /// A parameter holds NaN or an infinity.
+    #[error(
+        "`{key}` holds {value} at element {index}; the weights are damaged or training diverged: \
+         retrain, or export them again from a model whose parameters are all finite"
+    )]
+    NonFinite {
+        /// torchvision key.
+        key: String,
+        /// Flat index of the first non-finite element.
+        index: usize,
+        /// The value (`NaN`, `inf` or `-inf`).
+        value: String,
     },
     /// Reading the parameters back from the device failed (export).
     #[error("reading the parameters back from the device failed: {0}")]
@@ -183,15 +199,101 @@ fn apply_error_key_shape(e: &ApplyError) -> (String, String) {
 /// [`WeightsError::Format`] if the bytes are not safetensors, [`WeightsError::Missing`] if
 /// there is no `fc.bias`.
 pub fn torchvision_num_classes(bytes: &[u8]) -> Result<usize, WeightsError> {
-    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
-        .map_err(|e| WeightsError::Format(e.to_string()))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format_error(bytes, &e))?;
     match meta.info("fc.bias").map(|i| i.shape.as_slice()) {
-        Some([n]) => Ok(*n),
-        _ => Err(WeightsError::Missing {
+        Some([n]) if *n > 0 => Ok(*n),
+        Some(shape) => Err(WeightsError::Tensor {
             key: "fc.bias".into(),
-            expected: Vec::new(),
+            message: format!(
+                "it has shape {shape:?}; a torchvision classifier's fc.bias is one number per class"
+            ),
+        }),
+        None => Err(WeightsError::Tensor {
+            key: "fc.bias".into(),
+            message: "the file has no such tensor, so the number of classes is unknown; is it a \
+                      torchvision ResNet state dict (keys conv1.weight … fc.bias)?"
+                .into(),
         }),
     }
+}
+
+/// A [`WeightsError::Format`] that says what the first bytes announce, next to the parser's error.
+fn format_error(bytes: &[u8], e: &safetensors::SafeTensorError) -> WeightsError {
+    let facts = match bytes.get(..8) {
+        None => format!("the file has only {} bytes, fewer than the 8-byte header length", bytes.len()),
+        Some(b) => {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(b);
+            let len = u64::from_le_bytes(len);
+            let have = bytes.len() - 8;
+            if len > have as u64 {
+                format!("its first 8 bytes announce a {len}-byte header but only {have} bytes follow")
+            } else {
+                format!("{} bytes, a {len}-byte header", bytes.len())
+            }
+        }
+    };
+    WeightsError::Format(format!("{e} ({facts})"))
+}
+
+/// Every tensor of a safetensors file is floating point (except `num_batches_tracked`) and
+/// finite. Reads the bytes only: nothing goes to a device.
+///
+/// # Errors
+/// [`WeightsError::Format`], [`WeightsError::Tensor`] for a non-float parameter,
+/// [`WeightsError::NonFinite`] naming the key and element.
+pub fn check_finite(bytes: &[u8]) -> Result<(), WeightsError> {
+    use safetensors::Dtype;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_error(bytes, &e))?;
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
+    names.sort();
+    for key in names {
+        let view = st.tensor(&key).map_err(|e| format_error(bytes, &e))?;
+        let data = view.data();
+        let first_bad = match view.dtype() {
+            Dtype::F32 => data.chunks_exact(4).enumerate().find_map(|(i, c)| {
+                let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                (!v.is_finite()).then_some((i, f64::from(v)))
+            }),
+            Dtype::F64 => data.chunks_exact(8).enumerate().find_map(|(i, c)| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                let v = f64::from_le_bytes(b);
+                (!v.is_finite()).then_some((i, v))
+            }),
+            Dtype::F16 | Dtype::BF16 => {
+                let mask = if view.dtype() == Dtype::F16 { 0x7C00u16 } else { 0x7F80 };
+                let mant = if view.dtype() == Dtype::F16 { 0x03FFu16 } else { 0x007F };
+                data.chunks_exact(2).enumerate().find_map(|(i, c)| {
+                    let b = u16::from_le_bytes([c[0], c[1]]);
+                    (b & mask == mask).then(|| {
+                        let v = if b & mant != 0 {
+                            f64::NAN
+                        } else if b & 0x8000 != 0 {
+                            f64::NEG_INFINITY
+                        } else {
+                            f64::INFINITY
+                        };
+                        (i, v)
+                    })
+                })
+            }
+            _ if key.ends_with("num_batches_tracked") => None,
+            other => {
+                return Err(WeightsError::Tensor {
+                    key,
+                    message: format!(
+                        "it has dtype {other:?}; parameters must be floating point (float32): convert with \
+                         tensor.float() before saving"
+                    ),
+                });
+            }
+        };
+        if let Some((index, v)) = first_bad {
+            return Err(WeightsError::NonFinite { key, index, value: v.to_string() });
+        }
+    }
+    Ok(())
 }
 
 impl ResNet {
@@ -214,6 +316,7 @@ impl ResNet {
     /// # Errors
     /// [`WeightsError`] naming the first (in module order) missing or mis-shaped key.
     pub fn load_torchvision(mut self, bytes: Vec<u8>) -> Result<Self, WeightsError> {
+        check_finite(&bytes)?;
         let expected = self.torchvision_keys();
         let mut store = SafetensorsStore::from_bytes(Some(bytes))
             .with_from_adapter(PyTorchToBurnAdapter)
@@ -368,4 +471,49 @@ fn f32_le_bytes(values: &[f32]) -> Vec<u8> {
         chunk.copy_from_slice(&v.to_le_bytes());
     }
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One tensor of `dtype` with raw little-endian `data`, as a safetensors file.
+    fn one(key: &str, dtype: &str, n: usize, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{{\"{key}\":{{\"dtype\":\"{dtype}\",\"shape\":[{n}],\"data_offsets\":[0,{}]}}}}", data.len());
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn non_finite_values_are_found_in_every_float_dtype() {
+        let f16_inf = [0u8, 0x3C, 0x00, 0x7C]; // 1.0, +inf
+        let e = check_finite(&one("a", "F16", 2, &f16_inf)).expect_err("inf");
+        assert_eq!(e, WeightsError::NonFinite { key: "a".into(), index: 1, value: "inf".into() });
+        let bf16_nan = [0x80u8, 0x3F, 0xC0, 0x7F]; // 1.0, NaN
+        assert!(matches!(check_finite(&one("b", "BF16", 2, &bf16_nan)), Err(WeightsError::NonFinite { index: 1, .. })));
+        let f64s: Vec<u8> = [0.5f64, f64::NEG_INFINITY].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let e = check_finite(&one("c", "F64", 2, &f64s)).expect_err("-inf");
+        assert!(e.to_string().contains("`c` holds -inf at element 1"), "{e}");
+        let ok: Vec<u8> = [0.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(check_finite(&one("d", "F32", 2, &ok)), Ok(()));
+        // Integer counters are allowed only as num_batches_tracked.
+        let ints = 7i64.to_le_bytes();
+        assert_eq!(check_finite(&one("bn1.num_batches_tracked", "I64", 1, &ints)), Ok(()));
+        assert!(matches!(check_finite(&one("bn1.weight", "I64", 1, &ints)), Err(WeightsError::Tensor { .. })));
+    }
+
+    #[test]
+    fn format_errors_say_what_the_header_announces() {
+        let e = check_finite(b"abc").expect_err("short");
+        assert!(e.to_string().contains("only 3 bytes"), "{e}");
+        let mut absurd = u64::MAX.to_le_bytes().to_vec();
+        absurd.extend_from_slice(b"{}");
+        let e = torchvision_num_classes(&absurd).expect_err("absurd");
+        assert!(e.to_string().contains(&format!("announce a {}-byte header but only 2 bytes follow", u64::MAX)), "{e}");
+    }
 }
