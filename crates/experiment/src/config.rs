@@ -473,15 +473,63 @@ impl ExperimentConfig {
             }
         }
         let mut merged = serde_json::to_value(Self::default()).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let patch = value.clone();
         merge(&mut merged, value);
         if let Some(Value::Array(methods)) = merged.get_mut("methods") {
             for m in methods.iter_mut() {
                 fill_method(m)?;
             }
         }
-        let config: Self = serde_json::from_value(merged).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let config: Self = serde_json::from_value(merged).map_err(|e| match Self::bad_field(&patch) {
+            Some(field) => ConfigError::Json(format!("field {field}: {e}; fix or remove that field")),
+            None => ConfigError::Json(e.to_string()),
+        })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The dotted path of the first field of `patch` that alone makes the default config fail to
+    /// deserialise (for messages; `None` if no single field does).
+    fn bad_field(patch: &Value) -> Option<String> {
+        fn leaves<'a>(v: &'a Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Value)>) {
+            match v {
+                Value::Object(map) if !map.is_empty() => {
+                    for (k, child) in map {
+                        path.push(k.clone());
+                        leaves(child, path, out);
+                        path.pop();
+                    }
+                }
+                _ => out.push((path.clone(), v)),
+            }
+        }
+        let base = serde_json::to_value(Self::default()).ok()?;
+        let mut found = Vec::new();
+        leaves(patch, &mut Vec::new(), &mut found);
+        found.into_iter().find_map(|(path, leaf)| {
+            let mut one = Value::Object(serde_json::Map::new());
+            for key in path.iter().rev() {
+                let mut m = serde_json::Map::new();
+                m.insert(key.clone(), one);
+                one = Value::Object(m);
+            }
+            // `one` is now {a: {b: {}}}; put the leaf at the bottom.
+            let mut slot = &mut one;
+            for key in &path {
+                slot = slot.get_mut(key)?;
+            }
+            *slot = leaf.clone();
+            let mut b = base.clone();
+            merge(&mut b, one);
+            if let Some(Value::Array(methods)) = b.get_mut("methods") {
+                for m in methods.iter_mut() {
+                    if fill_method(m).is_err() {
+                        return Some(path.join("."));
+                    }
+                }
+            }
+            serde_json::from_value::<Self>(b).is_err().then(|| path.join("."))
+        })
     }
 
     /// The compact URL fragment: JSON of only the fields that differ from the default (plus the

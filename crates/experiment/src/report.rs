@@ -558,7 +558,11 @@ pub fn import_report(html_or_json: &str) -> Result<ExperimentResults, ReportErro
         let close = body.find("</script>").ok_or_else(|| ReportError::Broken("the results element is never closed (file cut short?)".into()))?;
         body[..close].trim()
     };
-    let value: Value = serde_json::from_str(json).map_err(|e| ReportError::Broken(format!("invalid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(json).map_err(|e| {
+        ReportError::Broken(format!(
+            "invalid JSON: {e} (in the results JSON); the file was cut short or edited: export it again from biaslens"
+        ))
+    })?;
     let Value::Object(map) = &value else {
         return Err(ReportError::NotAReport("the JSON is not an object".into()));
     };
@@ -572,9 +576,16 @@ pub fn import_report(html_or_json: &str) -> Result<ExperimentResults, ReportErro
         }
         None => return Err(ReportError::NotAReport(format!("the JSON has no \"format\": {RESULTS_FORMAT:?} field"))),
     }
-    let version = map.get("version").and_then(Value::as_u64).ok_or_else(|| ReportError::Broken("no version number".into()))?;
+    let version = map.get("version").and_then(Value::as_u64).ok_or_else(|| {
+        ReportError::Broken("the results JSON has no whole-number \"version\" field; export it again from biaslens".into())
+    })?;
     if version > u64::from(RESULTS_VERSION) {
         return Err(ReportError::FutureVersion { found: version, supported: RESULTS_VERSION });
     }
-    serde_json::from_value(value).map_err(|e| ReportError::Broken(e.to_string()))
+    // Decode from the text (not the value) so the error carries the line and column of the field.
+    serde_json::from_str(json).map_err(|e| {
+        ReportError::Broken(format!(
+            "{e} (in the results JSON); the file was edited or damaged: export it again from biaslens"
+        ))
+    })
 }
