@@ -152,6 +152,7 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
     if let Some(p) = a.p {
         config.train = Correlation::CellPercentage { p };
     }
+    let mut source = None;
     let (target, attribute, partition) = match &a.celeba {
         Some(dir) => {
             let Some((name, bytes)) = read(dir, &["list_attr_celeba.txt", "list_attr_celeba.csv"])?
@@ -162,6 +163,7 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
                 );
             };
             let table = AttributeTable::parse(&bytes, &name)?;
+            source = Some(dir.join(&name));
             let labelled = table.labelled(&a.target, &a.protected)?;
             let partition =
                 match read(dir, &["list_eval_partition.txt", "list_eval_partition.csv"])? {
@@ -193,7 +195,10 @@ fn splits(a: SplitsArgs) -> anyhow::Result<()> {
     if a.official {
         config.pools = Pools::Official;
     }
-    let s = make_splits(&target, &attribute, partition.as_deref(), &config)?;
+    let s = make_splits(&target, &attribute, partition.as_deref(), &config).with_context(|| match &source {
+        Some(file) => format!("making the splits from {}", file.display()),
+        None => format!("making the splits from {} synthetic images", a.count),
+    })?;
     for split in [&s.train, &s.debias, &s.test] {
         eprintln!("{split}");
     }

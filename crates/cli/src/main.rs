@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own `cmd_*.rs` module with an `Args` struct and a `run` function.
 
 mod cmd_attribute;
+mod cmd_check;
 mod cmd_data;
 mod cmd_metrics;
 mod cmd_predict;
@@ -39,6 +40,9 @@ enum Command {
     Run(cmd_run::Args),
     /// Run the embedded default experiment (the page's demo) and write the HTML report.
     Demo(cmd_run::DemoArgs),
+    /// Read a report, config, link, own data or weights and say what is wrong with it, without
+    /// running anything.
+    Check(cmd_check::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => cmd_data::run(args),
         Command::Run(args) => cmd_run::run(args),
         Command::Demo(args) => cmd_run::demo(args),
+        Command::Check(args) => cmd_check::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

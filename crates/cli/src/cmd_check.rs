@@ -1,0 +1,118 @@
+//! `biaslens check`: read an input the way the page and `run` do and say what is wrong with it,
+//! without running anything: a report or results file, an experiment config or link, own data
+//! (CSV and image folder, every image decoded), or torchvision weights.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use biaslens_data::{DirSource, OwnColumns, Preprocess, parse_own_csv};
+use biaslens_experiment::{ExperimentConfig, import_report};
+use burn::prelude::Device;
+
+use crate::load::{self, Arch};
+
+/// Check an input file without running anything.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: CheckCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum CheckCommand {
+    /// A report (.html) or results (.json) file, as the page imports it.
+    Report {
+        /// The file.
+        file: PathBuf,
+    },
+    /// An experiment config (JSON), as `run --config` reads it.
+    Config {
+        /// The file.
+        file: PathBuf,
+    },
+    /// An experiment link's fragment (`#config=…`, as the page's URL carries it).
+    Link {
+        /// The fragment or the whole link.
+        fragment: String,
+    },
+    /// Own data: a CSV naming an image file, a target and a protected attribute per row, and
+    /// the folder of images (every image is decoded).
+    Own {
+        /// The CSV.
+        #[arg(long)]
+        csv: PathBuf,
+        /// The image folder (defaults to the CSV's folder).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// Column with the image file name.
+        #[arg(long, default_value = "image")]
+        image_column: String,
+        /// Column with the target label.
+        #[arg(long, default_value = "target")]
+        target_column: String,
+        /// Column with the protected attribute.
+        #[arg(long, default_value = "attribute")]
+        attribute_column: String,
+    },
+    /// torchvision weights (.safetensors) loaded into a network.
+    Weights {
+        /// The file.
+        #[arg(long)]
+        weights: PathBuf,
+        /// Network architecture the weights belong to.
+        #[arg(long, value_enum, default_value = "compact")]
+        arch: Arch,
+    },
+}
+
+/// Run `biaslens check …`: prints one line saying what was read, or fails with why not.
+///
+/// # Errors
+/// What is wrong with the input, where, and what to do.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        CheckCommand::Report { file } => {
+            let text = read_text(&file)?;
+            let r = import_report(&text).with_context(|| format!("importing {}", file.display()))?;
+            println!("{}: results of {} φ values, seed {}", file.display(), r.phis.len(), r.seed);
+        }
+        CheckCommand::Config { file } => {
+            let text = read_text(&file)?;
+            let c = ExperimentConfig::from_json(&text).with_context(|| format!("experiment config {}", file.display()))?;
+            println!("{}: a valid experiment config with {} φ values and {} methods", file.display(), c.phis.len(), c.methods.len());
+        }
+        CheckCommand::Link { fragment } => {
+            let f = fragment.rsplit_once('#').map_or(fragment.as_str(), |(_, f)| f);
+            let c = ExperimentConfig::from_fragment(f)?;
+            println!("a valid experiment link with {} φ values and {} methods", c.phis.len(), c.methods.len());
+        }
+        CheckCommand::Own { csv, images, image_column, target_column, attribute_column } => {
+            let bytes = std::fs::read(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
+            let name = csv.file_name().map_or_else(|| csv.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let columns = OwnColumns { image: image_column, target: target_column, attribute: attribute_column };
+            let labelled = parse_own_csv(&bytes, &name, &columns)?;
+            let root = images.unwrap_or_else(|| csv.parent().map(PathBuf::from).unwrap_or_default());
+            if !root.is_dir() {
+                bail!("the image folder {} does not exist; give it with --images DIR", root.display());
+            }
+            labelled.check_decodable(&DirSource { root }, &Preprocess::default())?;
+            println!("{}: {} images, all readable", csv.display(), labelled.len());
+        }
+        CheckCommand::Weights { weights, arch } => {
+            let (_, classes) = load::resnet(&weights, arch, &Device::flex())?;
+            println!("{}: {arch:?} weights with {classes} classes", weights.display());
+        }
+    }
+    Ok(())
+}
+
+fn read_text(path: &PathBuf) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: byte {} is not UTF-8 text; this is not a biaslens report, results or config file",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
