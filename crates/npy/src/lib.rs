@@ -304,7 +304,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NpyArray, NpyError> {
         other => return Err(NpyError::Header(format!("fortran_order is {other:?}"))),
     }
     let data = &bytes[start + len..];
-    let expected = n * width;
+    // The element count fits in usize but its byte size may not (a shape of 2⁶¹ float64s).
+    let expected = n
+        .checked_mul(width)
+        .ok_or_else(|| NpyError::Header(format!("shape {shape:?} of {width}-byte elements overflows the address space; the header is damaged")))?;
     if data.len() < expected {
         return Err(NpyError::Truncated { shape, expected, got: data.len() });
     }
@@ -334,6 +337,17 @@ pub fn from_bytes(bytes: &[u8]) -> Result<NpyArray, NpyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_size_past_usize_is_an_error_not_an_overflow() {
+        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693953,), }";
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&u16::try_from(header.len()).expect("short").to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0; 16]);
+        let e = from_bytes(&bytes).expect_err("overflow");
+        assert!(e.to_string().contains("overflows the address space"), "{e}");
+    }
 
     #[test]
     fn round_trip_every_dtype_and_rank() {
