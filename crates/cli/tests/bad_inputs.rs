@@ -151,6 +151,7 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     g.insert("npy/fortran-order.npy".into(), with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 16, 16), }"));
     g.insert("npy/bad-shape-text.npy".into(), with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (two, 16, 16), }"));
     g.insert("npy/huge-shape.npy".into(), with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"));
+    g.insert("npy/byte-size-overflow.npy".into(), with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693953,), }"));
     g.insert("npy/truncated-data.npy".into(), ok[..10 + header_len + 100].to_vec());
     g.insert("npy/header-cut.npy".into(), ok[..10 + 40].to_vec());
     g.insert("npy/csv-named-npy.npy".into(), b"0.1,0.2,0.3\n0.4,0.5,0.6\n".to_vec());
