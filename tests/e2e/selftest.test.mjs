@@ -125,7 +125,7 @@ for (const mode of ['webgpu', 'cpu']) {
     try {
       const page = ctx.pages()[0] ?? (await ctx.newPage());
       const watch = watchPage(page);
-      await page.goto(server.url);
+      await page.goto(server.url + '?selftest');
       await page.waitForFunction(() => {
         const s = document.getElementById('status')?.textContent ?? '';
         return s === 'done' || s.startsWith('error');

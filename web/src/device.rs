@@ -26,6 +26,14 @@ impl Kind {
             Kind::Cpu => "cpu",
         }
     }
+
+    /// Words for the user.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::WebGpu => "WebGPU",
+            Kind::Cpu => "the CPU",
+        }
+    }
 }
 
 /// A device together with the reason it was chosen.

@@ -1,12 +1,23 @@
 //! The biaslens page (Leptos 0.8, client-side rendered).
 //!
-//! Thin shell: it picks a device, calls the library's async pipelines and renders plain state.
-//! No network request leaves the page; all compute happens in this tab.
+//! Thin shell over the library: it picks a device, runs the library's experiment
+//! (`biaslens_experiment::run_experiment_with`) one φ at a time, and renders plain state. No
+//! network request leaves the page; all compute happens in this tab. `?selftest` shows the
+//! device self-test instead of the explorer.
 
 mod device;
-mod view;
+mod explorer;
+mod pace;
+mod selftest;
+mod widgets;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(view::App);
+    pace::install();
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    if search.contains("selftest") {
+        leptos::mount::mount_to_body(selftest::SelfTest);
+    } else {
+        leptos::mount::mount_to_body(explorer::App);
+    }
 }

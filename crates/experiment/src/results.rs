@@ -279,6 +279,10 @@ impl ExperimentResults {
         let mut parts = parts.into_iter();
         let mut out = parts.next()?;
         for p in parts {
+            // A φ redone elsewhere (the page falls back to the CPU when WebGPU fails): name both.
+            if !out.device.split(" + ").any(|d| d == p.device) {
+                out.device = format!("{} + {}", out.device, p.device);
+            }
             out.phis.extend(p.phis);
             out.timings.extend(p.timings);
             out.total_seconds += p.total_seconds;

@@ -359,6 +359,44 @@ fn accumulate(sum: &mut BTreeMap<GroupKey, Vec<f64>>, maps: &[f32], groups: &[Gr
     }
 }
 
+/// The splits of every φ of `config` (labels only: cheap enough for a preview), in config order;
+/// what [`run_experiment`] uses.
+///
+/// # Errors
+/// [`RunError::Split`] for the first φ the pool cannot supply.
+pub fn phi_splits(config: &ExperimentConfig) -> Result<Vec<biaslens_data::Splits>, RunError> {
+    let (pool_target, pool_attribute) = config.data.synthetic.labels(0, config.data.pool);
+    config
+        .phis
+        .iter()
+        .map(|&phi| {
+            let train = match config.correlation {
+                CorrelationKind::Phi => Correlation::phi(phi),
+                CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
+            };
+            let split_config = SplitConfig {
+                train,
+                debias: config.splits.debias_correlation.clone(),
+                train_size: Some(config.splits.train),
+                debias_size: Some(config.splits.debias),
+                test_size: Some(config.splits.test),
+                seed: config.seed,
+                ..SplitConfig::default()
+            };
+            make_splits(&pool_target, &pool_attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
+        })
+        .collect()
+}
+
+/// Checks that `bytes` (torchvision `.safetensors`) load into the config's network, as
+/// [`RunOptions::vanilla_weights`] will, so a page can check a file when it is chosen.
+///
+/// # Errors
+/// [`RunError::Weights`] naming what does not fit.
+pub fn check_vanilla_weights(config: &ExperimentConfig, bytes: &[u8], device: &Device) -> Result<(), RunError> {
+    load_vanilla(config, bytes, device).map(|_| ())
+}
+
 /// The config's network with `bytes` (torchvision `.safetensors`) loaded, for every φ.
 fn load_vanilla(config: &ExperimentConfig, bytes: &[u8], device: &Device) -> Result<ResNet, RunError> {
     let classes = biaslens_model::torchvision_num_classes(bytes).map_err(|e| RunError::Weights(e.to_string()))?;
@@ -500,29 +538,9 @@ pub async fn run_experiment_with(
     let image = syn.image_size();
     let side = syn.size as usize;
     let hw = side * side;
-    let (pool_target, pool_attribute) = syn.labels(0, config.data.pool);
     // Every φ's splits first (labels only, cheap), so a correlation the pool cannot supply is
     // reported before any training.
-    let all_splits = config
-        .phis
-        .iter()
-        .map(|&phi| {
-            let train = match config.correlation {
-                CorrelationKind::Phi => Correlation::phi(phi),
-                CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
-            };
-            let split_config = SplitConfig {
-                train,
-                debias: config.splits.debias_correlation.clone(),
-                train_size: Some(config.splits.train),
-                debias_size: Some(config.splits.debias),
-                test_size: Some(config.splits.test),
-                seed: config.seed,
-                ..SplitConfig::default()
-            };
-            make_splits(&pool_target, &pool_attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let all_splits = phi_splits(config)?;
     let mut timings = Vec::new();
     let mut phis = Vec::with_capacity(config.phis.len());
     let stop = || should_stop();
@@ -803,6 +821,9 @@ pub async fn run_experiment_with(
                     (first as f64 + (m + 1) as f64 / frozen.len() as f64 * b as f64) / k_images as f64,
                     format!("images {}–{} of {k_images}, {}", first + 1, end, models[m].0),
                 );
+                // One batch explains every model before its read-back; give the host a turn
+                // between models (eager backends have done the work by now).
+                biaslens_model::pace::yield_now().await;
             }
             let mut read = read_back(tensors).await?.into_iter();
             let mut next = || read.next().ok_or_else(|| RunError::Device("missing read-back".into()));
@@ -892,6 +913,7 @@ pub async fn run_experiment_with(
             };
             results.push(ModelResult { name, family, details, fairness: fairness[m], lrp, ig, seconds });
             tracker.report((m + 1) as f64 / acc.len() as f64, String::new());
+            biaslens_model::pace::yield_now().await;
         }
         let groups = input_sum
             .iter()

@@ -1,11 +1,12 @@
-//! Views over plain state. The only effect is drawing RGBA buffers into canvases.
+//! The device self-test view (`?selftest`): the library's checks run on this page's device, with
+//! the numbers the browser test compares against the native CLI.
 
 use biaslens_experiment::{SelfTestConfig, SelfTestReport, run_selftest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::{Clamped, JsCast};
 
 use crate::device::{self, Chosen, Kind};
+use crate::widgets::RgbaCanvas;
 
 /// What the page knows about the self-test run.
 #[derive(Clone)]
@@ -39,7 +40,7 @@ async fn self_test(chosen: Chosen, config: &SelfTestConfig) -> (Chosen, Result<S
 
 /// The page.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn SelfTest() -> impl IntoView {
     let (run, set_run) = signal(Run::Choosing);
     spawn_local(async move {
         let chosen = device::choose().await;
@@ -201,24 +202,4 @@ fn Card(report: SelfTestReport, index: usize) -> impl IntoView {
             </figcaption>
         </figure>
     }
-}
-
-/// A canvas showing an RGBA buffer at its native resolution (scaled up by CSS, pixelated).
-#[component]
-fn RgbaCanvas(rgba: Vec<u8>, width: u32, height: u32, label: String) -> impl IntoView {
-    let canvas = NodeRef::<leptos::html::Canvas>::new();
-    Effect::new(move |_| {
-        let Some(el) = canvas.get() else { return };
-        let ctx = el
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
-        let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height);
-        if let (Some(ctx), Ok(image)) = (ctx, image) {
-            // Drawing can only fail for a detached canvas; nothing to recover then.
-            let _ = ctx.put_image_data(&image, 0.0, 0.0);
-        }
-    });
-    view! { <canvas node_ref=canvas width=width height=height role="img" aria-label=label></canvas> }
 }

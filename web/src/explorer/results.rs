@@ -1,0 +1,208 @@
+//! The results: per φ the accuracy/fairness/saliency table with intervals (every value is text,
+//! reachable by keyboard), Figure 2 (mean maps per group), Figure 3 (metrics per method and φ),
+//! the EO × accuracy trade-off and the paper's findings checked; the explained images to open
+//! in the inspector.
+
+use biaslens_experiment::ExperimentResults;
+use biaslens_experiment::report::{Attribution, findings, results_table, saliency_grid};
+use biaslens_metrics::Interval;
+use biaslens_viz::{BarStyle, Colormap, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, saliency_grid_svg, tradeoff_svg};
+use leptos::prelude::*;
+
+use super::ui;
+use crate::widgets::{Legend, RgbaCanvas, Svg};
+
+fn ci(c: Option<Interval>) -> String {
+    c.map_or_else(String::new, |c| format!(" [{:.3}, {:.3}]", c.low, c.high))
+}
+
+/// Results of the last run or import.
+#[component]
+pub fn Results() -> impl IntoView {
+    let ui = ui();
+    view! {
+        <section class="panel" id="results" aria-labelledby="results-title" hidden=move || !ui.shown("results")>
+            <h2 id="results-title">"3 · Compare"</h2>
+            {move || match ui.results.get() {
+                None => view! { <p class="explain">"No results yet: press Run (the demo takes about a minute), or import a report below."</p> }.into_any(),
+                Some(r) => view! { <Shown results=r/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
+    let ui = ui();
+    let r = results.clone();
+    let has_ig = results.phis.iter().any(|p| p.models.iter().any(|m| m.ig.is_some()));
+    let phis: Vec<f64> = results.phis.iter().map(|p| p.phi).collect();
+    let attr_name = move || ui.attribution.get().name();
+    view! {
+        <p class="explain" id="results-source">
+            {format!("{} φ value(s), {}; {} on {}, {:.1} s. ", results.phis.len(), ui.source.get_untracked(), results.config.name, results.device, results.total_seconds)}
+        </p>
+        <div class="controls" role="group" aria-label="What the charts show">
+            <span>"φ: "</span>
+            {phis.iter().enumerate().map(|(i, phi)| view! {
+                <button class="tab" data-phi-index=i aria-pressed=move || (ui.phi.get() == i).to_string()
+                    on:click=move |_| { ui.phi.set(i); ui.inspect.set(None); }>{format!("{phi}")}</button>
+            }).collect_view()}
+            <span class="sep">"maps: "</span>
+            <button class="tab" aria-pressed=move || (ui.attribution.get() == Attribution::Lrp).to_string() on:click=move |_| ui.attribution.set(Attribution::Lrp)>"LRP"</button>
+            <button class="tab" id="show-ig" disabled=!has_ig aria-pressed=move || (ui.attribution.get() == Attribution::Ig).to_string() on:click=move |_| ui.attribution.set(Attribution::Ig)>"IG"</button>
+            <span class="sep">"colours: "</span>
+            <button class="tab" aria-pressed=move || (ui.colormap.get() == Colormap::RdBu).to_string() on:click=move |_| ui.colormap.set(Colormap::RdBu)>"blue–white–red"</button>
+            <button class="tab" id="colormap-safe" aria-pressed=move || (ui.colormap.get() == Colormap::BlueOrange).to_string() on:click=move |_| ui.colormap.set(Colormap::BlueOrange)>"colour-blind safe"</button>
+        </div>
+        {
+            let r = r.clone();
+            move || {
+                let i = ui.phi.get().min(r.phis.len().saturating_sub(1));
+                let attribution = ui.attribution.get();
+                let attribution = if attribution == Attribution::Ig && !has_ig { Attribution::Lrp } else { attribution };
+                let colormap = ui.colormap.get();
+                let Some(p) = r.phis.get(i) else { return view! { <p>"no φ"</p> }.into_any() };
+                let grid = saliency_grid(&r, p, attribution)
+                    .ok_or_else(|| format!("no {} maps at this φ", attribution.name()))
+                    .and_then(|g| saliency_grid_svg(&g, &SaliencyGridStyle { colormap, ..SaliencyGridStyle::default() }).map_err(|e| e.to_string()));
+                view! {
+                    <ModelTable results=r.clone() index=i attribution=attribution/>
+                    <h3>{format!("Figure 2 · mean {} maps per group at φ = {}", attribution.name(), p.phi)}</h3>
+                    <Legend colormap=colormap/>
+                    <Svg svg=grid id="figure2" label=format!("Figure 2: mean {} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest", attribution.name(), p.phi)/>
+                    <Explained results=r.clone() index=i/>
+                }.into_any()
+            }
+        }
+        <h3>{move || format!("Figure 3 · {} metrics per method and φ", attr_name())}</h3>
+        {
+            let r = r.clone();
+            move || {
+                let attribution = if ui.attribution.get() == Attribution::Ig && has_ig { Attribution::Ig } else { Attribution::Lrp };
+                let table = results_table(&r, attribution);
+                let bars = metric_bars_svg(&table, &BarStyle::default()).map_err(|e| e.to_string());
+                let trade = tradeoff_svg(&table, &TradeoffStyle::default()).map_err(|e| e.to_string());
+                view! {
+                    <Svg svg=bars id="figure3" label=format!("Figure 3: RRF, ADR, DIF, RDDT, EqualizedOdds and accuracy per method, grouped by φ, with 95% intervals, for {} maps; the same values are in the tables", attribution.name())/>
+                    <h3>"Fairness against accuracy"</h3>
+                    <Svg svg=trade id="tradeoff" label="EqualizedOdds gap against accuracy per method and φ; vanilla is marked; lower-right is better".to_string()/>
+                }
+            }
+        }
+        <Findings results=r.clone()/>
+    }
+}
+
+/// Per model at one φ: fairness on the whole balanced test split and saliency against vanilla.
+#[component]
+fn ModelTable(results: std::sync::Arc<ExperimentResults>, index: usize, attribution: Attribution) -> impl IntoView {
+    let p = &results.phis[index];
+    let name = attribution.name();
+    let rows = p
+        .models
+        .iter()
+        .enumerate()
+        .map(|(m, model)| {
+            let f = &model.fairness;
+            let a = match attribution {
+                Attribution::Lrp => Some(&model.lrp),
+                Attribution::Ig => model.ig.as_ref(),
+            };
+            let s = a.map(|a| a.saliency.pooled);
+            let dash = |text: String| if m == 0 { "—".to_string() } else { text };
+            let details = model.details.iter().map(|(k, v)| format!("{k} = {v:.4}")).collect::<Vec<_>>().join(", ");
+            view! {
+                <tr data-model=model.name.clone()>
+                    <th scope="row">{model.name.clone()}</th>
+                    <td class="num" data-metric="accuracy" data-value=format!("{:e}", f.accuracy.value)>{format!("{:.3}{}", f.accuracy.value, ci(f.accuracy.ci))}</td>
+                    <td class="num" data-metric="eo" data-value=format!("{:e}", f.equalized_odds.value)>{format!("{:.3}{}", f.equalized_odds.value, ci(f.equalized_odds.ci))}</td>
+                    <td class="num" data-metric="rrf" data-value=s.map_or(String::new(), |s| format!("{:e}", s.rrf.mean))>{s.map_or("n/a".into(), |s| format!("{:.4}{}", s.rrf.mean, ci(s.rrf.ci)))}</td>
+                    <td class="num" data-metric="adr">{dash(s.map_or("n/a".into(), |s| format!("{:+.4}{}", s.adr.mean, ci(s.adr.ci))))}</td>
+                    <td class="num" data-metric="dif">{dash(s.map_or("n/a".into(), |s| format!("{:.3}{}", s.dif.mean, ci(s.dif.ci))))}</td>
+                    <td data-metric="rddt">{dash(s.map_or("n/a".into(), |s| format!("{} (p = {})", if s.rddt.test.significant { "yes" } else { "no" }, s.rddt.test.p.map_or("n/a".into(), |p| format!("{p:.2e}")))))}</td>
+                    <td class="num">{a.map_or("n/a".into(), |a| format!("{:.2e}", a.sanity.residual_abs_mean))}</td>
+                    <td class="small">{details}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="metrics" id="model-table" tabindex="0">
+            <caption>{format!(
+                "φ = {}: accuracy and EqualizedOdds on the {}-image balanced test split, {name} saliency metrics of {} explained images against vanilla's maps, with 95 % bootstrap intervals. Lower EO is fairer; lower RRF and positive ADR mean less relevance in the box.",
+                p.phi, p.test.images, p.models.first().map_or(0, |m| m.lrp.saliency.pooled.n)
+            )}</caption>
+            <thead><tr>
+                <th scope="col">"model"</th><th scope="col" title="higher is better">"accuracy ↑"</th><th scope="col" title="lower is better">"EO gap ↓"</th>
+                <th scope="col" title="relevance fraction inside the box; lower means less attention on the attribute">"RRF ↓"</th>
+                <th scope="col" title="average decrease of relevance in the box against vanilla">"ADR ↑"</th>
+                <th scope="col" title="fraction of box pixels whose relevance decreased">"DIF ↑"</th>
+                <th scope="col" title="one-sided t-test: is the decrease significant?">"RDDT"</th>
+                <th scope="col" title={if attribution == Attribution::Lrp { "mean |Σ R_in − Σ R_out| (not conserved without the canonizer)" } else { "mean |IG completeness delta|" }}>"sanity"</th>
+                <th scope="col">"method details"</th>
+            </tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+/// The explained images kept in memory, by group; a click opens the inspector.
+#[component]
+fn Explained(results: std::sync::Arc<ExperimentResults>, index: usize) -> impl IntoView {
+    let ui = ui();
+    let p = &results.phis[index];
+    let Some(e) = p.explained.as_ref() else {
+        return view! { <p class="explain" id="no-inspector">"Per-image maps are not part of a report (they would make it very large); run this config in the page to inspect single images."</p> }.into_any();
+    };
+    let side = results.image.width;
+    let px = results.image.pixels();
+    let attr = if results.config.data.synthetic.attribute == biaslens_data::ProtectedKind::Hat { "hat" } else { "tie" };
+    let groups = [(0u8, 0u8), (0, 1), (1, 0), (1, 1)];
+    let rows = groups
+        .into_iter()
+        .map(|(a, t)| {
+            let items = (0..e.n)
+                .filter(|&i| e.attribute[i] == a && e.target[i] == t)
+                .map(|i| {
+                    let rgba = biaslens_viz::chw_to_rgba(&e.pixels[i * 3 * px..(i + 1) * 3 * px], px);
+                    view! {
+                        <button class="thumb-button" data-image=i aria-pressed=move || (ui.inspect.get() == Some(i)).to_string()
+                            aria-label=format!("inspect explained image {i}") on:click=move |_| ui.inspect.set(Some(i))>
+                            <RgbaCanvas rgba=rgba width=side height=side label=format!("explained image {i}")/>
+                        </button>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="group-row">
+                    <span class="group-label">{format!("{}, {}", if t == 1 { "smiling" } else { "not smiling" }, if a == 1 { attr.to_string() } else { format!("no {attr}") })}</span>
+                    <div class="thumbs">{items}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3>"Explained test images"</h3>
+        <p class="explain">"Open one in the inspector: every model's map side by side, the region of interest editable, the image's metrics recomputed at once."</p>
+        <div id="explained">{rows}</div>
+    }
+    .into_any()
+}
+
+/// The paper's findings, checked at every φ.
+#[component]
+fn Findings(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
+    let list = findings(&results);
+    view! {
+        <h3>"Do the paper's findings hold here?"</h3>
+        <ul class="findings" id="findings">
+            {list.into_iter().map(|f| view! {
+                <li class=if f.holds { "holds" } else { "fails" }>
+                    <strong>{if f.holds { "holds" } else { "does not hold" }}</strong>
+                    {format!(" · φ = {} · {}: {} ({})", f.phi, f.method, f.claim, f.evidence)}
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+}

@@ -1,0 +1,437 @@
+//! Setting up a run: data (synthetic benchmark, preview, split counts), model (train or load
+//! weights), debiasing methods, attribution settings, the whole config as JSON; and the run
+//! itself (progress, live loss curve, cancel).
+
+use std::sync::Arc;
+
+use biaslens_attribution::Composite;
+use biaslens_data::ProtectedKind;
+use biaslens_experiment::config::MethodConfig;
+use biaslens_experiment::{ExperimentConfig, check_vanilla_weights, phi_splits};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::{Phase, Ui, cancel_run, start_run, ui};
+use crate::widgets::RgbaCanvas;
+
+/// The methods the page offers, in the paper's order: (tag, what it does).
+const METHODS: [(&str, &str); 7] = [
+    ("thr_opt", "one global decision threshold minimising the EO gap (post-processing)"),
+    ("group_thresholds", "a threshold per protected group (Hardt et al.)"),
+    ("savani_aft", "adversarial fine-tuning against a critic of the EO gap"),
+    ("zhang_al", "adversarial learning with gradient projection (Zhang et al.)"),
+    ("p_clarc", "projects the concept direction out of the features (no training)"),
+    ("a_clarc", "fine-tunes with the artifact added to every image's features"),
+    ("rr_clarc", "fine-tunes with a penalty on the gradient along the concept"),
+];
+
+fn input_value(ev: &leptos::ev::Event) -> String {
+    event_target_value(ev)
+}
+
+fn checked(ev: &leptos::ev::Event) -> bool {
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .is_some_and(|i| i.checked())
+}
+
+/// Parses a positive whole number from a field, or says what is wrong.
+fn parse_count(field: &str, text: &str, min: usize, max: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{field}: {v} is outside {min}–{max}.")),
+        Err(_) => Err(format!("{field}: \"{}\" is not a whole number.", text.trim())),
+    }
+}
+
+/// The φ list: numbers in (−1, 1), separated by commas or spaces.
+pub fn parse_phis(text: &str) -> Result<Vec<f64>, String> {
+    let parts: Vec<&str> = text.split([',', ' ', ';']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if parts.is_empty() {
+        return Err("φ values: give at least one, e.g. \"-0.2, -0.5, -0.8\".".into());
+    }
+    parts
+        .iter()
+        .map(|p| {
+            let v: f64 = p.replace('−', "-").parse().map_err(|_| format!("φ values: \"{p}\" is not a number."))?;
+            if v.is_finite() && v > -1.0 && v < 1.0 {
+                Ok(v)
+            } else {
+                Err(format!("φ values: {v} is outside (−1, 1)."))
+            }
+        })
+        .collect()
+}
+
+/// A config field edit: applies `f` to a copy, keeps it only if it validates, else shows why.
+fn edit(ui: Ui, f: impl FnOnce(&mut ExperimentConfig) -> Result<(), String>) {
+    let mut c = ui.config.get_untracked();
+    match f(&mut c).and_then(|()| c.validate().map_err(|e| e.to_string())) {
+        Ok(()) => ui.config.set(c),
+        Err(e) => {
+            ui.error(format!("Setting not applied: {e}"));
+            // Re-render the fields from the unchanged config.
+            ui.config.update(|_| {});
+        }
+    }
+}
+
+/// The method of `tag` as the demo configures it (batch sizes scaled to its small splits), else
+/// the authors' defaults.
+fn method_default(tag: &str) -> Option<MethodConfig> {
+    ExperimentConfig::demo().methods.into_iter().find(|m| m.tag() == tag).or_else(|| MethodConfig::default_for(tag))
+}
+
+fn composite_id(c: &Composite) -> &'static str {
+    match c {
+        Composite::EpsilonPlus => "epsilon_plus",
+        Composite::EpsilonPlusFlat => "epsilon_plus_flat",
+        Composite::EpsilonGammaBox { .. } => "epsilon_gamma_box",
+        Composite::EpsilonAlpha2Beta1 => "epsilon_alpha2_beta1",
+        Composite::Custom(_) => "custom",
+    }
+}
+
+/// Settings of the whole experiment.
+#[component]
+pub fn Setup() -> impl IntoView {
+    let ui = ui();
+    let c = move || ui.config.get();
+    let disabled = move || ui.running();
+    let num = move |field: &'static str, get: fn(&ExperimentConfig) -> String, set: fn(&mut ExperimentConfig, &str) -> Result<(), String>| {
+        view! {
+            <label class="field">
+                <span>{field}</span>
+                <input type="text" inputmode="decimal" prop:value=move || get(&c()) disabled=disabled
+                    on:change=move |ev| { let v = input_value(&ev); edit(ui, |cfg| set(cfg, &v)) }/>
+            </label>
+        }
+    };
+    view! {
+        <section class="panel" id="setup" aria-labelledby="setup-title" hidden=move || !ui.shown("setup")>
+            <h2 id="setup-title">"1 · Set up"</h2>
+            <div class="columns">
+                <fieldset>
+                    <legend>"Data: the synthetic benchmark"</legend>
+                    <label class="field"><span>"protected attribute"</span>
+                        <select disabled=disabled on:change=move |ev| {
+                            let v = input_value(&ev);
+                            edit(ui, |cfg| { cfg.data.synthetic.attribute = if v == "hat" { ProtectedKind::Hat } else { ProtectedKind::Necktie }; Ok(()) })
+                        }>
+                            <option value="necktie" selected=move || c().data.synthetic.attribute == ProtectedKind::Necktie>"necktie (under the chin)"</option>
+                            <option value="hat" selected=move || c().data.synthetic.attribute == ProtectedKind::Hat>"hat (on the head)"</option>
+                        </select>
+                    </label>
+                    {num("training correlation φ values", |c| c.phis.iter().map(|p| format!("{p}")).collect::<Vec<_>>().join(", "), |c, v| { c.phis = parse_phis(v)?; Ok(()) })}
+                    {num("image side (px)", |c| c.data.synthetic.size.to_string(), |c, v| { c.data.synthetic.size = parse_count("image side", v, 32, 224)? as u32; Ok(()) })}
+                    {num("training images", |c| c.splits.train.to_string(), |c, v| { c.splits.train = parse_count("training images", v, 16, 200_000)?; Ok(()) })}
+                    {num("debias images", |c| c.splits.debias.to_string(), |c, v| { c.splits.debias = parse_count("debias images", v, 16, 100_000)?; Ok(()) })}
+                    {num("test images", |c| c.splits.test.to_string(), |c, v| { c.splits.test = parse_count("test images", v, 16, 100_000)?; Ok(()) })}
+                    {num("seed of the images", |c| c.data.synthetic.seed.to_string(), |c, v| { c.data.synthetic.seed = v.trim().parse().map_err(|_| format!("seed of the images: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
+                    {num("seed of the run (splits, weights, methods)", |c| c.seed.to_string(), |c, v| { c.seed = v.trim().parse().map_err(|_| format!("seed of the run: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
+                </fieldset>
+                <fieldset>
+                    <legend>"Model: a ResNet trained here"</legend>
+                    {num("width (channels of the first stage)", |c| c.model.width.to_string(), |c, v| { c.model.width = parse_count("width", v, 4, 64)?; Ok(()) })}
+                    {num("epochs", |c| c.train.epochs.to_string(), |c, v| { c.train.epochs = parse_count("epochs", v, 1, 50)?; Ok(()) })}
+                    {num("learning rate", |c| format!("{}", c.train.learning_rate), |c, v| {
+                        let lr: f64 = v.trim().parse().map_err(|_| format!("learning rate: \"{}\" is not a number.", v.trim()))?;
+                        if !(lr > 0.0 && lr < 1.0) { return Err(format!("learning rate: {lr} is outside (0, 1).")); }
+                        c.train.learning_rate = lr; Ok(())
+                    })}
+                    <WeightsPicker/>
+                </fieldset>
+                <fieldset>
+                    <legend>"Debiasing methods"</legend>
+                    {METHODS.iter().map(|&(tag, what)| {
+                        let name = MethodConfig::default_for(tag).map_or(tag, |m| m.name());
+                        view! {
+                            <label class="check" title=what>
+                                <input type="checkbox" data-method=tag disabled=disabled
+                                    prop:checked=move || c().methods.iter().any(|m| m.tag() == tag)
+                                    on:change=move |ev| {
+                                        let on = checked(&ev);
+                                        edit(ui, |cfg| {
+                                            cfg.methods.retain(|m| m.tag() != tag);
+                                            if on {
+                                                let m = method_default(tag).ok_or_else(|| format!("unknown method {tag}"))?;
+                                                // Keep the paper's order.
+                                                let rank = |t: &str| METHODS.iter().position(|(x, _)| *x == t).unwrap_or(usize::MAX);
+                                                let at = cfg.methods.iter().position(|x| rank(x.tag()) > rank(tag)).unwrap_or(cfg.methods.len());
+                                                cfg.methods.insert(at, m);
+                                            }
+                                            Ok(())
+                                        })
+                                    }/>
+                                <span>{name}</span><small>{what}</small>
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <fieldset>
+                    <legend>"Explanations"</legend>
+                    <label class="field"><span>"LRP composite (Zennit)"</span>
+                        <select disabled=disabled on:change=move |ev| {
+                            let v = input_value(&ev);
+                            edit(ui, |cfg| {
+                                cfg.attribution.lrp.composite = match v.as_str() {
+                                    "epsilon_plus_flat" => Composite::EpsilonPlusFlat,
+                                    "epsilon_gamma_box" => Composite::EpsilonGammaBox { low: 0.0, high: 1.0, gamma: 0.25 },
+                                    "epsilon_alpha2_beta1" => Composite::EpsilonAlpha2Beta1,
+                                    _ => Composite::EpsilonPlus,
+                                };
+                                Ok(())
+                            })
+                        }>
+                            {[("epsilon_plus", "EpsilonPlus (the paper's)"), ("epsilon_plus_flat", "EpsilonPlusFlat"), ("epsilon_gamma_box", "EpsilonGammaBox"), ("epsilon_alpha2_beta1", "EpsilonAlpha2Beta1")]
+                                .into_iter()
+                                .map(|(id, label)| view! { <option value=id selected=move || composite_id(&c().attribution.lrp.composite) == id>{label}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" disabled=disabled prop:checked=move || c().attribution.lrp.canonize
+                            on:change=move |ev| { let on = checked(&ev); edit(ui, |cfg| { cfg.attribution.lrp.canonize = on; Ok(()) }) }/>
+                        <span>"ResNet canonizer"</span><small>"merge BatchNorm, split relevance at residual sums (the paper ran without)"</small>
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" id="ig-on" disabled=disabled prop:checked=move || c().attribution.ig.is_some()
+                            on:change=move |ev| {
+                                let on = checked(&ev);
+                                edit(ui, |cfg| { cfg.attribution.ig = if on { ExperimentConfig::demo().attribution.ig } else { None }; Ok(()) })
+                            }/>
+                        <span>"Integrated Gradients"</span><small>"Zennit's variant, as the paper"</small>
+                    </label>
+                    {num("IG steps", |c| c.attribution.ig.as_ref().map_or_else(|| "—".into(), |ig| ig.steps.to_string()), |c, v| {
+                        let steps = parse_count("IG steps", v, 2, 512)?;
+                        match c.attribution.ig.as_mut() { Some(ig) => { ig.steps = steps; Ok(()) } None => Err("IG steps: turn Integrated Gradients on first.".into()) }
+                    })}
+                    {num("explained test images", |c| c.attribution.images.to_string(), |c, v| { c.attribution.images = parse_count("explained images", v, 4, 10_000)?; Ok(()) })}
+                </fieldset>
+            </div>
+            <ConfigJson/>
+            <DataPreview/>
+        </section>
+    }
+}
+
+/// A vanilla model from a `.safetensors` file instead of training.
+#[component]
+fn WeightsPicker() -> impl IntoView {
+    let ui = ui();
+    let on_file = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        let name = file.name();
+        leptos::task::spawn_local(async move {
+            let bytes = match super::share::read_bytes(&file, super::share::MAX_WEIGHTS_BYTES).await {
+                Ok(b) => b,
+                Err(e) => return ui.error(format!("{name}: {e}")),
+            };
+            let config = ui.config.get_untracked();
+            match check_vanilla_weights(&config, &bytes, &burn::prelude::Device::flex()) {
+                Ok(()) => {
+                    ui.weights.set(Some((name.clone(), Arc::from(bytes))));
+                    ui.info(format!("{name} loaded: the next run uses it as the vanilla model at every φ instead of training one."));
+                }
+                Err(e) => ui.error(format!("{name} was not loaded: {e}. Choose torchvision ResNet weights with 2 outputs and the architecture set above, or train in the page.")),
+            }
+        });
+    };
+    view! {
+        <div class="field">
+            <span>"or load a trained vanilla model"</span>
+            <input type="file" id="weights-file" accept=".safetensors" on:change=on_file disabled=move || ui.running()/>
+            {move || ui.weights.get().map(|(name, _)| view! {
+                <span class="loaded">{format!("using {name} ")}<button on:click=move |_| ui.weights.set(None)>"train instead"</button></span>
+            })}
+        </div>
+    }
+}
+
+/// The whole config as JSON, editable: every setting of every method is here.
+#[component]
+fn ConfigJson() -> impl IntoView {
+    let ui = ui();
+    let text = RwSignal::new(String::new());
+    Effect::new(move |_| text.set(ui.config.get().to_json()));
+    view! {
+        <details class="json">
+            <summary>"Every setting, as JSON (the same document the CLI's `run --config` reads)"</summary>
+            <textarea id="config-json" rows="18" spellcheck="false" prop:value=move || text.get()
+                on:input=move |ev| text.set(input_value(&ev))></textarea>
+            <div class="buttons">
+                <button id="apply-json" disabled=move || ui.running() on:click=move |_| match ExperimentConfig::from_json(&text.get_untracked()) {
+                    Ok(c) => { ui.config.set(c); ui.info("Config applied from JSON."); }
+                    Err(e) => ui.error(format!("The JSON config was not applied: {e}")),
+                }>"Apply JSON"</button>
+                <button disabled=move || ui.running() on:click=move |_| ui.config.set(ExperimentConfig::demo())>"Reset to the demo"</button>
+            </div>
+        </details>
+    }
+}
+
+/// Sixteen images of the pool, and each φ's split counts and achieved φ (labels only: instant).
+#[component]
+fn DataPreview() -> impl IntoView {
+    let ui = ui();
+    let synthetic = Memo::new(move |_| ui.config.with(|c| c.data.synthetic.clone()));
+    let preview = move || {
+        let s = synthetic.get();
+        let side = s.size;
+        match s.generate(0, 16) {
+            Ok(batch) => {
+                let px = (side * side) as usize;
+                let attr = if s.attribute == ProtectedKind::Hat { "hat" } else { "tie" };
+                (0..16)
+                    .map(|i| {
+                        let rgba = biaslens_viz::chw_to_rgba(&batch.pixels[i * 3 * px..(i + 1) * 3 * px], px);
+                        let label = format!(
+                            "{}, {}",
+                            if batch.target[i] == 1 { "smiling" } else { "not smiling" },
+                            if batch.attribute[i] == 1 { format!("{attr}") } else { format!("no {attr}") }
+                        );
+                        view! {
+                            <figure class="thumb">
+                                <RgbaCanvas rgba=rgba width=side height=side label=format!("pool image {i}: {label}")/>
+                                <figcaption>{label}</figcaption>
+                            </figure>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            }
+            Err(e) => view! { <p class="warn">{format!("The preview could not be drawn: {e}")}</p> }.into_any(),
+        }
+    };
+    let splits = Memo::new(move |_| {
+        let c = ui.config.get();
+        phi_splits(&c).map(|s| (c.phis.clone(), s)).map_err(|e| e.to_string())
+    });
+    view! {
+        <div class="data">
+            <h3>"The data"</h3>
+            <p class="explain">"Smiling is the target. The protected attribute is drawn only inside its box, and the training split ties it to the target with correlation φ (negative φ: the attribute goes with not smiling). The debias split is the authors' (a quarter per cell); the test split is balanced."</p>
+            <div class="thumbs">{preview}</div>
+            {move || match splits.get() {
+                Ok((phis, s)) => view! {
+                    <table class="counts" id="split-counts">
+                        <caption>"Images per (target, attribute) cell, and the correlation each split achieves"</caption>
+                        <thead><tr><th scope="col">"φ asked"</th><th scope="col">"split"</th><th scope="col">"not smiling, no attr."</th><th scope="col">"not smiling, attr."</th><th scope="col">"smiling, no attr."</th><th scope="col">"smiling, attr."</th><th scope="col">"φ achieved"</th></tr></thead>
+                        <tbody>
+                            {phis.iter().zip(s.iter()).flat_map(|(phi, sp)| {
+                                [("train", &sp.train), ("debias", &sp.debias), ("test", &sp.test)].map(|(name, split)| {
+                                    let c = split.counts;
+                                    view! {
+                                        <tr>
+                                            <td>{format!("{phi}")}</td><td>{name}</td>
+                                            <td>{c.t0a0}</td><td>{c.t0a1}</td><td>{c.t1a0}</td><td>{c.t1a1}</td>
+                                            <td>{split.phi.map_or("undefined".into(), |p| format!("{p:.3}"))}</td>
+                                        </tr>
+                                    }
+                                })
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+                Err(e) => view! { <p class="warn" id="split-counts">{format!("These splits cannot be made: {e}")}</p> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// Run / Cancel, progress, the live training curve.
+#[component]
+pub fn RunPanel() -> impl IntoView {
+    let ui = ui();
+    let status = move || match ui.phase.get() {
+        Phase::Idle => "ready".to_string(),
+        Phase::Running => "running".to_string(),
+        Phase::Done => "done".to_string(),
+        Phase::Cancelled => "cancelled".to_string(),
+        Phase::Failed(m) => format!("error: {m}"),
+    };
+    view! {
+        <section class="panel" id="run" aria-labelledby="run-title" hidden=move || !ui.shown("run")>
+            <h2 id="run-title">"2 · Train, debias, explain"</h2>
+            <div class="buttons">
+                <button id="run-button" class="primary" disabled=move || ui.running() on:click=move |_| start_run(ui)>"Run"</button>
+                <button id="cancel-button" disabled=move || !ui.running() on:click=move |_| cancel_run(ui)>"Cancel"</button>
+                <span>"Status: " <strong id="status">{status}</strong></span>
+            </div>
+            {move || ui.progress.get().map(|p| {
+                let e = p.event;
+                view! {
+                    <div class="progress">
+                        <progress id="progress" max="1" value=p.overall aria-label="progress of the whole run"></progress>
+                        <span>{format!("{:.0} % · φ = {} · {} {} · {:.1} s", 100.0 * p.overall, e.phi.map_or("—".into(), |v| v.to_string()), e.stage, e.detail, ui.elapsed.get())}</span>
+                    </div>
+                }
+            })}
+            {move || (ui.phase.get() != Phase::Idle).then(|| view! {
+                <p class="explain" id="responsiveness" data-ms=format!("{:.0}", crate::pace::longest_hold_ms())>
+                    {format!("The page stays responsive: computation gives the browser a turn after every batch; the longest hold so far was {:.0} ms.", crate::pace::longest_hold_ms())}
+                </p>
+            })}
+            <LossCurve/>
+        </section>
+    }
+}
+
+/// The training loss per step, one line per φ, drawn as inline SVG.
+#[component]
+fn LossCurve() -> impl IntoView {
+    let ui = ui();
+    let svg = move || {
+        let curves = ui.losses.get();
+        let phis = ui.config.with_untracked(|c| c.phis.clone());
+        let max_len = curves.iter().map(Vec::len).max().unwrap_or(0);
+        if max_len < 2 {
+            return None;
+        }
+        let top = curves.iter().flatten().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(1e-6);
+        // Plot area up to x = w; the per-φ labels sit to its right, off the lines.
+        let (w, h, left, bottom, total) = (520.0, 200.0, 48.0, 28.0, 680.0);
+        let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
+        let mut s = format!(
+            "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {total} {h}' width='{total}' height='{h}' role='img' aria-label='training loss per step'>\
+             <line x1='{left}' y1='4' x2='{left}' y2='{y0}' stroke='#555'/><line x1='{left}' y1='{y0}' x2='{w}' y2='{y0}' stroke='#555'/>\
+             <text x='4' y='14' font-size='12'>{top:.2}</text><text x='4' y='{y0}' font-size='12'>0</text>\
+             <text x='{mid}' y='{hb}' font-size='12' text-anchor='middle'>training step</text>",
+            y0 = h - bottom,
+            mid = (w + left) / 2.0,
+            hb = h - 6.0
+        );
+        for (k, c) in curves.iter().enumerate() {
+            let pts: Vec<String> = c
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let x = left + (w - left - 8.0) * i as f64 / (max_len - 1) as f64;
+                    let y = 4.0 + (h - bottom - 4.0) * (1.0 - v.min(top) / top);
+                    format!("{x:.1},{y:.1}")
+                })
+                .collect();
+            let color = colors[k % colors.len()];
+            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", pts.join(" ")));
+            if let (Some(last), Some(phi)) = (c.last(), phis.get(k)) {
+                s.push_str(&format!(
+                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {phi}: {last:.3}</text>",
+                    w + 12.0,
+                    16.0 + 15.0 * k as f64
+                ));
+            }
+        }
+        s.push_str("</svg>");
+        Some(s)
+    };
+    view! {
+        {move || svg().map(|s| view! {
+            <figure class="chart loss" id="loss-curve">
+                <figcaption>"Cross-entropy of the vanilla model per training step (one line per φ)"</figcaption>
+                <div inner_html=s></div>
+            </figure>
+        })}
+    }
+}

@@ -1,0 +1,229 @@
+//! Sharing: the config (and seed) in the URL so a link reproduces a run, the self-contained
+//! report (download and import), and the teaching mode set from the URL.
+//!
+//! URL fragment: `#config=<base64url JSON of the fields that differ from the demo>`, plus
+//! `&autorun=1` (start the run on open), `&teach=1` (guided steps) and `&hide=setup,run,…`
+//! (panels to hide); `&simulate=gpu-loss@K` is a test hook that fails the K-th φ on WebGPU as a
+//! lost device would. The fragment never leaves the browser: it is not sent with requests.
+
+use std::sync::Arc;
+
+use biaslens_experiment::{ExperimentConfig, import_report, render_report};
+use leptos::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::{Ui, ui};
+
+/// The largest weights file the page reads (a ResNet-50 is about 100 MB).
+pub const MAX_WEIGHTS_BYTES: f64 = 400.0 * 1024.0 * 1024.0;
+/// The largest report the page imports.
+pub const MAX_REPORT_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
+
+fn hash_params() -> Vec<(String, String)> {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    hash.trim_start_matches('#')
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (kv.to_owned(), String::new()),
+        })
+        .collect()
+}
+
+/// Reads the URL's state into `ui`; returns whether it asks to start the run at once.
+pub fn read_url(ui: Ui) -> bool {
+    let mut autorun = false;
+    for (k, v) in hash_params() {
+        match k.as_str() {
+            "config" => match ExperimentConfig::from_fragment(&v) {
+                Ok(c) => ui.config.set(c),
+                Err(e) => ui.error(format!("The link's settings could not be read ({e}); the demo's settings are shown instead. Ask for a fresh link, or set them below.")),
+            },
+            "autorun" => autorun = v != "0",
+            "teach" => ui.teach.set((v != "0").then_some(0)),
+            "hide" => ui.hidden.set(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+            "simulate" => ui.simulate_gpu_loss_at.set(v.strip_prefix("gpu-loss@").and_then(|k| k.parse().ok())),
+            _ => {}
+        }
+    }
+    autorun
+}
+
+/// The fragment for the current state (`autorun` adds `&autorun=1`).
+fn fragment(ui: Ui, autorun: bool) -> String {
+    let mut f = format!("config={}", ui.config.with(ExperimentConfig::to_fragment));
+    if autorun {
+        f.push_str("&autorun=1");
+    }
+    if ui.teach.with(Option::is_some) {
+        f.push_str("&teach=1");
+    }
+    let hidden = ui.hidden.get();
+    if !hidden.is_empty() {
+        f.push_str("&hide=");
+        f.push_str(&hidden.join(","));
+    }
+    f
+}
+
+/// A link to this page that reproduces the current config.
+fn link(ui: Ui, autorun: bool) -> String {
+    let base = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .map(|h| h.split('#').next().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    format!("{base}#{}", fragment(ui, autorun))
+}
+
+/// Keeps the address bar's fragment equal to the config being edited (no navigation, no request).
+pub fn keep_url_in_sync(ui: Ui) {
+    Effect::new(move |_| {
+        let f = fragment(ui, false);
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("#{f}")));
+        }
+    });
+}
+
+fn mb(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+}
+
+/// The bytes of a chosen file, refused above `max` bytes.
+pub async fn read_bytes(file: &web_sys::File, max: f64) -> Result<Vec<u8>, String> {
+    if file.size() > max {
+        return Err(format!("the file is {}; the page reads at most {} for this. Choose a smaller file.", mb(file.size()), mb(max)));
+    }
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("the browser could not read the file ({e:?})"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// The file as text; bytes that are not UTF-8 become U+FFFD, as the CLI reads, so the report
+/// parser gives the same message in both.
+async fn read_text(file: &web_sys::File, max: f64) -> Result<String, String> {
+    let bytes = read_bytes(file, max).await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Offers `text` as a download named `name`.
+fn download(name: &str, text: &str, mime: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Export, link, import.
+#[component]
+pub fn Share() -> impl IntoView {
+    let ui = ui();
+    let shown_link = RwSignal::new(String::new());
+    let export = move |_| {
+        let Some(r) = ui.results.get_untracked() else { return ui.error("Nothing to export yet: run the experiment or import a report first.") };
+        let html = render_report(&r);
+        let name = format!("biaslens-report-{}-seed{}.html", r.config.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"), r.seed);
+        match download(&name, &html, "text/html") {
+            Ok(()) => ui.info(format!("Report saved as {name} ({}): one HTML file that opens offline and that this page can import again.", mb(html.len() as f64))),
+            Err(e) => ui.error(format!("The report could not be saved: {e}")),
+        }
+    };
+    let copy = move |_| {
+        let l = link(ui, true);
+        shown_link.set(l.clone());
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&l);
+        }
+    };
+    let on_import = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        let name = file.name();
+        leptos::task::spawn_local(async move {
+            let text = match read_text(&file, MAX_REPORT_BYTES).await {
+                Ok(t) => t,
+                Err(e) => return ui.error(format!("{name} was not imported: {e}. Earlier results are kept.")),
+            };
+            match import_report(&text) {
+                Ok(r) => {
+                    let phis = r.phis.len();
+                    ui.config.set(r.config.clone());
+                    ui.phi.set(0);
+                    ui.inspect.set(None);
+                    ui.roi.set(None);
+                    ui.source.set(format!("imported from {name}"));
+                    ui.results.set(Some(Arc::new(r)));
+                    ui.info(format!("{name} imported ({phis} φ value(s)). Its settings are now the page's: Run recomputes it here."));
+                }
+                Err(e) => ui.error(format!("{name} was not imported: {e}. Earlier results are kept.")),
+            }
+        });
+    };
+    view! {
+        <section class="panel" id="share" aria-labelledby="share-title" hidden=move || !ui.shown("share")>
+            <h2 id="share-title">"5 · Share"</h2>
+            <div class="buttons">
+                <button id="export-report" disabled=move || ui.results.with(Option::is_none) on:click=export>"Save the report (.html)"</button>
+                <button id="copy-link" on:click=copy>"Link that reproduces this run"</button>
+                <label class="file-button">"Import a report " <input type="file" id="import-file" accept=".html,.htm,.json" on:change=on_import/></label>
+            </div>
+            {move || (!shown_link.get().is_empty()).then(|| view! {
+                <p class="small">"Copied (if the browser allowed it). The same settings and seed, run on open: "
+                    <input type="text" id="share-link" readonly size="60" prop:value=move || shown_link.get()/></p>
+            })}
+            <p class="explain">"The report holds the settings, the seed, every number, the charts and the timings; it opens offline in any browser. The link holds only the settings (in the part after #, which browsers never send anywhere)."</p>
+        </section>
+    }
+}
+
+/// The guided steps of the teaching mode: (title, plain-language explanation, panel to show).
+const STEPS: [(&str, &str, &str); 7] = [
+    ("The question", "A classifier learned to predict smiling from faces, but in its training data smiling went with (not) wearing a tie. Debiasing methods try to make it fair. Did they make it stop looking at the tie, or only change its answers?", "setup"),
+    ("The data", "φ measures how strongly the tie and smiling go together in the training images (0: unrelated, −1: every tie-wearer is not smiling). The test images are balanced, so a fair model does equally well on every group.", "setup"),
+    ("Train and debias", "Run trains the plain (vanilla) model, then each debiasing method changes it: ThrOpt only moves the decision threshold; the adversarial methods and ClArC change the network itself.", "run"),
+    ("Explanations", "A saliency map (LRP or Integrated Gradients) colours each pixel by how much it pushed the decision. Red pushed towards the answer, blue against it. The dashed box is where the tie is.", "results"),
+    ("Saliency metrics", "RRF: the share of relevance inside the box (lower = less attention on the tie). ADR: how much the relevance in the box dropped against vanilla (positive = dropped). DIF: the share of box pixels whose relevance dropped. RDDT: a statistical test of whether the drop is real.", "results"),
+    ("Fairness metrics", "Accuracy: the share of correct answers. EO (equalized odds) gap: the largest difference in true- and false-positive rates between people with and without the tie (0 = fair).", "results"),
+    ("Look closer", "Open an image in the inspector and move the box with the arrow keys: the metrics follow, so you can see which region a method really moved attention away from.", "inspector"),
+];
+
+/// The teaching mode's guide (only with `teach=1` in the URL).
+#[component]
+pub fn Teaching() -> impl IntoView {
+    let ui = ui();
+    let go = move |k: usize| {
+        ui.teach.set(Some(k));
+        let target = STEPS[k].2;
+        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(target)) {
+            el.scroll_into_view();
+        }
+    };
+    view! {
+        {move || ui.teach.get().map(|k| {
+            let k = k.min(STEPS.len() - 1);
+            let (title, text, _) = STEPS[k];
+            view! {
+                <aside class="teach" id="teach" aria-label="Guided steps">
+                    <p class="step-count">{format!("Step {} of {}", k + 1, STEPS.len())}</p>
+                    <h2>{title}</h2>
+                    <p>{text}</p>
+                    <div class="buttons">
+                        <button disabled=k == 0 on:click=move |_| go(k - 1)>"Back"</button>
+                        <button id="teach-next" disabled=k + 1 == STEPS.len() on:click=move |_| go(k + 1)>"Next"</button>
+                        <button on:click=move |_| ui.teach.set(None)>"Close the guide"</button>
+                    </div>
+                </aside>
+            }
+        })}
+    }
+}

@@ -1,0 +1,56 @@
+//! Small views shared by the explorer and the self-test: canvases for RGBA buffers, inline SVG,
+//! the colour key.
+
+use leptos::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+
+/// A canvas showing an RGBA buffer at its native resolution (scaled up by CSS, pixelated).
+#[component]
+pub fn RgbaCanvas(rgba: Vec<u8>, width: u32, height: u32, label: String) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        let Some(el) = canvas.get() else { return };
+        let ctx = el
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
+        let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height);
+        if let (Some(ctx), Ok(image)) = (ctx, image) {
+            // Drawing can only fail for a detached canvas; nothing to recover then.
+            let _ = ctx.put_image_data(&image, 0.0, 0.0);
+        }
+    });
+    view! { <canvas node_ref=canvas width=width height=height role="img" aria-label=label></canvas> }
+}
+
+/// An SVG document made by `biaslens-viz`, inline (its XML declaration dropped), or the error
+/// in words.
+#[component]
+pub fn Svg(svg: Result<String, String>, label: String, id: &'static str) -> impl IntoView {
+    match svg {
+        Ok(svg) => {
+            let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]).to_owned();
+            view! { <figure class="chart" id=id role="img" aria-label=label inner_html=body></figure> }.into_any()
+        }
+        Err(e) => view! { <p class="warn" id=id>{format!("{label} could not be drawn: {e}")}</p> }.into_any(),
+    }
+}
+
+/// Colour key of a signed map in the given colour map.
+#[component]
+pub fn Legend(colormap: biaslens_viz::Colormap) -> impl IntoView {
+    let css = |c: [u8; 3]| format!("rgb({},{},{})", c[0], c[1], c[2]);
+    let gradient = format!(
+        "background: linear-gradient(90deg, {}, {}, {})",
+        css(colormap.color(-1.0, 1.0)),
+        css(colormap.color(0.0, 1.0)),
+        css(colormap.color(1.0, 1.0))
+    );
+    view! {
+        <div class="legend" role="img" aria-label=format!("Colour key ({}): left is negative relevance, the middle is zero, right is positive relevance", colormap.label())>
+            <span>"negative"</span><span class="bar" style=gradient></span><span>"positive"</span>
+            <span class="zero">{format!("middle = 0 · {}", colormap.label())}</span>
+        </div>
+    }
+}
