@@ -91,7 +91,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let name = csv.file_name().map_or_else(|| csv.display().to_string(), |n| n.to_string_lossy().into_owned());
             let columns = OwnColumns { image: image_column, target: target_column, attribute: attribute_column };
             let labelled = parse_own_csv(&bytes, &name, &columns)?;
-            let root = images.unwrap_or_else(|| csv.parent().map(PathBuf::from).unwrap_or_default());
+            let root = images.unwrap_or_else(|| match csv.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            });
             if !root.is_dir() {
                 bail!("the image folder {} does not exist; give it with --images DIR", root.display());
             }
