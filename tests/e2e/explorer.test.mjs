@@ -58,7 +58,7 @@ async function tableNumbers(page) {
 
 /** Apply a config through the JSON editor (as a user would paste one). */
 async function applyConfig(page, config) {
-  await page.click('details.json summary');
+  await page.evaluate(() => { document.querySelector('details.json').open = true; });
   await page.fill('#config-json', JSON.stringify(config));
   await page.click('#apply-json');
 }
@@ -102,7 +102,7 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
     assert.ok((await page.locator('#split-counts tbody tr').count()) >= 9, 'three splits per φ');
     if (process.env.BIASLENS_FULL_DEMO !== '1') {
       // One φ of the default demo: the same methods and sizes, a third of the work.
-      await page.click('details.json summary');
+      await page.evaluate(() => { document.querySelector('details.json').open = true; });
       const json = JSON.parse(await page.inputValue('#config-json'));
       json.phis = [-0.8];
       await page.fill('#config-json', JSON.stringify(json));
@@ -362,6 +362,15 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       await p.close();
       checked++;
     }
+    // A request too large for a browser tab is refused before any work, naming the field.
+    await clearNotes();
+    const huge = { ...config, data: { ...config.data, synthetic: { ...config.data.synthetic, size: 224 }, pool: 20000 },
+      splits: { ...config.splits, train: 4096 }, train: { ...config.train, batch_size: 4096 } };
+    await applyConfig(page, huge);
+    await page.click('#run-button');
+    assert.match(await waitForRun(page, 60_000), /^error: The run did not start on the CPU: training the vanilla model with 4096 images of 224×224 per pass would need about .* lower train\.batch_size to \d+ or less/);
+    assert.deepEqual(await tableNumbers(page), numbers, 'earlier results kept after the refusal');
+    checked++;
     await page.screenshot({ path: path.join(outDir, 'explorer-bad-inputs.png'), fullPage: false });
     console.log(`# ${checked} bad inputs from the corpus checked in the page`);
     assert.deepEqual(watch.foreignRequests(server.origin), [], 'no request may leave 127.0.0.1');

@@ -4,6 +4,7 @@
 //! it (toolchain.md §2); the probe below asks the browser first so that a missing adapter becomes
 //! a clear reason instead of an error deep inside wgpu.
 
+use biaslens_experiment::resources::DeviceLimits;
 use burn::prelude::Device;
 use burn::tensor::wgpu::WgpuBackend;
 use wasm_bindgen::{JsCast, JsValue};
@@ -45,11 +46,13 @@ pub struct Chosen {
     pub kind: Kind,
     /// One sentence for the user: what runs where, and why.
     pub why: String,
+    /// What the device allows (configs are checked against it before a run).
+    pub limits: DeviceLimits,
 }
 
 /// The flex CPU device, with the reason we are on it.
 pub fn cpu(why: impl Into<String>) -> Chosen {
-    Chosen { device: Device::flex(), kind: Kind::Cpu, why: why.into() }
+    Chosen { device: Device::flex(), kind: Kind::Cpu, why: why.into(), limits: DeviceLimits::WASM_CPU }
 }
 
 /// Ask the browser for a WebGPU adapter; `Ok(None)` when there is none.
@@ -87,7 +90,9 @@ pub async fn choose() -> Chosen {
                 let name = if info.name.is_empty() { "an unnamed adapter".to_string() } else { info.name.clone() };
                 format!("WebGPU is available ({name}), so the GPU computes.")
             };
-            Chosen { device, kind: Kind::WebGpu, why }
+            let l = setup.device.limits();
+            let limits = DeviceLimits::webgpu(u64::from(l.max_storage_buffer_binding_size), l.max_buffer_size);
+            Chosen { device, kind: Kind::WebGpu, why, limits }
         }
         Err(e) => cpu(format!("WebGPU is present but could not start ({e}), so the CPU computes.")),
     }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod report;
+pub mod resources;
 pub mod results;
 pub mod runner;
 pub mod selftest;

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use biaslens_debias::DebiasError;
 use biaslens_experiment::report::Attribution;
+use biaslens_experiment::resources::fit;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, RunError, RunOptions, RunProgress, run_experiment_with};
 use biaslens_metrics::Roi;
 use biaslens_model::TrainError;
@@ -194,6 +195,21 @@ pub fn start_run(ui: Ui) {
                 let c = device::choose().await;
                 ui.chosen.set(Some(c.clone()));
                 c
+            }
+        };
+        // What this device allows: refuse in words, or re-chunk IG, before any work.
+        let config = match fit(&config, &chosen.limits) {
+            Ok(f) => {
+                for change in f.changes {
+                    ui.info(change);
+                }
+                f.config
+            }
+            Err(e) => {
+                let text = format!("The run did not start on {}: {e}", chosen.kind.label());
+                ui.error(text.clone());
+                ui.phase.set(Phase::Failed(text));
+                return;
             }
         };
         let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights };

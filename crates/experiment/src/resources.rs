@@ -1,0 +1,259 @@
+//! Resource limits (hardening, issue 10): what a config's biggest tensors need, checked against
+//! what the device allows before any work, so a request too large for a browser tab or a GPU's
+//! buffer limits is refused in words, or re-chunked where that changes nothing but memory,
+//! instead of ending in an out-of-memory crash.
+//!
+//! The estimate walks the ResNet of the config (He et al. 2016: stem convolution at stride 2,
+//! max-pool, four stages halving the side) and counts, per image, the activations a pass keeps:
+//! every convolution, BatchNorm, ReLU and residual output. A backward pass keeps them all and
+//! adds as much again in gradients; LRP keeps them all once. It is an estimate (burn's allocator
+//! and temporaries are not modelled), so limits carry a margin.
+
+use biaslens_model::BlockKind;
+
+use crate::config::{ExperimentConfig, MethodConfig};
+
+/// What a device allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceLimits {
+    /// The largest single tensor (a WebGPU storage buffer binding, or a wasm allocation).
+    pub max_buffer_bytes: u64,
+    /// The most all live tensors of one pass may take together.
+    pub memory_bytes: u64,
+}
+
+impl DeviceLimits {
+    /// The CPU backend in a browser tab: WebAssembly's 32-bit memory (4 GiB at most, often less
+    /// granted), leaving room for the page and the results.
+    pub const WASM_CPU: Self = Self { max_buffer_bytes: 1 << 30, memory_bytes: 2 << 30 };
+
+    /// A WebGPU device with these limits (`maxStorageBufferBindingSize`, `maxBufferSize`); the
+    /// total is held to 2 GiB, what a browser grants a tab's GPU process comfortably.
+    pub fn webgpu(max_storage_binding: u64, max_buffer: u64) -> Self {
+        Self { max_buffer_bytes: max_storage_binding.min(max_buffer), memory_bytes: 2 << 30 }
+    }
+}
+
+/// Activation floats per image of one forward pass: (largest single tensor, all kept tensors).
+fn activations(config: &ExperimentConfig) -> (u64, u64) {
+    let m = &config.model;
+    let side = u64::from(config.data.synthetic.size);
+    let w = m.width as u64;
+    let half = side.div_ceil(2);
+    let stem = w * half * half;
+    let mut largest = stem;
+    // conv1, bn1, relu, then the max-pool.
+    let mut sum = 3 * stem;
+    let mut s = half.div_ceil(2);
+    sum += w * s * s;
+    let expansion = match m.block {
+        BlockKind::Basic => 1,
+        BlockKind::Bottleneck => 4,
+    };
+    for (stage, &blocks) in m.layers.iter().enumerate() {
+        if stage > 0 {
+            s = s.div_ceil(2);
+        }
+        let inner = w << stage;
+        let out = inner * expansion;
+        let plane = s * s;
+        let per_block = match m.block {
+            // conv, bn, relu, conv, bn, add, relu.
+            BlockKind::Basic => 7 * out * plane,
+            // 3 × (conv, bn) with ReLUs inside at `inner` channels, then add and ReLU at `out`.
+            BlockKind::Bottleneck => 6 * inner * plane + 4 * out * plane,
+        };
+        sum += blocks as u64 * per_block;
+        largest = largest.max(out * plane);
+    }
+    (largest, sum)
+}
+
+/// One stage's need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Need {
+    /// The config field that sets the batch (`train.batch_size`, …).
+    pub field: String,
+    /// What the stage does, in words.
+    pub what: String,
+    /// Images per pass.
+    pub batch: usize,
+    /// The largest single tensor, bytes.
+    pub largest_bytes: u64,
+    /// All live tensors of one pass, bytes (kept activations, twice with a backward pass).
+    pub total_bytes: u64,
+}
+
+/// Every stage's need for `config`.
+pub fn needs(config: &ExperimentConfig) -> Vec<Need> {
+    let (largest, sum) = activations(config);
+    let need = |field: &str, what: &str, batch: usize, factor: u64| Need {
+        field: field.into(),
+        what: what.into(),
+        batch,
+        largest_bytes: 4 * largest * batch as u64,
+        total_bytes: 4 * sum * factor * batch as u64,
+    };
+    let mut out = vec![need("train.batch_size", "training the vanilla model", config.train.batch_size, 2)];
+    for (k, m) in config.methods.iter().enumerate() {
+        let (batch, factor) = match m {
+            MethodConfig::ThrOpt(c) => (c.batch_size, 1),
+            MethodConfig::GroupThresholds(c) => (c.batch_size, 1),
+            MethodConfig::ZhangAl(c) => (c.batch_size, 2),
+            MethodConfig::SavaniAft(c) => (c.batch_size, 2),
+            MethodConfig::PClarc(c) => (c.cav.batch_size, 1),
+            MethodConfig::AClarc(c) => (c.batch_size.max(c.cav.batch_size), 2),
+            MethodConfig::RrClarc(c) => (c.batch_size.max(c.cav.batch_size), 2),
+        };
+        out.push(need(&format!("methods[{k}].batch_size"), &format!("{} fine-tuning or predictions", m.name()), batch, factor));
+    }
+    out.push(need("metrics.eval_batch_size", "evaluating on the test split", config.metrics.eval_batch_size, 1));
+    out.push(need("attribution.batch_size", "LRP", config.attribution.batch_size, 1));
+    if let Some(ig) = &config.attribution.ig {
+        out.push(need(
+            "attribution.ig.steps_per_chunk",
+            "Integrated Gradients (images × path points per pass)",
+            config.attribution.batch_size * ig.steps_per_chunk.min(ig.steps),
+            2,
+        ));
+    }
+    out
+}
+
+fn mib(b: u64) -> String {
+    if b >= 1 << 30 { format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)) } else { format!("{:.0} MiB", b as f64 / f64::from(1u32 << 20)) }
+}
+
+/// The largest batch of `need`'s stage that fits `limits` (0 if not even one image does).
+fn largest_fitting(need: &Need, limits: &DeviceLimits) -> usize {
+    let per_largest = need.largest_bytes / need.batch.max(1) as u64;
+    let per_total = need.total_bytes / need.batch.max(1) as u64;
+    let by_buffer = limits.max_buffer_bytes.checked_div(per_largest).unwrap_or(u64::MAX);
+    let by_total = limits.memory_bytes.checked_div(per_total).unwrap_or(u64::MAX);
+    usize::try_from(by_buffer.min(by_total)).unwrap_or(usize::MAX)
+}
+
+/// The outcome of [`fit`]: the config to run (possibly re-chunked) and what was changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    /// The config to run.
+    pub config: ExperimentConfig,
+    /// Changes made, in words (empty if none).
+    pub changes: Vec<String>,
+}
+
+/// Checks `config` against `limits`. Integrated Gradients' path points per pass are lowered to
+/// fit (the maps are the same sum, chunked differently); every other stage that does not fit is
+/// refused, naming the field, what it would need and the largest value that fits.
+///
+/// # Errors
+/// A message for the user when a stage cannot fit.
+pub fn fit(config: &ExperimentConfig, limits: &DeviceLimits) -> Result<Fitted, String> {
+    let mut config = config.clone();
+    let mut changes = Vec::new();
+    for need in needs(&config) {
+        if need.largest_bytes <= limits.max_buffer_bytes && need.total_bytes <= limits.memory_bytes {
+            continue;
+        }
+        let fits = largest_fitting(&need, limits);
+        let image_side = config.data.synthetic.size;
+        if need.field == "attribution.ig.steps_per_chunk" && fits >= config.attribution.batch_size {
+            let steps = fits / config.attribution.batch_size;
+            if let Some(ig) = config.attribution.ig.as_mut() {
+                changes.push(format!(
+                    "Integrated Gradients now takes {steps} path points per pass instead of {} ({} images × {} points at {image_side}×{image_side} would need {} in one pass); the maps are the same sum, computed in smaller chunks.",
+                    ig.steps_per_chunk.min(ig.steps),
+                    config.attribution.batch_size,
+                    ig.steps_per_chunk.min(ig.steps),
+                    mib(need.total_bytes)
+                ));
+                ig.steps_per_chunk = steps;
+            }
+            continue;
+        }
+        let field = if need.field == "attribution.ig.steps_per_chunk" { "attribution.batch_size".to_string() } else { need.field.clone() };
+        let cap = fits;
+        let advice = if cap == 0 {
+            format!("even one image of {image_side}×{image_side} does not fit: lower data.synthetic.size or model.width")
+        } else {
+            format!("lower {field} to {cap} or less, or lower data.synthetic.size or model.width")
+        };
+        return Err(format!(
+            "{} with {} images of {image_side}×{image_side} per pass would need about {} (its largest tensor {}), more than this device allows ({} in all, {} per tensor); {advice}.",
+            need.what,
+            need.batch,
+            mib(need.total_bytes),
+            mib(need.largest_bytes),
+            mib(limits.memory_bytes),
+            mib(limits.max_buffer_bytes),
+        ));
+    }
+    Ok(Fitted { config, changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_count_matches_a_hand_count_of_the_compact_network() {
+        // width 8, one basic block per stage, 48×48: stem 8×24×24 (conv, bn, relu) + pool 8×12×12,
+        // stages (8×12², 16×6², 32×3², 64×2²) × 7 tensors each.
+        let mut c = ExperimentConfig::demo();
+        c.model.layers = [1, 1, 1, 1];
+        c.model.width = 8;
+        c.data.synthetic.size = 48;
+        let (largest, sum) = activations(&c);
+        let stages = 8 * 144 + 16 * 36 + 32 * 9 + 64 * 4;
+        assert_eq!(largest, 8 * 24 * 24);
+        assert_eq!(sum, 3 * 8 * 576 + 8 * 144 + 7 * stages);
+    }
+
+    #[test]
+    fn the_demo_fits_a_browser_tab_unchanged() {
+        let demo = ExperimentConfig::demo();
+        for limits in [DeviceLimits::WASM_CPU, DeviceLimits::webgpu(128 << 20, 256 << 20)] {
+            let f = fit(&demo, &limits).expect("the demo fits");
+            assert_eq!(f.config, demo);
+            assert!(f.changes.is_empty());
+        }
+    }
+
+    #[test]
+    fn paper_sizes_on_a_default_webgpu_device_are_refused_with_the_field_and_a_value_that_fits() {
+        let paper = ExperimentConfig::paper();
+        let limits = DeviceLimits::webgpu(128 << 20, 256 << 20);
+        let e = fit(&paper, &limits).expect_err("ResNet-50 at 218 px with batch 128 does not fit 128 MiB buffers");
+        assert!(e.contains("training the vanilla model") && e.contains("lower train.batch_size to"), "{e}");
+        // The value it suggests fits.
+        let cap: usize = e.split("lower train.batch_size to ").nth(1).and_then(|t| t.split(' ').next()).and_then(|v| v.parse().ok()).expect("a number");
+        let mut smaller = paper.clone();
+        smaller.train.batch_size = cap;
+        let need = &needs(&smaller)[0];
+        assert!(need.largest_bytes <= limits.max_buffer_bytes && need.total_bytes <= limits.memory_bytes);
+        smaller.train.batch_size = cap + 1;
+        let need = &needs(&smaller)[0];
+        assert!(need.largest_bytes > limits.max_buffer_bytes || need.total_bytes > limits.memory_bytes, "the largest that fits");
+    }
+
+    #[test]
+    fn integrated_gradients_is_rechunked_instead_of_refused() {
+        let mut c = ExperimentConfig::demo();
+        let ig = c.attribution.ig.as_mut().expect("demo has IG");
+        ig.steps = 200;
+        ig.steps_per_chunk = 200;
+        c.attribution.batch_size = 64;
+        c.data.synthetic.size = 128;
+        c.data.pool = 20_000;
+        let limits = DeviceLimits::webgpu(128 << 20, 256 << 20);
+        let f = fit(&c, &limits).expect("re-chunked");
+        let steps = f.config.attribution.ig.as_ref().map(|ig| ig.steps_per_chunk).expect("IG");
+        assert!(steps < 200 && steps >= 1, "{steps}");
+        assert_eq!(f.changes.len(), 1);
+        assert!(f.changes[0].contains(&format!("{steps} path points per pass instead of 200")), "{}", f.changes[0]);
+        assert!(fit(&f.config, &limits).expect("fits now").changes.is_empty());
+        let mut rest = f.config.clone();
+        rest.attribution.ig = c.attribution.ig.clone();
+        assert_eq!(rest, c, "nothing else changed");
+    }
+}
