@@ -19,6 +19,7 @@ pub use config::{ConfigError, ExperimentConfig, MethodConfig, CONFIG_VERSION};
 pub use report::{ReportError, import_report, render_report};
 pub use results::{ExperimentResults, ExplainedImages, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};
 pub use runner::{
-    RunError, RunOptions, RunProgress, check_vanilla_weights, phi_splits, run_experiment, run_experiment_with,
+    ImagePool, RunError, RunOptions, RunProgress, check_vanilla_weights, phi_splits, phi_splits_of, run_experiment,
+    run_experiment_with,
 };
 pub use selftest::{SelfTestConfig, SelfTestError, SelfTestReport, run_selftest};

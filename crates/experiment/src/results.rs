@@ -258,6 +258,9 @@ pub struct ExperimentResults {
     pub timings: Vec<StageTiming>,
     /// Wall time of the whole run.
     pub total_seconds: f64,
+    /// The user's images the run used instead of the synthetic benchmark (`None`: synthetic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<String>,
 }
 
 impl ExperimentResults {

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use biaslens_attribution::{
     AttributionError, integrated_gradients, lrp_resnet_with_output, output_relevance,
 };
+use biaslens_data::images::{ImageSource, LabelledImages};
 use biaslens_data::{
     Correlation, SplitConfig, SplitError, Split, SyntheticError, make_splits,
 };
@@ -75,8 +76,8 @@ pub struct RunProgress {
 }
 
 /// How a run is hosted: memory for the inspector, and optionally a vanilla model to load instead
-/// of training one.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// of training one, or the user's own images instead of the synthetic benchmark.
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Memory (bytes) allowed for keeping the explained images' per-image maps of every model
     /// ([`PhiResult::explained`], for the page's inspector); as many of the first explained
@@ -86,6 +87,39 @@ pub struct RunOptions {
     /// architecture), used at every φ instead of training one, so φ then changes only the split
     /// summaries. Checked before any work.
     pub vanilla_weights: Option<std::sync::Arc<[u8]>>,
+    /// Labelled images (own CSV + folder, or CelebA's lists) that replace the synthetic
+    /// benchmark: the splits are drawn from their labels, the images decoded per split.
+    pub images: Option<std::sync::Arc<ImagePool>>,
+}
+
+/// The user's labelled images as the pool of a run (`paper-code.md` §3: CelebA through its
+/// attribute list, or any CSV of image, target and protected attribute).
+pub struct ImagePool {
+    /// What the data is, for the results (`"labels.csv: 1,200 images"`).
+    pub name: String,
+    /// File names and labels.
+    pub labelled: LabelledImages,
+    /// Where the image bytes come from (a folder natively, memory in the page).
+    pub source: Box<dyn ImageSource + Send + Sync>,
+    /// Images are padded to a square (the authors' SquarePad) and resized to `side × side`.
+    pub side: u32,
+    /// The protected attribute's box in `side × side` images.
+    pub roi: biaslens_metrics::Roi,
+}
+
+/// `load_batch` takes a sized source; this forwards to the pool's boxed one.
+struct DynSource<'a>(&'a (dyn ImageSource + Send + Sync));
+
+impl ImageSource for DynSource<'_> {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.0.read(name)
+    }
+}
+
+impl std::fmt::Debug for ImagePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagePool").field("name", &self.name).field("images", &self.labelled.len()).field("side", &self.side).finish()
+    }
 }
 
 /// Why a run stopped.
@@ -127,6 +161,9 @@ pub enum RunError {
     /// A metric could not be computed.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The user's images could not be used.
+    #[error("{0}")]
+    Images(String),
     /// Reading back from the device failed.
     #[error("the compute device failed: {0}")]
     Device(String),
@@ -366,6 +403,14 @@ fn accumulate(sum: &mut BTreeMap<GroupKey, Vec<f64>>, maps: &[f32], groups: &[Gr
 /// [`RunError::Split`] for the first φ the pool cannot supply.
 pub fn phi_splits(config: &ExperimentConfig) -> Result<Vec<biaslens_data::Splits>, RunError> {
     let (pool_target, pool_attribute) = config.data.synthetic.labels(0, config.data.pool);
+    phi_splits_of(config, &pool_target, &pool_attribute)
+}
+
+/// [`phi_splits`] of a pool given by its labels (the user's images).
+///
+/// # Errors
+/// As [`phi_splits`].
+pub fn phi_splits_of(config: &ExperimentConfig, pool_target: &[u8], pool_attribute: &[u8]) -> Result<Vec<biaslens_data::Splits>, RunError> {
     config
         .phis
         .iter()
@@ -383,7 +428,7 @@ pub fn phi_splits(config: &ExperimentConfig) -> Result<Vec<biaslens_data::Splits
                 seed: config.seed,
                 ..SplitConfig::default()
             };
-            make_splits(&pool_target, &pool_attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
+            make_splits(pool_target, pool_attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
         })
         .collect()
 }
@@ -534,13 +579,23 @@ pub async fn run_experiment_with(
         last: 0.0,
     };
     let syn = &config.data.synthetic;
-    let roi = syn.roi()?;
-    let image = syn.image_size();
-    let side = syn.size as usize;
+    let own = options.images.as_deref();
+    let (roi, image) = match own {
+        Some(pool) => (pool.roi, biaslens_metrics::ImageSize::square(pool.side)),
+        None => (syn.roi()?, syn.image_size()),
+    };
+    if roi.image() != image {
+        return Err(RunError::Images(format!("the region of interest belongs to {}×{} images, the run's are {}×{}", roi.image().width, roi.image().height, image.width, image.height)));
+    }
+    let side = image.width as usize;
     let hw = side * side;
     // Every φ's splits first (labels only, cheap), so a correlation the pool cannot supply is
     // reported before any training.
-    let all_splits = phi_splits(config)?;
+    let all_splits = match own {
+        Some(pool) => phi_splits_of(config, &pool.labelled.target, &pool.labelled.attribute)?,
+        None => phi_splits(config)?,
+    };
+    let pre = biaslens_data::images::Preprocess { square_pad: true, resize: own.map(|p| p.side) };
     let mut timings = Vec::new();
     let mut phis = Vec::with_capacity(config.phis.len());
     let stop = || should_stop();
@@ -555,6 +610,21 @@ pub async fn run_experiment_with(
         tracker.begin("data", plan.data);
         let splits = all_splits[phi_index].clone();
         let draw = |split: &Split| -> Result<SplitImages, RunError> {
+            if let Some(pool) = own {
+                let loaded = pool.labelled.load_batch(&split.indices, &DynSource(&*pool.source), &pre);
+                if let Some(s) = loaded.skipped.first() {
+                    return Err(RunError::Images(format!(
+                        "{}, line {}: {} cannot be used: {}; fix or remove that row ({} image(s) of this split failed)",
+                        pool.labelled.source,
+                        pool.labelled.lines.get(s.row).copied().unwrap_or(0),
+                        s.image,
+                        s.reason,
+                        loaded.skipped.len()
+                    )));
+                }
+                let b = loaded.batch;
+                return Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute });
+            }
             let idx: Vec<u64> = split.indices.iter().map(|&i| i as u64).collect();
             let b = syn.generate_indices(&idx)?;
             Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute })
@@ -962,6 +1032,7 @@ pub async fn run_experiment_with(
         phis,
         timings,
         total_seconds: start.elapsed().as_secs_f64(),
+        data_source: own.map(|p| p.name.clone()),
     })
 }
 

@@ -330,3 +330,72 @@ fn a_correlation_the_pool_cannot_supply_fails_before_training() {
     assert!(err.to_string().contains("use more images"), "{err}");
     assert!(!stages.iter().any(|s| s == "train vanilla"), "failed before any training: {stages:?}");
 }
+
+/// The user's images as PNG files in memory, labelled like the synthetic pool they were drawn
+/// from: the own-data path of the runner (what the page's folder picker and the CLI feed).
+fn png_pool(config: &ExperimentConfig) -> (biaslens_data::LabelledImages, biaslens_data::MemorySource) {
+    let syn = &config.data.synthetic;
+    let n = config.data.pool;
+    let batch = syn.generate(0, n).unwrap();
+    let side = syn.size;
+    let px = (side * side) as usize;
+    let mut source = biaslens_data::MemorySource::default();
+    let mut images = Vec::with_capacity(n);
+    for i in 0..n {
+        let chw = &batch.pixels[i * 3 * px..(i + 1) * 3 * px];
+        let rgb: Vec<u8> = (0..px).flat_map(|p| (0..3).map(move |c| (chw[c * px + p] * 255.0).round().clamp(0.0, 255.0) as u8)).collect();
+        let img = image::RgbImage::from_raw(side, side, rgb).unwrap();
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let name = format!("{i:06}.png");
+        source.insert(&name, png);
+        images.push(name);
+    }
+    let labelled = biaslens_data::LabelledImages {
+        source: "labels.csv".into(),
+        lines: (2..n + 2).collect(),
+        images,
+        target: batch.target.clone(),
+        attribute: batch.attribute.clone(),
+    };
+    (labelled, source)
+}
+
+/// Own images go through the same experiment: the same splits as the synthetic pool they were
+/// drawn from (splits depend on labels only), and numbers within the bootstrap intervals of the
+/// synthetic run (the PNGs are the same faces quantised to 8 bits); a broken image stops the run
+/// naming its file and line.
+#[test]
+fn own_images_run_through_the_same_experiment() {
+    let mut c = tiny();
+    c.phis = vec![-0.5];
+    let (labelled, source) = png_pool(&c);
+    let roi = c.data.synthetic.roi().unwrap();
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi };
+    let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
+    let own = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect("own images run");
+    let (synthetic, _) = run(&c);
+    assert_eq!(own.data_source.as_deref(), Some("labels.csv: 3,000 images"));
+    assert_eq!(synthetic.data_source, None);
+    let (p, q) = (&own.phis[0], &synthetic.phis[0]);
+    assert_eq!((p.train.counts, p.debias.counts, p.test.counts), (q.train.counts, q.debias.counts, q.test.counts));
+    for (a, b) in p.models.iter().zip(&q.models) {
+        let half = |v: &biaslens_metrics::fairness::Value| v.ci.map_or(0.0, |c| (c.high - c.low) / 2.0);
+        for (x, y) in [(&a.fairness.accuracy, &b.fairness.accuracy), (&a.fairness.equalized_odds, &b.fairness.equalized_odds)] {
+            assert!((x.value - y.value).abs() <= half(x).max(half(y)) + 1e-12, "{}: {} vs {}", a.name, x.value, y.value);
+        }
+    }
+    // One unreadable image in the training split: the run names it.
+    let mut broken = biaslens_data::MemorySource::default();
+    let (labelled, good) = png_pool(&c);
+    for (name, bytes) in &good.files {
+        broken.insert(name, bytes.clone());
+    }
+    let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute).unwrap()[0].train.indices[0];
+    broken.insert(&labelled.images[first_train], b"not a png".to_vec());
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi };
+    let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
+    let err = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect_err("broken image");
+    let text = err.to_string();
+    assert!(text.contains(&format!("labels.csv, line {}: {}", first_train + 2, labelled.images[first_train])), "{text}");
+}
