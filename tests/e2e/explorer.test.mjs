@@ -380,3 +380,43 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
     await server.close();
   }
 });
+
+test('own images: CelebA-layout files through the folder picker run the experiment', { timeout: 300_000 }, async () => {
+  // 2,000 faces exported in CelebA's layout by the CLI stand in for a user's CelebA folder.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-own-'));
+  execFileSync(cli, ['data', 'export', '--out', dir, '--count', '2000', '--size', '48', '--seed', '3']);
+  const images = fs.readdirSync(path.join(dir, 'img_align_celeba')).map((f) => path.join(dir, 'img_align_celeba', f));
+  assert.equal(images.length, 2000);
+  const server = await serveStatic(dist);
+  const ctx = await launchChromium(chromium, { webgpu: false });
+  try {
+    const page = await openPage(ctx);
+    const watch = watchPage(page);
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    const small = smallConfig();
+    await applyConfig(page, { ...small, splits: { ...small.splits, train: 256 } });
+    await page.evaluate(() => { document.querySelector('details.own').open = true; });
+    // Images first, then labels: either order works.
+    await page.setInputFiles('#own-images', images);
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('2000 image files'));
+    await page.setInputFiles('#own-labels', path.join(dir, 'list_attr_celeba.txt'));
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.startsWith('using list_attr_celeba.txt'));
+    // The split table now counts the user's pool.
+    const train = await page.textContent('#split-counts');
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
+    assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);
+    const { results } = await exportReport(page);
+    assert.equal(results.data_source, 'list_attr_celeba.txt: 2000 images');
+    const c = results.phis[0].train.counts;
+    assert.ok(train.includes(String(c.t0a1)), `the preview's counts (${train}) are the run's (${JSON.stringify(c)})`);
+    assert.ok(results.phis[0].models.every((m) => m.fairness.accuracy.value > 0.5), 'the models learned something');
+    await page.screenshot({ path: path.join(outDir, 'explorer-own-images.png'), fullPage: false });
+    assert.deepEqual(watch.foreignRequests(server.origin), [], 'no request may leave 127.0.0.1');
+    assert.deepEqual(watch.errors, [], 'no console error or page error');
+  } finally {
+    await ctx.close();
+    await server.close();
+  }
+});

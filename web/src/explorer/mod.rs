@@ -18,7 +18,9 @@ use biaslens_debias::DebiasError;
 use biaslens_experiment::report::Attribution;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, RunError, RunOptions, RunProgress, run_experiment_with};
-use biaslens_metrics::Roi;
+use biaslens_data::{ImageSource, LabelledImages, MemorySource};
+use biaslens_experiment::ImagePool;
+use biaslens_metrics::{ImageSize, Roi, RoiPreset};
 use biaslens_model::TrainError;
 use biaslens_viz::Colormap;
 use leptos::prelude::*;
@@ -102,6 +104,10 @@ pub struct Ui {
     pub teach: RwSignal<Option<usize>>,
     /// Panels hidden by the URL (`hide=setup,data,…`).
     pub hidden: RwSignal<Vec<String>>,
+    /// The user's labels (own CSV or CelebA's attribute list), replacing the synthetic pool.
+    pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
+    /// The user's image files, by name.
+    pub own_files: RwSignal<Option<Arc<MemorySource>>>,
     /// Test hook (`simulate=gpu-loss@K` in the URL): on WebGPU, the K-th φ (0-based) fails as a
     /// lost device would, to exercise the switch to the CPU.
     pub simulate_gpu_loss_at: RwSignal<Option<usize>>,
@@ -129,6 +135,8 @@ impl Ui {
             teach: RwSignal::new(None),
             hidden: RwSignal::new(Vec::new()),
             simulate_gpu_loss_at: RwSignal::new(None),
+            own_labels: RwSignal::new(None),
+            own_files: RwSignal::new(None),
         }
     }
 
@@ -137,9 +145,13 @@ impl Ui {
         self.notes.update(|n| n.push(Note { error: true, text: text.into() }));
     }
 
-    /// Shows an information message.
+    /// Shows an information message; it replaces the previous one (errors stay until dismissed),
+    /// so the sticky message area never covers much of the page.
     pub fn info(self, text: impl Into<String>) {
-        self.notes.update(|n| n.push(Note { error: false, text: text.into() }));
+        self.notes.update(|n| {
+            n.retain(|note| note.error);
+            n.push(Note { error: false, text: text.into() });
+        });
     }
 
     /// Whether the URL hid `panel`.
@@ -181,12 +193,19 @@ pub fn start_run(ui: Ui) {
     let cancel = Arc::new(AtomicBool::new(false));
     ui.cancel.set_value(cancel.clone());
     let n = config.phis.len();
-    ui.phase.set(Phase::Running);
     ui.losses.set(vec![Vec::new(); n]);
     ui.progress.set(None);
     ui.elapsed.set(0.0);
     crate::pace::reset();
     let weights = ui.weights.get_untracked().map(|(_, b)| b);
+    let images = match own_pool(ui, &config) {
+        Ok(p) => p,
+        Err(e) => {
+            ui.error(format!("The run did not start: {e}"));
+            return;
+        }
+    };
+    ui.phase.set(Phase::Running);
     spawn_local(async move {
         let start = now_ms();
         let mut chosen = match ui.chosen.get_untracked() {
@@ -212,7 +231,7 @@ pub fn start_run(ui: Ui) {
                 return;
             }
         };
-        let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights };
+        let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images };
         let mut parts: Vec<ExperimentResults> = Vec::with_capacity(n);
         let mut k = 0;
         while k < n {
@@ -283,6 +302,40 @@ pub fn start_run(ui: Ui) {
         ui.elapsed.set((now_ms() - start) / 1000.0);
         ui.phase.set(Phase::Done);
     });
+}
+
+/// The user's images as the run's pool (`None`: the synthetic benchmark): square-padded and
+/// resized to the config's image side, with the paper's box of the chosen attribute scaled to it.
+fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>, String> {
+    match (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
+        (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
+        (Some(labels), Some(files)) => {
+            let side = config.data.synthetic.size;
+            let preset = match config.data.synthetic.attribute {
+                biaslens_data::ProtectedKind::Hat => RoiPreset::Hat,
+                biaslens_data::ProtectedKind::Necktie => RoiPreset::Necktie,
+            };
+            let roi = preset.roi_for(ImageSize::square(side)).map_err(|e| format!("the region of interest: {e}"))?;
+            Ok(Some(Arc::new(ImagePool {
+                name: format!("{}: {} images", labels.source, labels.len()),
+                labelled: (*labels).clone(),
+                source: Box::new(SharedFiles(files)),
+                side,
+                roi,
+            })))
+        }
+    }
+}
+
+/// The chosen files, shared with the running computation.
+struct SharedFiles(Arc<MemorySource>);
+
+impl ImageSource for SharedFiles {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.0.read(name)
+    }
 }
 
 /// Asks the running computation to stop at its next batch.

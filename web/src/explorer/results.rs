@@ -40,7 +40,8 @@ fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
     let attr_name = move || ui.attribution.get().name();
     view! {
         <p class="explain" id="results-source">
-            {format!("{} φ value(s), {}; {} on {}, {:.1} s. ", results.phis.len(), ui.source.get_untracked(), results.config.name, results.device, results.total_seconds)}
+            {format!("{} φ value(s), {}; {} on {}, {:.1} s; data: {}. ", results.phis.len(), ui.source.get_untracked(), results.config.name, results.device, results.total_seconds,
+                results.data_source.clone().unwrap_or_else(|| "the synthetic benchmark".into()))}
         </p>
         <div class="controls" role="group" aria-label="What the charts show">
             <span>"φ: "</span>

@@ -127,6 +127,7 @@ pub fn Setup() -> impl IntoView {
                     {num("training images", |c| c.splits.train.to_string(), |c, v| { c.splits.train = parse_count("training images", v, 16, 200_000)?; Ok(()) })}
                     {num("debias images", |c| c.splits.debias.to_string(), |c, v| { c.splits.debias = parse_count("debias images", v, 16, 100_000)?; Ok(()) })}
                     {num("test images", |c| c.splits.test.to_string(), |c, v| { c.splits.test = parse_count("test images", v, 16, 100_000)?; Ok(()) })}
+                    <OwnDataPicker/>
                     {num("seed of the images", |c| c.data.synthetic.seed.to_string(), |c, v| { c.data.synthetic.seed = v.trim().parse().map_err(|_| format!("seed of the images: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
                     {num("seed of the run (splits, weights, methods)", |c| c.seed.to_string(), |c, v| { c.seed = v.trim().parse().map_err(|_| format!("seed of the run: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
                 </fieldset>
@@ -250,6 +251,90 @@ fn WeightsPicker() -> impl IntoView {
     }
 }
 
+/// The largest total of image files the page reads into memory.
+const MAX_IMAGE_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
+
+/// Own data instead of the synthetic pool: a CSV (`image,target,attribute`) or CelebA's
+/// `list_attr_celeba.txt` (Smiling against the chosen attribute), and the image files.
+#[component]
+fn OwnDataPicker() -> impl IntoView {
+    let ui = ui();
+    let on_labels = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        let name = file.name();
+        leptos::task::spawn_local(async move {
+            let bytes = match super::share::read_bytes(&file, 512.0 * 1024.0 * 1024.0).await {
+                Ok(b) => b,
+                Err(e) => return ui.error(format!("{name}: {e}")),
+            };
+            let attribute = match ui.config.get_untracked().data.synthetic.attribute {
+                ProtectedKind::Hat => "Wearing_Hat",
+                ProtectedKind::Necktie => "Wearing_Necktie",
+            };
+            let parsed = if name.to_ascii_lowercase().ends_with(".txt") {
+                biaslens_data::celeba::AttributeTable::parse(&bytes, &name).and_then(|t| t.labelled("Smiling", attribute))
+            } else {
+                biaslens_data::own::parse_own_csv(&bytes, &name, &biaslens_data::own::OwnColumns::default())
+            };
+            match parsed {
+                Ok(l) => {
+                    ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
+                    ui.own_labels.set(Some(Arc::new(l)));
+                }
+                Err(e) => ui.error(format!("{name} was not used: {e}. A CSV needs the columns image, target and attribute (0/1); CelebA's list_attr_celeba.txt needs Smiling and {attribute}.")),
+            }
+        });
+    };
+    let on_images = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(list) = input.files() else { return };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        input.set_value("");
+        let total: f64 = files.iter().map(|f| f.size()).sum();
+        if total > MAX_IMAGE_BYTES {
+            return ui.error(format!(
+                "{} files of {:.0} MB in all are more than the page holds in memory ({:.0} MB); choose fewer images, or run the CLI on the folder (biaslens run).",
+                files.len(), total / 1048576.0, MAX_IMAGE_BYTES / 1048576.0
+            ));
+        }
+        leptos::task::spawn_local(async move {
+            let mut source = biaslens_data::MemorySource::default();
+            for f in &files {
+                match super::share::read_bytes(f, MAX_IMAGE_BYTES).await {
+                    Ok(b) => source.insert(&f.name(), b),
+                    Err(e) => return ui.error(format!("{}: {e}", f.name())),
+                }
+            }
+            if let Some(labels) = ui.own_labels.get_untracked()
+                && let Err(e) = labels.check_images(&source)
+            {
+                return ui.error(format!("These images do not match the labels: {e}"));
+            }
+            ui.info(format!("{} image files read.", files.len()));
+            ui.own_files.set(Some(Arc::new(source)));
+        });
+    };
+    let using = move || ui.own_labels.with(Option::is_some) || ui.own_files.with(Option::is_some);
+    view! {
+        <details class="own" open=using>
+            <summary>"or use your own images (CSV or CelebA)"</summary>
+            <label class="field"><span>"labels: a CSV (image, target, attribute) or list_attr_celeba.txt"</span>
+                <input type="file" id="own-labels" accept=".csv,.txt" on:change=on_labels disabled=move || ui.running()/></label>
+            <label class="field"><span>"the image files (select them all)"</span>
+                <input type="file" id="own-images" multiple accept="image/*" on:change=on_images disabled=move || ui.running()/></label>
+            <p class="small" id="own-status">{move || match (ui.own_labels.get(), ui.own_files.get()) {
+                (Some(l), Some(f)) => format!("using {} ({} rows, {} files), padded to a square and resized to the image side above; the paper's box of the chosen attribute", l.source, l.len(), f.files.len()),
+                (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
+                (None, Some(f)) => format!("{} image files: now choose the labels", f.files.len()),
+                (None, None) => "using the synthetic benchmark".to_string(),
+            }}</p>
+            <button disabled=move || !using() || ui.running() on:click=move |_| { ui.own_labels.set(None); ui.own_files.set(None); }>"back to the synthetic data"</button>
+        </details>
+    }
+}
+
 /// The whole config as JSON, editable: every setting of every method is here.
 #[component]
 fn ConfigJson() -> impl IntoView {
@@ -307,7 +392,11 @@ fn DataPreview() -> impl IntoView {
     };
     let splits = Memo::new(move |_| {
         let c = ui.config.get();
-        phi_splits(&c).map(|s| (c.phis.clone(), s)).map_err(|e| e.to_string())
+        let result = match ui.own_labels.get() {
+            Some(l) => biaslens_experiment::phi_splits_of(&c, &l.target, &l.attribute),
+            None => phi_splits(&c),
+        };
+        result.map(|s| (c.phis.clone(), s)).map_err(|e| e.to_string())
     });
     view! {
         <div class="data">
