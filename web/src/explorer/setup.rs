@@ -221,9 +221,7 @@ pub fn Setup() -> impl IntoView {
 fn WeightsPicker() -> impl IntoView {
     let ui = ui();
     let on_file = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
-        input.set_value("");
+        let Some(file) = super::share::chosen_files(&ev).into_iter().next() else { return };
         let name = file.name();
         leptos::task::spawn_local(async move {
             let bytes = match super::share::read_bytes(&file, super::share::MAX_WEIGHTS_BYTES).await {
@@ -260,9 +258,7 @@ const MAX_IMAGE_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
 fn OwnDataPicker() -> impl IntoView {
     let ui = ui();
     let on_labels = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
-        input.set_value("");
+        let Some(file) = super::share::chosen_files(&ev).into_iter().next() else { return };
         let name = file.name();
         leptos::task::spawn_local(async move {
             let bytes = match super::share::read_bytes(&file, 512.0 * 1024.0 * 1024.0).await {
@@ -288,10 +284,10 @@ fn OwnDataPicker() -> impl IntoView {
         });
     };
     let on_images = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let Some(list) = input.files() else { return };
-        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
-        input.set_value("");
+        let files = super::share::chosen_files(&ev);
+        if files.is_empty() {
+            return;
+        }
         let total: f64 = files.iter().map(|f| f.size()).sum();
         if total > MAX_IMAGE_BYTES {
             return ui.error(format!(

@@ -91,6 +91,15 @@ fn mb(bytes: f64) -> String {
     format!("{:.1} MB", bytes / (1024.0 * 1024.0))
 }
 
+/// The files chosen in the `<input type=file>` of `ev`; the input is cleared so that choosing the
+/// same file again fires again.
+pub fn chosen_files(ev: &leptos::ev::Event) -> Vec<web_sys::File> {
+    let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return Vec::new() };
+    let files = input.files().map_or_else(Vec::new, |list| (0..list.length()).filter_map(|i| list.get(i)).collect());
+    input.set_value("");
+    files
+}
+
 /// The bytes of a chosen file, refused above `max` bytes.
 pub async fn read_bytes(file: &web_sys::File, max: f64) -> Result<Vec<u8>, String> {
     if file.size() > max {
@@ -145,9 +154,7 @@ pub fn Share() -> impl IntoView {
         }
     };
     let on_import = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
-        input.set_value("");
+        let Some(file) = chosen_files(&ev).into_iter().next() else { return };
         let name = file.name();
         leptos::task::spawn_local(async move {
             let text = match read_text(&file, MAX_REPORT_BYTES).await {

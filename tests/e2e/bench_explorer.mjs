@@ -1,0 +1,60 @@
+// Times the explorer's default run: page open → the full default report, in headless Chromium on
+// the CPU fallback or on WebGPU. A benchmark, not a test (timings are never asserted).
+//
+//   BIASLENS_DIST=target/dist-ci node bench_explorer.mjs cpu|webgpu [phis, e.g. -0.8]
+//
+// Prints the wall time from navigation to "done", the page's own run time, the longest hold of
+// the event loop, and the per-stage times of the run (from the exported results).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { serveStatic, launchChromium, watchPage } from './harness.mjs';
+
+const mode = process.argv[2] ?? 'cpu';
+const phis = process.argv[3]?.split(',').map(Number);
+const server = await serveStatic(process.env.BIASLENS_DIST);
+const ctx = await launchChromium(chromium, { webgpu: mode === 'webgpu' });
+try {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  const watch = watchPage(page);
+  const opened = Date.now();
+  await page.goto(server.url);
+  await page.waitForSelector(`#device[data-kind="${mode}"]`, { timeout: 120_000 });
+  if (phis) {
+    await page.evaluate(() => { document.querySelector('details.json').open = true; });
+    const json = JSON.parse(await page.inputValue('#config-json'));
+    json.phis = phis;
+    await page.fill('#config-json', JSON.stringify(json));
+    await page.click('#apply-json');
+  }
+  await page.click('#run-button');
+  let last = 0;
+  for (;;) {
+    await page.waitForTimeout(2000);
+    const status = await page.textContent('#status');
+    if (status !== 'running') break;
+    if (Date.now() - last > 60_000) {
+      last = Date.now();
+      console.error(`${((Date.now() - opened) / 1000).toFixed(0)} s: ${await page.$eval('.progress span', (e) => e.textContent).catch(() => '')}`);
+    }
+  }
+  const wall = (Date.now() - opened) / 1000;
+  const status = await page.textContent('#status');
+  const hold = await page.getAttribute('#responsiveness', 'data-ms');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-report')]);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-bench-')), 'report.html');
+  await download.saveAs(file);
+  const html = fs.readFileSync(file, 'utf8');
+  const results = JSON.parse(html.match(/<script type="application\/json" id="biaslens-results">([\s\S]*?)<\/script>/)[1]);
+  const stages = {};
+  for (const t of results.timings) stages[t.stage] = (stages[t.stage] ?? 0) + t.seconds;
+  console.log(JSON.stringify({
+    mode, status, device: results.device, phis: results.config.phis, page_open_to_done_s: wall,
+    run_s: results.total_seconds, longest_hold_ms: Number(hold), stages_s: stages,
+    errors: watch.errors, foreign_requests: watch.foreignRequests(server.origin),
+  }, null, 1));
+} finally {
+  await ctx.close();
+  await server.close();
+}
