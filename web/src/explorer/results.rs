@@ -71,7 +71,12 @@ fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
                     <ModelTable results=r.clone() index=i attribution=attribution/>
                     <h3>{format!("Figure 2 · mean {} maps per group at φ = {}", attribution.name(), p.phi)}</h3>
                     <Legend colormap=colormap/>
-                    <Svg svg=grid id="figure2" label=format!("Figure 2: mean {} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest", attribution.name(), p.phi)/>
+                    <div class="clickable" title="Click a cell to inspect an image of that group" on:click={
+                        let r = r.clone();
+                        move |ev: web_sys::MouseEvent| open_from_grid(&ev, &r, i)
+                    }>
+                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.", attribution.name(), p.phi)/>
+                    </div>
                     <Explained results=r.clone() index=i/>
                 }.into_any()
             }
@@ -92,6 +97,37 @@ fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
             }
         }
         <Findings results=r.clone()/>
+    }
+}
+
+/// A click on a Figure 2 cell opens the inspector on the first explained image of that cell's
+/// group (rows are the groups in key order, as `PhiResult::groups`).
+fn open_from_grid(ev: &web_sys::MouseEvent, results: &ExperimentResults, phi: usize) {
+    use wasm_bindgen::JsCast;
+    let ui = ui();
+    let Some(cell) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+    if !cell.class_list().contains("cell") {
+        return;
+    }
+    let y_of = |e: &web_sys::Element| e.get_attribute("y").and_then(|v| v.parse::<f64>().ok());
+    let (Some(y), Ok(Some(svg))) = (y_of(&cell), cell.closest("svg")) else { return };
+    let Ok(all) = svg.query_selector_all("image.cell") else { return };
+    let mut rows: Vec<f64> = (0..all.length())
+        .filter_map(|k| all.item(k).and_then(|n| n.dyn_into::<web_sys::Element>().ok()))
+        .filter_map(|e| y_of(&e))
+        .collect();
+    rows.sort_by(f64::total_cmp);
+    rows.dedup();
+    let Some(row) = rows.iter().position(|&r| r == y) else { return };
+    let Some(p) = results.phis.get(phi) else { return };
+    let (Some(group), Some(e)) = (p.groups.get(row), p.explained.as_ref()) else { return };
+    let g = group.group;
+    let first = (0..e.n).find(|&k| i64::from(e.attribute[k]) == g.protected && i64::from(e.target[k]) == g.target);
+    if let Some(k) = first {
+        ui.inspect.set(Some(k));
+        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("inspector")) {
+            el.scroll_into_view();
+        }
     }
 }
 

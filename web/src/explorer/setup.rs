@@ -269,7 +269,9 @@ fn OwnDataPicker() -> impl IntoView {
                 ProtectedKind::Hat => "Wearing_Hat",
                 ProtectedKind::Necktie => "Wearing_Necktie",
             };
-            let parsed = if name.to_ascii_lowercase().ends_with(".txt") {
+            // CelebA's attribute list (its .txt, or Kaggle's list_attr_celeba.csv), else an own CSV.
+            let lower = name.to_ascii_lowercase();
+            let parsed = if lower.ends_with(".txt") || lower.contains("list_attr") {
                 biaslens_data::celeba::AttributeTable::parse(&bytes, &name).and_then(|t| t.labelled("Smiling", attribute))
             } else {
                 biaslens_data::own::parse_own_csv(&bytes, &name, &biaslens_data::own::OwnColumns::default())
@@ -278,6 +280,7 @@ fn OwnDataPicker() -> impl IntoView {
                 Ok(l) => {
                     ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
                     ui.own_labels.set(Some(Arc::new(l)));
+                    check_own(ui);
                 }
                 Err(e) => ui.error(format!("{name} was not used: {e}. A CSV needs the columns image, target and attribute (0/1); CelebA's list_attr_celeba.txt needs Smiling and {attribute}.")),
             }
@@ -303,20 +306,16 @@ fn OwnDataPicker() -> impl IntoView {
                     Err(e) => return ui.error(format!("{}: {e}", f.name())),
                 }
             }
-            if let Some(labels) = ui.own_labels.get_untracked()
-                && let Err(e) = labels.check_images(&source)
-            {
-                return ui.error(format!("These images do not match the labels: {e}"));
-            }
             ui.info(format!("{} image files read.", files.len()));
             ui.own_files.set(Some(Arc::new(source)));
+            check_own(ui);
         });
     };
     let using = move || ui.own_labels.with(Option::is_some) || ui.own_files.with(Option::is_some);
     view! {
         <details class="own" open=using>
             <summary>"or use your own images (CSV or CelebA)"</summary>
-            <label class="field"><span>"labels: a CSV (image, target, attribute) or list_attr_celeba.txt"</span>
+            <label class="field"><span>"labels: a CSV (image, target, attribute) or CelebA's list_attr_celeba (.txt or Kaggle's .csv)"</span>
                 <input type="file" id="own-labels" accept=".csv,.txt" on:change=on_labels disabled=move || ui.running()/></label>
             <label class="field"><span>"the image files (select them all)"</span>
                 <input type="file" id="own-images" multiple accept="image/*" on:change=on_images disabled=move || ui.running()/></label>
@@ -328,6 +327,18 @@ fn OwnDataPicker() -> impl IntoView {
             }}</p>
             <button disabled=move || !using() || ui.running() on:click=move |_| { ui.own_labels.set(None); ui.own_files.set(None); }>"back to the synthetic data"</button>
         </details>
+    }
+}
+
+/// Once labels and images are both chosen: every listed image must be among the files and decode
+/// (JPEG or PNG), else the labels are set aside with a message naming the line and file.
+fn check_own(ui: Ui) {
+    let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) else { return };
+    let side = ui.config.with_untracked(|c| c.data.synthetic.size);
+    let pre = biaslens_data::Preprocess { square_pad: true, resize: Some(side) };
+    if let Err(e) = labels.check_decodable(&*files, &pre) {
+        ui.own_labels.set(None);
+        ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
     }
 }
 
