@@ -76,8 +76,8 @@ pub struct Ui {
     pub phase: RwSignal<Phase>,
     /// The last progress event.
     pub progress: RwSignal<Option<Progress>>,
-    /// Training loss per step, per φ of the current run.
-    pub losses: RwSignal<Vec<Vec<f64>>>,
+    /// Training (loss, batch accuracy) per step, per φ of the current run.
+    pub losses: RwSignal<Vec<Vec<(f64, f64)>>>,
     /// Results shown (of a run here, possibly partial, or imported).
     pub results: RwSignal<Option<Arc<ExperimentResults>>>,
     /// Where the shown results come from.
@@ -247,10 +247,10 @@ pub fn start_run(ui: Ui) {
                 &chosen.device,
                 &options,
                 |event: RunProgress| {
-                    if let Some(l) = event.loss {
+                    if let (Some(l), Some(a)) = (event.loss, event.accuracy) {
                         ui.losses.update(|v| {
                             if let Some(curve) = v.get_mut(k) {
-                                curve.push(l);
+                                curve.push((l, a));
                             }
                         });
                     }

@@ -467,7 +467,7 @@ pub fn RunPanel() -> impl IntoView {
             })}
             {move || (ui.phase.get() != Phase::Idle).then(|| view! {
                 <p class="explain" id="responsiveness" data-ms=format!("{:.0}", crate::pace::longest_hold_ms())>
-                    {format!("The page stays responsive: computation gives the browser a turn after every batch; the longest hold so far was {:.0} ms.", crate::pace::longest_hold_ms())}
+                    {format!("The page stays responsive: the computation gives the browser a turn after every batch. The longest the page could not react so far: {:.0} ms (drawing a finished φ's charts takes the longest).", crate::pace::longest_hold_ms())}
                 </p>
             })}
             <LossCurve/>
@@ -475,7 +475,8 @@ pub fn RunPanel() -> impl IntoView {
     }
 }
 
-/// The training loss per step, one line per φ, drawn as inline SVG.
+/// The training loss (solid) and batch accuracy (dashed) per step, one colour per φ, drawn as
+/// inline SVG on one axis from 0 to max(1, largest loss).
 #[component]
 fn LossCurve() -> impl IntoView {
     let ui = ui();
@@ -486,12 +487,12 @@ fn LossCurve() -> impl IntoView {
         if max_len < 2 {
             return None;
         }
-        let top = curves.iter().flatten().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(1e-6);
+        let top = curves.iter().flatten().map(|p| p.0).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
         // Plot area up to x = w; the per-φ labels sit to its right, off the lines.
-        let (w, h, left, bottom, total) = (520.0, 200.0, 48.0, 28.0, 680.0);
+        let (w, h, left, bottom, total) = (520.0, 200.0, 48.0, 28.0, 760.0);
         let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
         let mut s = format!(
-            "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {total} {h}' width='{total}' height='{h}' role='img' aria-label='training loss per step'>\
+            "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {total} {h}' width='{total}' height='{h}' role='img' aria-label='training loss and batch accuracy per step'>\
              <line x1='{left}' y1='4' x2='{left}' y2='{y0}' stroke='#555'/><line x1='{left}' y1='{y0}' x2='{w}' y2='{y0}' stroke='#555'/>\
              <text x='4' y='14' font-size='12'>{top:.2}</text><text x='4' y='{y0}' font-size='12'>0</text>\
              <text x='{mid}' y='{hb}' font-size='12' text-anchor='middle'>training step</text>",
@@ -499,33 +500,45 @@ fn LossCurve() -> impl IntoView {
             mid = (w + left) / 2.0,
             hb = h - 6.0
         );
+        let point = |i: usize, v: f64| {
+            let x = left + (w - left - 8.0) * i as f64 / (max_len - 1) as f64;
+            let y = 4.0 + (h - bottom - 4.0) * (1.0 - v.clamp(0.0, top) / top);
+            format!("{x:.1},{y:.1}")
+        };
         for (k, c) in curves.iter().enumerate() {
-            let pts: Vec<String> = c
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let x = left + (w - left - 8.0) * i as f64 / (max_len - 1) as f64;
-                    let y = 4.0 + (h - bottom - 4.0) * (1.0 - v.min(top) / top);
-                    format!("{x:.1},{y:.1}")
-                })
-                .collect();
             let color = colors[k % colors.len()];
-            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", pts.join(" ")));
+            let loss: Vec<String> = c.iter().enumerate().map(|(i, p)| point(i, p.0)).collect();
+            let acc: Vec<String> = c.iter().enumerate().map(|(i, p)| point(i, p.1)).collect();
+            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", loss.join(" ")));
+            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='1.5' stroke-dasharray='5 3' points='{}'/>", acc.join(" ")));
             if let (Some(last), Some(phi)) = (c.last(), phis.get(k)) {
                 s.push_str(&format!(
-                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {phi}: {last:.3}</text>",
+                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {phi}: loss {:.3}, accuracy {:.2}</text>",
                     w + 12.0,
-                    16.0 + 15.0 * k as f64
+                    16.0 + 15.0 * k as f64,
+                    last.0,
+                    last.1
                 ));
             }
         }
+        s.push_str(&format!(
+            "<line x1='{a}' y1='{y}' x2='{b}' y2='{y}' stroke='#555' stroke-width='2'/><text x='{t}' y='{ty}' font-size='12'>loss</text>\
+             <line x1='{a}' y1='{y2}' x2='{b}' y2='{y2}' stroke='#555' stroke-width='1.5' stroke-dasharray='5 3'/><text x='{t}' y='{ty2}' font-size='12'>batch accuracy</text>",
+            a = w + 12.0,
+            b = w + 40.0,
+            t = w + 46.0,
+            y = h - 48.0,
+            ty = h - 44.0,
+            y2 = h - 32.0,
+            ty2 = h - 28.0
+        ));
         s.push_str("</svg>");
         Some(s)
     };
     view! {
         {move || svg().map(|s| view! {
             <figure class="chart loss" id="loss-curve">
-                <figcaption>"Cross-entropy of the vanilla model per training step (one line per φ)"</figcaption>
+                <figcaption>"Training the vanilla model: cross-entropy (solid) and batch accuracy (dashed) per step, one colour per φ"</figcaption>
                 <div inner_html=s></div>
             </figure>
         })}
