@@ -437,3 +437,24 @@ test('own images: CelebA-layout files through the folder picker run the experime
     await page.screenshot({ path: path.join(outDir, 'explorer-own-images.png'), fullPage: false });
   });
 });
+
+test('teaching mode and hidden panels come from the URL and stay in it', { timeout: 120_000 }, async () => {
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url + '#teach=1&hide=setup,share');
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    assert.equal(await page.isVisible('#setup'), false, 'setup hidden');
+    assert.equal(await page.isVisible('#share'), false, 'share hidden');
+    assert.equal(await page.isVisible('#run'), true, 'run shown');
+    assert.match(await page.textContent('#teach .step-count'), /^Step 1 of 7$/);
+    // Keyboard: Tab to Next and press Enter, through to the metric explanations.
+    for (let k = 2; k <= 5; k++) {
+      await page.focus('#teach-next');
+      await page.keyboard.press('Enter');
+      assert.match(await page.textContent('#teach .step-count'), new RegExp(`^Step ${k} of 7$`));
+    }
+    const text = await page.textContent('#teach');
+    for (const word of ['RRF', 'ADR', 'DIF', 'RDDT']) assert.ok(text.includes(word), `step 5 explains ${word}`);
+    // The address keeps the mode, so the link can be shared as it is.
+    assert.match(await page.evaluate(() => location.hash), /&teach=1&hide=setup,share$/);
+  });
+});
