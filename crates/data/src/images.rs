@@ -118,6 +118,20 @@ impl MemorySource {
     }
 }
 
+/// A shared or boxed source reads through to the source it holds (the page shares its files with
+/// the running computation; the runner holds any source boxed).
+impl<S: ImageSource + ?Sized> ImageSource for std::sync::Arc<S> {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        (**self).read(name)
+    }
+}
+
+impl<S: ImageSource + ?Sized> ImageSource for Box<S> {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        (**self).read(name)
+    }
+}
+
 impl ImageSource for MemorySource {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         let key = name.rsplit(['/', '\\']).next().unwrap_or(name);

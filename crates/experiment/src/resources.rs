@@ -172,11 +172,10 @@ pub fn fit(config: &ExperimentConfig, limits: &DeviceLimits) -> Result<Fitted, S
             continue;
         }
         let field = if need.field == "attribution.ig.steps_per_chunk" { "attribution.batch_size".to_string() } else { need.field.clone() };
-        let cap = fits;
-        let advice = if cap == 0 {
+        let advice = if fits == 0 {
             format!("even one image of {image_side}×{image_side} does not fit: lower data.synthetic.size or model.width")
         } else {
-            format!("lower {field} to {cap} or less, or lower data.synthetic.size or model.width")
+            format!("lower {field} to {fits} or less, or lower data.synthetic.size or model.width")
         };
         return Err(format!(
             "{} with {} images of {image_side}×{image_side} per pass would need about {} (its largest tensor {}), more than this device allows ({} in all, {} per tensor); {advice}.",

@@ -107,15 +107,6 @@ pub struct ImagePool {
     pub roi: biaslens_metrics::Roi,
 }
 
-/// `load_batch` takes a sized source; this forwards to the pool's boxed one.
-struct DynSource<'a>(&'a (dyn ImageSource + Send + Sync));
-
-impl ImageSource for DynSource<'_> {
-    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
-        self.0.read(name)
-    }
-}
-
 impl std::fmt::Debug for ImagePool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImagePool").field("name", &self.name).field("images", &self.labelled.len()).field("side", &self.side).finish()
@@ -611,7 +602,7 @@ pub async fn run_experiment_with(
         let splits = all_splits[phi_index].clone();
         let draw = |split: &Split| -> Result<SplitImages, RunError> {
             if let Some(pool) = own {
-                let loaded = pool.labelled.load_batch(&split.indices, &DynSource(&*pool.source), &pre);
+                let loaded = pool.labelled.load_batch(&split.indices, &pool.source, &pre);
                 if let Some(s) = loaded.skipped.first() {
                     return Err(RunError::Images(format!(
                         "{}, line {}: {} cannot be used: {}; fix or remove that row ({} image(s) of this split failed)",

@@ -50,19 +50,12 @@ fn image_row(maps: &ModelMapsOf, vanilla: &ModelMapsOf, i: usize, hw: usize, roi
     (m.rrf, m.hrf, adr, dif)
 }
 
-/// Mean RRF and ADR over all kept images for one model.
+/// Mean RRF and ADR over all kept images for one model (each image as [`image_row`]).
 fn kept_means(maps: &ModelMapsOf, vanilla: &ModelMapsOf, n: usize, hw: usize, roi: &Roi, r: &ExperimentResults) -> (f64, f64) {
-    let s = &r.config.metrics.saliency;
-    let (mut rrf, mut adr) = (0.0, 0.0);
-    for i in 0..n {
-        let d = slice(&maps.preprocessed, i, hw);
-        let v = slice(&vanilla.preprocessed, i, hw);
-        if d.len() != hw || v.len() != hw {
-            return (f64::NAN, f64::NAN);
-        }
-        rrf += map_metrics(&d, roi, s).rrf;
-        adr += paired_metrics(&v, &d, roi, s).0;
-    }
+    let (rrf, adr) = (0..n).fold((0.0, 0.0), |(rrf, adr), i| {
+        let (a, _, b, _) = image_row(maps, vanilla, i, hw, roi, r);
+        (rrf + a, adr + b)
+    });
     (rrf / n.max(1) as f64, adr / n.max(1) as f64)
 }
 

@@ -18,7 +18,7 @@ use biaslens_debias::DebiasError;
 use biaslens_experiment::report::Attribution;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, RunError, RunOptions, RunProgress, run_experiment_with};
-use biaslens_data::{ImageSource, LabelledImages, MemorySource};
+use biaslens_data::{LabelledImages, MemorySource};
 use biaslens_experiment::ImagePool;
 use biaslens_metrics::{ImageSize, Roi, RoiPreset};
 use biaslens_model::TrainError;
@@ -321,20 +321,11 @@ fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>,
             Ok(Some(Arc::new(ImagePool {
                 name: format!("{}: {} images", labels.source, labels.len()),
                 labelled: (*labels).clone(),
-                source: Box::new(SharedFiles(files)),
+                source: Box::new(files),
                 side,
                 roi,
             })))
         }
-    }
-}
-
-/// The chosen files, shared with the running computation.
-struct SharedFiles(Arc<MemorySource>);
-
-impl ImageSource for SharedFiles {
-    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
-        self.0.read(name)
     }
 }
 
