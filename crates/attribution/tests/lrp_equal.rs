@@ -12,42 +12,18 @@
 //! `lrp_rules_are_distinguishable` below). The conservation sums must match the reference's
 //! to 1e-3 relative (they are sums of the same maps).
 
-use biaslens_attribution::{Composite, LrpConfig, OutputRelevance, lrp_resnet};
+use biaslens_attribution::{LrpConfig, OutputRelevance, lrp_resnet};
 use burn::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::{reference_input, reference_resnet, to_vec};
+use common::{lrp_case, reference_input, reference_resnet, rel_l2, to_vec};
 
 const CASES: &str = include_str!("../../../tests/fixtures/lrp/cases.json");
 const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/lrp/maps.npy");
 
 /// Relative L2 error bound per image map, ‖ours − ref‖ / ‖ref‖ (issue 6).
 const REL_L2: f64 = 1e-3;
-
-fn rel_l2(ours: &[f64], reference: &[f64]) -> f64 {
-    let num: f64 = ours
-        .iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum();
-    let den: f64 = reference.iter().map(|b| b * b).sum();
-    (num / den).sqrt()
-}
-
-fn composite(name: &str, low: f64, high: f64) -> Composite {
-    match name {
-        "epsilon_plus" => Composite::EpsilonPlus,
-        "epsilon_plus_flat" => Composite::EpsilonPlusFlat,
-        "epsilon_gamma_box" => Composite::EpsilonGammaBox {
-            low,
-            high,
-            gamma: 0.25,
-        },
-        "epsilon_alpha2_beta1" => Composite::EpsilonAlpha2Beta1,
-        other => panic!("unknown composite {other}"),
-    }
-}
 
 #[test]
 fn lrp_matches_zennit_for_every_composite_and_canonizer() {
@@ -74,25 +50,8 @@ fn lrp_matches_zennit_for_every_composite_and_canonizer() {
         let model = models
             .entry(model_name.clone())
             .or_insert_with(|| reference_resnet(&model_name, seed, classes, &device));
-        let config = LrpConfig::paper()
-            .with_composite(composite(
-                case["composite"].as_str().expect("composite"),
-                low,
-                high,
-            ))
-            .with_canonize(case["canonize"].as_bool().expect("canonize"))
-            .with_output(match case["output"].as_str().expect("output") {
-                "logit" => OutputRelevance::LogitOneHot,
-                _ => OutputRelevance::OneHot,
-            });
-        let targets: Vec<usize> = case["targets"]
-            .as_array()
-            .expect("targets")
-            .iter()
-            .map(|t| t.as_u64().expect("target") as usize)
-            .collect();
-        let given = (case["target"] != "predicted").then_some(targets.as_slice());
-        let out = lrp_resnet(model, x.clone(), given, &config, None).expect("LRP runs");
+        let (config, given) = lrp_case(case, low, high);
+        let out = lrp_resnet(model, x.clone(), given.as_deref(), &config, None).expect("LRP runs");
         let ours = to_vec(out.map);
         let input_sum = to_vec(out.input_sum);
         let output_sum = to_vec(out.output_sum);

@@ -21,7 +21,7 @@ use burn::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::{reference_input, reference_resnet, to_vec};
+use common::{compare, reference_input, reference_resnet, to_vec};
 
 const CASES: &str = include_str!("../../../tests/fixtures/attribution/cases.json");
 const MAPS: &[u8] = include_bytes!("../../../tests/fixtures/attribution/maps.npy");
@@ -33,22 +33,6 @@ const FRACTION: f64 = 0.997;
 const NEAR: f64 = 1e-3;
 /// Relative L2 error bound, ‖ours − ref‖ / ‖ref‖.
 const REL_L2: f64 = 2e-3;
-
-/// (fraction within NEAR·max|ref|, max |diff| / max|ref|, relative L2).
-fn compare(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
-    assert_eq!(ours.len(), reference.len());
-    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let diffs: Vec<f64> = ours
-        .iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs())
-        .collect();
-    let near = diffs.iter().filter(|&&d| d <= NEAR * scale).count() as f64 / diffs.len() as f64;
-    let max = diffs.iter().fold(0.0f64, |m, &d| m.max(d)) / scale;
-    let l2 = diffs.iter().map(|d| d * d).sum::<f64>().sqrt()
-        / reference.iter().map(|v| v * v).sum::<f64>().sqrt();
-    (near, max, l2)
-}
 
 #[test]
 fn ig_and_gradient_match_captum_and_zennit() {
@@ -130,7 +114,7 @@ fn ig_and_gradient_match_captum_and_zennit() {
             }
         };
         let reference = &maps[i * per_map..(i + 1) * per_map];
-        let (near, max, l2) = compare(&ours, reference);
+        let (near, max, l2) = compare(&ours, reference, NEAR);
         let torch = &case["f32_vs_f64"];
         println!(
             "{name}: within {NEAR}·max {near:.5}, max {max:.2e}, rel L2 {l2:.2e} \

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use biaslens_attribution::{Composite, LrpConfig, OutputRelevance};
 use biaslens_model::{ResNet, ResNetConfig, StateTensor, state_dict_to_safetensors};
 use burn::prelude::*;
 use serde_json::Value;
@@ -64,4 +65,46 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
         .into_iter()
         .map(f64::from)
         .collect()
+}
+
+/// Relative L2 error ‖ours − reference‖ / ‖reference‖.
+pub fn rel_l2(ours: &[f64], reference: &[f64]) -> f64 {
+    let num: f64 = ours.iter().zip(reference).map(|(a, b)| (a - b) * (a - b)).sum();
+    let den: f64 = reference.iter().map(|b| b * b).sum();
+    (num / den).sqrt()
+}
+
+/// (fraction within `near`·max|ref|, max |diff| / max|ref|, relative L2).
+pub fn compare(ours: &[f64], reference: &[f64], near: f64) -> (f64, f64, f64) {
+    assert_eq!(ours.len(), reference.len());
+    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let diffs: Vec<f64> = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).collect();
+    let within = diffs.iter().filter(|&&d| d <= near * scale).count() as f64 / diffs.len() as f64;
+    let max = diffs.iter().fold(0.0f64, |m, &d| m.max(d)) / scale;
+    (within, max, rel_l2(ours, reference))
+}
+
+/// The composite a fixture case names (`tests/reference/lrp_reference.py`).
+pub fn composite(name: &str, low: f64, high: f64) -> Composite {
+    match name {
+        "epsilon_plus" => Composite::EpsilonPlus,
+        "epsilon_plus_flat" => Composite::EpsilonPlusFlat,
+        "epsilon_gamma_box" => Composite::EpsilonGammaBox { low, high, gamma: 0.25 },
+        "epsilon_alpha2_beta1" => Composite::EpsilonAlpha2Beta1,
+        other => panic!("unknown composite {other}"),
+    }
+}
+
+/// A fixture case's LRP config and its given targets (`None`: the predicted class).
+pub fn lrp_case(case: &Value, low: f64, high: f64) -> (LrpConfig, Option<Vec<usize>>) {
+    let config = LrpConfig::paper()
+        .with_composite(composite(case["composite"].as_str().expect("composite"), low, high))
+        .with_canonize(case["canonize"].as_bool().expect("canonize"))
+        .with_output(match case["output"].as_str().expect("output") {
+            "logit" => OutputRelevance::LogitOneHot,
+            _ => OutputRelevance::OneHot,
+        });
+    let targets: Vec<usize> =
+        case["targets"].as_array().expect("targets").iter().map(|t| t.as_u64().expect("target") as usize).collect();
+    (config, (case["target"] != "predicted").then_some(targets))
 }
