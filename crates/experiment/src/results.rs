@@ -294,6 +294,19 @@ impl ExperimentResults {
         Some(out)
     }
 
+    /// [`Self::join`] of the first `parts.len()` φ values of `config`: what a run stopped part-way
+    /// (cancelled, or a device lost) has finished, as a document whose config lists only those φ,
+    /// so that it reads, renders and re-imports as a complete smaller run. `None` if `parts` is
+    /// empty or does not match the start of `config`.
+    pub fn join_finished(config: &ExperimentConfig, parts: Vec<ExperimentResults>) -> Option<Self> {
+        if parts.is_empty() || parts.len() > config.phis.len() {
+            return None;
+        }
+        let mut done = config.clone();
+        done.phis.truncate(parts.len());
+        Self::join(&done, parts)
+    }
+
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

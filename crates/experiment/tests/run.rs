@@ -198,7 +198,14 @@ fn single_phi_runs_join_into_the_whole_run() {
     assert_eq!(joined.without_timings().to_json(), portable.without_timings().to_json());
     assert!(ExperimentResults::join(&c, parts[..1].to_vec()).is_none(), "a missing φ is refused");
     let swapped = vec![parts[1].clone(), parts[0].clone()];
-    assert!(ExperimentResults::join(&c, swapped).is_none(), "φ out of order is refused");
+    assert!(ExperimentResults::join(&c, swapped.clone()).is_none(), "φ out of order is refused");
+    // A run stopped after the first φ keeps a complete document of that φ alone.
+    let first = ExperimentResults::join_finished(&c, parts[..1].to_vec()).expect("a finished prefix joins");
+    assert_eq!(first.config.phis, c.phis[..1].to_vec());
+    assert_eq!(first.phis.len(), 1);
+    assert_eq!(first.without_timings().to_json(), parts[0].without_timings().to_json());
+    assert!(ExperimentResults::join_finished(&c, Vec::new()).is_none(), "nothing finished, nothing to keep");
+    assert!(ExperimentResults::join_finished(&c, swapped[..1].to_vec()).is_none(), "a prefix must start at the first φ");
 }
 
 /// A vanilla model given as torchvision weights replaces training at every φ; weights of another

@@ -265,9 +265,7 @@ pub fn start_run(ui: Ui) {
             match result {
                 Ok(r) => {
                     parts.push(r);
-                    let mut done = config.clone();
-                    done.phis = config.phis[..=k].to_vec();
-                    if let Some(joined) = ExperimentResults::join(&done, parts.clone()) {
+                    if let Some(joined) = ExperimentResults::join_finished(&config, parts.clone()) {
                         if k == 0 {
                             ui.phi.set(0);
                             ui.inspect.set(None);
