@@ -165,6 +165,8 @@ pub struct Args {
     /// Images per pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub device: crate::device::DeviceArgs,
 }
 
 /// Per-image target classes from the flags, or `None` for the predicted class.
@@ -250,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let device = Device::flex();
+    let device = args.device.open()?.device;
     let (model, classes) = load::resnet(&args.weights, args.arch, &device)?;
     // Evaluation-mode BatchNorm even where the input goes through autodiff.
     let model = model.freeze();

@@ -32,11 +32,13 @@ pub struct Args {
     /// Images per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub device: crate::device::DeviceArgs,
 }
 
 /// Run `predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let device = Device::flex();
+    let device = args.device.open()?.device;
     let (model, classes) = load::resnet(&args.weights, args.arch, &device)?;
     let (pixels, [n, c, h, w]) = load::image_batch(&args.input)?;
     if args.batch_size == 0 {

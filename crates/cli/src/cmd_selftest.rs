@@ -1,7 +1,6 @@
-//! `biaslens selftest`: the page's device self-test, natively on the flex CPU backend.
+//! `biaslens selftest`: the page's device self-test, natively on the flex CPU backend or a wgpu adapter.
 
 use biaslens_experiment::{SelfTestConfig, run_selftest};
-use burn::prelude::Device;
 
 /// Options of `biaslens selftest`.
 #[derive(clap::Args)]
@@ -18,6 +17,8 @@ pub struct Args {
     /// Print the whole report (inputs, maps, logits) as JSON instead of a summary.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    device: crate::device::DeviceArgs,
 }
 
 /// Run the self-test and print its result.
@@ -28,11 +29,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     config.data.size = args.size;
     config.data.seed = args.seed;
-    let report = pollster::block_on(run_selftest(&config, &Device::flex()))?;
+    let chosen = args.device.open()?;
+    let report = pollster::block_on(run_selftest(&config, &chosen.device))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("device: flex (CPU)");
+        println!("device: {}", chosen.name);
         for (i, f) in report.roi_fraction.iter().enumerate() {
             println!(
                 "image {i}: target {} necktie {} |saliency| in ROI {f:.6}",

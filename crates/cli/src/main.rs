@@ -9,6 +9,7 @@ mod cmd_metrics;
 mod cmd_predict;
 mod cmd_run;
 mod cmd_selftest;
+mod device;
 mod load;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +60,8 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The partial report is written and the stop explained; 130 is the shell's Ctrl-C status.
+        Err(e) if e.is::<cmd_run::Stopped>() => std::process::ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -97,3 +97,113 @@ fn demo_prints_its_config() {
     let c = biaslens_experiment::ExperimentConfig::from_json(&text).expect("valid config");
     assert_eq!(c, biaslens_experiment::ExperimentConfig::demo());
 }
+
+/// Ctrl-C stops the run at the next batch and still writes the report of the φ values already
+/// finished, whose config lists only those; the exit status is 130.
+#[test]
+fn ctrl_c_keeps_the_finished_phi() {
+    use std::io::{BufRead, BufReader};
+    let d = dir("ctrl-c");
+    let config = d.join("exp.json");
+    // Two φ values; the signal is sent when the second one starts training.
+    std::fs::write(&config, TINY.replace(r#""phis": [-0.6]"#, r#""phis": [-0.6, 0.6]"#)).expect("config written");
+    let report = d.join("report.html");
+    let mut child = biaslens()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&report)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        seen.push_str(&line);
+        seen.push('\n');
+        // The second φ started: the first is finished.
+        if line.contains("φ = 0.6, train vanilla") && !seen.contains("SIGINT sent") {
+            let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+            assert!(ok.success());
+            seen.push_str("SIGINT sent\n");
+        }
+    }
+    let out = child.wait_with_output().expect("exits");
+    assert!(seen.contains("SIGINT sent"), "the second φ never started: {seen}");
+    assert_eq!(out.status.code(), Some(130), "{seen}");
+    assert!(seen.contains("stopped by Ctrl-C at φ = 0.6") && seen.contains("1 finished φ value(s) of 2"), "{seen}");
+    let html = std::fs::read_to_string(&report).expect("the partial report is written");
+    let r = biaslens_experiment::import_report(&html).expect("the partial report imports");
+    assert_eq!(r.config.phis, vec![-0.6], "its config lists the finished φ only");
+    assert_eq!(r.phis.len(), 1);
+    assert_eq!(r.phis[0].phi, -0.6);
+}
+
+/// `--device wgpu` runs the same experiment on a native wgpu adapter (the page's WebGPU kernels)
+/// and agrees with the CPU run, for every method of the paper. Training is not bit-reproducible
+/// across backends (ARCHITECTURE.md, "Known device differences"), so as in the browser test: the
+/// splits are identical, and every model's accuracy, EO and LRP RRF intervals overlap those of the
+/// CPU run. Skipped without an adapter unless `BIASLENS_REQUIRE_WGPU=1`.
+#[test]
+fn run_on_wgpu_agrees_with_the_cpu() {
+    let d = dir("wgpu");
+    let config = d.join("exp.json");
+    // Every method of the paper, trained long enough to be above chance.
+    let every = TINY
+        .replace(r#""methods": [{"method": "thr_opt"}]"#, r#""methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 1, "batch_size": 32}}, {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 32}}, {"method": "rr_clarc", "config": {"batch_size": 32}}]"#)
+        .replace(r#""train": 256"#, r#""train": 512"#)
+        .replace(r#""pool": 2000"#, r#""pool": 6000"#)
+        .replace(r#""epochs": 1"#, r#""epochs": 2"#);
+    assert_ne!(every, TINY);
+    std::fs::write(&config, every).expect("config written");
+    let run = |device: &str| {
+        let json = d.join(format!("{device}.json"));
+        let out = biaslens()
+            .args(["run", "--device", device, "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(d.join(format!("{device}.html")))
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let results = out.status.success().then(|| {
+            biaslens_experiment::import_report(&std::fs::read_to_string(&json).expect("results written")).expect("imports")
+        });
+        (results, stderr)
+    };
+    let (gpu, stderr) = run("wgpu");
+    let Some(gpu) = gpu else {
+        let required = std::env::var("BIASLENS_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+        assert!(stderr.contains("no wgpu adapter could be started") && !required, "{stderr}");
+        eprintln!("skipped: {stderr}");
+        return;
+    };
+    let (cpu, stderr) = run("cpu");
+    let cpu = cpu.unwrap_or_else(|| panic!("{stderr}"));
+    assert!(gpu.device.starts_with("wgpu: "), "the report names the adapter: {}", gpu.device);
+    assert_eq!(cpu.device, "CPU (burn flex)");
+    let overlap = |a: Option<biaslens_metrics::Interval>, b: Option<biaslens_metrics::Interval>| {
+        let (a, b) = (a.expect("interval"), b.expect("interval"));
+        a.low <= b.high && b.low <= a.high
+    };
+    for (g, c) in gpu.phis.iter().zip(&cpu.phis) {
+        assert_eq!(serde_json::to_string(&g.train).ok(), serde_json::to_string(&c.train).ok(), "identical splits");
+        assert_eq!(serde_json::to_string(&g.test).ok(), serde_json::to_string(&c.test).ok(), "identical splits");
+        for (gm, cm) in g.models.iter().zip(&c.models) {
+            assert_eq!(gm.name, cm.name);
+            let (gf, cf) = (&gm.fairness, &cm.fairness);
+            let (gr, cr) = (&gm.lrp.saliency.pooled.rrf, &cm.lrp.saliency.pooled.rrf);
+            println!(
+                "{}: accuracy wgpu {:.3} cpu {:.3}; EO wgpu {:.3} cpu {:.3}; RRF wgpu {:.4} cpu {:.4}",
+                gm.name, gf.accuracy.value, cf.accuracy.value, gf.equalized_odds.value, cf.equalized_odds.value, gr.mean, cr.mean
+            );
+            assert!(overlap(gf.accuracy.ci, cf.accuracy.ci), "{} accuracy", gm.name);
+            assert!(overlap(gf.equalized_odds.ci, cf.equalized_odds.ci), "{} EO", gm.name);
+            assert!(overlap(gr.ci, cr.ci), "{} RRF", gm.name);
+        }
+    }
+}

@@ -124,8 +124,15 @@ fn npm_packages(root: &Path) -> Result<()> {
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))
 }
 
+/// Whether Mesa's lavapipe (a Vulkan adapter on the CPU, for the native wgpu tests) is installed.
+pub fn lavapipe_present() -> bool {
+    std::fs::read_dir("/usr/share/vulkan/icd.d")
+        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy().starts_with("lvp_icd.")))
+        .unwrap_or(false)
+}
+
 fn chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() {
+    if Path::new("/usr/bin/chromium").exists() && lavapipe_present() {
         return Ok(());
     }
     let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
