@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{draw_err, finite};
 use crate::svg::{
-    BASELINE_BAR, GRID, INK, Swatch, WHISKER, bold, draw_legend, fmt_num, fmt_phi, font, legend_layout,
-    method_colors, text, text_width, tick_decimals,
+    BASELINE_BAR, GRID, Hover, INK, Swatch, WHISKER, add_hovers, bold, draw_legend, fmt_estimate, fmt_num, fmt_phi, font,
+    legend_layout, method_colors, text, text_width, tick_decimals,
 };
 use crate::VizError;
 
@@ -269,6 +269,7 @@ pub fn metric_bars_svg(table: &ResultsTable, style: &BarStyle) -> Result<String,
     let total_h = (panels_y + rows.len() as f64 * (ph + PANEL_GAP) - PANEL_GAP + MARGIN).ceil();
 
     let mut svg = String::new();
+    let mut hovers = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (total_w as u32, total_h as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
@@ -285,11 +286,12 @@ pub fn metric_bars_svg(table: &ResultsTable, style: &BarStyle) -> Result<String,
                 let x = MARGIN + c as f64 * (pw + PANEL_GAP);
                 let y = panels_y + r as f64 * (ph + PANEL_GAP);
                 let area = root.clone().shrink((x.round() as i32, y.round() as i32), (pw as u32, ph as u32));
-                draw_panel(&area, table, &table.metrics[si], &colors, px)?;
+                hovers.extend(draw_panel(&area, table, &table.metrics[si], &colors, px)?);
             }
         }
         root.present().map_err(draw_err)?;
     }
+    add_hovers(&mut svg, &hovers);
     Ok(svg)
 }
 
@@ -332,7 +334,7 @@ fn draw_panel<DB: DrawingBackend>(
     series: &MetricSeries,
     colors: &[RGBColor],
     px: f64,
-) -> Result<(), VizError> {
+) -> Result<Vec<Hover>, VizError> {
     let (lo, hi) = value_range(series);
     let decimals = tick_decimals(hi - lo);
     let title = format!("{}  ({})", series.metric.name(), series.metric.better().phrase());
@@ -378,12 +380,25 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(draw_err)?;
         }
     }
-    // Bars.
+    // Bars, each with a hover target over its whole column (a bar near zero is still easy to hit).
+    let mut hovers = Vec::new();
     for (j, (row, &color)) in series.values.iter().zip(colors).enumerate() {
         for (i, e) in row.iter().enumerate() {
             let Some(e) = e else { continue };
             let (x0, x1) = bar_span(i, j, m);
             chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.0), (x1, e.value)], color.filled()))).map_err(draw_err)?;
+            let ((left, top), (right, bottom)) = (chart.backend_coord(&(x0, hi)), chart.backend_coord(&(x1, lo)));
+            hovers.push(Hover {
+                rect: [left, top, right - left, bottom - top],
+                text: format!(
+                    "{}, {}: {} {} ({})",
+                    table.methods[j],
+                    fmt_phi(table.phis[i]),
+                    series.metric.name(),
+                    fmt_estimate(e.value, e.ci),
+                    series.metric.better().phrase()
+                ),
+            });
         }
     }
     if lo < 0.0 {
@@ -401,5 +416,5 @@ fn draw_panel<DB: DrawingBackend>(
             chart.draw_series(std::iter::once(PathElement::new(path, WHISKER.stroke_width(1)))).map_err(draw_err)?;
         }
     }
-    Ok(())
+    Ok(hovers)
 }

@@ -134,6 +134,40 @@ pub(crate) fn insert_bottom_layer(svg: String, layer: &str) -> Result<String, Vi
     Ok(out)
 }
 
+/// A hover target in absolute SVG pixels: an invisible rectangle whose `<title>` a browser shows
+/// as a tooltip (and a screen reader reads), so a bar's or point's exact value is one hover away.
+pub(crate) struct Hover {
+    /// Left, top, width, height in SVG pixels.
+    pub rect: [i32; 4],
+    /// What the tooltip says.
+    pub text: String,
+}
+
+/// Appends `hovers` as the last group of a finished SVG, above every mark.
+pub(crate) fn add_hovers(svg: &mut String, hovers: &[Hover]) {
+    let Some(end) = svg.rfind("</svg>") else { return };
+    let mut group = String::from("<g class=\"hover\">\n");
+    for h in hovers {
+        let [x, y, w, hgt] = h.rect;
+        group.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"transparent\"><title>{}</title></rect>\n",
+            w.max(1),
+            hgt.max(1),
+            escape(&h.text)
+        ));
+    }
+    group.push_str("</g>\n");
+    svg.insert_str(end, &group);
+}
+
+/// A value and its interval for a tooltip: `0.0351 (95 % CI 0.0312 to 0.0390)`.
+pub(crate) fn fmt_estimate(value: f64, ci: Option<[f64; 2]>) -> String {
+    match ci {
+        Some([a, b]) => format!("{} (95 % CI {} to {})", fmt_num(value, 4), fmt_num(a, 4), fmt_num(b, 4)),
+        None => fmt_num(value, 4),
+    }
+}
+
 /// Escapes text for an XML attribute or text node.
 pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::draw_err;
 use crate::metric_bars::{MARGIN, PANEL_GAP, validate_style};
 use crate::svg::{
-    GRID, INK, Swatch, bold, draw_legend, fmt_num, fmt_phi, font, legend_layout, method_colors, text, text_width,
+    GRID, Hover, INK, Swatch, add_hovers, bold, draw_legend, fmt_estimate, fmt_num, fmt_phi, font, legend_layout, method_colors, text, text_width,
     tick_decimals,
 };
 use crate::{Estimate, Metric, ResultsTable, VizError};
@@ -96,6 +96,7 @@ pub fn tradeoff_svg(table: &ResultsTable, style: &TradeoffStyle) -> Result<Strin
     let total_h = (panels_y + rows as f64 * (ph + PANEL_GAP) - PANEL_GAP + MARGIN).ceil();
 
     let mut svg = String::new();
+    let mut hovers = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (total_w as u32, total_h as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
@@ -160,6 +161,16 @@ pub fn tradeoff_svg(table: &ResultsTable, style: &TradeoffStyle) -> Result<Strin
                         .map_err(draw_err)?;
                 }
                 let (cx, cy) = chart.backend_coord(&(e.value, a.value));
+                hovers.push(Hover {
+                    rect: [cx - 10, cy - 10, 20, 20],
+                    text: format!(
+                        "{}, {}: EqualizedOdds {}, accuracy {}",
+                        table.methods[j],
+                        fmt_phi(phi),
+                        fmt_estimate(e.value, e.ci),
+                        fmt_estimate(a.value, a.ci)
+                    ),
+                });
                 let (bx, by) = area.get_base_pixel();
                 let (cx, cy) = (cx - bx, cy - by);
                 if Some(j) == table.baseline {
@@ -177,6 +188,7 @@ pub fn tradeoff_svg(table: &ResultsTable, style: &TradeoffStyle) -> Result<Strin
         }
         root.present().map_err(draw_err)?;
     }
+    add_hovers(&mut svg, &hovers);
     Ok(svg)
 }
 

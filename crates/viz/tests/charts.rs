@@ -357,6 +357,94 @@ fn tradeoff_has_one_point_per_method_and_phi_and_a_distinct_vanilla() {
     assert!(all.iter().any(|s| s.starts_with("Accuracy") && s.contains("higher is better")), "y axis label");
 }
 
+/// The hover targets: (left, right, top, bottom) of each transparent rectangle and its tooltip.
+fn hovers(svg: &str) -> Vec<((f64, f64, f64, f64), String)> {
+    let rects: Vec<_> = elements(svg, "rect").into_iter().filter(|e| attr(e, "fill") == Some("transparent")).collect();
+    let tips: Vec<String> = svg
+        .split("<title>")
+        .skip(1)
+        .map(|t| t.split("</title>").next().unwrap_or("").replace("&amp;", "&"))
+        .collect();
+    assert_eq!(rects.len(), tips.len(), "one tooltip per hover target");
+    rects
+        .iter()
+        .map(|e| (num(e, "x"), num(e, "x") + num(e, "width"), num(e, "y"), num(e, "y") + num(e, "height")))
+        .zip(tips)
+        .collect()
+}
+
+/// Hovering a bar shows its method, φ, metric, value and interval; the target covers the bar's
+/// column, so a bar near zero is as easy to hit as a tall one.
+#[test]
+fn every_bar_has_a_tooltip_with_its_value_over_its_column() {
+    let t = example::results_table();
+    let svg = metric_bars_svg(&t, &BarStyle::default()).expect("draws");
+    assert_eq!(check_xml(&svg), Ok("svg".into()));
+    let tips = hovers(&svg);
+    let estimates: usize = t.metrics.iter().map(|s| s.values.iter().flatten().flatten().count()).sum();
+    assert_eq!(tips.len(), estimates, "one tooltip per bar");
+    // The bars of one method (its colour, legend swatch excluded): each lies inside the column of
+    // the tooltip that names it.
+    for (j, method) in t.methods.iter().enumerate() {
+        let bars: Vec<_> = elements(&svg, "rect")
+            .into_iter()
+            .filter(|e| attr(e, "fill") == Some(method_color(j, t.baseline)) && num(e, "height") != num(e, "width"))
+            .collect();
+        let mine: Vec<_> = tips.iter().filter(|(_, text)| text.starts_with(&format!("{method}, φ = "))).collect();
+        assert!(!mine.is_empty(), "{method} has tooltips");
+        for bar in &bars {
+            let (x0, x1) = (num(bar, "x"), num(bar, "x") + num(bar, "width"));
+            let (y0, y1) = (num(bar, "y"), num(bar, "y") + num(bar, "height"));
+            assert!(
+                mine.iter().any(|((l, r, top, bottom), _)| *l <= x0 + 0.5 && x1 <= r + 0.5 && *top <= y0 + 0.5 && y1 <= bottom + 0.5),
+                "{method}: a bar at x {x0}..{x1} has no tooltip over it"
+            );
+        }
+    }
+    // One tooltip's words, checked against the table.
+    let (k, series) = t.metrics.iter().enumerate().find(|(_, s)| s.values[1][0].is_some_and(|e| e.ci.is_some())).expect("an estimate with CI");
+    let e = series.values[1][0].expect("estimate");
+    let [a, b] = e.ci.expect("ci");
+    let want = format!(
+        "{}, φ = {}: {} {:.4} (95 % CI {:.4} to {:.4})",
+        t.methods[1],
+        t.phis[0],
+        series.metric.name(),
+        e.value,
+        a,
+        b
+    )
+    .replace("-", "\u{2212}");
+    assert!(tips.iter().any(|(_, text)| text.starts_with(&want)), "metric {k}: no tooltip starting {want:?} in {:?}", tips.iter().map(|t| &t.1).collect::<Vec<_>>());
+}
+
+/// Hovering a point of the trade-off chart shows both of its values.
+#[test]
+fn every_tradeoff_point_has_a_tooltip_centred_on_it() {
+    let t = example::results_table();
+    let svg = tradeoff_svg(&t, &TradeoffStyle::default()).expect("draws");
+    assert_eq!(check_xml(&svg), Ok("svg".into()));
+    let tips = hovers(&svg);
+    assert_eq!(tips.len(), t.methods.len() * t.phis.len());
+    for j in 1..t.methods.len() {
+        let c = method_color(j, t.baseline);
+        let points: Vec<_> = elements(&svg, "circle").into_iter().filter(|e| attr(e, "fill") == Some(c)).collect();
+        // The legend's swatch comes first in the document.
+        for p in &points[points.len() - t.phis.len()..] {
+            let (cx, cy) = (num(p, "cx"), num(p, "cy"));
+            assert!(
+                tips.iter().any(|((l, r, top, bottom), text)| text.starts_with(&t.methods[j])
+                    && text.contains("EqualizedOdds")
+                    && text.contains("accuracy")
+                    && (l + r) / 2.0 == cx
+                    && (top + bottom) / 2.0 == cy),
+                "{}: no tooltip on the point at ({cx}, {cy})",
+                t.methods[j]
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Figure 2.
 
