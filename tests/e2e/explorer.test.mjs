@@ -146,6 +146,13 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
       assert.ok(m.eo >= 0 && m.eo <= 1 && m.rrf >= 0 && m.rrf <= 1, `${model}: ${JSON.stringify(m)}`);
     }
     assert.ok((await page.locator('#findings li').count()) >= 5, 'findings listed');
+    // Hovering a Figure 3 bar names its value: vanilla's RRF bar says the table's number.
+    const tips = await page.locator('#figure3 svg title').allTextContents();
+    const tip = tips.find((t) => t.startsWith('Vanilla, φ = −0.8: RRF '));
+    assert.ok(tip, `a tooltip for vanilla's RRF bar among ${tips.length}`);
+    const shown = Number(tip.split(': RRF ')[1].split(' ')[0].replace('−', '-'));
+    assert.ok(Math.abs(shown - numbers.Vanilla.rrf) < 5e-5, `tooltip "${tip}" vs table ${numbers.Vanilla.rrf}`);
+    assert.equal(await page.locator('#tradeoff svg title').count(), 6, 'one tooltip per trade-off point');
 
     // A Figure 2 cell opens the inspector on an image of its group: row 3 is (attribute, target)
     // = (1, 0), columns are the mean input and the six models.
