@@ -130,9 +130,8 @@ fn execute(config: &ExperimentConfig, out: &Path, json: Option<&Path>, quiet: bo
         anyhow::ensure!(stopped.is_none(), "stopped by Ctrl-C before the first φ finished; nothing to write");
         anyhow::bail!("the finished φ values did not join into one document (a bug: please report it)");
     };
-    if chosen.limits.is_some() {
-        results.device.clone_from(&chosen.name);
-    }
+    // The adapter's own name ("wgpu: llvmpipe … (Vulkan, …)") rather than the runner's generic one.
+    results.device.clone_from(&chosen.name);
     let html = render_report(&results);
     std::fs::write(out, &html).with_context(|| format!("writing the report {}", out.display()))?;
     if let Some(j) = json {

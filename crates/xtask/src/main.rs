@@ -106,13 +106,13 @@ fn test(root: &Path) -> Result<()> {
     // Native: unit, integration, reference-fixture and doc tests of every library crate, the CLI
     // and xtask itself.
     // The native wgpu tests must run, not skip: setup installed Mesa's lavapipe for them.
-    let require_wgpu = if setup::lavapipe_present() { "1" } else { "0" };
-    if require_wgpu == "0" {
+    let lavapipe = setup::lavapipe_present();
+    if !lavapipe {
         eprintln!("xtask: Mesa's lavapipe is not installed; the native wgpu tests will skip");
     }
     run(Command::new(&cargo)
         .args(["test", "--workspace", "--exclude", "biaslens-web"])
-        .env("BIASLENS_REQUIRE_WGPU", require_wgpu)
+        .env("BIASLENS_REQUIRE_WGPU", if lavapipe { "1" } else { "0" })
         // Mesa prints a warning per process without it.
         .env("XDG_RUNTIME_DIR", std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into())))?;
     run(Command::new(&cargo).args(["build", "-p", "biaslens-cli"]))?;
