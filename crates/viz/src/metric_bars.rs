@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{draw_err, finite};
 use crate::svg::{
+    chart_width,
     BASELINE_BAR, GRID, Hover, INK, Swatch, WHISKER, add_hovers, bold, draw_legend, fmt_estimate, fmt_num, fmt_phi, font,
     legend_layout, method_colors, text, text_width, tick_decimals,
 };
@@ -258,7 +259,7 @@ pub fn metric_bars_svg(table: &ResultsTable, style: &BarStyle) -> Result<String,
     let columns = rows.iter().map(Vec::len).max().unwrap_or(1);
     let (pw, ph) = (f64::from(style.panel_width), f64::from(style.panel_height));
     let content_w = columns as f64 * (pw + PANEL_GAP) - PANEL_GAP;
-    let total_w = (content_w + 2.0 * MARGIN).ceil();
+    let total_w = chart_width(content_w, table.title.as_deref(), px, MARGIN);
 
     let title_h = if table.title.is_some() { (px * 2.2).round() } else { 0.0 };
     let colors = method_colors(table.methods.len(), table.baseline, BASELINE_BAR);

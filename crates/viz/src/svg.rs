@@ -35,6 +35,14 @@ pub(crate) fn text_width(s: &str, px: f64) -> f64 {
     s.chars().map(|c| if c.is_uppercase() || c == 'm' || c == 'w' { 0.72 } else { 0.58 }).sum::<f64>() * px
 }
 
+/// Width of a chart: its panels, or its title where that is wider (a one-φ chart's panels are
+/// narrower than the page's title), plus the margins. The title's width is taken 5 % generous on
+/// top of [`text_width`], which undercounts long lower-case runs.
+pub(crate) fn chart_width(content_w: f64, title: Option<&str>, px: f64, margin: f64) -> f64 {
+    let title_w = title.map_or(0.0, |t| text_width(t, px + 3.0) * 1.05);
+    (content_w.max(title_w) + 2.0 * margin).ceil()
+}
+
 /// Near-black for text and axes.
 pub(crate) const INK: RGBColor = RGBColor(0x1A, 0x1A, 0x1A);
 /// Whisker strokes (distinct from [`INK`] so whiskers can be counted in tests).

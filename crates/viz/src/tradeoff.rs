@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::draw_err;
 use crate::metric_bars::{MARGIN, PANEL_GAP, validate_style};
 use crate::svg::{
+    chart_width,
     GRID, Hover, INK, Swatch, add_hovers, bold, draw_legend, fmt_estimate, fmt_num, fmt_phi, font, legend_layout, method_colors, text, text_width,
     tick_decimals,
 };
@@ -86,7 +87,7 @@ pub fn tradeoff_svg(table: &ResultsTable, style: &TradeoffStyle) -> Result<Strin
     let cols = n.min(style.max_columns.max(1));
     let rows = n.div_ceil(cols);
     let content_w = cols as f64 * (pw + PANEL_GAP) - PANEL_GAP;
-    let total_w = (content_w + 2.0 * MARGIN).ceil();
+    let total_w = chart_width(content_w, table.title.as_deref(), px, MARGIN);
     let title_h = if table.title.is_some() { (px * 2.2).round() } else { 0.0 };
     let colors = method_colors(table.methods.len(), table.baseline, BASELINE_MARK);
     let labels: Vec<&str> = table.methods.iter().map(String::as_str).collect();

@@ -567,7 +567,22 @@ fn all_example_svgs() -> Vec<(&'static str, String)> {
         ("figure2 cvd", saliency_grid_svg(&grid, &cvd).expect("draws")),
         ("figure3", metric_bars_svg(&table, &BarStyle::default()).expect("draws")),
         ("tradeoff", tradeoff_svg(&table, &TradeoffStyle::default()).expect("draws")),
+        // One φ, as the page draws it by default: narrow panels under the same long title.
+        ("figure3 one φ", metric_bars_svg(&one_phi(&table), &BarStyle::default()).expect("draws")),
+        ("tradeoff one φ", tradeoff_svg(&one_phi(&table), &TradeoffStyle::default()).expect("draws")),
     ]
+}
+
+/// `table` cut to its first φ.
+fn one_phi(table: &ResultsTable) -> ResultsTable {
+    let mut t = table.clone();
+    t.phis.truncate(1);
+    for s in &mut t.metrics {
+        for row in &mut s.values {
+            row.truncate(1);
+        }
+    }
+    t
 }
 
 #[test]
