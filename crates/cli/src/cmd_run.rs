@@ -2,8 +2,10 @@
 //! flex CPU backend or a native wgpu adapter, with a progress line on stderr, written as a
 //! self-contained HTML report (and optionally the results JSON).
 //!
-//! The φ values run one at a time, as in the page. Ctrl-C stops the run at the next batch and
-//! still writes the report of the φ values already finished (its config lists only those, so it
+//! The units (each φ with each seed) run through the library's driver, as in the page. With
+//! `--labels FILE --images DIR` the run uses the user's labelled images instead of the synthetic
+//! benchmark, exactly as the page's "own images" does. Ctrl-C stops the run at the next batch and
+//! still writes the report of the units already finished (its config lists only those, so it
 //! re-runs as what it is); a second Ctrl-C quits at once. Exit status 130 after a stop.
 
 use std::io::{IsTerminal, Write};
@@ -12,11 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use biaslens_experiment::report::findings;
+use biaslens_data::DirSource;
+use biaslens_experiment::findings::{findings, lrp_key};
 use biaslens_experiment::resources::fit;
-use biaslens_experiment::{ExperimentConfig, ExperimentResults, RunError, RunOptions, RunProgress, render_report, run_experiment_with};
+use biaslens_experiment::{ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, drive, render_report};
 
-use crate::device::{Chosen, DeviceArgs};
+use crate::device::DeviceArgs;
 
 /// Options of `biaslens run`.
 #[derive(clap::Args)]
@@ -31,6 +34,14 @@ pub struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Own images instead of the synthetic benchmark: a label file, either a CSV with the
+    /// columns `image,target,attribute` (0/1) or CelebA's `list_attr_celeba.txt` (Smiling
+    /// against the config's attribute). Needs `--images`.
+    #[arg(long, requires = "images")]
+    labels: Option<PathBuf>,
+    /// The folder holding the images the label file names (JPEG or PNG).
+    #[arg(long, requires = "labels")]
+    images: Option<PathBuf>,
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -78,7 +89,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("reading experiment config {}", args.config.display()))?;
     let config = ExperimentConfig::from_json(&text)
         .with_context(|| format!("experiment config {}", args.config.display()))?;
-    execute(&config, &args.out, args.json.as_deref(), args.quiet, args.device)
+    let mut options = RunOptions::default();
+    if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
+        options.images = Some(Arc::new(own_pool(labels, images, &config)?));
+    }
+    execute(&config, &options, &args.out, args.json.as_deref(), args.quiet, args.device)
+}
+
+/// The user's labelled images, built as the page builds them, every listed image checked to
+/// decode before any compute.
+fn own_pool(labels: &Path, images: &Path, config: &ExperimentConfig) -> anyhow::Result<ImagePool> {
+    anyhow::ensure!(images.is_dir(), "--images {} is not a folder", images.display());
+    let bytes = std::fs::read(labels).with_context(|| format!("reading the label file {}", labels.display()))?;
+    let name = labels.file_name().map_or_else(|| labels.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let pool = ImagePool::from_labels(&bytes, &name, Box::new(DirSource { root: images.to_path_buf() }), config)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    pool.check_decodable().map_err(|e| anyhow::anyhow!("{e} (in {})", images.display()))?;
+    Ok(pool)
 }
 
 /// `biaslens demo`.
@@ -89,7 +116,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let out = args.out.context("--out is required")?;
-    execute(&ExperimentConfig::demo(), &out, args.json.as_deref(), args.quiet, args.device)
+    execute(&ExperimentConfig::demo(), &RunOptions::default(), &out, args.json.as_deref(), args.quiet, args.device)
 }
 
 /// Checks that a file can be created at `path` before hours of compute.
@@ -100,8 +127,15 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn execute(config: &ExperimentConfig, out: &Path, json: Option<&Path>, quiet: bool, device: DeviceArgs) -> anyhow::Result<()> {
-    config.validate().context("the experiment config")?;
+fn execute(
+    config: &ExperimentConfig,
+    options: &RunOptions,
+    out: &Path,
+    json: Option<&Path>,
+    quiet: bool,
+    device: DeviceArgs,
+) -> anyhow::Result<()> {
+    config.validate_with(&options.registries).context("the experiment config")?;
     check_writable(out)?;
     if let Some(j) = json {
         check_writable(j)?;
@@ -123,15 +157,24 @@ fn execute(config: &ExperimentConfig, out: &Path, json: Option<&Path>, quiet: bo
     }
     let stop = stop_on_ctrl_c()?;
     let terminal = std::io::stderr().is_terminal();
-    let mut line = ProgressLine { terminal, quiet, last_stage: String::new(), last_print: None };
-    let (parts, stopped) = run_by_phi(&config, &chosen, &mut line, &stop)?;
-    line.finish();
-    let Some(mut results) = ExperimentResults::join_finished(&config, parts) else {
-        anyhow::ensure!(stopped.is_none(), "stopped by Ctrl-C before the first φ finished; nothing to write");
-        anyhow::bail!("the finished φ values did not join into one document (a bug: please report it)");
+    let host = Cli { line: std::cell::RefCell::new(ProgressLine { terminal, quiet, last_stage: String::new(), last_print: None }), stop };
+    let driven = pollster::block_on(drive(&config, options, chosen.device.clone(), chosen.name.clone(), &host));
+    host.line.borrow().finish();
+    let stopped = match driven.stopped {
+        None => None,
+        Some(RunError::Cancelled) => Some(()),
+        Some(e) => {
+            let kept = driven.results.as_ref().map_or(0, |r| r.phis.len());
+            if kept > 0 {
+                eprintln!("the run failed after {kept} finished unit(s); nothing was written");
+            }
+            return Err(anyhow::Error::new(e).context(format!("running the experiment on {}", chosen.name)));
+        }
     };
-    // The adapter's own name ("wgpu: llvmpipe … (Vulkan, …)") rather than the runner's generic one.
-    results.device.clone_from(&chosen.name);
+    let Some(results) = driven.results else {
+        anyhow::ensure!(stopped.is_none(), "stopped by Ctrl-C before the first unit finished; nothing to write");
+        anyhow::bail!("the run finished without results (a bug: please report it)");
+    };
     let html = render_report(&results);
     std::fs::write(out, &html).with_context(|| format!("writing the report {}", out.display()))?;
     if let Some(j) = json {
@@ -140,41 +183,31 @@ fn execute(config: &ExperimentConfig, out: &Path, json: Option<&Path>, quiet: bo
     summarise(&results, out);
     match stopped {
         None => Ok(()),
-        Some(phi) => {
+        Some(()) => {
             eprintln!(
-                "stopped by Ctrl-C at φ = {phi}: the report has the {} finished φ value(s) of {}",
+                "stopped by Ctrl-C: the report has {} finished unit(s) of {}",
                 results.phis.len(),
-                config.phis.len()
+                config.phis.len() * config.seeds().len()
             );
             Err(Stopped.into())
         }
     }
 }
 
-/// Each φ of `config` as its own run. Returns the finished runs and, after Ctrl-C, the φ that
-/// was stopped.
-fn run_by_phi(
-    config: &ExperimentConfig,
-    chosen: &Chosen,
-    line: &mut ProgressLine,
-    stop: &AtomicBool,
-) -> anyhow::Result<(Vec<ExperimentResults>, Option<f64>)> {
-    let n = config.phis.len();
-    let mut parts = Vec::with_capacity(n);
-    for (k, &phi) in config.phis.iter().enumerate() {
-        let mut one = config.clone();
-        one.phis = vec![phi];
-        let progress = |mut p: RunProgress| {
-            p.fraction = (k as f64 + p.fraction) / n as f64;
-            line.show(&p);
-        };
-        match pollster::block_on(run_experiment_with(&one, &chosen.device, &RunOptions::default(), progress, || stop.load(Ordering::Relaxed))) {
-            Ok(r) => parts.push(r),
-            Err(RunError::Cancelled) => return Ok((parts, Some(phi))),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("running the experiment at φ = {phi} on {}", chosen.name))),
-        }
+/// The CLI as the driver's host: a progress line and the Ctrl-C flag (no other device to fall
+/// back to: a failed device ends the run with its message).
+struct Cli {
+    line: std::cell::RefCell<ProgressLine>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Host for Cli {
+    fn progress(&self, event: &RunProgress) {
+        self.line.borrow_mut().show(event);
     }
-    Ok((parts, None))
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
 }
 
 /// A flag set by the first Ctrl-C (the run stops at its next batch); a second Ctrl-C exits at
@@ -206,7 +239,8 @@ impl ProgressLine {
         if self.quiet {
             return;
         }
-        let phi = p.phi.map_or(String::new(), |phi| format!("φ = {phi}, "));
+        let seed = if p.units > 1 { format!("unit {}/{} (seed {}), ", p.unit + 1, p.units, p.seed) } else { String::new() };
+        let phi = p.phi.map_or(String::new(), |phi| format!("{seed}φ = {phi}, "));
         let text = format!("[{:>3.0}%] {phi}{}{}", p.fraction * 100.0, p.stage, if p.detail.is_empty() { String::new() } else { format!(": {}", p.detail) });
         let mut err = std::io::stderr().lock();
         if self.terminal {
@@ -231,21 +265,21 @@ impl ProgressLine {
 
 fn summarise(r: &ExperimentResults, out: &Path) {
     println!("wrote {} ({:.1} s, seed {})", out.display(), r.total_seconds, r.seed);
+    let key = lrp_key(r).or_else(|| r.attributions.first().map(|a| a.key.as_str()));
+    let label = key.and_then(|k| r.attributions.iter().find(|a| a.key == k)).map_or(String::new(), |a| a.name.clone());
     for p in &r.phis {
-        println!("φ = {}:", p.phi);
+        println!("φ = {} (seed {}):", p.phi, p.seed);
         for m in &p.models {
-            println!(
-                "  {:<12} accuracy {:.3}  EO {:.3}  LRP RRF {:.4}  ADR {:+.4}  DIF {:.3}",
-                m.name,
-                m.fairness.accuracy.value,
-                m.fairness.equalized_odds.value,
-                m.lrp.saliency.pooled.rrf.mean,
-                m.lrp.saliency.pooled.adr.mean,
-                m.lrp.saliency.pooled.dif.mean
-            );
+            let saliency = key.and_then(|k| m.attribution(k)).map_or(String::new(), |a| {
+                let s = &a.saliency.pooled;
+                format!("  {label} RRF {:.4}  ADR {:+.4}  DIF {:.3}", s.rrf.mean, s.adr.mean, s.dif.mean)
+            });
+            println!("  {:<12} accuracy {:.3}  EO {:.3}{saliency}", m.name, m.fairness.accuracy.value, m.fairness.equalized_odds.value);
         }
     }
     let f = findings(r);
-    let held = f.iter().filter(|f| f.holds).count();
-    println!("the paper's findings: {held} of {} claims hold (details in the report)", f.len());
+    if !f.is_empty() {
+        let held = f.iter().filter(|f| f.holds).count();
+        println!("the paper's findings: {held} of {} claims hold (details in the report)", f.len());
+    }
 }

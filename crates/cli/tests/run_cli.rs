@@ -196,7 +196,7 @@ fn run_on_wgpu_agrees_with_the_cpu() {
         for (gm, cm) in g.models.iter().zip(&c.models) {
             assert_eq!(gm.name, cm.name);
             let (gf, cf) = (&gm.fairness, &cm.fairness);
-            let (gr, cr) = (&gm.lrp.saliency.pooled.rrf, &cm.lrp.saliency.pooled.rrf);
+            let (gr, cr) = (&gm.attribution("lrp").expect("LRP ran").saliency.pooled.rrf, &cm.attribution("lrp").expect("LRP ran").saliency.pooled.rrf);
             println!(
                 "{}: accuracy wgpu {:.3} cpu {:.3}; EO wgpu {:.3} cpu {:.3}; RRF wgpu {:.4} cpu {:.4}",
                 gm.name, gf.accuracy.value, cf.accuracy.value, gf.equalized_odds.value, cf.equalized_odds.value, gr.mean, cr.mean

@@ -33,6 +33,7 @@ use burn::tensor::Tensor;
 use crate::cav::{Cav, CavConfig, cav_for};
 use crate::common::{check_stop, permutation, read_scalars};
 use crate::debiased::{ClarcProjection, DebiasedModel, OutputTransform};
+use crate::registry::{Family, Outcome, Pass, TypedMethod};
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage};
 
 /// Knobs of [`p_clarc`].
@@ -321,4 +322,139 @@ pub async fn rr_clarc(
         losses,
         penalties,
     })
+}
+
+/// P-ClArC in the method registry ([`crate::Registry`]).
+pub struct PClarc;
+
+impl TypedMethod for PClarc {
+    type Config = PClarcConfig;
+    const TAG: &'static str = "p_clarc";
+    const NAME: &'static str = "P-ClArC";
+    const FAMILY: Family = Family::Clarc;
+    const DESCRIPTION: &'static str = "projects the concept direction out of the features (no training)";
+
+    fn default_config() -> PClarcConfig {
+        PClarcConfig::new()
+    }
+    fn check(c: &PClarcConfig) -> Result<(), String> {
+        check_cav(&c.cav)
+    }
+    fn passes(c: &PClarcConfig) -> Vec<Pass> {
+        vec![cav_pass(&c.cav)]
+    }
+    fn work(_: &PClarcConfig, n: usize) -> f64 {
+        n as f64
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a PClarcConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move { Ok(Outcome::of(p_clarc(model, data, config, device, progress, should_stop).await?.model)) }
+    }
+}
+
+/// A-ClArC in the method registry ([`crate::Registry`]).
+pub struct AClarc;
+
+impl TypedMethod for AClarc {
+    type Config = AClarcConfig;
+    const TAG: &'static str = "a_clarc";
+    const NAME: &'static str = "A-ClArC";
+    const FAMILY: Family = Family::Clarc;
+    const DESCRIPTION: &'static str = "fine-tunes with the artifact added to every image's features";
+
+    fn default_config() -> AClarcConfig {
+        AClarcConfig::new()
+    }
+    fn check(c: &AClarcConfig) -> Result<(), String> {
+        if c.batch_size == 0 || c.epochs == 0 {
+            return Err("batch_size and epochs must be at least 1".into());
+        }
+        check_cav(&c.cav)
+    }
+    fn passes(c: &AClarcConfig) -> Vec<Pass> {
+        vec![cav_pass(&c.cav), Pass { field: "batch_size", what: "fine-tuning", batch: c.batch_size, backward: true }]
+    }
+    fn work(c: &AClarcConfig, n: usize) -> f64 {
+        n as f64 * (1.0 + 3.0 * c.epochs as f64)
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a AClarcConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move { Ok(Outcome::of(a_clarc(model, data, config, device, progress, should_stop).await?.model)) }
+    }
+}
+
+/// RR-ClArC in the method registry ([`crate::Registry`]).
+pub struct RrClarc;
+
+impl TypedMethod for RrClarc {
+    type Config = RrClarcConfig;
+    const TAG: &'static str = "rr_clarc";
+    const NAME: &'static str = "RR-ClArC";
+    const FAMILY: Family = Family::Clarc;
+    const DESCRIPTION: &'static str = "fine-tunes with a penalty on the gradient along the concept";
+
+    fn default_config() -> RrClarcConfig {
+        RrClarcConfig::new()
+    }
+    fn check(c: &RrClarcConfig) -> Result<(), String> {
+        if c.batch_size == 0 || c.epochs == 0 {
+            return Err("batch_size and epochs must be at least 1".into());
+        }
+        if c.cav.layer != Tap::Pooled {
+            return Err(format!("cav.layer {:?}: RR-ClArC works only at the pooled features (\"Pooled\")", c.cav.layer));
+        }
+        check_cav(&c.cav)
+    }
+    fn passes(c: &RrClarcConfig) -> Vec<Pass> {
+        vec![cav_pass(&c.cav), Pass { field: "batch_size", what: "fine-tuning", batch: c.batch_size, backward: true }]
+    }
+    fn work(c: &RrClarcConfig, n: usize) -> f64 {
+        n as f64 * (1.0 + 3.0 * c.epochs as f64)
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a RrClarcConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move {
+            let o = rr_clarc(model, data, config, device, progress, should_stop).await?;
+            let mut out = Outcome::of(o.model);
+            if let Some(&p) = o.penalties.last() {
+                out = out.detail("final_penalty", f64::from(p));
+            }
+            if let Some(&l) = o.losses.last() {
+                out = out.detail("final_loss", f64::from(l));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn check_cav(c: &CavConfig) -> Result<(), String> {
+    if c.batch_size == 0 {
+        return Err("cav.batch_size must be at least 1".into());
+    }
+    Ok(())
+}
+
+fn cav_pass(c: &CavConfig) -> Pass {
+    Pass { field: "cav.batch_size", what: "collecting activations for the CAV", batch: c.batch_size, backward: false }
 }

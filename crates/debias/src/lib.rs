@@ -32,22 +32,25 @@ pub mod clarc;
 mod common;
 mod critic;
 mod debiased;
+pub mod registry;
 pub mod savani;
 pub mod threshold;
 pub mod zhang;
 
 pub use cav::{Cav, CavConfig, CavKind, ConceptLabels, activations, authors_concept_labels, fit_cav};
 pub use clarc::{
-    AClarcConfig, ClarcOutcome, PClarcConfig, RrClarcConfig, RrClarcOutcome, a_clarc, p_clarc,
+    AClarc, PClarc, RrClarc, AClarcConfig, ClarcOutcome, PClarcConfig, RrClarcConfig, RrClarcOutcome, a_clarc, p_clarc,
     rr_clarc, rr_penalty,
 };
 pub use debiased::{ClarcProjection, DebiasedModel, OutputTransform};
-pub use savani::{SavaniConfig, SavaniOutcome, savani_aft};
+pub use registry::{Family, Method, Outcome, Pass, Registry, TypedMethod, merge};
+pub use savani::{SavaniAft, SavaniConfig, SavaniOutcome, savani_aft};
 pub use threshold::{
+    GroupThresholds, ThrOpt,
     GroupThresholdConfig, GroupThresholdOutcome, ThrOptConfig, ThrOptOutcome, group_thresholds,
     linspace, predict_probabilities, tau_search, thr_opt,
 };
-pub use zhang::{Projection, ZhangConfig, ZhangOutcome, adversary_advantage, zhang_al};
+pub use zhang::{ZhangAl, Projection, ZhangConfig, ZhangOutcome, adversary_advantage, zhang_al};
 
 use biaslens_model::{ResNet, Tap, TrainData, TrainError};
 use serde::{Deserialize, Serialize};

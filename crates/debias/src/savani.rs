@@ -35,6 +35,7 @@ use crate::common::{BatchCycle, batch, check_stop, read_back};
 use crate::critic::BatchCritic;
 use crate::debiased::{DebiasedModel, OutputTransform};
 use crate::threshold::tau_on_subset;
+use crate::registry::{Family, Outcome, Pass, TypedMethod};
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage, check_binary};
 
 /// Knobs of [`savani_aft`] (DetoxAI `SavaniAFT` defaults).
@@ -244,4 +245,47 @@ pub async fn savani_aft(
         critic_losses,
         model_steps,
     })
+}
+
+/// SavaniAFT in the method registry ([`crate::Registry`]).
+pub struct SavaniAft;
+
+impl TypedMethod for SavaniAft {
+    type Config = SavaniConfig;
+    const TAG: &'static str = "savani_aft";
+    const NAME: &'static str = "SavaniAFT";
+    const FAMILY: Family = Family::Adversarial;
+    const DESCRIPTION: &'static str = "adversarial fine-tuning against a critic of the EO gap (Savani et al.)";
+
+    fn default_config() -> SavaniConfig {
+        SavaniConfig::new()
+    }
+    fn check(c: &SavaniConfig) -> Result<(), String> {
+        if c.batch_size == 0 || c.tau_steps == 0 || c.critic_filters.is_empty() {
+            return Err("batch_size and tau_steps must be at least 1, and critic_filters must not be empty".into());
+        }
+        Ok(())
+    }
+    fn passes(c: &SavaniConfig) -> Vec<Pass> {
+        vec![Pass { field: "batch_size", what: "adversarial fine-tuning", batch: c.batch_size, backward: true }]
+    }
+    fn work(c: &SavaniConfig, _: usize) -> f64 {
+        let b = c.batch_size as f64;
+        c.iterations as f64 * (b * c.critic_iterations as f64 + 3.0 * b * c.model_iterations as f64)
+            + b * c.n_eval_batches as f64
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a SavaniConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move {
+            let o = savani_aft(model, data, config, device, progress, should_stop).await?;
+            Ok(Outcome::of(o.model).detail("tau", o.tau).detail("tau_score", o.tau_score))
+        }
+    }
 }

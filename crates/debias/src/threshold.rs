@@ -23,6 +23,7 @@ use burn::tensor::activation::softmax;
 
 use crate::common::{check_stop, read_back};
 use crate::debiased::{DebiasedModel, OutputTransform};
+use crate::registry::{Family, Outcome, Pass, TypedMethod};
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage, check_binary};
 
 /// `steps` evenly spaced values from `low` to `high` inclusive (`numpy.linspace`).
@@ -360,4 +361,90 @@ pub(crate) async fn tau_on_subset(
     )
     .await?;
     tau_search(&p1, &targets, &attribute, low, high, steps, epsilon)
+}
+
+/// ThrOpt in the method registry ([`crate::Registry`]).
+pub struct ThrOpt;
+
+impl TypedMethod for ThrOpt {
+    type Config = ThrOptConfig;
+    const TAG: &'static str = "thr_opt";
+    const NAME: &'static str = "ThrOpt";
+    const FAMILY: Family = Family::Threshold;
+    const DESCRIPTION: &'static str = "one global decision threshold minimising the EO gap (post-processing)";
+
+    fn default_config() -> ThrOptConfig {
+        ThrOptConfig::new()
+    }
+    fn check(c: &ThrOptConfig) -> Result<(), String> {
+        if c.steps == 0 || c.batch_size == 0 {
+            return Err("steps and batch_size must be at least 1".into());
+        }
+        Ok(())
+    }
+    fn passes(c: &ThrOptConfig) -> Vec<Pass> {
+        vec![Pass { field: "batch_size", what: "predictions on the debias split", batch: c.batch_size, backward: false }]
+    }
+    fn work(_: &ThrOptConfig, n: usize) -> f64 {
+        n as f64
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a ThrOptConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move {
+            let o = thr_opt(model, data, config, device, progress, should_stop).await?;
+            Ok(Outcome::of(o.model).detail("threshold", o.threshold).detail("eo_gap_debias_split", o.eo_gap))
+        }
+    }
+}
+
+/// Per-group thresholds in the method registry ([`crate::Registry`]).
+pub struct GroupThresholds;
+
+impl TypedMethod for GroupThresholds {
+    type Config = GroupThresholdConfig;
+    const TAG: &'static str = "group_thresholds";
+    const NAME: &'static str = "GroupThr";
+    const FAMILY: Family = Family::Threshold;
+    const DESCRIPTION: &'static str = "a threshold per protected group (Hardt et al.)";
+
+    fn default_config() -> GroupThresholdConfig {
+        GroupThresholdConfig::new()
+    }
+    fn check(c: &GroupThresholdConfig) -> Result<(), String> {
+        if c.steps == 0 || c.batch_size == 0 {
+            return Err("steps and batch_size must be at least 1".into());
+        }
+        Ok(())
+    }
+    fn passes(c: &GroupThresholdConfig) -> Vec<Pass> {
+        vec![Pass { field: "batch_size", what: "predictions on the debias split", batch: c.batch_size, backward: false }]
+    }
+    fn work(_: &GroupThresholdConfig, n: usize) -> f64 {
+        n as f64
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a GroupThresholdConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move {
+            let o = group_thresholds(model, data, config, device, progress, should_stop).await?;
+            Ok(Outcome::of(o.model)
+                .detail("threshold_attribute_0", o.thresholds[0])
+                .detail("threshold_attribute_1", o.thresholds[1])
+                .detail("eo_gap_debias_split", o.eo_gap)
+                .detail("constraint_met", f64::from(u8::from(o.constraint_met))))
+        }
+    }
 }

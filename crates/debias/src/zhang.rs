@@ -34,6 +34,7 @@ use crate::common::{BatchCycle, batch, check_stop, read_back, read_scalars};
 use crate::critic::MlpCritic;
 use crate::debiased::{DebiasedModel, OutputTransform};
 use crate::threshold::tau_on_subset;
+use crate::registry::{Family, Outcome, Pass, TypedMethod};
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage, check_binary};
 
 /// How the network's gradient is projected away from the adversary's.
@@ -337,6 +338,50 @@ fn conditional_entropy(y: &[u8], a: &[u8]) -> f64 {
                 .sum::<f64>()
         })
         .sum()
+}
+
+/// ZhangAL in the method registry ([`crate::Registry`]).
+pub struct ZhangAl;
+
+impl TypedMethod for ZhangAl {
+    type Config = ZhangConfig;
+    const TAG: &'static str = "zhang_al";
+    const NAME: &'static str = "ZhangAL";
+    const FAMILY: Family = Family::Adversarial;
+    const DESCRIPTION: &'static str = "adversarial learning with gradient projection (Zhang et al.)";
+
+    fn default_config() -> ZhangConfig {
+        ZhangConfig::new()
+    }
+    fn check(c: &ZhangConfig) -> Result<(), String> {
+        if c.batch_size == 0 || c.tau_steps == 0 {
+            return Err("batch_size and tau_steps must be at least 1".into());
+        }
+        Ok(())
+    }
+    fn passes(c: &ZhangConfig) -> Vec<Pass> {
+        vec![Pass { field: "batch_size", what: "adversarial fine-tuning", batch: c.batch_size, backward: true }]
+    }
+    fn work(c: &ZhangConfig, _: usize) -> f64 {
+        let b = c.batch_size as f64;
+        b * (c.critic_iterations * (c.iterations + 1)) as f64
+            + 3.0 * b * (c.model_iterations * c.iterations) as f64
+            + b * c.n_eval_batches as f64
+    }
+    fn run<'a>(
+        &'a self,
+        model: ResNet,
+        data: DebiasData<'a>,
+        config: &'a ZhangConfig,
+        device: &'a Device,
+        progress: &'a mut dyn FnMut(&DebiasProgress),
+        should_stop: &'a dyn Fn() -> bool,
+    ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
+        async move {
+            let o = zhang_al(model, data, config, device, progress, should_stop).await?;
+            Ok(Outcome::of(o.model).detail("tau", o.tau).detail("tau_score", o.tau_score))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! The experiment of Sztukiewicz et al., "Investigating the Relationship Between Debiasing and
-//! Artifact Removal using Saliency Maps" (XAI 2025, `shared/paper.md` §4), as one serialisable
-//! configuration: data, the list of training correlations φ, model, training, debiasing methods,
-//! attribution methods, metric settings and seed.
+//! Artifact Removal using Saliency Maps" (XAI 2025, §4), as one serialisable configuration: data,
+//! the list of training correlations φ, model, training, debiasing methods, attribution methods,
+//! metric settings and seed.
 //!
-//! Every knob where the paper's code made a choice defaults to that choice
-//! (`shared/paper-code.md`): the methods ThrOpt, ZhangAL, SavaniAFT, A-ClArC and RR-ClArC with
-//! DetoxAI's defaults (§4), LRP = Zennit's EpsilonPlus without canonizer (§2.2), IG = Zennit's
-//! 20-step right Riemann sum from a black image with logit × one-hot output (§2.3), metrics as
-//! `metrics.py` computes them (§1), a balanced test split (§3.4) and the training split
-//! anti-correlated (necktie ↔ not smiling, §3.4–3.5). Only the *sizes* differ between the presets:
+//! Every knob where the paper's code made a choice defaults to that choice (docs/METHODS.md):
+//! the methods ThrOpt, ZhangAL, SavaniAFT, A-ClArC and RR-ClArC with DetoxAI's defaults, LRP =
+//! Zennit's EpsilonPlus without canonizer, IG = Zennit's 20-step right Riemann sum from a black
+//! image with logit × one-hot output, metrics as the authors' `metrics.py` computes them, a
+//! balanced test split and the training split anti-correlated (necktie ↔ not smiling). Methods
+//! and attributions are named by registry tags (`{"method": "thr_opt", "config": {...}}`), so a
+//! new one needs no change here. Only the *sizes* differ between the presets:
 //! [`ExperimentConfig::demo`] (the default; small enough for the page) and
 //! [`ExperimentConfig::paper`] (the paper's batch sizes, image side, ResNet-50 and 640 explained
 //! test images).
@@ -17,24 +18,37 @@
 //! where omitted fields take the default's values) and to a compact URL fragment
 //! ([`ExperimentConfig::to_fragment`]: the JSON of only the fields that differ from the default,
 //! base64url without padding). Both carry [`CONFIG_VERSION`]; a config from a newer biaslens is
-//! refused with a clear error instead of being misread.
+//! refused with a clear error instead of being misread, and a version-1 config or link (written
+//! before methods and attributions were keyed by registry tags) is read as it was meant: its
+//! omitted fields take the version-1 demo's values ([`DEMO_V1_JSON`]), then it is converted.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use biaslens_attribution::{IgConfig, LrpConfig};
 use biaslens_data::{Correlation, SyntheticConfig};
+pub use biaslens_debias::Family as MethodFamily;
 use biaslens_debias::{
-    AClarcConfig, GroupThresholdConfig, PClarcConfig, RrClarcConfig, SavaniConfig, ThrOptConfig,
-    ZhangConfig,
+    AClarc, AClarcConfig, RrClarc, RrClarcConfig, SavaniAft, SavaniConfig, ThrOpt, ThrOptConfig, TypedMethod, ZhangAl,
+    ZhangConfig, merge,
 };
 use biaslens_metrics::{BootstrapSettings, SaliencySettings};
 use biaslens_model::{BlockKind, ResNetConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::attributions::{IntegratedGradients, Lrp, TypedAttribution};
+use crate::registries::Registries;
+
 /// Version of the config format. Bumped when a field changes meaning; older configs keep loading
-/// (missing fields take the defaults), newer ones are refused.
-pub const CONFIG_VERSION: u32 = 1;
+/// (missing fields take that version's defaults, then are converted), newer ones are refused.
+/// Version 2 keys methods and attributions by registry tags (`attribution.methods` replaced
+/// `attribution.lrp` and `attribution.ig`).
+pub const CONFIG_VERSION: u32 = 2;
+
+/// The demo config as version 1 wrote it (`biaslens demo --print-config` at 7a6eec9): the base
+/// that version-1 configs and links were written against (they hold only the fields that
+/// differ), so an old link still reproduces its run.
+pub const DEMO_V1_JSON: &str = include_str!("presets/demo_v1.json");
 
 /// The longest URL fragment [`ExperimentConfig::from_fragment`] accepts (characters).
 pub const MAX_FRAGMENT_LEN: usize = 64 * 1024;
@@ -114,91 +128,54 @@ impl ModelConfig {
     }
 }
 
-/// One debiasing method and its settings (`shared/paper-code.md` §4; names as in the paper).
+/// One debiasing method of a run: its registry tag and its settings (the method's defaults for
+/// every field left out; docs/METHODS.md#methods).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", content = "config", rename_all = "snake_case")]
-pub enum MethodConfig {
-    /// ThrOpt: one global threshold minimising the EO gap (DetoxAI `NaiveThresholdOptimizer`).
-    ThrOpt(ThrOptConfig),
-    /// One threshold per protected group (Hardt et al. 2016; not in the paper).
-    GroupThresholds(GroupThresholdConfig),
-    /// ZhangAL: adversarial learning (Zhang, Lemoine & Mitchell 2018).
-    ZhangAl(ZhangConfig),
-    /// SavaniAFT: adversarial fine-tuning (Savani et al. 2020).
-    SavaniAft(SavaniConfig),
-    /// P-ClArC: projection to the clean mean (Anders et al. 2022; not in the paper's runs).
-    PClarc(PClarcConfig),
-    /// A-ClArC: fine-tuning with the artifact added (Anders et al. 2022).
-    AClarc(AClarcConfig),
-    /// RR-ClArC: right-reason gradient penalty (Dreyer et al. 2024).
-    RrClarc(RrClarcConfig),
+pub struct MethodSpec {
+    /// The method's tag in the registry (`"thr_opt"`, …).
+    pub method: String,
+    /// Its settings, as the method's config reads them.
+    #[serde(default)]
+    pub config: Value,
 }
 
-impl MethodConfig {
-    /// The method's name as the paper writes it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::ThrOpt(_) => "ThrOpt",
-            Self::GroupThresholds(_) => "GroupThr",
-            Self::ZhangAl(_) => "ZhangAL",
-            Self::SavaniAft(_) => "SavaniAFT",
-            Self::PClarc(_) => "P-ClArC",
-            Self::AClarc(_) => "A-ClArC",
-            Self::RrClarc(_) => "RR-ClArC",
-        }
+impl MethodSpec {
+    /// A method with typed settings.
+    pub fn new<M: TypedMethod>(config: M::Config) -> Self {
+        Self { method: M::TAG.into(), config: serde_json::to_value(config).unwrap_or(Value::Null) }
     }
 
-    /// The family the paper's findings speak of.
-    pub fn family(&self) -> MethodFamily {
-        match self {
-            Self::ThrOpt(_) | Self::GroupThresholds(_) => MethodFamily::Threshold,
-            Self::ZhangAl(_) | Self::SavaniAft(_) => MethodFamily::Adversarial,
-            Self::PClarc(_) | Self::AClarc(_) | Self::RrClarc(_) => MethodFamily::Clarc,
-        }
+    /// The method of `tag` with its defaults, if the registry knows it.
+    pub fn default_for(tag: &str, registries: &Registries) -> Option<Self> {
+        registries.methods.get(tag).map(|m| Self { method: tag.into(), config: m.default_config() })
     }
-
-    /// The tag used in JSON (`"thr_opt"`, …).
-    pub fn tag(&self) -> &'static str {
-        match self {
-            Self::ThrOpt(_) => "thr_opt",
-            Self::GroupThresholds(_) => "group_thresholds",
-            Self::ZhangAl(_) => "zhang_al",
-            Self::SavaniAft(_) => "savani_aft",
-            Self::PClarc(_) => "p_clarc",
-            Self::AClarc(_) => "a_clarc",
-            Self::RrClarc(_) => "rr_clarc",
-        }
-    }
-
-    /// The method with its default settings, by JSON tag.
-    pub fn default_for(tag: &str) -> Option<Self> {
-        Some(match tag {
-            "thr_opt" => Self::ThrOpt(ThrOptConfig::new()),
-            "group_thresholds" => Self::GroupThresholds(GroupThresholdConfig::new()),
-            "zhang_al" => Self::ZhangAl(ZhangConfig::new()),
-            "savani_aft" => Self::SavaniAft(SavaniConfig::new()),
-            "p_clarc" => Self::PClarc(PClarcConfig::new()),
-            "a_clarc" => Self::AClarc(AClarcConfig::new()),
-            "rr_clarc" => Self::RrClarc(RrClarcConfig::new()),
-            _ => return None,
-        })
-    }
-
-    /// Every JSON tag.
-    pub const TAGS: [&'static str; 7] =
-        ["thr_opt", "group_thresholds", "zhang_al", "savani_aft", "p_clarc", "a_clarc", "rr_clarc"];
 }
 
-/// Kinds of method, as the paper groups them in its findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MethodFamily {
-    /// Post-hoc thresholds: the weights are untouched.
-    Threshold,
-    /// Adversarial fine-tuning (ZhangAL, SavaniAFT).
-    Adversarial,
-    /// Concept removal (ClArC).
-    Clarc,
+/// One attribution method of a run: its registry id, an optional key (to run the same method
+/// twice with different settings) and its settings (docs/METHODS.md#attribution).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionSpec {
+    /// The method's id in the registry (`"lrp"`, `"ig"`, `"gradient"`, `"grad_x_input"`,
+    /// `"smoothgrad"`).
+    pub method: String,
+    /// The key its results are stored under (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Its settings.
+    #[serde(default)]
+    pub config: Value,
+}
+
+impl AttributionSpec {
+    /// A method with typed settings.
+    pub fn new<A: TypedAttribution>(config: A::Config) -> Self {
+        Self { method: A::ID.into(), key: None, config: serde_json::to_value(config).unwrap_or(Value::Null) }
+    }
+
+    /// The key its results are stored under.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.method)
+    }
 }
 
 /// Which maps are computed, on how many test images.
@@ -212,15 +189,30 @@ pub struct AttributionConfig {
     pub images: usize,
     /// Images per attribution pass (memory bound; cancellation is checked between passes).
     pub batch_size: usize,
-    /// LRP (the paper's "LRP": Zennit EpsilonPlus, no canonizer, logit × one-hot).
-    pub lrp: LrpConfig,
-    /// Integrated Gradients (the paper's "IG": Zennit's); `None` skips IG.
-    pub ig: Option<IgConfig>,
+    /// The attribution methods, in display order (default: the paper's two, LRP as Zennit's
+    /// EpsilonPlus without canonizer and IG as Zennit's, both with logit × one-hot output).
+    pub methods: Vec<AttributionSpec>,
 }
 
 impl Default for AttributionConfig {
     fn default() -> Self {
-        Self { images: 64, batch_size: 16, lrp: LrpConfig::paper(), ig: Some(IgConfig::zennit()) }
+        Self {
+            images: 64,
+            batch_size: 16,
+            methods: vec![AttributionSpec::new::<Lrp>(LrpConfig::paper()), AttributionSpec::new::<IntegratedGradients>(IgConfig::zennit())],
+        }
+    }
+}
+
+impl AttributionConfig {
+    /// The settings of the attribution stored under `key`.
+    pub fn get(&self, key: &str) -> Option<&AttributionSpec> {
+        self.methods.iter().find(|a| a.key() == key)
+    }
+
+    /// The settings of the attribution stored under `key`, to edit.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut AttributionSpec> {
+        self.methods.iter_mut().find(|a| a.key() == key)
     }
 }
 
@@ -270,7 +262,7 @@ pub struct ExperimentConfig {
     /// Training of the vanilla model (authors: Adam 3e-4, batch 128, one epoch).
     pub train: TrainConfig,
     /// Debiasing methods, in chart order (at most 7: the colour-blind-safe palette's size).
-    pub methods: Vec<MethodConfig>,
+    pub methods: Vec<MethodSpec>,
     /// Attribution.
     pub attribution: AttributionConfig,
     /// Metrics.
@@ -285,13 +277,13 @@ impl Default for ExperimentConfig {
 
 /// The paper's five methods (`run.py`: ACLARC, RRCLARC, NT, ZHANGM, SAVANIAFT), in the paper's
 /// chart order, with DetoxAI's defaults.
-pub fn paper_methods() -> Vec<MethodConfig> {
+pub fn paper_methods() -> Vec<MethodSpec> {
     vec![
-        MethodConfig::ThrOpt(ThrOptConfig::new()),
-        MethodConfig::SavaniAft(SavaniConfig::new()),
-        MethodConfig::ZhangAl(ZhangConfig::new()),
-        MethodConfig::AClarc(AClarcConfig::new()),
-        MethodConfig::RrClarc(RrClarcConfig::new()),
+        MethodSpec::new::<ThrOpt>(ThrOptConfig::new()),
+        MethodSpec::new::<SavaniAft>(SavaniConfig::new()),
+        MethodSpec::new::<ZhangAl>(ZhangConfig::new()),
+        MethodSpec::new::<AClarc>(AClarcConfig::new()),
+        MethodSpec::new::<RrClarc>(RrClarcConfig::new()),
     ]
 }
 
@@ -316,18 +308,18 @@ impl ExperimentConfig {
             model: ModelConfig { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8 },
             train: TrainConfig::new().with_learning_rate(2e-3).with_batch_size(64).with_epochs(2),
             methods: vec![
-                MethodConfig::ThrOpt(ThrOptConfig::new()),
-                MethodConfig::SavaniAft(SavaniConfig::new().with_iterations(2).with_batch_size(32)),
-                MethodConfig::ZhangAl(ZhangConfig::new().with_batch_size(32)),
-                MethodConfig::AClarc(AClarcConfig::new().with_batch_size(64)),
-                MethodConfig::RrClarc(RrClarcConfig::new().with_batch_size(64)),
+                MethodSpec::new::<ThrOpt>(ThrOptConfig::new()),
+                MethodSpec::new::<SavaniAft>(SavaniConfig::new().with_iterations(2).with_batch_size(32)),
+                MethodSpec::new::<ZhangAl>(ZhangConfig::new().with_batch_size(32)),
+                MethodSpec::new::<AClarc>(AClarcConfig::new().with_batch_size(64)),
+                MethodSpec::new::<RrClarc>(RrClarcConfig::new().with_batch_size(64)),
             ],
             attribution: AttributionConfig { images: 48, batch_size: 16, ..AttributionConfig::default() },
             metrics: MetricsConfig::default(),
         }
     }
 
-    /// The paper's sizes (`paper-code.md` §3): 218×218 images (SquarePad-ed CelebA), ResNet-50,
+    /// The paper's sizes (docs/METHODS.md#data): 218×218 images (SquarePad-ed CelebA), ResNet-50,
     /// Adam 3·10⁻⁴ with batch 128 for one epoch, the methods at DetoxAI's defaults, 640 explained
     /// test images (5 batches of 128), 1000 bootstrap resamples. Hours on a CPU; meant for a GPU.
     pub fn paper() -> Self {
@@ -351,11 +343,31 @@ impl ExperimentConfig {
         }
     }
 
-    /// Checks every setting the runner relies on.
+    /// The seeds of the run's units (each unit a φ with a seed).
+    pub fn seeds(&self) -> Vec<u64> {
+        vec![self.seed]
+    }
+
+    /// Sets the seeds of the run's units (the first if several are given).
+    pub fn set_seeds(&mut self, seeds: &[u64]) {
+        if let Some(&s) = seeds.first() {
+            self.seed = s;
+        }
+    }
+
+    /// Checks every setting the runner relies on, against the built-in methods.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the field and what to do.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(Registries::builtin())
+    }
+
+    /// Checks every setting the runner relies on; methods and attributions against `registries`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the field and what to do.
+    pub fn validate_with(&self, registries: &Registries) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if self.version > CONFIG_VERSION {
             return Err(ConfigError::FutureVersion { found: self.version, supported: CONFIG_VERSION });
@@ -419,11 +431,25 @@ impl ExperimentConfig {
                 s.test / 4 * 4
             ));
         }
-        a.lrp.validate().map_err(|e| ConfigError::Invalid(format!("attribution.lrp: {e}")))?;
-        if let Some(ig) = &a.ig
-            && (ig.steps == 0 || ig.steps_per_chunk == 0)
-        {
-            return bad("attribution.ig.steps and steps_per_chunk must be at least 1".into());
+        for (k, m) in self.methods.iter().enumerate() {
+            let method = registries.methods.require(&m.method).map_err(|e| ConfigError::Invalid(format!("methods[{k}]: {e}")))?;
+            method.normalise(m.config.clone()).map_err(|e| ConfigError::Invalid(format!("methods[{k}]: {e}")))?;
+        }
+        if a.methods.is_empty() {
+            return bad("attribution.methods is empty: give at least one, e.g. [{\"method\": \"lrp\"}]".into());
+        }
+        for (k, spec) in a.methods.iter().enumerate() {
+            let method = registries
+                .attributions
+                .require(&spec.method)
+                .map_err(|e| ConfigError::Invalid(format!("attribution.methods[{k}]: {e}")))?;
+            method.normalise(spec.config.clone()).map_err(|e| ConfigError::Invalid(format!("attribution.methods[{k}]: {e}")))?;
+            if a.methods[..k].iter().any(|o| o.key() == spec.key()) {
+                return bad(format!(
+                    "attribution.methods[{k}]: the key {:?} is used twice; give one of them a \"key\" of its own",
+                    spec.key()
+                ));
+            }
         }
         if self.metrics.eval_batch_size == 0 {
             return bad("metrics.eval_batch_size must be at least 1".into());
@@ -443,13 +469,21 @@ impl ExperimentConfig {
 
     /// A config from JSON. Fields left out take the values of [`ExperimentConfig::default`];
     /// a method entry may give only `{"method": "thr_opt"}` and some of its settings. The result
-    /// is validated.
+    /// is validated against the built-in methods.
     ///
     /// # Errors
     /// [`ConfigError`] for malformed JSON, a future version, unknown methods or invalid values.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        Self::from_json_with(json, Registries::builtin())
+    }
+
+    /// [`ExperimentConfig::from_json`] with the methods of `registries`.
+    ///
+    /// # Errors
+    /// As [`ExperimentConfig::from_json`].
+    pub fn from_json_with(json: &str, registries: &Registries) -> Result<Self, ConfigError> {
         let value: Value = serde_json::from_str(json).map_err(|e| ConfigError::Json(e.to_string()))?;
-        Self::from_value(value)
+        Self::from_value_with(value, registries)
     }
 
     /// A config from a JSON value, with omitted fields from the default (see
@@ -458,39 +492,52 @@ impl ExperimentConfig {
     /// # Errors
     /// As [`ExperimentConfig::from_json`].
     pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        Self::from_value_with(value, Registries::builtin())
+    }
+
+    /// [`ExperimentConfig::from_value`] with the methods of `registries`.
+    ///
+    /// # Errors
+    /// As [`ExperimentConfig::from_json`].
+    pub fn from_value_with(value: Value, registries: &Registries) -> Result<Self, ConfigError> {
         let Value::Object(_) = &value else {
             return Err(ConfigError::Json("an experiment config must be a JSON object".into()));
         };
-        if let Some(v) = value.get("version") {
-            let found = v
-                .as_u64()
-                .ok_or_else(|| ConfigError::Invalid(format!("version must be a whole number, got {v}")))?;
-            if found > u64::from(CONFIG_VERSION) {
-                return Err(ConfigError::FutureVersion {
-                    found: u32::try_from(found).unwrap_or(u32::MAX),
-                    supported: CONFIG_VERSION,
-                });
+        let version = match value.get("version") {
+            Some(v) => {
+                let found = v.as_u64().ok_or_else(|| ConfigError::Invalid(format!("version must be a whole number, got {v}")))?;
+                if found > u64::from(CONFIG_VERSION) {
+                    return Err(ConfigError::FutureVersion { found: u32::try_from(found).unwrap_or(u32::MAX), supported: CONFIG_VERSION });
+                }
+                found
             }
-        }
-        let mut merged = serde_json::to_value(Self::default()).map_err(|e| ConfigError::Json(e.to_string()))?;
+            // Without a version, a config in version 1's shape (attribution.lrp / .ig, which
+            // version 2 lists under attribution.methods) is read as version 1, not misread.
+            None if value.get("attribution").is_some_and(|a| a.get("lrp").is_some() || a.get("ig").is_some()) => 1,
+            None => u64::from(CONFIG_VERSION),
+        };
         let patch = value.clone();
-        merge(&mut merged, value);
-        if let Some(Value::Array(methods)) = merged.get_mut("methods") {
-            for m in methods.iter_mut() {
-                fill_method(m)?;
-            }
-        }
-        let config: Self = serde_json::from_value(merged).map_err(|e| match Self::bad_field(&patch) {
+        let mut merged = if version < 2 {
+            let mut base: Value = serde_json::from_str(DEMO_V1_JSON).map_err(|e| ConfigError::Json(e.to_string()))?;
+            merge(&mut base, value);
+            migrate_v1(base)?
+        } else {
+            let mut base = serde_json::to_value(Self::default()).map_err(|e| ConfigError::Json(e.to_string()))?;
+            merge(&mut base, value);
+            base
+        };
+        fill_entries(&mut merged, registries)?;
+        let config: Self = serde_json::from_value(merged).map_err(|e| match Self::bad_field(&patch, registries) {
             Some(field) => ConfigError::Json(format!("field {field}: {e}; fix or remove that field")),
             None => ConfigError::Json(e.to_string()),
         })?;
-        config.validate()?;
+        config.validate_with(registries)?;
         Ok(config)
     }
 
     /// The dotted path of the first field of `patch` that alone makes the default config fail to
     /// deserialise (for messages; `None` if no single field does).
-    fn bad_field(patch: &Value) -> Option<String> {
+    fn bad_field(patch: &Value, registries: &Registries) -> Option<String> {
         fn leaves<'a>(v: &'a Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Value)>) {
             match v {
                 Value::Object(map) if !map.is_empty() => {
@@ -521,12 +568,8 @@ impl ExperimentConfig {
             *slot = leaf.clone();
             let mut b = base.clone();
             merge(&mut b, one);
-            if let Some(Value::Array(methods)) = b.get_mut("methods") {
-                for m in methods.iter_mut() {
-                    if fill_method(m).is_err() {
-                        return Some(path.join("."));
-                    }
-                }
+            if fill_entries(&mut b, registries).is_err() {
+                return Some(path.join("."));
             }
             serde_json::from_value::<Self>(b).is_err().then(|| path.join("."))
         })
@@ -539,6 +582,9 @@ impl ExperimentConfig {
             return String::new();
         };
         let mut d = diff(&base, &this).unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        // A changed method list is written whole; each entry keeps only what differs from its
+        // method's defaults (reading fills them in again).
+        compact_entries(&mut d, &Registries::builtin());
         if let Value::Object(map) = &mut d {
             map.insert("version".into(), Value::from(self.version));
         }
@@ -599,38 +645,83 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Fills a method entry `{"method": tag, "config": {...partial...}}` from that method's defaults.
-fn fill_method(m: &mut Value) -> Result<(), ConfigError> {
-    let tag = m
-        .get("method")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ConfigError::Invalid(format!("a method entry needs a \"method\" name, one of {:?}", MethodConfig::TAGS)))?
-        .to_owned();
-    let default = MethodConfig::default_for(&tag).ok_or_else(|| {
-        ConfigError::Invalid(format!("unknown method {tag:?}; use one of {:?}", MethodConfig::TAGS))
-    })?;
-    let mut full = serde_json::to_value(default).map_err(|e| ConfigError::Json(e.to_string()))?;
-    merge(&mut full, m.take());
-    *m = full;
+/// Fills every method and attribution entry (`{"method": tag, "config": {...partial...}}`) from
+/// that method's defaults, through its registry.
+fn fill_entries(config: &mut Value, registries: &Registries) -> Result<(), ConfigError> {
+    if let Some(Value::Array(methods)) = config.get_mut("methods") {
+        for (k, m) in methods.iter_mut().enumerate() {
+            let tag = entry_tag(m, &format!("methods[{k}]"), &registries.methods.tags())?;
+            let method = registries.methods.require(&tag).map_err(|e| ConfigError::Invalid(format!("methods[{k}]: {e}")))?;
+            let given = m.get_mut("config").map(Value::take).unwrap_or(Value::Object(serde_json::Map::new()));
+            let full = method.normalise(given).map_err(|e| ConfigError::Invalid(format!("methods[{k}]: {e}")))?;
+            m["config"] = full;
+        }
+    }
+    if let Some(Value::Array(methods)) = config.get_mut("attribution").and_then(|a| a.get_mut("methods")) {
+        let ids: Vec<&str> = registries.attributions.iter().map(|a| a.id()).collect();
+        for (k, m) in methods.iter_mut().enumerate() {
+            let id = entry_tag(m, &format!("attribution.methods[{k}]"), &ids)?;
+            let method = registries.attributions.require(&id).map_err(|e| ConfigError::Invalid(format!("attribution.methods[{k}]: {e}")))?;
+            let given = m.get_mut("config").map(Value::take).unwrap_or(Value::Object(serde_json::Map::new()));
+            let full = method.normalise(given).map_err(|e| ConfigError::Invalid(format!("attribution.methods[{k}]: {e}")))?;
+            m["config"] = full;
+        }
+    }
     Ok(())
 }
 
-/// JSON merge patch (RFC 7386 without `null` deletion): objects merge key by key, anything else
-/// replaces.
-fn merge(base: &mut Value, patch: Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
+/// The method lists of a config (as JSON) with each entry's settings reduced to what differs
+/// from its method's defaults; the inverse of [`fill_entries`].
+fn compact_entries(config: &mut Value, registries: &Registries) {
+    fn compact(entries: &mut [Value], default_of: &dyn Fn(&str) -> Option<Value>) {
+        for m in entries {
+            let Some(default) = m.get("method").and_then(Value::as_str).and_then(default_of) else { continue };
+            let Some(obj) = m.as_object_mut() else { continue };
+            match obj.get("config").and_then(|c| diff(&default, c)) {
+                Some(d) => {
+                    obj.insert("config".into(), d);
+                }
+                None => {
+                    obj.remove("config");
                 }
             }
         }
-        (slot, p) => *slot = p,
     }
+    if let Some(Value::Array(methods)) = config.get_mut("methods") {
+        compact(methods, &|tag| registries.methods.get(tag).map(|m| m.default_config()));
+    }
+    if let Some(Value::Array(methods)) = config.get_mut("attribution").and_then(|a| a.get_mut("methods")) {
+        compact(methods, &|id| registries.attributions.get(id).map(|a| a.default_config()));
+    }
+}
+
+/// The `"method"` name of a list entry.
+fn entry_tag(m: &Value, at: &str, known: &[&str]) -> Result<String, ConfigError> {
+    m.get("method")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ConfigError::Invalid(format!("{at} needs a \"method\" name, one of {known:?}")))
+}
+
+/// A version-1 config (merged onto the version-1 demo) in version 2's form: `attribution.lrp`
+/// and `attribution.ig` become entries of `attribution.methods`.
+fn migrate_v1(mut v: Value) -> Result<Value, ConfigError> {
+    let attribution = v
+        .get_mut("attribution")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| ConfigError::Json("a version-1 config without attribution settings".into()))?;
+    let lrp = attribution.remove("lrp");
+    let ig = attribution.remove("ig");
+    let mut methods = Vec::new();
+    if let Some(lrp) = lrp {
+        methods.push(serde_json::json!({"method": "lrp", "config": lrp}));
+    }
+    if let Some(ig) = ig.filter(|ig| !ig.is_null()) {
+        methods.push(serde_json::json!({"method": "ig", "config": ig}));
+    }
+    attribution.insert("methods".into(), Value::Array(methods));
+    v["version"] = Value::from(CONFIG_VERSION);
+    Ok(v)
 }
 
 /// What must be merged onto `base` to give `this` (`None` if they are equal).
@@ -674,11 +765,9 @@ mod tests {
         let mut c = ExperimentConfig::demo();
         c.phis = vec![-0.1, -0.9];
         c.seed = 7;
-        c.attribution.ig = None;
+        c.attribution.methods.truncate(1);
         c.methods.remove(1);
-        if let MethodConfig::ThrOpt(t) = &mut c.methods[0] {
-            t.steps = 33;
-        }
+        c.methods[0] = MethodSpec::new::<ThrOpt>(ThrOptConfig::new().with_steps(33));
         let f = c.to_fragment();
         assert!(f.len() < ExperimentConfig::paper().to_json().len() / 3, "fragment is compact: {}", f.len());
         assert_eq!(ExperimentConfig::from_fragment(&format!("#config={f}")).expect("decodes"), c);
@@ -714,8 +803,8 @@ mod tests {
         .expect("partial config");
         assert_eq!(c.phis, vec![-0.5]);
         assert_eq!(c.methods.len(), 2);
-        assert_eq!(c.methods[0], MethodConfig::ThrOpt(ThrOptConfig::new().with_steps(5)));
-        assert_eq!(c.methods[1], MethodConfig::RrClarc(RrClarcConfig::new()));
+        assert_eq!(c.methods[0], MethodSpec::new::<ThrOpt>(ThrOptConfig::new().with_steps(5)));
+        assert_eq!(c.methods[1], MethodSpec::new::<RrClarc>(RrClarcConfig::new()));
         assert_eq!(c.train, ExperimentConfig::demo().train);
         let e = ExperimentConfig::from_json("{\"phis\": [").expect_err("broken");
         assert!(matches!(e, ConfigError::Json(_)), "{e}");

@@ -2,24 +2,33 @@
 //!
 //! - [`selftest`]: the end-to-end device check (synthetic images → small CNN → gradient × input
 //!   → fraction of |saliency| in the necktie box).
-//! - [`config`], [`runner`], [`report`]: the experiment of Sztukiewicz et al., "Investigating the
-//!   Relationship Between Debiasing and Artifact Removal using Saliency Maps" (XAI 2025): for each
-//!   training correlation φ, splits → vanilla model → every debiasing method → fairness on the
-//!   balanced test split → LRP and IG maps → saliency metrics against vanilla → a self-contained
-//!   HTML report that can be imported again.
+//! - The experiment of Sztukiewicz et al., "Investigating the Relationship Between Debiasing and
+//!   Artifact Removal using Saliency Maps" (XAI 2025): [`config`] (what to run),
+//!   [`registries`] (which debiasing and [`attributions`] methods exist), [`driver`] (the units
+//!   of a run, one after another, for page and CLI alike), [`runner`] (one unit, stage by stage:
+//!   splits → vanilla model → every debiasing method → fairness on the balanced test split →
+//!   attribution maps → saliency metrics against vanilla), [`results`] (the typed, versioned
+//!   document), [`findings`] (the paper's claims checked), [`report`] (a self-contained HTML
+//!   report that can be imported again) and [`resources`] (what a config needs of a device).
 
+pub mod attributions;
 pub mod config;
+pub mod driver;
+pub mod findings;
+pub mod registries;
 pub mod report;
 pub mod resources;
 pub mod results;
 pub mod runner;
 pub mod selftest;
 
-pub use config::{ConfigError, ExperimentConfig, MethodConfig, CONFIG_VERSION};
+pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec};
+pub use driver::{Driven, Host, Unit, drive, units};
+pub use registries::Registries;
 pub use report::{ReportError, import_report, render_report};
 pub use results::{ExperimentResults, ExplainedImages, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};
 pub use runner::{
-    ImagePool, RunError, RunOptions, RunProgress, check_vanilla_weights, phi_splits, phi_splits_of, run_experiment,
+    ImagePool, RunError, RunOptions, RunProgress, check_vanilla_weights, device_label, phi_splits, phi_splits_of, run_experiment,
     run_experiment_with,
 };
 pub use selftest::{SelfTestConfig, SelfTestError, SelfTestReport, run_selftest};

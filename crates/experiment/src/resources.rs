@@ -1,4 +1,4 @@
-//! Resource limits (hardening, issue 10): what a config's biggest tensors need, checked against
+//! Resource limits: what a config's biggest tensors need, checked against
 //! what the device allows before any work, so a request too large for a browser tab or a GPU's
 //! buffer limits is refused in words, or re-chunked where that changes nothing but memory,
 //! instead of ending in an out-of-memory crash.
@@ -11,7 +11,8 @@
 
 use biaslens_model::BlockKind;
 
-use crate::config::{ExperimentConfig, MethodConfig};
+use crate::config::ExperimentConfig;
+use crate::registries::Registries;
 
 /// What a device allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,38 +85,37 @@ pub struct Need {
     pub total_bytes: u64,
 }
 
-/// Every stage's need for `config`.
-pub fn needs(config: &ExperimentConfig) -> Vec<Need> {
+/// Every stage's need for `config`; the methods' and attributions' passes from `registries`.
+pub fn needs(config: &ExperimentConfig, registries: &Registries) -> Vec<Need> {
     let (largest, sum) = activations(config);
-    let need = |field: &str, what: &str, batch: usize, factor: u64| Need {
-        field: field.into(),
-        what: what.into(),
+    let need = |field: String, what: String, batch: usize, backward: bool| Need {
+        field,
+        what,
         batch,
         largest_bytes: 4 * largest * batch as u64,
-        total_bytes: 4 * sum * factor * batch as u64,
+        total_bytes: 4 * sum * if backward { 2 } else { 1 } * batch as u64,
     };
-    let mut out = vec![need("train.batch_size", "training the vanilla model", config.train.batch_size, 2)];
+    let mut out = vec![need("train.batch_size".into(), "training the vanilla model".into(), config.train.batch_size, true)];
     for (k, m) in config.methods.iter().enumerate() {
-        let (batch, factor) = match m {
-            MethodConfig::ThrOpt(c) => (c.batch_size, 1),
-            MethodConfig::GroupThresholds(c) => (c.batch_size, 1),
-            MethodConfig::ZhangAl(c) => (c.batch_size, 2),
-            MethodConfig::SavaniAft(c) => (c.batch_size, 2),
-            MethodConfig::PClarc(c) => (c.cav.batch_size, 1),
-            MethodConfig::AClarc(c) => (c.batch_size.max(c.cav.batch_size), 2),
-            MethodConfig::RrClarc(c) => (c.batch_size.max(c.cav.batch_size), 2),
-        };
-        out.push(need(&format!("methods[{k}].batch_size"), &format!("{} fine-tuning or predictions", m.name()), batch, factor));
+        let Some(method) = registries.methods.get(&m.method) else { continue };
+        for pass in method.passes(&m.config) {
+            out.push(need(format!("methods[{k}].config.{}", pass.field), format!("{}: {}", method.name(), pass.what), pass.batch, pass.backward));
+        }
     }
-    out.push(need("metrics.eval_batch_size", "evaluating on the test split", config.metrics.eval_batch_size, 1));
-    out.push(need("attribution.batch_size", "LRP", config.attribution.batch_size, 1));
-    if let Some(ig) = &config.attribution.ig {
-        out.push(need(
-            "attribution.ig.steps_per_chunk",
-            "Integrated Gradients (images × path points per pass)",
-            config.attribution.batch_size * ig.steps_per_chunk.min(ig.steps),
-            2,
-        ));
+    out.push(need("metrics.eval_batch_size".into(), "evaluating on the test split".into(), config.metrics.eval_batch_size, false));
+    for (k, a) in config.attribution.methods.iter().enumerate() {
+        let Some(method) = registries.attributions.get(&a.method) else { continue };
+        let pass = method.memory(&a.config);
+        let field = match pass.chunk_field {
+            Some(f) => format!("attribution.methods[{k}].config.{f}"),
+            None => "attribution.batch_size".into(),
+        };
+        let what = if pass.points > 1 {
+            format!("{} (images × points per pass)", method.name())
+        } else {
+            method.name().to_owned()
+        };
+        out.push(need(field, what, config.attribution.batch_size * pass.points, pass.backward));
     }
     out
 }
@@ -142,36 +142,35 @@ pub struct Fitted {
     pub changes: Vec<String>,
 }
 
-/// Checks `config` against `limits`. Integrated Gradients' path points per pass are lowered to
-/// fit (the maps are the same sum, chunked differently); every other stage that does not fit is
-/// refused, naming the field, what it would need and the largest value that fits.
+/// Checks `config` against `limits`. The points per pass of a chunked attribution (IG's path
+/// points, SmoothGrad's noisy copies) are lowered to fit (the maps are the same sum, chunked
+/// differently); every other stage that does not fit is refused, naming the field, what it would
+/// need and the largest value that fits.
 ///
 /// # Errors
 /// A message for the user when a stage cannot fit.
 pub fn fit(config: &ExperimentConfig, limits: &DeviceLimits) -> Result<Fitted, String> {
+    fit_with(config, limits, Registries::builtin())
+}
+
+/// [`fit`] with the methods of `registries`.
+///
+/// # Errors
+/// As [`fit`].
+pub fn fit_with(config: &ExperimentConfig, limits: &DeviceLimits, registries: &Registries) -> Result<Fitted, String> {
     let mut config = config.clone();
     let mut changes = Vec::new();
-    for need in needs(&config) {
+    for need in needs(&config, registries) {
         if need.largest_bytes <= limits.max_buffer_bytes && need.total_bytes <= limits.memory_bytes {
             continue;
         }
         let fits = largest_fitting(&need, limits);
         let image_side = config.data.synthetic.size;
-        if need.field == "attribution.ig.steps_per_chunk" && fits >= config.attribution.batch_size {
-            let steps = fits / config.attribution.batch_size;
-            if let Some(ig) = config.attribution.ig.as_mut() {
-                changes.push(format!(
-                    "Integrated Gradients now takes {steps} path points per pass instead of {} ({} images × {} points at {image_side}×{image_side} would need {} in one pass); the maps are the same sum, computed in smaller chunks.",
-                    ig.steps_per_chunk.min(ig.steps),
-                    config.attribution.batch_size,
-                    ig.steps_per_chunk.min(ig.steps),
-                    mib(need.total_bytes)
-                ));
-                ig.steps_per_chunk = steps;
-            }
+        if let Some(changed) = rechunk(&mut config, &need, fits, registries) {
+            changes.push(changed);
             continue;
         }
-        let field = if need.field == "attribution.ig.steps_per_chunk" { "attribution.batch_size".to_string() } else { need.field.clone() };
+        let field = if need.field.starts_with("attribution.methods[") { "attribution.batch_size".to_string() } else { need.field.clone() };
         let advice = if fits == 0 {
             format!("even one image of {image_side}×{image_side} does not fit: lower data.synthetic.size or model.width")
         } else {
@@ -188,6 +187,27 @@ pub fn fit(config: &ExperimentConfig, limits: &DeviceLimits) -> Result<Fitted, S
         ));
     }
     Ok(Fitted { config, changes })
+}
+
+/// Lowers the points per pass of the chunked attribution behind `need` so that `fits` rows fit;
+/// `None` if `need` is not such a chunk or not even one point per image fits.
+fn rechunk(config: &mut ExperimentConfig, need: &Need, fits: usize, registries: &Registries) -> Option<String> {
+    let batch = config.attribution.batch_size;
+    let k: usize = need.field.strip_prefix("attribution.methods[")?.split(']').next()?.parse().ok()?;
+    if fits < batch {
+        return None;
+    }
+    let spec = config.attribution.methods.get_mut(k)?;
+    let method = registries.attributions.get(&spec.method)?;
+    let before = method.memory(&spec.config).points;
+    let points = fits / batch;
+    spec.config = method.rechunk(&spec.config, points)?;
+    let side = config.data.synthetic.size;
+    Some(format!(
+        "{} now takes {points} points per image per pass instead of {before} ({batch} images × {before} points at {side}×{side} would need {} in one pass); the maps are the same sum, computed in smaller chunks.",
+        method.name(),
+        mib(need.total_bytes)
+    ))
 }
 
 #[cfg(test)]
@@ -228,31 +248,31 @@ mod tests {
         let cap: usize = e.split("lower train.batch_size to ").nth(1).and_then(|t| t.split(' ').next()).and_then(|v| v.parse().ok()).expect("a number");
         let mut smaller = paper.clone();
         smaller.train.batch_size = cap;
-        let need = &needs(&smaller)[0];
+        let need = &needs(&smaller, Registries::builtin())[0];
         assert!(need.largest_bytes <= limits.max_buffer_bytes && need.total_bytes <= limits.memory_bytes);
         smaller.train.batch_size = cap + 1;
-        let need = &needs(&smaller)[0];
+        let need = &needs(&smaller, Registries::builtin())[0];
         assert!(need.largest_bytes > limits.max_buffer_bytes || need.total_bytes > limits.memory_bytes, "the largest that fits");
     }
 
     #[test]
     fn integrated_gradients_is_rechunked_instead_of_refused() {
         let mut c = ExperimentConfig::demo();
-        let ig = c.attribution.ig.as_mut().expect("demo has IG");
-        ig.steps = 200;
-        ig.steps_per_chunk = 200;
+        let ig = c.attribution.get_mut("ig").expect("demo has IG");
+        ig.config["steps"] = 200.into();
+        ig.config["steps_per_chunk"] = 200.into();
         c.attribution.batch_size = 64;
         c.data.synthetic.size = 128;
         c.data.pool = 20_000;
         let limits = DeviceLimits::webgpu(128 << 20, 256 << 20);
         let f = fit(&c, &limits).expect("re-chunked");
-        let steps = f.config.attribution.ig.as_ref().map(|ig| ig.steps_per_chunk).expect("IG");
+        let steps = f.config.attribution.get("ig").and_then(|ig| ig.config["steps_per_chunk"].as_u64()).expect("IG") as usize;
         assert!(steps < 200 && steps >= 1, "{steps}");
         assert_eq!(f.changes.len(), 1);
-        assert!(f.changes[0].contains(&format!("{steps} path points per pass instead of 200")), "{}", f.changes[0]);
+        assert!(f.changes[0].contains(&format!("IG now takes {steps} points per image per pass instead of 200")), "{}", f.changes[0]);
         assert!(fit(&f.config, &limits).expect("fits now").changes.is_empty());
         let mut rest = f.config.clone();
-        rest.attribution.ig = c.attribution.ig.clone();
+        rest.attribution = c.attribution.clone();
         assert_eq!(rest, c, "nothing else changed");
     }
 }

@@ -2,12 +2,16 @@
 //! 3): typed, versioned and self-describing, so a report can be re-imported and re-run.
 //!
 //! It embeds the config that produced it, the crate versions, the seed, the split cell counts,
-//! per model (vanilla first, then every method in config order) the fairness report on the whole
-//! balanced test split, and per attribution method the saliency metrics against vanilla (pooled
-//! and per (protected attribute × target) group, with bootstrap intervals) and the attribution's
-//! sanity numbers (LRP relevance sums, IG completeness delta). Maps are kept small: per group the
-//! mean input and the mean signed, per-image max-abs-normalised map of each model (Figure 2), as
+//! per unit (a training correlation φ with a seed) and model (vanilla first, then every method in
+//! config order) the fairness report on the whole balanced test split, and per attribution method
+//! (keyed by the config's attribution keys) the saliency metrics against vanilla (pooled and per
+//! (protected attribute × target) group, with bootstrap intervals) and the attribution's sanity
+//! numbers (LRP relevance sums, IG completeness delta). Maps are kept small: per group the mean
+//! input and the mean signed, per-image max-abs-normalised map of each model (Figure 2), as
 //! 16-bit quantised base64 ([`EncodedMap`]), not every map.
+//!
+//! Version 2 keys attributions by id (version 1 had fixed `lrp` and `ig` fields);
+//! [`migrate_v1`] reads version-1 documents.
 
 use std::collections::BTreeMap;
 
@@ -16,14 +20,16 @@ use base64::engine::general_purpose::STANDARD;
 use biaslens_data::CellCounts;
 use biaslens_metrics::{FairnessReport, GroupKey, ImageSize, Roi, SaliencyReport};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::config::{ExperimentConfig, MethodFamily};
+use crate::registries::Registries;
 
 /// The `format` field of every results document.
 pub const RESULTS_FORMAT: &str = "biaslens-results";
 
 /// Version of the results format; documents of a newer version are refused on import.
-pub const RESULTS_VERSION: u32 = 1;
+pub const RESULTS_VERSION: u32 = 2;
 
 /// Versions of what produced a document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,18 +93,19 @@ pub struct TrainingSummary {
 /// Sanity numbers of one attribution method on one model, over the explained images.
 ///
 /// For LRP the target is the output relevance `Σ R_out` and the residual `Σ R_in − Σ R_out`
-/// (without the canonizer relevance is not conserved: the residual adds copy it, `paper-code.md`
-/// §2.2). For IG the target is `F(x) − F(baseline)` and the residual Captum's completeness delta.
+/// (without the canonizer relevance is not conserved: the residual adds copy it;
+/// docs/METHODS.md#lrp). For IG the target is `F(x) − F(baseline)` and the residual Captum's
+/// completeness delta. Methods without a completeness property have no target.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sanity {
     /// Mean over images of the attribution's sum.
     pub attribution_sum_mean: f64,
-    /// Mean over images of what the sum should equal.
-    pub target_sum_mean: f64,
+    /// Mean over images of what the sum should equal (`None`: no such property).
+    pub target_sum_mean: Option<f64>,
     /// Mean |residual|.
-    pub residual_abs_mean: f64,
+    pub residual_abs_mean: Option<f64>,
     /// Largest |residual|.
-    pub residual_abs_max: f64,
+    pub residual_abs_max: Option<f64>,
 }
 
 /// One attribution method's results for one model.
@@ -111,23 +118,34 @@ pub struct AttributionResult {
     pub sanity: Sanity,
 }
 
-/// One model at one φ: vanilla or a debiased model.
+/// One model in one unit: vanilla or a debiased model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelResult {
     /// `"Vanilla"` or the method's name.
     pub name: String,
+    /// The method's registry tag; `None` for vanilla.
+    #[serde(default)]
+    pub method: Option<String>,
     /// The method's family; `None` for vanilla.
     pub family: Option<MethodFamily>,
     /// Method-specific numbers (chosen threshold, τ, final penalty, …).
     pub details: BTreeMap<String, f64>,
+    /// Method-specific facts in words (e.g. which concept labels a CAV used).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Accuracy and fairness gaps on the whole balanced test split.
     pub fairness: FairnessReport,
-    /// LRP maps' metrics.
-    pub lrp: AttributionResult,
-    /// IG maps' metrics, if IG ran.
-    pub ig: Option<AttributionResult>,
+    /// Per attribution key: the maps' metrics against vanilla's and their sanity numbers.
+    pub attributions: BTreeMap<String, AttributionResult>,
     /// Seconds the method took (training for vanilla).
     pub seconds: f64,
+}
+
+impl ModelResult {
+    /// The results of the attribution stored under `key`.
+    pub fn attribution(&self, key: &str) -> Option<&AttributionResult> {
+        self.attributions.get(key)
+    }
 }
 
 /// A map or image stored compactly: values `q · scale / 32767` with `q` a little-endian `i16`,
@@ -170,18 +188,18 @@ pub struct GroupMeans {
     pub images: usize,
     /// Mean input, `3×H×W`.
     pub mean_input: EncodedMap,
-    /// Per model (results order): mean of the signed, channel-summed, per-image max-abs-normalised
-    /// LRP maps (`R / max|R|`, in `[-1, 1]`), `H×W`.
-    pub lrp: Vec<EncodedMap>,
-    /// The same for IG (empty if IG did not run).
-    pub ig: Vec<EncodedMap>,
+    /// Per attribution key, per model (results order): mean of the signed, channel-summed,
+    /// per-image max-abs-normalised maps (`R / max|R|`, in `[-1, 1]`), `H×W`.
+    pub maps: BTreeMap<String, Vec<EncodedMap>>,
 }
 
-/// Everything computed at one φ.
+/// Everything computed in one unit: one training correlation φ with one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhiResult {
     /// The requested training correlation.
     pub phi: f64,
+    /// The seed of the unit's splits, initial weights and training.
+    pub seed: u64,
     /// Training split.
     pub train: SplitSummary,
     /// Debias split.
@@ -216,10 +234,8 @@ pub struct ExplainedImages {
     pub target: Vec<u8>,
     /// Protected-attribute labels.
     pub attribute: Vec<u8>,
-    /// LRP, per model in results order.
-    pub lrp: Vec<ModelMapsOf>,
-    /// IG, per model in results order (empty if IG did not run).
-    pub ig: Vec<ModelMapsOf>,
+    /// Per attribution key, per model in results order.
+    pub maps: BTreeMap<String, Vec<ModelMapsOf>>,
 }
 
 /// One attribution method's per-image maps of one model.
@@ -229,8 +245,8 @@ pub struct ModelMapsOf {
     pub signed: Vec<f32>,
     /// Maps preprocessed with the run's metric settings (what the metrics read), `[N, H, W]`.
     pub preprocessed: Vec<f32>,
-    /// Per image: (attribution sum, what it should equal); see [`Sanity`].
-    pub sanity: Vec<(f64, f64)>,
+    /// Per image: (attribution sum, what it should equal if anything); see [`Sanity`].
+    pub sanity: Vec<(f64, Option<f64>)>,
 }
 
 /// The results of [`crate::run_experiment`].
@@ -252,7 +268,9 @@ pub struct ExperimentResults {
     pub image: ImageSize,
     /// The region of interest (the protected attribute's box).
     pub roi: Roi,
-    /// One entry per φ, in config order.
+    /// The attribution methods that ran, in config order (what each key's maps are).
+    pub attributions: Vec<AttributionInfo>,
+    /// One entry per finished unit (φ and seed), in run order (seed-major).
     pub phis: Vec<PhiResult>,
     /// Wall time per stage.
     pub timings: Vec<StageTiming>,
@@ -261,6 +279,52 @@ pub struct ExperimentResults {
     /// The user's images the run used instead of the synthetic benchmark (`None`: synthetic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_source: Option<String>,
+    /// Set when the document holds only some of its config's units (a stopped run whose
+    /// finished units are not a smaller config of their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
+}
+
+/// What an attribution key's maps are, for readers without the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionInfo {
+    /// The key its results are stored under.
+    pub key: String,
+    /// The registry id of the method.
+    pub method: String,
+    /// Its short name (`"LRP"`).
+    pub name: String,
+    /// What its sanity residual means (`None`: it has none).
+    pub sanity: Option<String>,
+}
+
+/// The attribution infos of `config`'s attribution methods.
+pub fn attribution_infos(config: &ExperimentConfig, registries: &Registries) -> Vec<AttributionInfo> {
+    config
+        .attribution
+        .methods
+        .iter()
+        .map(|a| {
+            let m = registries.attributions.get(&a.method);
+            AttributionInfo {
+                key: a.key().to_owned(),
+                method: a.method.clone(),
+                name: match (m, &a.key) {
+                    (Some(m), None) => m.name().to_owned(),
+                    (Some(m), Some(k)) => format!("{} ({k})", m.name()),
+                    (None, _) => a.key().to_owned(),
+                },
+                sanity: m.and_then(|m| m.sanity()).map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+/// The units a partial document lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    /// (φ, seed) of every unit of the config that did not finish.
+    pub missing: Vec<(f64, u64)>,
 }
 
 impl ExperimentResults {
@@ -269,20 +333,31 @@ impl ExperimentResults {
         self.phis.first().map(|p| p.models.iter().map(|m| m.name.clone()).collect()).unwrap_or_default()
     }
 
-    /// Joins runs of single φ values of `config`, given in the config's φ order, into the document
-    /// one run of the whole config gives (the φ are independent: each has its own splits, model
-    /// and methods, all seeded by the config). The page runs one φ at a time this way, so that a
-    /// failed device loses at most the φ in progress. `None` if `parts` does not match `config`.
+    /// Joins runs of single units of `config`, given in run order ([`crate::driver::units`]),
+    /// into the document one run of the whole config gives (the units are independent: each has
+    /// its own splits, model and methods, all seeded by its seed). `None` if `parts` are not
+    /// exactly the config's units.
     pub fn join(config: &ExperimentConfig, parts: Vec<ExperimentResults>) -> Option<Self> {
-        if parts.len() != config.phis.len()
-            || parts.iter().zip(&config.phis).any(|(p, phi)| p.phis.len() != 1 || p.phis[0].phi != *phi)
-        {
+        let units = crate::driver::units(config);
+        if parts.len() != units.len() || !Self::matches(&units, &parts) {
             return None;
         }
+        let mut out = Self::concat(parts)?;
+        out.config = config.clone();
+        out.seed = config.seed;
+        Some(out)
+    }
+
+    fn matches(units: &[crate::driver::Unit], parts: &[ExperimentResults]) -> bool {
+        parts.len() <= units.len()
+            && parts.iter().zip(units).all(|(p, u)| p.phis.len() == 1 && p.phis[0].phi == u.phi && p.phis[0].seed == u.seed)
+    }
+
+    fn concat(parts: Vec<ExperimentResults>) -> Option<Self> {
         let mut parts = parts.into_iter();
         let mut out = parts.next()?;
         for p in parts {
-            // A φ redone elsewhere (the page falls back to the CPU when WebGPU fails): name both.
+            // A unit redone elsewhere (the page falls back to the CPU when WebGPU fails): name both.
             if !out.device.split(" + ").any(|d| d == p.device) {
                 out.device = format!("{} + {}", out.device, p.device);
             }
@@ -290,21 +365,50 @@ impl ExperimentResults {
             out.timings.extend(p.timings);
             out.total_seconds += p.total_seconds;
         }
-        out.config = config.clone();
         Some(out)
     }
 
-    /// [`Self::join`] of the first `parts.len()` φ values of `config`: what a run stopped part-way
-    /// (cancelled, or a device lost) has finished, as a document whose config lists only those φ,
-    /// so that it reads, renders and re-imports as a complete smaller run. `None` if `parts` is
-    /// empty or does not match the start of `config`.
+    /// [`Self::join`] of the first `parts.len()` units of `config`: what a run stopped part-way
+    /// (cancelled, or a device lost) has finished. When those units are every φ of some seeds,
+    /// or the first φ of the first seed, the document's config lists only them, so it reads,
+    /// renders and re-runs as a complete smaller run; otherwise it keeps the whole config and
+    /// lists the missing units in [`ExperimentResults::partial`]. `None` if `parts` is empty or
+    /// does not match the start of the run.
     pub fn join_finished(config: &ExperimentConfig, parts: Vec<ExperimentResults>) -> Option<Self> {
-        if parts.is_empty() || parts.len() > config.phis.len() {
+        let units = crate::driver::units(config);
+        if parts.is_empty() || !Self::matches(&units, &parts) {
             return None;
         }
-        let mut done = config.clone();
-        done.phis.truncate(parts.len());
-        Self::join(&done, parts)
+        let done = parts.len();
+        let per_seed = config.phis.len();
+        let (whole_seeds, extra) = (done / per_seed, done % per_seed);
+        let mut smaller = config.clone();
+        let rectangle = if whole_seeds == 0 {
+            smaller.phis.truncate(extra);
+            true
+        } else {
+            extra == 0
+        };
+        if rectangle {
+            let seeds: Vec<u64> = config.seeds().into_iter().take(whole_seeds.max(1)).collect();
+            smaller.set_seeds(&seeds);
+            return Self::join(&smaller, parts);
+        }
+        let mut out = Self::concat(parts)?;
+        out.config = config.clone();
+        out.seed = config.seed;
+        out.partial = Some(Partial { missing: units[done..].iter().map(|u| (u.phi, u.seed)).collect() });
+        Some(out)
+    }
+
+    /// The attribution keys of the document, in config order.
+    pub fn attribution_keys(&self) -> Vec<&str> {
+        self.attributions.iter().map(|a| a.key.as_str()).collect()
+    }
+
+    /// What the attribution stored under `key` is.
+    pub fn attribution_info(&self, key: &str) -> Option<&AttributionInfo> {
+        self.attributions.iter().find(|a| a.key == key)
     }
 
     /// Pretty JSON.
@@ -327,6 +431,53 @@ impl ExperimentResults {
         }
         r
     }
+}
+
+/// A version-1 results document (fixed `lrp` and `ig` fields) in version 2's form, as JSON: each
+/// model's and group's `lrp`/`ig` become entries keyed `"lrp"`/`"ig"`, units get the config's
+/// seed, models their registry tag (found by name), and the embedded config is converted
+/// ([`ExperimentConfig::from_value`] reads version 1).
+///
+/// # Errors
+/// A message when the document does not have version 1's shape.
+pub fn migrate_v1(mut v: Value, registries: &Registries) -> Result<Value, String> {
+    let config = v.get("config").cloned().ok_or("no \"config\" field")?;
+    let config = ExperimentConfig::from_value_with(config, registries).map_err(|e| e.to_string())?;
+    let seed = config.seed;
+    let tag_of = |name: &str| registries.methods.iter().find(|m| m.name() == name.split(" (").next().unwrap_or(name)).map(|m| m.tag());
+    let phis = v.get_mut("phis").and_then(Value::as_array_mut).ok_or("no \"phis\" list")?;
+    for p in phis.iter_mut() {
+        let p = p.as_object_mut().ok_or("a φ entry is not an object")?;
+        p.insert("seed".into(), Value::from(seed));
+        for m in p.get_mut("models").and_then(Value::as_array_mut).ok_or("a φ without models")? {
+            let m = m.as_object_mut().ok_or("a model entry is not an object")?;
+            let mut attributions = serde_json::Map::new();
+            for key in ["lrp", "ig"] {
+                if let Some(a) = m.remove(key).filter(|a| !a.is_null()) {
+                    attributions.insert(key.into(), a);
+                }
+            }
+            m.insert("attributions".into(), Value::Object(attributions));
+            let tag = m.get("name").and_then(Value::as_str).and_then(tag_of);
+            m.insert("method".into(), tag.map_or(Value::Null, Value::from));
+        }
+        for g in p.get_mut("groups").and_then(Value::as_array_mut).ok_or("a φ without groups")? {
+            let g = g.as_object_mut().ok_or("a group entry is not an object")?;
+            let mut maps = serde_json::Map::new();
+            for key in ["lrp", "ig"] {
+                if let Some(a) = g.remove(key).filter(|a| a.as_array().is_some_and(|x| !x.is_empty())) {
+                    maps.insert(key.into(), a);
+                }
+            }
+            g.insert("maps".into(), Value::Object(maps));
+        }
+    }
+    v["attributions"] = serde_json::to_value(attribution_infos(&config, registries)).map_err(|e| e.to_string())?;
+    // Through the text form: `to_value` would widen f32 fields to their f64 digits.
+    v["config"] = serde_json::from_str(&config.to_json()).map_err(|e| e.to_string())?;
+    // `versions` keeps what produced the document (results format 1).
+    v["version"] = Value::from(RESULTS_VERSION);
+    Ok(v)
 }
 
 #[cfg(test)]

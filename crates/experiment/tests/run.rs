@@ -1,6 +1,7 @@
 //! End-to-end runs of the experiment on a tiny config (32×32 images, width-8 network, two φ
-//! values, two cheap methods): consistency of the numbers with what the paper's code implies
-//! (`shared/paper-code.md` §2.6, §5), cancellation, determinism, and the report round trip.
+//! values, two cheap methods): consistency of the numbers with what the authors' code implies
+//! (docs/METHODS.md, "LRP of a debiased model"), cancellation, determinism, the report round
+//! trip, and an attribution method added from the config alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,11 +9,11 @@ use std::sync::OnceLock;
 use std::cell::Cell;
 
 use biaslens_data::SyntheticConfig;
-use biaslens_debias::{AClarcConfig, ThrOptConfig};
+use biaslens_debias::{AClarc, AClarcConfig, ThrOpt, ThrOptConfig};
 use biaslens_experiment::config::{AttributionConfig, DataConfig, MetricsConfig, SplitSizes};
 use biaslens_experiment::{
-    ExperimentConfig, ExperimentResults, MethodConfig, RunError, RunProgress, import_report, render_report,
-    RunOptions, run_experiment, run_experiment_with,
+    AttributionSpec, ExperimentConfig, ExperimentResults, MethodSpec, RunError, RunOptions, RunProgress, import_report,
+    render_report, run_experiment, run_experiment_with,
 };
 use biaslens_metrics::BootstrapSettings;
 use biaslens_model::TrainConfig;
@@ -25,15 +26,11 @@ fn tiny() -> ExperimentConfig {
     c.phis = vec![-0.5, -0.9];
     c.splits = SplitSizes { train: 384, debias: 128, test: 64, ..SplitSizes::default() };
     c.train = TrainConfig::new().with_learning_rate(3e-3).with_batch_size(32).with_epochs(2).with_seed(1);
-    c.methods = vec![
-        MethodConfig::ThrOpt(ThrOptConfig::new()),
-        MethodConfig::AClarc(AClarcConfig::new().with_batch_size(32)),
-    ];
+    c.methods = vec![MethodSpec::new::<ThrOpt>(ThrOptConfig::new()), MethodSpec::new::<AClarc>(AClarcConfig::new().with_batch_size(32))];
     let mut attribution = AttributionConfig { images: 16, batch_size: 8, ..AttributionConfig::default() };
-    if let Some(ig) = attribution.ig.as_mut() {
-        ig.steps = 4;
-        ig.steps_per_chunk = 4;
-    }
+    let ig = attribution.get_mut("ig").expect("the demo runs IG");
+    ig.config["steps"] = 4.into();
+    ig.config["steps_per_chunk"] = 4.into();
     c.attribution = attribution;
     c.metrics = MetricsConfig { bootstrap: BootstrapSettings { resamples: 50, ..BootstrapSettings::default() }, ..MetricsConfig::default() };
     c
@@ -82,34 +79,37 @@ fn tiny_run_is_consistent() {
             let f = &m.fairness;
             assert!((0.0..=1.0).contains(&f.accuracy.value) && (0.0..=1.0).contains(&f.equalized_odds.value));
             assert!(f.equalized_odds.ci.is_some(), "bootstrap intervals are on");
-            for a in [Some(&m.lrp), m.ig.as_ref()].into_iter().flatten() {
+            assert_eq!(m.attributions.keys().collect::<Vec<_>>(), ["ig", "lrp"]);
+            for a in m.attributions.values() {
                 let s = &a.saliency.pooled;
                 assert_eq!(s.n, c.attribution.images);
                 assert!((0.0..=1.0).contains(&s.rrf.mean), "RRF {}", s.rrf.mean);
                 assert!((-0.5..=0.5).contains(&s.adr.mean), "ADR {}", s.adr.mean);
                 assert_eq!(a.saliency.groups.len(), 4, "all four (attribute, target) cells explained");
-                assert!(a.sanity.residual_abs_max.is_finite() && a.sanity.attribution_sum_mean.is_finite());
+                assert!(a.sanity.residual_abs_max.is_none_or(f64::is_finite) && a.sanity.attribution_sum_mean.is_finite());
             }
         }
         // Vanilla against itself: nothing moved.
-        assert_eq!(vanilla.lrp.saliency.pooled.adr.mean, 0.0);
+        let v_lrp = vanilla.attribution("lrp").expect("LRP ran");
+        assert_eq!(v_lrp.saliency.pooled.adr.mean, 0.0);
         // ThrOpt does not touch the weights and Zennit's LRP starts from s_c·e_c: after the
         // per-image normalisation its maps are vanilla's, so ADR = DIF = 0, RDDT not significant
-        // and RRF = vanilla's (`paper-code.md` §2.6, §5).
-        let s = &thr.lrp.saliency.pooled;
+        // and RRF = vanilla's (docs/METHODS.md, "LRP of a debiased model").
+        let s = &thr.attribution("lrp").expect("LRP ran").saliency.pooled;
         assert_eq!((s.adr.mean, s.dif.mean), (0.0, 0.0));
         assert!(!s.rddt.test.significant);
-        assert!((s.rrf.mean - vanilla.lrp.saliency.pooled.rrf.mean).abs() < 1e-9);
+        assert!((s.rrf.mean - v_lrp.saliency.pooled.rrf.mean).abs() < 1e-9);
         assert!(thr.details.contains_key("threshold"));
-        // IG differentiates through the threshold, so its maps may differ (§2.6); both exist.
-        assert!(thr.ig.is_some());
+        assert_eq!(thr.method.as_deref(), Some("thr_opt"));
+        // IG differentiates through the threshold, so its maps may differ; both exist.
+        assert!(thr.attribution("ig").is_some());
         // Figure 2's data: four groups, one mean map per model and attribution.
         assert_eq!(p.groups.len(), 4);
         assert!(p.groups.iter().all(|g| g.images == c.attribution.images / 4), "a quarter of the explained images per group");
         for g in &p.groups {
-            assert_eq!((g.lrp.len(), g.ig.len()), (3, 3));
+            assert_eq!((g.maps["lrp"].len(), g.maps["ig"].len()), (3, 3));
             assert_eq!(g.mean_input.decode().len(), 3 * 32 * 32);
-            let m = g.lrp[0].decode();
+            let m = g.maps["lrp"][0].decode();
             assert_eq!(m.len(), 32 * 32);
             assert!(m.iter().all(|v| (-1.0..=1.0).contains(v)));
         }
@@ -130,12 +130,13 @@ fn kept_maps_reproduce_the_metrics() {
     for p in &r.phis {
         let e = p.explained.as_ref().expect("maps kept");
         assert_eq!(e.n, c.attribution.images, "budget for 100 images keeps all 16");
-        assert_eq!((e.pixels.len(), e.target.len(), e.lrp.len(), e.ig.len()), (16 * 3 * 1024, 16, 3, 3));
+        assert_eq!((e.pixels.len(), e.target.len(), e.maps["lrp"].len(), e.maps["ig"].len()), (16 * 3 * 1024, 16, 3, 3));
         for (m, model) in p.models.iter().enumerate() {
-            for (maps, result) in [(&e.lrp[m], &model.lrp), (&e.ig[m], model.ig.as_ref().unwrap())] {
+            for key in ["lrp", "ig"] {
+                let (maps, result) = (&e.maps[key][m], model.attribution(key).unwrap());
                 assert_eq!((maps.signed.len(), maps.preprocessed.len(), maps.sanity.len()), (16 * 1024, 16 * 1024, 16));
                 let (mut rrf, mut adr, mut dif) = (0.0, 0.0, 0.0);
-                let base = if std::ptr::eq(maps, &e.lrp[m]) { &e.lrp[0] } else { &e.ig[0] };
+                let base = &e.maps[key][0];
                 for i in 0..16 {
                     let d: Vec<f64> = maps.preprocessed[i * 1024..(i + 1) * 1024].iter().map(|&v| f64::from(v)).collect();
                     let v: Vec<f64> = base.preprocessed[i * 1024..(i + 1) * 1024].iter().map(|&v| f64::from(v)).collect();
@@ -173,8 +174,8 @@ fn inspect_budget_keeps_the_first_images() {
     let e = small.phis[0].explained.as_ref().expect("5 kept");
     let full = shared().0.phis[0].explained.as_ref().expect("all kept");
     assert_eq!(e.n, 5);
-    assert_eq!(e.lrp[2].preprocessed[..], full.lrp[2].preprocessed[..5 * 1024]);
-    assert_eq!(e.ig[1].signed[..], full.ig[1].signed[..5 * 1024]);
+    assert_eq!(e.maps["lrp"][2].preprocessed[..], full.maps["lrp"][2].preprocessed[..5 * 1024]);
+    assert_eq!(e.maps["ig"][1].signed[..], full.maps["ig"][1].signed[..5 * 1024]);
     assert_eq!(e.pixels[..], full.pixels[..5 * 3 * 1024]);
 }
 
@@ -313,7 +314,8 @@ fn import_errors_are_clear() {
     assert!(matches!(e, ReportError::NotAReport(_)), "{e}");
     let e = import_report(&tiny().to_json()).expect_err("a config");
     assert!(e.to_string().contains("experiment config"), "{e}");
-    let future = html.replacen("\"version\":1,", "\"version\":99,", 1);
+    let future = html.replacen(&format!("\"version\":{},", biaslens_experiment::RESULTS_VERSION), "\"version\":99,", 1);
+    assert_ne!(future, html);
     assert!(matches!(import_report(&future), Err(ReportError::FutureVersion { found: 99, .. })));
     let edited = html.replacen("\"seed\":42", "\"seed\":\"forty-two\"", 1);
     assert_ne!(edited, html);
@@ -405,4 +407,52 @@ fn own_images_run_through_the_same_experiment() {
     let err = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect_err("broken image");
     let text = err.to_string();
     assert!(text.contains(&format!("labels.csv, line {}: {}", first_train + 2, labelled.images[first_train])), "{text}");
+}
+
+/// Any attribution of the registry runs from the config alone, twice under different keys if
+/// asked: the gradient, gradient × input and SmoothGrad (not the paper's) get results, Figure 2
+/// means and a report section; gradient × input is the gradient times the input, pixel by pixel,
+/// so its kept maps equal the product of the kept gradient maps and the kept inputs.
+#[test]
+fn any_registered_attribution_runs_from_the_config() {
+    let mut c = tiny();
+    c.phis.truncate(1);
+    let patch = serde_json::json!({"attribution": {"images": 8, "methods": [
+        {"method": "gradient"},
+        {"method": "grad_x_input"},
+        {"method": "smoothgrad", "config": {"samples": 3, "samples_per_chunk": 3}},
+        {"method": "smoothgrad", "key": "smoothgrad_wide", "config": {"samples": 3, "samples_per_chunk": 3, "noise_level": 0.4}}
+    ]}});
+    let mut value = serde_json::to_value(&c).unwrap();
+    biaslens_debias::merge(&mut value, patch);
+    let c = ExperimentConfig::from_value(value).expect("a valid config");
+    assert_eq!(c.attribution.methods.iter().map(AttributionSpec::key).collect::<Vec<_>>(), ["gradient", "grad_x_input", "smoothgrad", "smoothgrad_wide"]);
+    let (r, _) = run_keeping(&c, 1 << 24);
+    assert_eq!(r.attribution_keys(), ["gradient", "grad_x_input", "smoothgrad", "smoothgrad_wide"]);
+    let p = &r.phis[0];
+    for m in &p.models {
+        assert_eq!(m.attributions.len(), 4, "{}", m.name);
+        assert!(m.attribution("lrp").is_none());
+    }
+    assert!(p.groups.iter().all(|g| g.maps.len() == 4));
+    let e = p.explained.as_ref().expect("kept");
+    // The signed maps are channel sums; gradient × input summed over channels is Σ_c g_c·x_c,
+    // which the kept channel-summed gradient cannot give, so compare through the model: the sums
+    // of gradient × input are the attribution sums its sanity row reports.
+    let gx = &e.maps["grad_x_input"];
+    for (m, model) in p.models.iter().enumerate() {
+        let total: f64 = gx[m].signed.iter().map(|&v| f64::from(v)).sum::<f64>() / e.n as f64;
+        let mean_sum = gx[m].sanity.iter().map(|s| s.0).sum::<f64>() / e.n as f64;
+        assert!((total - mean_sum).abs() <= 1e-4 * mean_sum.abs().max(1e-3), "{}: {total} vs {mean_sum}", model.name);
+    }
+    // Two SmoothGrad settings give two different sets of maps.
+    assert_ne!(e.maps["smoothgrad"][0].signed, e.maps["smoothgrad_wide"][0].signed);
+    let html = render_report(&r);
+    for name in ["Gradient", "Grad×Input", "SmoothGrad"] {
+        assert!(html.contains(name), "the report shows {name}");
+    }
+    assert!(!html.contains("could not be drawn"));
+    let mut portable = r.clone();
+    portable.phis.iter_mut().for_each(|p| p.explained = None);
+    assert_eq!(import_report(&html).expect("imports"), portable);
 }

@@ -8,12 +8,14 @@
 //! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
 //! - [`mod@train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
 //! - [`mod@pace`]: where long loops give the host (a browser tab) a turn between batches.
+//! - [`readback`]: reading tensors back, one asynchronous transaction per batch.
 //! - [`TinyCnn`]: the small network of the device self-test.
 //!
 //! [`Device`]: burn::prelude::Device
 
 pub mod init;
 pub mod pace;
+pub mod readback;
 pub mod reference_weights;
 pub mod resnet;
 pub mod tiny;

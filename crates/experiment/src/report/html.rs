@@ -1,0 +1,290 @@
+//! The self-contained HTML report: every figure as inline SVG, every number with its interval,
+//! the findings, the timings and the config, with the results embedded as JSON for
+//! [`super::import_report`]. No scripts run and nothing is fetched, so it opens offline.
+
+use std::fmt::Write as _;
+
+use biaslens_metrics::{SaliencyReport, SaliencySummary};
+use biaslens_viz::{BarStyle, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, saliency_grid_svg, tradeoff_svg};
+
+use super::RESULTS_SCRIPT_ID;
+use super::figures::{area_fraction, attribution_name, ci_text, results_table, saliency_grid, summary_text};
+use crate::config::MethodFamily;
+use crate::findings::{Finding, findings};
+use crate::results::{ExperimentResults, PhiResult};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// JSON safe inside a `<script>` element: `<`, `>` and `&` only occur inside JSON strings, where
+/// `\u003c` … mean the same characters.
+fn script_json(json: &str) -> String {
+    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
+
+fn chart(html: &mut String, svg: Result<String, biaslens_viz::VizError>, what: &str) {
+    match svg {
+        Ok(svg) => {
+            // Drop the XML declaration of the standalone document: inline SVG needs none.
+            let body = match svg.find("<svg") {
+                Some(i) => &svg[i..],
+                None => &svg,
+            };
+            let _ = write!(html, "<figure>{body}</figure>");
+        }
+        Err(e) => {
+            let _ = write!(html, "<p class=\"warn\">The {} chart could not be drawn: {}</p>", esc(what), esc(&e.to_string()));
+        }
+    }
+}
+
+fn model_rows(html: &mut String, p: &PhiResult, key: &str) {
+    let opt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.3e}"));
+    for (i, m) in p.models.iter().enumerate() {
+        let Some(a) = m.attribution(key) else { continue };
+        let s: &SaliencySummary = &a.saliency.pooled;
+        let f = &m.fairness;
+        let diff = |text: String| if i == 0 { "—".to_owned() } else { text };
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{:.3}{}</td><td>{:.3}{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
+            esc(&m.name),
+            f.accuracy.value,
+            ci_text(f.accuracy.ci),
+            f.equalized_odds.value,
+            ci_text(f.equalized_odds.ci),
+            f.demographic_parity.value,
+            f.equal_opportunity.value,
+            summary_text(&s.rrf),
+            diff(summary_text(&s.adr)),
+            diff(summary_text(&s.dif)),
+            diff(format!(
+                "{} (p = {})",
+                if s.rddt.test.significant { "yes" } else { "no" },
+                s.rddt.test.p.map_or("n/a".into(), |p| format!("{p:.2e}"))
+            )),
+            opt(a.sanity.residual_abs_mean),
+            opt(a.sanity.residual_abs_max),
+        );
+    }
+}
+
+fn group_rows(html: &mut String, p: &PhiResult, key: &str) {
+    let _ = write!(html, "<table><tr><th>model</th>");
+    let Some(first) = p.models.first().and_then(|m| m.attribution(key)) else { return };
+    for g in &first.saliency.groups {
+        let _ = write!(html, "<th>RRF, attribute {} / target {}</th>", g.group.protected, g.group.target);
+    }
+    html.push_str("</tr>");
+    for m in &p.models {
+        let Some(a) = m.attribution(key) else { continue };
+        let r: &SaliencyReport = &a.saliency;
+        let _ = write!(html, "<tr><td>{}</td>", esc(&m.name));
+        for g in &r.groups {
+            let _ = write!(html, "<td>{} (n = {})</td>", summary_text(&g.metrics.rrf), g.metrics.n);
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+}
+
+/// The whole report as one HTML document (see the module docs).
+pub fn render_report(results: &ExperimentResults) -> String {
+    let c = &results.config;
+    let mut h = String::with_capacity(1 << 20);
+    let title = format!("biaslens report — {}", c.name);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>\
+         body{{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#1b1b1b}}\
+         h1{{font-size:1.6em}} h2{{margin-top:2em;border-bottom:1px solid #ccc}} figure{{margin:1em 0;overflow-x:auto}}\
+         table{{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}} td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}}\
+         th{{background:#f2f2f2}} .holds{{color:#0b6e2e}} .fails{{color:#b00020}} .warn{{color:#b00020}}\
+         pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}} .muted{{color:#555}}\
+         </style></head><body>",
+        esc(&title)
+    );
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p>Did the debiased classifiers stop looking at the protected attribute? The experiment of \
+         Sztukiewicz et al., <i>Investigating the Relationship Between Debiasing and Artifact Removal using Saliency Maps</i> \
+         (XAI 2025), on the synthetic biased-faces benchmark ({}×{} images, protected attribute: {}, target: smiling).</p>",
+        esc(&title),
+        results.image.width,
+        results.image.height,
+        esc(c.data.synthetic.attribute.celeba_name()),
+    );
+    let phis: Vec<String> = results.phis.iter().map(|p| format!("{}", p.phi)).collect();
+    let _ = write!(
+        h,
+        "<table><tr><th>training correlations φ</th><td>{}</td></tr><tr><th>models</th><td>{}</td></tr>\
+         <tr><th>seed</th><td>{}</td></tr><tr><th>device</th><td>{}</td></tr><tr><th>wall time</th><td>{:.1} s</td></tr>\
+         <tr><th>versions</th><td>biaslens {}, burn {}, config format {}, results format {}</td></tr>\
+         <tr><th>explained test images per φ</th><td>{} (metrics pooled over them; accuracy and fairness use all {} test images)</td></tr>\
+         <tr><th>ROI</th><td>x = {}, y = {}, w = {}, h = {} (x = column); {:.1} % of the image, so an RRF above {:.3} means \
+         more relevance in the box than its share of the area</td></tr></table>",
+        esc(&phis.join(", ")),
+        esc(&results.model_names().join(", ")),
+        results.seed,
+        esc(&results.device),
+        results.total_seconds,
+        esc(&results.versions.biaslens),
+        esc(&results.versions.burn),
+        results.versions.config,
+        results.versions.results,
+        c.attribution.images,
+        c.splits.test / 4 * 4,
+        results.roi.x(),
+        results.roi.y(),
+        results.roi.w(),
+        results.roi.h(),
+        100.0 * area_fraction(results),
+        area_fraction(results),
+    );
+
+    // Verdicts.
+    h.push_str("<h2>Do the paper's findings hold?</h2><p class=\"muted\">Checked on the LRP maps, as in the paper's Figure 3: \
+        ThrOpt should leave the maps unchanged (it only moves a threshold); the adversarial (ZhangAL, SavaniAFT) and ClArC \
+        methods should lower the relevance inside the ROI (RRF below vanilla's, ADR above 0) and lower EqualizedOdds. \
+        Intervals are 95 % bootstrap intervals over the explained (saliency) or all (fairness) test images.</p>");
+    let all = findings(results);
+    let count = |claim: &str| {
+        let of: Vec<&Finding> = all.iter().filter(|f| f.claim == claim).collect();
+        (of.iter().filter(|f| f.holds).count(), of.len())
+    };
+    let (thr_held, thr_all) = count("leaves the LRP maps unchanged");
+    let (roi_held, roi_all) = count("lowers the relevance inside the ROI");
+    let (eo_held, eo_all) = count("lowers EqualizedOdds");
+    let _ = write!(
+        h,
+        "<p><b>In short:</b> threshold methods left the LRP maps unchanged in {thr_held} of {thr_all} cases; \
+         the adversarial and ClArC methods lowered the relevance inside the ROI in {roi_held} of {roi_all} (method, φ) \
+         cases and lowered EqualizedOdds in {eo_held} of {eo_all}. A claim that holds with overlapping intervals is \
+         a direction, not a clear difference.</p>"
+    );
+    for p in &results.phis {
+        let here: Vec<&Finding> = all.iter().filter(|f| f.phi == p.phi).collect();
+        let held = here.iter().filter(|f| f.holds).count();
+        let _ = write!(h, "<h3>φ = {} — {} of {} claims hold</h3><ul>", p.phi, held, here.len());
+        for f in here {
+            let _ = write!(
+                h,
+                "<li class=\"{}\"><b>{}</b> {}: <b>{}</b>. <span class=\"muted\">{}</span></li>",
+                if f.holds { "holds" } else { "fails" },
+                esc(&f.method),
+                esc(&f.claim),
+                if f.holds { "holds" } else { "does not hold" },
+                esc(&f.evidence)
+            );
+        }
+        h.push_str("</ul>");
+    }
+
+    // Figure 3 per attribution, and the trade-off.
+    let keys = results.attribution_keys();
+    let bars = BarStyle { panel_width: 300, ..BarStyle::default() };
+    for (i, key) in keys.iter().enumerate() {
+        let name = attribution_name(results, key);
+        let _ = write!(h, "<h2>{}metrics per method and φ ({})</h2>", if i == 0 { "Figure 3: " } else { "" }, esc(name));
+        chart(&mut h, metric_bars_svg(&results_table(results, key), &bars), &format!("{name} metric"));
+    }
+    if let Some(first) = keys.first() {
+        h.push_str("<h2>EqualizedOdds against accuracy</h2>");
+        chart(&mut h, tradeoff_svg(&results_table(results, first), &TradeoffStyle::default()), "trade-off");
+    }
+
+    // Figure 2 per φ.
+    let grid_style = SaliencyGridStyle { cell_px: 112, ..SaliencyGridStyle::default() };
+    if results.phis.iter().flat_map(|p| &p.models).any(|m| m.family == Some(MethodFamily::Threshold)) {
+        h.push_str(
+            "<p class=\"muted\">Reading the LRP grids: a threshold method's column can differ from vanilla's in sign. \
+             Zennit starts LRP of a thresholded model from the thresholded output s<sub>c</sub> (always positive) instead \
+             of the logit z<sub>c</sub> (docs/METHODS.md, \"LRP\"), so the map of an image whose true-class logit \
+             is negative comes out negated. The metrics use |relevance| and see identical maps.</p>",
+        );
+    }
+    for p in &results.phis {
+        for key in &keys {
+            if let Some(grid) = saliency_grid(results, p, key) {
+                let _ = write!(h, "<h2>Figure 2: mean {} maps per group, φ = {}</h2>", esc(attribution_name(results, key)), p.phi);
+                chart(&mut h, saliency_grid_svg(&grid, &grid_style), "saliency grid");
+            }
+        }
+    }
+
+    // Tables.
+    h.push_str("<h2>All numbers</h2>");
+    for p in &results.phis {
+        let _ = write!(
+            h,
+            "<h3>φ = {}</h3><p>Splits: train {} images (achieved φ {}), debias {} (φ {}), test {} (balanced). \
+             Vanilla training: {} steps, last batch loss {}, last batch accuracy {}.</p>",
+            p.phi,
+            p.train.images,
+            p.train.phi.map_or("n/a".into(), |v| format!("{v:+.3}")),
+            p.debias.images,
+            p.debias.phi.map_or("n/a".into(), |v| format!("{v:+.3}")),
+            p.test.images,
+            p.vanilla_training.steps,
+            p.vanilla_training.final_loss.map_or("n/a".into(), |v| format!("{v:.3}")),
+            p.vanilla_training.final_batch_accuracy.map_or("n/a".into(), |v| format!("{v:.3}")),
+        );
+        for info in &results.attributions {
+            if p.models.first().and_then(|m| m.attribution(&info.key)).is_none() {
+                continue;
+            }
+            let _ = write!(
+                h,
+                "<table><tr><th>model ({})</th><th>accuracy</th><th>EqualizedOdds</th><th>demographic parity</th><th>equal opportunity</th>\
+                 <th>RRF</th><th>ADR</th><th>DIF</th><th>RDDT</th><th>{} |residual| mean / max</th></tr>",
+                esc(&info.name),
+                esc(info.sanity.as_deref().unwrap_or("sanity (none for this method)"))
+            );
+            model_rows(&mut h, p, &info.key);
+            h.push_str("</table>");
+        }
+        if let Some(key) = keys.first() {
+            let _ = write!(h, "<p>{} RRF per (attribute, target) group:</p>", esc(attribution_name(results, key)));
+            group_rows(&mut h, p, key);
+        }
+        let details: Vec<String> = p
+            .models
+            .iter()
+            .filter(|m| !m.details.is_empty())
+            .map(|m| {
+                let d: Vec<String> = m.details.iter().map(|(k, v)| format!("{k} = {v:.4}")).collect();
+                format!("{}: {}", m.name, d.join(", "))
+            })
+            .collect();
+        if !details.is_empty() {
+            let _ = write!(h, "<p>Method details: {}.</p>", esc(&details.join("; ")));
+        }
+    }
+    h.push_str("<h2>Timings</h2><table><tr><th>φ</th><th>stage</th><th>seconds</th></tr>");
+    for t in &results.timings {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.2}</td></tr>",
+            t.phi.map_or("—".into(), |p| p.to_string()),
+            esc(&t.stage),
+            t.seconds
+        );
+    }
+    let _ = write!(h, "<tr><th colspan=\"2\">total</th><th>{:.2}</th></tr></table>", results.total_seconds);
+    let _ = write!(
+        h,
+        "<h2>Config</h2><p class=\"muted\">Run it again with <code>biaslens run --config exp.json</code>, or import this \
+         file into the page.</p><pre>{}</pre>",
+        esc(&c.to_json())
+    );
+    let json = serde_json::to_string(results).unwrap_or_default();
+    let _ = writeln!(
+        h,
+        "<script type=\"application/json\" id=\"{RESULTS_SCRIPT_ID}\">{}</script></body></html>",
+        script_json(&json)
+    );
+    h
+}
+

@@ -1,0 +1,202 @@
+//! Stage 1 of a unit: the pool of labelled images (the synthetic benchmark, or the user's own
+//! images), the unit's splits drawn from the labels (Sztukiewicz et al., XAI 2025, §4;
+//! docs/METHODS.md#splits), and the pixels of each split.
+
+use biaslens_data::images::{ImageSource, LabelledImages, Preprocess};
+use biaslens_data::{Correlation, Split, SplitConfig, Splits, make_splits};
+use biaslens_metrics::{ImageSize, Roi, RoiPreset};
+
+use super::RunError;
+use crate::config::{CorrelationKind, ExperimentConfig};
+
+/// The user's labelled images as the pool of a run: CelebA through its attribute list, or any
+/// CSV of image, target and protected attribute (docs/METHODS.md#data).
+pub struct ImagePool {
+    /// What the data is, for the results (`"labels.csv: 1,200 images"`).
+    pub name: String,
+    /// File names and labels.
+    pub labelled: LabelledImages,
+    /// Where the image bytes come from (a folder natively, memory in the page).
+    pub source: Box<dyn ImageSource + Send + Sync>,
+    /// Images are padded to a square (the authors' SquarePad) and resized to `side × side`.
+    pub side: u32,
+    /// The protected attribute's box in `side × side` images.
+    pub roi: Roi,
+}
+
+impl std::fmt::Debug for ImagePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagePool").field("name", &self.name).field("images", &self.labelled.len()).field("side", &self.side).finish()
+    }
+}
+
+impl ImagePool {
+    /// The pool the page and the CLI build from a label file and the images: CelebA's attribute
+    /// list (`list_attr_celeba.txt`, or Kaggle's `list_attr_celeba.csv`: Smiling against the
+    /// config's attribute) when the file name says so, else an own CSV (`image,target,attribute`);
+    /// images square-padded and resized to the config's image side, the paper's box of the
+    /// config's attribute scaled to it.
+    ///
+    /// # Errors
+    /// A message naming the file, the line and what to do.
+    pub fn from_labels(
+        labels: &[u8],
+        file_name: &str,
+        source: Box<dyn ImageSource + Send + Sync>,
+        config: &ExperimentConfig,
+    ) -> Result<Self, String> {
+        let attribute = config.data.synthetic.attribute.celeba_name();
+        let lower = file_name.to_ascii_lowercase();
+        let labelled = if lower.ends_with(".txt") || lower.contains("list_attr") {
+            biaslens_data::celeba::AttributeTable::parse(labels, file_name).and_then(|t| t.labelled("Smiling", attribute))
+        } else {
+            biaslens_data::own::parse_own_csv(labels, file_name, &biaslens_data::own::OwnColumns::default())
+        }
+        .map_err(|e| {
+            format!("{file_name} was not used: {e}. A CSV needs the columns image, target and attribute (0/1); CelebA's list_attr_celeba.txt needs Smiling and {attribute}.")
+        })?;
+        Self::new(labelled, source, config)
+    }
+
+    /// The pool of already parsed labels.
+    ///
+    /// # Errors
+    /// A message when the ROI does not fit the image side.
+    pub fn new(labelled: LabelledImages, source: Box<dyn ImageSource + Send + Sync>, config: &ExperimentConfig) -> Result<Self, String> {
+        let side = config.data.synthetic.size;
+        let preset = match config.data.synthetic.attribute {
+            biaslens_data::ProtectedKind::Hat => RoiPreset::Hat,
+            biaslens_data::ProtectedKind::Necktie => RoiPreset::Necktie,
+        };
+        let roi = preset.roi_for(ImageSize::square(side)).map_err(|e| format!("the region of interest: {e}"))?;
+        Ok(Self { name: format!("{}: {} images", labelled.source, labelled.len()), labelled, source, side, roi })
+    }
+
+    /// Checks that every listed image is among the files and decodes (JPEG or PNG).
+    ///
+    /// # Errors
+    /// A message naming the line and file.
+    pub fn check_decodable(&self) -> Result<(), String> {
+        let pre = Preprocess { square_pad: true, resize: Some(self.side) };
+        self.labelled.check_decodable(&self.source, &pre).map_err(|e| e.to_string())
+    }
+}
+
+/// The images of a run: the synthetic benchmark of the config, or the user's pool.
+#[derive(Clone, Copy)]
+pub(crate) enum Pool<'a> {
+    Synthetic(&'a ExperimentConfig),
+    Own(&'a ImagePool),
+}
+
+/// Images, targets and attribute of a split.
+pub(crate) struct SplitImages {
+    /// `[N, 3, s, s]` flattened.
+    pub pixels: Vec<f32>,
+    pub target: Vec<u8>,
+    pub attribute: Vec<u8>,
+    /// Pool index of each image (synthetic: the generator's index).
+    pub indices: Vec<u64>,
+}
+
+impl Pool<'_> {
+    /// The region of interest and the image size of the run.
+    pub(crate) fn geometry(&self) -> Result<(Roi, ImageSize), RunError> {
+        let (roi, image) = match self {
+            Pool::Own(p) => (p.roi, ImageSize::square(p.side)),
+            Pool::Synthetic(c) => (c.data.synthetic.roi()?, c.data.synthetic.image_size()),
+        };
+        if roi.image() != image {
+            return Err(RunError::Images(format!(
+                "the region of interest belongs to {}×{} images, the run's are {}×{}",
+                roi.image().width,
+                roi.image().height,
+                image.width,
+                image.height
+            )));
+        }
+        Ok((roi, image))
+    }
+
+    /// The name of the user's data (`None`: synthetic).
+    pub(crate) fn own_name(&self) -> Option<String> {
+        match self {
+            Pool::Own(p) => Some(p.name.clone()),
+            Pool::Synthetic(_) => None,
+        }
+    }
+
+    /// Splits at `phi` with `seed` (labels only, cheap).
+    pub(crate) fn splits(&self, config: &ExperimentConfig, phi: f64, seed: u64) -> Result<Splits, RunError> {
+        match self {
+            Pool::Own(p) => splits_of(config, phi, seed, &p.labelled.target, &p.labelled.attribute),
+            Pool::Synthetic(c) => {
+                let (t, a) = c.data.synthetic.labels(0, c.data.pool);
+                splits_of(config, phi, seed, &t, &a)
+            }
+        }
+    }
+
+    /// The pixels of `split`.
+    pub(crate) fn draw(&self, split: &Split) -> Result<SplitImages, RunError> {
+        let indices: Vec<u64> = split.indices.iter().map(|&i| i as u64).collect();
+        match self {
+            Pool::Own(pool) => {
+                let pre = Preprocess { square_pad: true, resize: Some(pool.side) };
+                let loaded = pool.labelled.load_batch(&split.indices, &pool.source, &pre);
+                if let Some(s) = loaded.skipped.first() {
+                    return Err(RunError::Images(format!(
+                        "{}, line {}: {} cannot be used: {}; fix or remove that row ({} image(s) of this split failed)",
+                        pool.labelled.source,
+                        pool.labelled.lines.get(s.row).copied().unwrap_or(0),
+                        s.image,
+                        s.reason,
+                        loaded.skipped.len()
+                    )));
+                }
+                let b = loaded.batch;
+                Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute, indices })
+            }
+            Pool::Synthetic(c) => {
+                let b = c.data.synthetic.generate_indices(&indices)?;
+                Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute, indices })
+            }
+        }
+    }
+}
+
+/// The splits of `phi` with `seed` from a pool's labels.
+fn splits_of(config: &ExperimentConfig, phi: f64, seed: u64, target: &[u8], attribute: &[u8]) -> Result<Splits, RunError> {
+    let train = match config.correlation {
+        CorrelationKind::Phi => Correlation::phi(phi),
+        CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
+    };
+    let split_config = SplitConfig {
+        train,
+        debias: config.splits.debias_correlation.clone(),
+        train_size: Some(config.splits.train),
+        debias_size: Some(config.splits.debias),
+        test_size: Some(config.splits.test),
+        seed,
+        ..SplitConfig::default()
+    };
+    make_splits(target, attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
+}
+
+/// The splits of every φ of `config` at its first seed (labels only: cheap enough for a
+/// preview), in config order.
+///
+/// # Errors
+/// [`RunError::Split`] for the first φ the pool cannot supply.
+pub fn phi_splits(config: &ExperimentConfig) -> Result<Vec<Splits>, RunError> {
+    let pool = Pool::Synthetic(config);
+    config.phis.iter().map(|&phi| pool.splits(config, phi, config.seed)).collect()
+}
+
+/// [`phi_splits`] of a pool given by its labels (the user's images).
+///
+/// # Errors
+/// As [`phi_splits`].
+pub fn phi_splits_of(config: &ExperimentConfig, pool_target: &[u8], pool_attribute: &[u8]) -> Result<Vec<Splits>, RunError> {
+    config.phis.iter().map(|&phi| splits_of(config, phi, config.seed, pool_target, pool_attribute)).collect()
+}
