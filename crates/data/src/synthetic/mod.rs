@@ -4,7 +4,7 @@
 //! protected attribute *Wearing_Necktie* or *Wearing_Hat*) whose region of interest is known
 //! exactly: the protected attribute is only ever painted inside [`SyntheticConfig::roi`], so an
 //! image with the attribute and the same image without it differ inside that box and nowhere
-//! else.
+//! else ([`SyntheticConfig::generate_counterfactual`] renders either of the two for any face).
 //!
 //! Images are `3×H×W` planes in `[0, 1]` (CHW, row-major, x = column, origin top-left). Every
 //! image is a pure function of `(seed, index)`: its labels come first from the item's
@@ -280,6 +280,27 @@ impl SyntheticConfig {
     /// # Errors
     /// [`SyntheticError`] for an unusable size or label rate.
     pub fn generate_indices(&self, indices: &[u64]) -> Result<Batch, SyntheticError> {
+        self.render_batch(indices, None)
+    }
+
+    /// Counterfactuals: the faces of [`SyntheticConfig::generate_indices`] (same parameters,
+    /// same noise) with the protected attribute forced on (`attribute = true`) or off (`false`)
+    /// in every image, whatever the face's own label.
+    ///
+    /// This is the ground truth "the same face with and without the attribute": the two renders
+    /// of one index differ only inside [`SyntheticConfig::roi`], and forcing the value a face
+    /// already has gives exactly its [`SyntheticConfig::generate_indices`] image. The batch's
+    /// `target` labels are the faces' own; its `attribute` labels are all the forced value.
+    ///
+    /// # Errors
+    /// [`SyntheticError`] for an unusable size or label rate.
+    pub fn generate_counterfactual(&self, indices: &[u64], attribute: bool) -> Result<Batch, SyntheticError> {
+        self.render_batch(indices, Some(attribute))
+    }
+
+    /// The images with the given indices, with the protected attribute of every face set to
+    /// `forced` when given (its label and its pixels), split over threads natively.
+    fn render_batch(&self, indices: &[u64], forced: Option<bool>) -> Result<Batch, SyntheticError> {
         let s = self.check()?;
         let roi = self.roi()?;
         let image = ImageSize::square(s);
@@ -288,7 +309,10 @@ impl SyntheticConfig {
         let mut labels = vec![(0u8, 0u8); indices.len()];
         let draw = |out: &mut [f32], labels: &mut [(u8, u8)], indices: &[u64]| {
             for ((out, label), &index) in out.chunks_exact_mut(3 * plane).zip(labels).zip(indices) {
-                let params = FaceParams::draw(self, index);
+                let mut params = FaceParams::draw(self, index);
+                if let Some(attribute) = forced {
+                    params.traits.attribute = attribute;
+                }
                 params.render(out, s, &roi, self.attribute);
                 add_noise(out, self.noise, SplitMix64::for_item(self.seed ^ NOISE_STREAM, index));
                 *label = (u8::from(params.traits.smiling), u8::from(params.traits.attribute));
@@ -372,8 +396,73 @@ mod tests {
         assert!(matches!(cfg.generate(0, 1), Err(SyntheticError::TooSmall(8))));
         let cfg = SyntheticConfig { target_rate: 1.5, ..SyntheticConfig::default() };
         assert!(matches!(cfg.generate(0, 1), Err(SyntheticError::Rate { .. })));
+        assert!(matches!(cfg.generate_counterfactual(&[0], true), Err(SyntheticError::Rate { .. })));
         assert_eq!("Hat".parse::<ProtectedKind>(), Ok(ProtectedKind::Hat));
         assert!("scarf".parse::<ProtectedKind>().is_err());
+    }
+
+    /// Whether two images hold the same bits (stricter than `==` on floats).
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Forcing the attribute value a face already has gives exactly its `generate_indices`
+    /// image, for every index of a batch large enough to be split over threads; the labels are
+    /// the faces' own targets and the forced attribute.
+    #[test]
+    fn counterfactual_of_the_own_value_is_the_image() {
+        for attribute in [ProtectedKind::Necktie, ProtectedKind::Hat] {
+            let cfg = SyntheticConfig { attribute, ..SyntheticConfig::default() };
+            let indices: Vec<u64> = (0..130).map(|i| 3 * i + 1).collect();
+            let batch = cfg.generate_indices(&indices).expect("valid config");
+            for value in [false, true] {
+                let cf = cfg.generate_counterfactual(&indices, value).expect("valid config");
+                assert_eq!(cf.len(), indices.len());
+                assert_eq!(cf.image, batch.image);
+                assert_eq!(cf.target, batch.target, "{attribute:?}: targets are the faces' own");
+                assert!(cf.attribute.iter().all(|&a| a == u8::from(value)), "{attribute:?}: attribute labels are the forced {value}");
+                let mut own = 0;
+                for (i, &index) in indices.iter().enumerate() {
+                    if batch.attribute[i] == u8::from(value) {
+                        assert!(same_bits(cf.image_pixels(i), batch.image_pixels(i)), "{attribute:?}, image {index}, forced {value}");
+                        own += 1;
+                    }
+                }
+                assert!(own > 30, "{attribute:?}: only {own} faces have attribute {value}");
+            }
+        }
+    }
+
+    /// The two counterfactual renders of one face are equal outside the ROI, noise included,
+    /// and differ inside it.
+    #[test]
+    fn counterfactual_pairs_differ_only_inside_the_roi() {
+        for (attribute, size, count) in [(ProtectedKind::Necktie, 64u32, 40u64), (ProtectedKind::Hat, 64, 40), (ProtectedKind::Necktie, 48, 40), (ProtectedKind::Hat, 218, 4)] {
+            let cfg = SyntheticConfig { attribute, size, ..SyntheticConfig::default() };
+            assert!(cfg.noise > 0.0);
+            let roi = cfg.roi().expect("valid size");
+            let plane = cfg.image_size().pixels();
+            let indices: Vec<u64> = (100..100 + count).collect();
+            let with = cfg.generate_counterfactual(&indices, true).expect("valid config");
+            let without = cfg.generate_counterfactual(&indices, false).expect("valid config");
+            assert_eq!(with.target, without.target);
+            for (i, &index) in indices.iter().enumerate() {
+                let (a, b) = (with.image_pixels(i), without.image_pixels(i));
+                let mut changed_inside = 0;
+                for y in 0..size {
+                    for x in 0..size {
+                        let p = (y * size + x) as usize;
+                        let same = (0..3).all(|c| a[c * plane + p].to_bits() == b[c * plane + p].to_bits());
+                        if roi.contains(x, y) {
+                            changed_inside += usize::from(!same);
+                        } else {
+                            assert!(same, "{attribute:?} at {size}: image {index} differs outside the ROI at ({x},{y})");
+                        }
+                    }
+                }
+                assert!(changed_inside * 10 >= (roi.w() * roi.h()) as usize, "{attribute:?} at {size}: image {index} changed only {changed_inside} pixels");
+            }
+        }
     }
 
     /// FNV-1a over the f32 bits of every pixel and the labels of a batch.
