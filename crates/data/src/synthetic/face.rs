@@ -5,7 +5,8 @@
 //! (a necktie or a hat), clipped to its ROI.
 //!
 //! The target is the mouth: a smile curves up at the corners (and may open), a neutral face
-//! shows a flat or sagging line. The protected attribute stands for CelebA's *Wearing_Necktie*
+//! shows a flat or sagging line; [`SyntheticConfig::expression`] fades the difference and
+//! [`SyntheticConfig::open_mouth_rate`] sets how many smiles open. The protected attribute stands for CelebA's *Wearing_Necktie*
 //! or *Wearing_Hat* (Sztukiewicz et al., XAI 2025, §4).
 
 use biaslens_metrics::Roi;
@@ -21,9 +22,12 @@ use crate::rng::SplitMix64;
 const DOT_STEP: f32 = 0.125;
 /// Radius of a background dot.
 const DOT_RADIUS: f32 = 0.022;
+/// Half-width of a neutral mouth relative to the head's half-width `rx`: between the widest
+/// non-smiling mouth (0.42) and the narrowest smile (0.45).
+const NEUTRAL_MOUTH: f32 = 0.435;
 
 /// Every random choice behind one face, drawn in a fixed order whatever the labels are.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct FaceParams {
     pub(super) traits: FaceTraits,
     bg_top: Rgb,
@@ -63,6 +67,8 @@ pub(super) struct FaceParams {
     hat_col: Rgb,
     hat_band: Rgb,
     hat_h: f32,
+    /// Paint the protected attribute when the face has it ([`SyntheticConfig::paint_attribute`]).
+    paint_attribute: bool,
 }
 
 fn pick(rng: &mut SplitMix64, colours: &[Rgb]) -> Rgb {
@@ -141,7 +147,14 @@ impl FaceParams {
         let mouth_w = rx * if smiling { u(r, 0.45, 0.58) } else { u(r, 0.3, 0.42) };
         let smile_depth = ry * u(r, 0.13, 0.2);
         let frown = ry * u(r, -0.03, 0.05);
-        let mouth_open = smiling && r.bernoulli(0.5);
+        let mouth_open = smiling && r.bernoulli(cfg.open_mouth_rate);
+        // The expression strength e (no draw): the width moves towards the neutral width,
+        // written `w·e + neutral·(1 − e)` so that e = 1 keeps `w` and e = 0 gives `neutral`
+        // exactly; a closed smile's curve and a sag scale by e, an open mouth keeps its depth.
+        let e = cfg.expression as f32;
+        let mouth_w = mouth_w * e + rx * NEUTRAL_MOUTH * (1.0 - e);
+        let smile_depth = if mouth_open { smile_depth } else { smile_depth * e };
+        let frown = frown * e;
 
         let eyeglasses = cfg.distractors && r.bernoulli(0.25);
         let glasses_col = pick(r, &[[0.05, 0.05, 0.05], [0.45, 0.25, 0.1], [0.7, 0.1, 0.1], [0.1, 0.2, 0.6]]);
@@ -198,6 +211,7 @@ impl FaceParams {
             hat_col,
             hat_band,
             hat_h,
+            paint_attribute: cfg.paint_attribute,
         }
     }
 
@@ -492,7 +506,7 @@ impl FaceParams {
         }
         
         // The protected attribute, clipped to its ROI so nothing of it lies outside.
-        if p.traits.attribute {
+        if p.traits.attribute && p.paint_attribute {
             c.clip = Some([roi.x() as usize, roi.y() as usize, (roi.x() + roi.w()) as usize, (roi.y() + roi.h()) as usize]);
             match kind {
                 ProtectedKind::Necktie => p.paint_tie(&mut c, cx, shoulder_top),
@@ -679,6 +693,55 @@ mod tests {
                 checked += 1;
             }
             assert!(checked > 0);
+        }
+    }
+
+    /// Pixels in which a smiling and a non-smiling render of each face differ, summed over 40
+    /// faces drawn once all smiling (open with probability `open_mouth_rate`) and once all not
+    /// smiling. A non-smiling face makes no open-mouth draw, so the draws after it shift;
+    /// without distractors and attribute nothing painted depends on them.
+    fn smile_contrast(expression: f64, open_mouth_rate: f64) -> usize {
+        let base = SyntheticConfig { expression, open_mouth_rate, distractors: false, attribute_rate: 0.0, ..SyntheticConfig::default() };
+        let (smiling, neutral) = (SyntheticConfig { target_rate: 1.0, ..base.clone() }, SyntheticConfig { target_rate: 0.0, ..base });
+        let roi = smiling.roi().expect("valid size");
+        let n = 3 * smiling.image_size().pixels();
+        let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+        let mut differ = 0;
+        for i in 0..40 {
+            let (p, q) = (FaceParams::draw(&smiling, i), FaceParams::draw(&neutral, i));
+            assert!(p.traits.smiling && !q.traits.smiling);
+            assert_eq!(p.traits.mouth_open, open_mouth_rate == 1.0);
+            p.render(&mut a, smiling.size, &roi, smiling.attribute);
+            q.render(&mut b, neutral.size, &roi, neutral.attribute);
+            differ += a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+        }
+        differ
+    }
+
+    /// Lowering `expression` makes closed smiles and non-smiling mouths more alike, until at 0
+    /// they are the same shape; open smiles still show.
+    #[test]
+    fn expression_fades_the_closed_smile() {
+        let (full, half, none) = (smile_contrast(1.0, 0.0), smile_contrast(0.5, 0.0), smile_contrast(0.0, 0.0));
+        assert!(full > half && half > none, "pixels differing: {full} at 1, {half} at 0.5, {none} at 0");
+        assert_eq!(none, 0);
+        assert!(smile_contrast(0.0, 1.0) > full / 2, "open smiles must stay visible at expression 0");
+    }
+
+    /// `expression` moves no random draw: every other parameter of a face is the same.
+    #[test]
+    fn expression_changes_only_the_mouth() {
+        for expression in [0.0, 0.3] {
+            let cfg = SyntheticConfig { expression, ..SyntheticConfig::default() };
+            let full = SyntheticConfig::default();
+            for i in 0..300 {
+                let (p, q) = (FaceParams::draw(&cfg, i), FaceParams::draw(&full, i));
+                let mouthless = |f: &FaceParams| FaceParams { mouth_w: 0.0, smile_depth: 0.0, frown: 0.0, ..f.clone() };
+                assert_eq!(mouthless(&p), mouthless(&q), "image {i}");
+                if p.traits.mouth_open {
+                    assert_eq!(p.smile_depth.to_bits(), q.smile_depth.to_bits(), "image {i}: an open mouth keeps its depth");
+                }
+            }
         }
     }
 

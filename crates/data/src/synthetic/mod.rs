@@ -88,6 +88,49 @@ pub struct SyntheticConfig {
     pub target_rate: f64,
     /// Probability that an image has the protected attribute.
     pub attribute_rate: f64,
+    /// Probability, in `[0, 1]`, that a smiling face smiles with an open mouth (teeth visible;
+    /// CelebA's `Mouth_Slightly_Open` in an export). Default 0.5. The draw is made for every
+    /// smiling face whatever the rate, so changing the rate changes no other parameter of any
+    /// face. Non-smiling faces never open their mouths.
+    #[serde(skip_serializing_if = "is_default_open_mouth_rate")]
+    pub open_mouth_rate: f64,
+    /// How strongly the mouth shows the expression, in `[0, 1]`. Default 1: smiling mouths
+    /// are wider than non-smiling ones (widths `rx·[0.45, 0.58]` against `rx·[0.30, 0.42]`, `rx`
+    /// the head's half-width) and curve up, non-smiling ones are flat or sag, so smiling is
+    /// plain to see. With `expression = e` every mouth's width moves towards the neutral
+    /// `rx·0.435` (`neutral + e·(width − neutral)`) and the curve of a closed smile and the sag of
+    /// a non-smiling mouth are scaled by `e`. An open mouth keeps its depth and teeth (only its
+    /// width moves). At 0 the closed mouths of smiling and non-smiling faces have the same
+    /// shape, and only open mouths (see [`open_mouth_rate`](SyntheticConfig::open_mouth_rate))
+    /// show the target. No random draw depends on it.
+    #[serde(skip_serializing_if = "is_default_expression")]
+    pub expression: f64,
+    /// Paint the protected attribute (default `true`). When `false` the attribute labels are
+    /// drawn exactly as always but nothing is painted: a null benchmark where the label exists
+    /// and the pixels do not, so a classifier cannot see it and both counterfactuals of a face
+    /// ([`SyntheticConfig::generate_counterfactual`]) are the same image.
+    #[serde(skip_serializing_if = "is_true")]
+    pub paint_attribute: bool,
+}
+
+/// Default of [`SyntheticConfig::open_mouth_rate`]: half of the smiles are open.
+const DEFAULT_OPEN_MOUTH_RATE: f64 = 0.5;
+/// Default of [`SyntheticConfig::expression`]: the full expression.
+const DEFAULT_EXPRESSION: f64 = 1.0;
+
+// The settings added later are left out of serialised configs at their defaults, so a config,
+// an export's `roi.json` or a report written at the defaults is byte for byte what it was
+// before they existed (and what the committed fixtures hold).
+fn is_default_open_mouth_rate(v: &f64) -> bool {
+    *v == DEFAULT_OPEN_MOUTH_RATE
+}
+
+fn is_default_expression(v: &f64) -> bool {
+    *v == DEFAULT_EXPRESSION
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 impl Default for SyntheticConfig {
@@ -100,6 +143,9 @@ impl Default for SyntheticConfig {
             distractors: true,
             target_rate: 0.5,
             attribute_rate: 0.5,
+            open_mouth_rate: DEFAULT_OPEN_MOUTH_RATE,
+            expression: DEFAULT_EXPRESSION,
+            paint_attribute: true,
         }
     }
 }
@@ -118,6 +164,16 @@ pub enum SyntheticError {
     Rate {
         /// Which rate.
         name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A setting outside its allowed range.
+    #[error("the synthetic setting `{field}` must lie in {allowed}, got {value}")]
+    OutOfRange {
+        /// The field of [`SyntheticConfig`].
+        field: &'static str,
+        /// The allowed range, as written in the message.
+        allowed: &'static str,
         /// The value given.
         value: f64,
     },
@@ -242,6 +298,11 @@ impl SyntheticConfig {
         for (name, value) in [("target rate", self.target_rate), ("attribute rate", self.attribute_rate)] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(SyntheticError::Rate { name, value });
+            }
+        }
+        for (field, value) in [("open_mouth_rate", self.open_mouth_rate), ("expression", self.expression)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(SyntheticError::OutOfRange { field, allowed: "[0, 1]", value });
             }
         }
         Ok(self.size)
@@ -397,6 +458,19 @@ mod tests {
         let cfg = SyntheticConfig { target_rate: 1.5, ..SyntheticConfig::default() };
         assert!(matches!(cfg.generate(0, 1), Err(SyntheticError::Rate { .. })));
         assert!(matches!(cfg.generate_counterfactual(&[0], true), Err(SyntheticError::Rate { .. })));
+        for (cfg, field, value) in [
+            (SyntheticConfig { open_mouth_rate: 1.5, ..SyntheticConfig::default() }, "open_mouth_rate", 1.5),
+            (SyntheticConfig { open_mouth_rate: -0.1, ..SyntheticConfig::default() }, "open_mouth_rate", -0.1),
+            (SyntheticConfig { expression: 2.0, ..SyntheticConfig::default() }, "expression", 2.0),
+            (SyntheticConfig { expression: -1.0, ..SyntheticConfig::default() }, "expression", -1.0),
+        ] {
+            let e = cfg.generate(0, 1).expect_err("out of range");
+            assert_eq!(e, SyntheticError::OutOfRange { field, allowed: "[0, 1]", value });
+            let message = e.to_string();
+            assert!(message.contains(field) && message.contains("[0, 1]"), "{message}");
+        }
+        let nan = SyntheticConfig { expression: f64::NAN, ..SyntheticConfig::default() };
+        assert!(matches!(nan.generate(0, 1), Err(SyntheticError::OutOfRange { field: "expression", .. })));
         assert_eq!("Hat".parse::<ProtectedKind>(), Ok(ProtectedKind::Hat));
         assert!("scarf".parse::<ProtectedKind>().is_err());
     }
@@ -473,6 +547,111 @@ mod tests {
             h = (h ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3);
         }
         h
+    }
+
+    /// [`batch_hash`] continued over the traits of images `first..first + n`.
+    fn batch_and_traits_hash(cfg: &SyntheticConfig, first: u64, n: usize) -> u64 {
+        let mut h = batch_hash(&cfg.generate(first, n).expect("valid config"));
+        for i in first..first + n as u64 {
+            let t = cfg.traits(i);
+            for byte in [t.smiling, t.attribute, t.mouth_open, t.long_hair, t.eyeglasses, t.earrings, t.pale_skin].map(u8::from).into_iter().chain([t.hair]) {
+                h = (h ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3);
+            }
+        }
+        h
+    }
+
+    /// Configs whose images and traits were pinned before `open_mouth_rate`, `expression` and
+    /// `paint_attribute` existed.
+    fn pre_settings_cases() -> [(SyntheticConfig, u64, usize); 4] {
+        let base = SyntheticConfig::default();
+        [
+            (SyntheticConfig { size: 32, ..base.clone() }, 0, 64),
+            (SyntheticConfig { size: 48, attribute: ProtectedKind::Hat, noise: 0.0, distractors: false, ..base.clone() }, 500, 64),
+            (SyntheticConfig { attribute: ProtectedKind::Hat, seed: 3, ..base.clone() }, 0, 64),
+            (SyntheticConfig { size: 32, target_rate: 0.8, attribute_rate: 0.3, seed: 77, ..base }, 1000, 64),
+        ]
+    }
+
+    /// [`pre_settings_cases`] hashed by [`batch_and_traits_hash`] before the three settings
+    /// were added.
+    const PRE_SETTINGS: [u64; 4] = [12_370_018_575_518_707_392, 496_947_162_648_885_395, 9_598_167_646_399_829_314, 11_054_052_277_830_301_894];
+
+    /// A config written before `open_mouth_rate`, `expression` and `paint_attribute` existed
+    /// still parses, to their defaults; at their defaults a config serialises exactly as before;
+    /// and images and traits with the defaults spelled out are those recorded before.
+    #[test]
+    fn new_settings_at_their_defaults_change_nothing() {
+        let old = r#"{"size":64,"seed":0,"noise":0.03,"attribute":"necktie","distractors":true,"target_rate":0.5,"attribute_rate":0.5}"#;
+        let parsed: SyntheticConfig = serde_json::from_str(old).expect("an old config parses");
+        assert_eq!(parsed, SyntheticConfig::default());
+        assert_eq!((parsed.open_mouth_rate, parsed.expression, parsed.paint_attribute), (0.5, 1.0, true));
+        assert_eq!(serde_json::to_string(&parsed).expect("serialises"), old);
+        // Other values are written and read back.
+        let set = SyntheticConfig { open_mouth_rate: 0.0, expression: 0.25, paint_attribute: false, ..SyntheticConfig::default() };
+        let json = serde_json::to_string(&set).expect("serialises");
+        assert!(json.contains(r#""open_mouth_rate":0.0"#) && json.contains(r#""expression":0.25"#) && json.contains(r#""paint_attribute":false"#), "{json}");
+        assert_eq!(serde_json::from_str::<SyntheticConfig>(&json).expect("parses"), set);
+
+        let got: Vec<u64> = pre_settings_cases()
+            .into_iter()
+            .map(|(cfg, first, n)| {
+                let cfg = SyntheticConfig { open_mouth_rate: 0.5, expression: 1.0, paint_attribute: true, ..cfg };
+                batch_and_traits_hash(&cfg, first, n)
+            })
+            .collect();
+        assert_eq!(got, PRE_SETTINGS);
+    }
+
+    /// `open_mouth_rate` decides how many smiles open and changes nothing else: a face whose
+    /// mouth is open (or closed) under both rates is the same image under both.
+    #[test]
+    fn open_mouth_rate_changes_only_how_many_smiles_open() {
+        let base = SyntheticConfig { noise: 0.05, ..SyntheticConfig::default() };
+        let never = SyntheticConfig { open_mouth_rate: 0.0, ..base.clone() };
+        let always = SyntheticConfig { open_mouth_rate: 1.0, ..base.clone() };
+        let n = 300;
+        let open = |cfg: &SyntheticConfig| (0..n).filter(|&i| cfg.traits(i).mouth_open).count();
+        assert_eq!(open(&never), 0);
+        let smiling = (0..n).filter(|&i| base.traits(i).smiling).count();
+        assert_eq!(open(&always), smiling);
+        let half = open(&base);
+        assert!(half > smiling / 4 && half < smiling * 3 / 4, "{half} of {smiling} smiles open at the default rate");
+        let images = |cfg: &SyntheticConfig| cfg.generate(0, n as usize).expect("valid config");
+        let (b, z) = (images(&base), images(&never));
+        assert_eq!((&b.target, &b.attribute), (&z.target, &z.attribute));
+        for i in 0..n {
+            let (tb, tz) = (base.traits(i), never.traits(i));
+            assert_eq!(FaceTraits { mouth_open: false, ..tb }, tz, "image {i}: only the open mouth may change");
+            let same = same_bits(b.image_pixels(i as usize), z.image_pixels(i as usize));
+            assert_eq!(same, !tb.mouth_open, "image {i}: open under the default rate {}", tb.mouth_open);
+        }
+    }
+
+    /// With `paint_attribute = false` the labels are those of the painted benchmark and no
+    /// pixel shows the attribute: both counterfactuals of a face are its image.
+    #[test]
+    fn unpainted_attribute_is_a_null_benchmark() {
+        for attribute in [ProtectedKind::Necktie, ProtectedKind::Hat] {
+            let painted = SyntheticConfig { attribute, ..SyntheticConfig::default() };
+            let null = SyntheticConfig { paint_attribute: false, ..painted.clone() };
+            let indices: Vec<u64> = (0..60).collect();
+            let image = null.generate_indices(&indices).expect("valid config");
+            assert_eq!(image.attribute, painted.labels(0, 60).1);
+            assert_eq!(image.target, painted.labels(0, 60).0);
+            assert!(image.attribute.contains(&1));
+            let with = null.generate_counterfactual(&indices, true).expect("valid config");
+            let without = null.generate_counterfactual(&indices, false).expect("valid config");
+            assert!(same_bits(&with.pixels, &without.pixels), "{attribute:?}");
+            assert!(same_bits(&with.pixels, &image.pixels), "{attribute:?}");
+            assert!(with.attribute.iter().all(|&a| a == 1) && without.attribute.iter().all(|&a| a == 0));
+            // Painted, the faces without the attribute are unchanged and the others are not.
+            let shown = painted.generate_indices(&indices).expect("valid config");
+            for i in 0..indices.len() {
+                let same = same_bits(shown.image_pixels(i), image.image_pixels(i));
+                assert_eq!(same, shown.attribute[i] == 0, "{attribute:?}, image {i}");
+            }
+        }
     }
 
     /// The images are pinned bit for bit (hashes recorded before the rasteriser and the noise
