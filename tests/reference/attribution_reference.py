@@ -11,7 +11,7 @@ Cases
   gausslegendre), zero baseline, multiply_by_inputs=True, return_convergence_delta=True;
 - the same with a blurred baseline (scipy.ndimage.gaussian_filter over H and W, sigma 2.0,
   mode "reflect", truncate 4.0), gausslegendre;
-- zennit 1.0 IntegratedGradients (the authors' IG, paper-code.md section 2.3-2.4): n_iter=20,
+- zennit 1.0 IntegratedGradients (the authors' IG, docs/METHODS.md#ig): n_iter=20,
   zero baseline, attr_output = logit x one-hot; its completeness delta is taken against
   0.5 z_t^2, the function whose gradient it integrates;
 - the plain gradient of the target logit.

@@ -9,9 +9,10 @@ of negative inputs is exercised at the first layer); targets [1, 0].
 Cases, for each model: the four composites EpsilonPlus, EpsilonPlusFlat,
 EpsilonGammaBox(low=-1, high=1) and EpsilonAlpha2Beta1 at Zennit's defaults (epsilon and
 stabilizer 1e-6, gamma 0.25), each without canonizer and with zennit.torchvision.ResNetCanonizer,
-output relevance = logit x one-hot (the paper's attr_output, paper-code.md section 2.4); plus, for
+output relevance = logit x one-hot (the authors' attr_output, docs/METHODS.md#lrp); plus, for
 resnet18, EpsilonPlus without canonizer with a one-hot output and with the predicted class as
-target. "resnet18/epsilon_plus/plain/logit" is the authors' exact set-up (paper-code.md 2.2).
+target. "resnet18/epsilon_plus/plain/logit" is the authors' exact set-up (EpsilonPlus, no
+canonizer, logit x one-hot of the target; docs/METHODS.md#lrp).
 
 Each map is computed with zennit.attribution.Gradient in float64 (model.double()) and float32;
 the fixture stores the float64 map (rounded to float32), its per-image input relevance sum and

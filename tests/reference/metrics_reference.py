@@ -3,11 +3,11 @@
 
 Written from the definitions, not from the Rust code:
   * Sztukiewicz et al. 2025, "Investigating the Relationship Between Debiasing and Artifact Removal
-    using Saliency Maps", section 3 (RRF eq. 1, ADR eq. 2, DIF eq. 3, RDDT eq. 4; shared/paper.md);
-  * what the authors' code computes (shared/paper-code.md section 1): signed channel sum, per-image
-    max-abs scaling s = (R + a) / 2 / a and |s - 0.5|, HRF / MRR / DET, DIF's strict 1e-3 margin,
-    RDDT = scipy.stats.ttest_1samp(delta, 0, alternative="greater") with p < 0.01, and the
-    np.allclose -> zeros rule for identical maps;
+    using Saliency Maps", XAI 2025, section 3 (RRF eq. 1, ADR eq. 2, DIF eq. 3, RDDT eq. 4);
+  * what the authors' code computes (docs/METHODS.md, sections #preprocess and #metrics): signed
+    channel sum, per-image max-abs scaling s = (R + a) / 2 / a and |s - 0.5|, HRF / MRR / DET,
+    DIF's strict 1e-3 margin, RDDT = scipy.stats.ttest_1samp(delta, 0, alternative="greater")
+    with p < 0.01, and the np.allclose -> zeros rule for identical maps;
   * DetoxAI's comprehensive_metrics_torch for the fairness gaps (guarded denominators), with the
     demographic-parity bug fixed (predicted, not actual, positives) and accuracy per group guarded.
 

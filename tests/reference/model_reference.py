@@ -22,8 +22,8 @@ Per tensor (computed in float64, then rounded to float32):
     num_batches_tracked          0 (int64, ignored by the loader)
     input (key "input:<H>")      v, shape [2, 3, H, H]
 
-Usage: REFENV_DIR=.refenv bash ../shared/tools/setup-refenv.sh; .refenv/bin/python
-tests/reference/model_reference.py  (torch 2.15.0, torchvision 0.29.2).
+Usage: .refenv/bin/python tests/reference/model_reference.py  (torch 2.15.0, torchvision 0.29.2;
+the environment is described in README.md, "Reference fixtures").
 """
 
 import json

@@ -80,7 +80,7 @@ impl IgConfig {
 
     /// The paper's IG: Zennit 1.0 `IntegratedGradients` at its defaults (`n_iter = 20`,
     /// `baseline_fn = zeros_like`, right Riemann sum) with `attr_output = logit × one-hot`
-    /// (`paper-code.md` §2.3–2.4).
+    /// (`docs/METHODS.md#ig`).
     pub fn zennit() -> Self {
         Self {
             method: IgMethod::RiemannRight,

@@ -4,10 +4,10 @@
 //! Methods: LRP (Bach et al. 2015, Zennit 1.0's composites and ResNet canonizer), Integrated
 //! Gradients (Sundararajan et al. 2017, Captum 0.9's quadrature or Zennit's variant), the plain
 //! gradient, gradient × input and SmoothGrad (Smilkov et al. 2017). The defaults are the paper's
-//! settings (`paper-code.md` §2): LRP EpsilonPlus without canonizer and IG as Zennit computes
-//! it, both with logit × one-hot output relevance of the target. A JSON summary goes to stdout:
-//! per image the target, its logit and the sanity number of the method (LRP input and output
-//! relevance sums, IG completeness delta).
+//! settings (`docs/METHODS.md#attribution`): LRP EpsilonPlus without canonizer and IG as Zennit
+//! computes it, both with logit × one-hot output relevance of the target. A JSON summary goes to
+//! stdout: per image the target, its logit and the sanity number of the method (LRP input and
+//! output relevance sums, IG completeness delta).
 
 use std::path::PathBuf;
 

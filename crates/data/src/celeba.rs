@@ -1,7 +1,7 @@
 //! CelebA as distributed: `list_attr_celeba.txt` (or Kaggle's `list_attr_celeba.csv`),
 //! `list_eval_partition.txt` (or `.csv`), and `img_align_celeba/*.jpg`, all read from bytes.
 //!
-//! The authors read Kaggle's CSV with −1 → 0 in file order (`shared/paper-code.md` §3.1); any
+//! The authors read Kaggle's CSV with −1 → 0 in file order (`docs/METHODS.md#celeba`); any
 //! of the 40 attributes can be the target or the protected attribute. Splits are made by
 //! [`crate::splits`] (the authors' contiguous blocks, or the official partition), images are
 //! decoded lazily by [`crate::images`].

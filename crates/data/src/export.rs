@@ -1,6 +1,6 @@
 //! Export of a generated benchmark in the exact CelebA layout, so that Python tools such as
 //! DetoxAI read the same data: `img_align_celeba/000001.jpg…`, `list_attr_celeba.txt` (and
-//! Kaggle's `list_attr_celeba.csv`, which DetoxAI reads, `shared/paper-code.md` §3.1),
+//! Kaggle's `list_attr_celeba.csv`, which DetoxAI reads, `docs/METHODS.md#celeba`),
 //! `list_eval_partition.txt` (and `.csv`), plus `roi.json` with the ROI preset of the attribute.
 //!
 //! All 40 CelebA columns are written. Those the generator knows are filled truthfully

@@ -7,10 +7,10 @@
 //! CLI, files picked in the browser for the page ([`MemorySource`]), or the caller fetches them
 //! itself and calls [`LabelledImages::decode_batch`].
 //!
-//! Preprocessing follows the authors' transform (`shared/paper-code.md` §3.2): `SquarePad`
-//! (178×218 → 218×218, black bars left and right), `ToTensor` (pixels in `[0, 1]`, CHW), no
-//! normalisation; an optional bilinear resize is added for smaller models. An image that cannot
-//! be decoded is reported in [`Loaded::skipped`] and left out, never fatal.
+//! Preprocessing follows the authors' transform (`docs/METHODS.md#image-preprocessing`):
+//! `SquarePad` (178×218 → 218×218, black bars left and right), `ToTensor` (pixels in `[0, 1]`,
+//! CHW), no normalisation; an optional bilinear resize is added for smaller models. An image that
+//! cannot be decoded is reported in [`Loaded::skipped`] and left out, never fatal.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

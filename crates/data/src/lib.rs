@@ -1,7 +1,8 @@
 //! Data for biaslens: the synthetic biased-faces benchmark, correlation-controlled splits, and
 //! readers for CelebA as distributed and for a user's own folder of images.
 //!
-//! The synthetic benchmark stands in for CelebA in the paper's set-up (`shared/paper.md` §4):
+//! The synthetic benchmark stands in for CelebA in the paper's set-up (Sztukiewicz et al., XAI
+//! 2025, §4; `docs/METHODS.md#synthetic`):
 //! target = smiling, protected attribute = a necktie (or hat) drawn inside a known box, so the
 //! ROI of the saliency metrics is known exactly. Every image is a pure function of
 //! `(seed, index)`, so a batch is the same on every machine and in the browser.

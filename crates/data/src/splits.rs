@@ -1,10 +1,10 @@
 //! Correlation control: train / debias / test splits by undersampling the four (target,
 //! protected attribute) cells.
 //!
-//! Implements the authors' pipeline (`shared/paper-code.md` §3.3–3.5): the rows are cut into
+//! Implements the authors' pipeline (`docs/METHODS.md#splits`): the rows are cut into
 //! contiguous blocks (train 0.30, test 0.50, debias ("unlearn") 0.20, in that order), and each
 //! block is undersampled by rules of the form "cell (T, PA) makes up a fraction p of the split"
-//! (`balance_dataset`, §3.4). Two ways to ask for a correlation are offered:
+//! (their `balance_dataset`). Two ways to ask for a correlation are offered:
 //!
 //! * [`Correlation::CellPercentage`], the authors' knob: the off-diagonal cells (T=0, PA=1) and
 //!   (T=1, PA=0) each make up `p`, the rest `1 − 2p` is drawn uniformly from the diagonal cells.
@@ -18,7 +18,7 @@
 //!
 //! Deliberate deviations from the authors' code, for exact and reproducible proportions:
 //! the split size `total` is bounded by the diagonal remainder too (the authors' can drift when a
-//! cell runs short, §3.4), a cell is drawn by a seeded partial Fisher–Yates shuffle (not numpy's
+//! cell runs short), a cell is drawn by a seeded partial Fisher–Yates shuffle (not numpy's
 //! `choice`), and indices are returned in ascending order (not Python set order).
 
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ impl CellCounts {
 pub enum Correlation {
     /// The authors' `balance_dataset` rules: (T=0, PA=1) and (T=1, PA=0) each make up `p` of the
     /// split (`p ∈ [0, 0.5]`); the rest is drawn uniformly from (T=0, PA=0) ∪ (T=1, PA=1).
-    /// φ ≈ −p/(1−p) when the attribute is rare (§3.5).
+    /// φ ≈ −p/(1−p) when the attribute is rare; the exact φ is in `docs/METHODS.md#splits`.
     CellPercentage {
         /// The fraction of each off-diagonal cell.
         p: f64,
@@ -153,7 +153,7 @@ impl Correlation {
     }
 
     /// The authors' percentage `p` that gives about `phi` (≤ 0) when the attribute is rare:
-    /// `p = |φ|/(1+|φ|)` (§3.5).
+    /// `p = |φ|/(1+|φ|)` (inverting φ ≈ −p/(1−p); `docs/METHODS.md#splits`).
     pub fn authors_p_for_phi(phi: f64) -> f64 {
         phi.abs() / (1.0 + phi.abs())
     }
@@ -163,7 +163,8 @@ impl Correlation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pools {
-    /// The authors' contiguous row blocks, in the order train, test, debias (§3.3).
+    /// The authors' contiguous row blocks, in the order train, test, debias
+    /// (`docs/METHODS.md#splits`).
     Blocks {
         /// Fraction of rows for train (first block).
         train: f64,
@@ -183,7 +184,7 @@ impl Default for Pools {
     }
 }
 
-/// Settings of the three splits, with the authors' defaults (`shared/paper-code.md` §3.3–3.4).
+/// Settings of the three splits, with the authors' defaults (`docs/METHODS.md#splits`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SplitConfig {
@@ -606,14 +607,15 @@ mod tests {
         let s = undersample(labels, &pool, SplitName::Debias, &Correlation::CellPercentage { p: 0.25 }, None, 0).expect("feasible");
         let total = s.counts.total() as f64;
         assert!((s.counts.t0a1 as f64 / total - 0.25).abs() < 1e-3 && (s.counts.t1a0 as f64 / total - 0.25).abs() < 1e-3, "{s}");
-        // §3.5: with r = share of (T1, PA1) in the diagonal rows, a = r(1−2p), d = (1−r)(1−2p),
-        // b = c = p. Balanced labels here, r ≈ 0.5, so φ ≈ 0 at p = 0.25.
+        // docs/METHODS.md#splits: with r = share of (T1, PA1) in the diagonal rows,
+        // a = r(1−2p), d = (1−r)(1−2p), b = c = p. Balanced labels here, r ≈ 0.5, so φ ≈ 0 at
+        // p = 0.25.
         let expect = |p: f64, r: f64| {
             let (a, d) = (r * (1.0 - 2.0 * p), (1.0 - r) * (1.0 - 2.0 * p));
             (a * d - p * p) / ((a + p) * (p + d) * (a + p) * (p + d)).sqrt()
         };
         assert!((s.phi.expect("defined") - expect(0.25, 0.5)).abs() < 0.03, "{s}");
-        // A rare attribute (10%): r = 0.05 / 0.5 = 0.1, φ follows the paper-code formula.
+        // A rare attribute (10%): r = 0.05 / 0.5 = 0.1, φ follows the same formula.
         let cfg = SyntheticConfig { attribute_rate: 0.1, ..SyntheticConfig::default() };
         let (rt, ra) = cfg.labels(0, 20_000);
         let rare_pool: Vec<usize> = (0..20_000).collect();

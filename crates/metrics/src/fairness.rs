@@ -3,9 +3,9 @@
 //!
 //! EqualizedOdds is the paper's (§4.2): `max(|TPR_{PA=1} − TPR_{PA=0}|, |FPR_{PA=1} − FPR_{PA=0}|)`
 //! (Hardt, Price & Srebro 2016). The rest follows DetoxAI's `comprehensive_metrics_torch`
-//! (`shared/paper-code.md` §1.6): rates divide by a guarded denominator `max(count, ε)`, which for
-//! integer counts means an empty denominator gives a rate of 0. Two deviations from that code, both
-//! bug fixes:
+//! (`docs/METHODS.md#fairness`): rates divide by a guarded denominator `max(count, ε)`, which for
+//! integer counts means an empty denominator gives a rate of 0. Two deviations from that code (in
+//! its version of 2025-01-09; DetoxAI changed both on 2025-01-17), both bug fixes:
 //!
 //! * **Demographic parity.** The code computes `|P₀ − P₁| / (P₀ + P₁)` where `Pₐ = tp + fn` is the
 //!   number of *actual* positives of group a, which does not depend on the model at all. Here it is

@@ -1,9 +1,10 @@
 //! Saliency-in-region and fairness metrics over plain slices of numbers.
 //!
 //! This crate implements the metrics of Sztukiewicz et al., "Investigating the Relationship
-//! Between Debiasing and Artifact Removal using Saliency Maps" (XAI 2025; `shared/paper.md` §3),
-//! following what the authors' code computes (`shared/paper-code.md` §1). It knows nothing of
-//! tensors or devices: callers read maps back from the device once per batch and pass slices.
+//! Between Debiasing and Artifact Removal using Saliency Maps" (XAI 2025, §3), following what the
+//! authors' code computes (map preprocessing, every metric's formula and the details the paper
+//! leaves open: `docs/METHODS.md#metrics`). It knows nothing of tensors or devices: callers read
+//! maps back from the device once per batch and pass slices.
 //!
 //! Coordinate space: a saliency map for one image is a row-major `H×W` slice (`map[y * W + x]`),
 //! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to.
@@ -21,9 +22,9 @@
 //! * RDDT/DET: a p-value scipy reports as NaN (fewer than 2 images, or all differences 0) is `None`
 //!   and not significant, as `NaN < 0.01` is false in the code.
 //! * MRR: 0/0 = 0 and x/0 = ±∞ (the code divides unguarded).
-//! * Demographic parity: the code compares counts of *actual* positives (a bug); here predicted
-//!   positive rates. Accuracy per group is guarded like the rates (the code gives NaN for an empty
-//!   group). See [`fairness`].
+//! * Demographic parity: DetoxAI's code of 2025-01-09 compares counts of *actual* positives (a
+//!   bug); here predicted positive rates. Accuracy per group is guarded like the rates (that code
+//!   gives NaN for an empty group). See [`fairness`] and `docs/METHODS.md#fairness`.
 //! * ROI axes: x = column as drawn in the authors' figures; [`Roi::from_code_rect`] reproduces a
 //!   call in their slicing order `(row, column)`.
 //! * Pooling: over all images given; the code's "first 5 batches of 128" is the caller's choice.

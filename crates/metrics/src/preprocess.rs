@@ -2,9 +2,10 @@
 //!
 //! The authors' `LRPHandler.calculate` sums the attribution over the RGB channels (signed), scales
 //! each image to `[0, 1]` by its maximum absolute value, `s = (R + max|R|) / (2·max|R|)` (0.5 = no
-//! relevance), and the metrics then use `|s − 0.5| = |R| / (2·max|R|)` (`shared/paper-code.md` §1.2).
-//! The paper (§3) speaks only of "pixel intensities" `p_ij`. Both readings are settings here; the
-//! code's is the default. Unlike the code, an all-zero map is defined (all zeros), not NaN.
+//! relevance), and the metrics then use `|s − 0.5| = |R| / (2·max|R|)`
+//! (`docs/METHODS.md#preprocess`). The paper (Sztukiewicz et al., XAI 2025, §3) speaks only of
+//! "pixel intensities" `p_ij`. Both readings are settings here; the code's is the default. Unlike
+//! the code, an all-zero map is defined (all zeros), not NaN.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,9 @@
 //! Regions of interest: axis-aligned pixel boxes that know the image they belong to.
 //!
-//! The paper's boxes (`shared/paper-code.md` §1.3) are given as `x, y, w, h` on 218×218 images with
-//! x = column and y = row. The authors' code slices `[y:y+h, x:x+w]` of an `H×W` map; [`Roi`] keeps
-//! that convention explicit so the axes cannot be swapped silently.
+//! The paper's boxes (the authors' configs, `docs/METHODS.md#roi`) are given as `x, y, w, h` on
+//! 218×218 images with x = column and y = row, as the authors' figures draw them. Measured that
+//! way, a box covers `[y:y+h, x:x+w]` of an `H×W` map; [`Roi`] keeps that convention explicit so
+//! the axes cannot be swapped silently.
 
 use serde::{Deserialize, Serialize};
 
@@ -149,8 +150,8 @@ impl Roi {
     }
 }
 
-/// The paper's regions of interest (`shared/paper-code.md` §1.3, `experiment-running/config/xai/*.yaml`),
-/// defined on the authors' 218×218 zero-padded CelebA images.
+/// The paper's regions of interest (the authors' `experiment-running/config/xai/*.yaml`;
+/// `docs/METHODS.md#roi`), defined on the authors' 218×218 zero-padded CelebA images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoiPreset {
@@ -198,7 +199,8 @@ impl RoiPreset {
 
 impl Roi {
     /// A box given the way the authors' `SailRectMetric._sailmaps_rect` slices it:
-    /// `rect_pos = (row, column)`, `rect_size = (rows, columns)` (`shared/paper-code.md` §1.3).
+    /// `rect_pos = (row, column)`, `rect_size = (rows, columns)`, although their documentation
+    /// calls them the upper-left corner and the width and height (`docs/METHODS.md#roi`).
     ///
     /// Their configs and figures give boxes as `(x, y, w, h)` with x = column, which is what
     /// [`Roi::new`] takes; use this constructor only to reproduce a call made in their slicing order.

@@ -1,9 +1,9 @@
 //! The paper's saliency-in-region metrics: RRF, HRF, MRR, DET (one map) and ADR, DIF, RDDT
 //! (vanilla vs debiased), per image, pooled, and per (protected attribute × target) group.
 //!
-//! Definitions: Sztukiewicz et al. 2025, §3 (`shared/paper.md`: RRF eq. 1, ADR eq. 2, DIF eq. 3,
-//! RDDT eq. 4), and the authors' `metrics.py` for HRF, MRR, DET and every detail the paper leaves
-//! open (`shared/paper-code.md` §1.4):
+//! Definitions: Sztukiewicz et al., XAI 2025, §3 (RRF eq. 1, ADR eq. 2, DIF eq. 3, RDDT eq. 4),
+//! and the authors' `metrics.py` for HRF, MRR, DET and every detail the paper leaves open
+//! (`docs/METHODS.md#metrics`):
 //!
 //! * **RRF** `Σ_R p / Σ_P p`; a map with no relevance gives 0 (the code divides by zero).
 //! * **HRF** fraction of ROI pixels with `p > threshold` (code: 0.05 on the 0–0.5 scale).

@@ -1,9 +1,10 @@
 //! Small statistics: summaries, the one-sample one-sided t-test used by RDDT and DET, and seeded
 //! percentile-bootstrap confidence intervals.
 //!
-//! RDDT (paper §3, eq. 4) and the code's DET run `scipy.stats.ttest_1samp(values, 0,
-//! alternative="greater")` on per-image statistics and decide at `p < 0.01`
-//! (`shared/paper-code.md` §1.4). Summaries use the code's `np.mean` / `np.std` (ddof = 0).
+//! RDDT (Sztukiewicz et al., XAI 2025, §3, eq. 4) and the code's DET run
+//! `scipy.stats.ttest_1samp(values, 0, alternative="greater")` on per-image statistics and decide
+//! at `p < 0.01` (`docs/METHODS.md#rddt`). Summaries use the code's `np.mean` / `np.std`
+//! (ddof = 0; `docs/METHODS.md#pooling`).
 //! Bootstrap intervals (Efron & Tibshirani 1993, percentile method) are not in the paper; they are
 //! this project's addition, seeded so that a report can be re-run exactly.
 

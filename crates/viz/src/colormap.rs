@@ -1,7 +1,7 @@
 //! Signed (diverging) colour maps for saliency maps, symmetric around zero.
 //!
 //! The paper's maps (Figure 1 and Figure 2, drawn by the authors with matplotlib's `seismic`, see
-//! `paper-code.md` §1.7) use red for positive relevance towards the true class and blue for
+//! `docs/METHODS.md#figures`) use red for positive relevance towards the true class and blue for
 //! negative relevance, white for zero. Two maps are offered:
 //!
 //! * [`Colormap::RdBu`], the crate's original map (ColorBrewer RdBu ends, linear from white): the

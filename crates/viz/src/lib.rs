@@ -11,8 +11,8 @@
 //!   EqualizedOdds, accuracy), bars per method grouped by φ, confidence-interval whiskers, "lower is
 //!   better" panels in the upper row and "higher is better" in the lower row, as in the paper.
 //! * [`tradeoff_svg`] draws EqualizedOdds against accuracy per method, one panel per φ, vanilla
-//!   marked distinctly: the authors' `ScatterVisualizer` (`paper-code.md` §1.7), not a figure of
-//!   the late-breaking paper.
+//!   marked distinctly: the authors' `ScatterVisualizer` (`docs/METHODS.md#figures`), not a
+//!   figure of the late-breaking paper.
 //!
 //! Charts are drawn with plotters' SVG backend; text stays `<text>` (no font files) and is never
 //! measured through plotters (its wasm32 text measurement needs a DOM), so the same SVG comes out

@@ -2,9 +2,9 @@
 //!
 //! Rows are the groups (four for a binary attribute and target, e.g. "tie, smiling"), columns
 //! the mean input image, the vanilla model and each debiasing method. Each cell is the mean of the
-//! group's signed maps (the authors average the per-image normalised maps, `paper-code.md` §1.7),
-//! painted with a signed diverging colour map symmetric around zero, with the ROI drawn as a black
-//! box (white halo, so it shows on dark cells too) and a colour key.
+//! group's signed maps (the authors average the per-image normalised maps,
+//! `docs/METHODS.md#figures`), painted with a signed diverging colour map symmetric around zero,
+//! with the ROI drawn as a black box (white halo, so it shows on dark cells too) and a colour key.
 //!
 //! Cells are embedded as PNG data URIs (`<image href="data:image/png;base64,…">`, one pixel per
 //! map pixel, scaled up with `image-rendering: pixelated`), so the SVG is self-contained and small.
@@ -19,7 +19,7 @@ use crate::svg::{INK, bold, escape, font, fmt_num, insert_bottom_layer, png_data
 use crate::VizError;
 
 /// A rectangle in image pixels: `x` is the column, `y` the row of the upper-left corner (the
-/// authors' visualisers' `(x, y, w, h)` convention, `paper-code.md` §1.3).
+/// authors' visualisers' `(x, y, w, h)` convention, `docs/METHODS.md#roi`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoiBox {
     /// First column.

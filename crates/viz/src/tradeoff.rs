@@ -1,5 +1,5 @@
 //! EqualizedOdds against accuracy, one point per method per φ: the fairness–accuracy trade-off
-//! that the authors plot with `ScatterVisualizer` (`paper-code.md` §1.7; not a figure of the
+//! that the authors plot with `ScatterVisualizer` (`docs/METHODS.md#figures`; not a figure of the
 //! late-breaking paper, which reports the two metrics as bars in Figure 3).
 //!
 //! One panel per φ with shared axes, so panels compare directly; the vanilla model is a large

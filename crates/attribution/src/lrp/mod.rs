@@ -13,7 +13,7 @@
 //! - Canonizers ([`LrpConfig::canonize`]): Zennit's `ResNetCanonizer`, i.e. every BatchNorm
 //!   merged into the convolution before it (`SequentialMergeBatchNorm`) and each residual
 //!   `out + identity` made a `Sum` node that splits relevance in proportion to the two branches.
-//!   Without it (the paper's set-up, `paper-code.md` §2.2) BatchNorm is skipped by
+//!   Without it (the paper's set-up, `docs/METHODS.md#lrp`) BatchNorm is skipped by
 //!   [`Rule::Pass`] and the residual add copies relevance to both branches, as autograd does in
 //!   Zennit, so relevance is **not** conserved; the conservation numbers of [`LrpOutput`] show it.
 //!
@@ -124,7 +124,7 @@ impl Composite {
     }
 }
 
-/// Knobs of [`lrp_resnet`]. The defaults are the paper's LRP (`paper-code.md` §2.2): Zennit's
+/// Knobs of [`lrp_resnet`]. The defaults are the paper's LRP (`docs/METHODS.md#lrp`): Zennit's
 /// `Gradient` attributor with `EpsilonPlus()` at its defaults, no canonizer, output relevance
 /// logit × one-hot of the target.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -182,8 +182,8 @@ struct BlockRecord {
 /// image's predicted class. `hook` is the model's [`ForwardHook`] (e.g. a ClArC projection), run
 /// at the same taps as [`ResNet::forward_hooked`], so the maps explain the function the model
 /// computes; relevance passes a hook unchanged, as the gradient does through DetoxAI's hooks,
-/// whose correction is computed on detached activations (`paper-code.md` §4.6). `model` may live
-/// on an autodiff device; its parameters are used as constants.
+/// whose correction is computed on detached activations (`docs/METHODS.md#lrp-debiased`). `model`
+/// may live on an autodiff device; its parameters are used as constants.
 ///
 /// # Shapes
 /// - `x`: `[N, 3, H, W]`
@@ -205,7 +205,7 @@ pub fn lrp_resnet(
 /// logits (`[N, K]` → `[N, K]`); [`LrpConfig::output`] is ignored. This is how a model with an
 /// output transform is explained the way Zennit does it: DetoxAI's threshold hooks replace the
 /// logits by `[1 − s, s]`, and Zennit's Epsilon rule on `fc` then starts from `s_c · e_c`,
-/// bypassing the transform (`paper-code.md` §2.6).
+/// bypassing the transform (`docs/METHODS.md#lrp-debiased`).
 ///
 /// # Shapes
 /// - `x`: `[N, 3, H, W]`; returns maps `[N, 3, H, W]`, logits `[N, K]`, sums `[N]`
