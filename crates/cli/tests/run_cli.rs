@@ -207,3 +207,68 @@ fn run_on_wgpu_agrees_with_the_cpu() {
         }
     }
 }
+
+/// `biaslens run --labels --images` runs the experiment on a folder of the user's images (here an
+/// exported synthetic benchmark in CelebA's layout) and writes exactly the numbers the library
+/// computes from the same files through the pool the page builds (`ImagePool::from_labels`); a
+/// label file that names a missing image is refused before any compute, naming the line.
+#[test]
+fn run_on_own_images_matches_the_library() {
+    let d = dir("own");
+    let data = d.join("data");
+    let out = biaslens()
+        .args(["data", "export", "--size", "32", "--count", "1500", "--seed", "4", "--quality", "100", "--out"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = d.join("exp.json");
+    let own = TINY.replace(r#""train": 256, "debias": 96, "test": 48"#, r#""train": 192, "debias": 64, "test": 32"#);
+    std::fs::write(&config, &own).expect("config written");
+    let labels = data.join("list_attr_celeba.txt");
+    let images = data.join("img_align_celeba");
+    let json = d.join("results.json");
+    let out = biaslens()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--images")
+        .arg(&images)
+        .arg("--out")
+        .arg(d.join("report.html"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli = biaslens_experiment::import_report(&std::fs::read_to_string(&json).expect("written")).expect("imports");
+    assert!(cli.data_source.as_deref().is_some_and(|s| s.contains("list_attr_celeba.txt")), "{:?}", cli.data_source);
+
+    let c = biaslens_experiment::ExperimentConfig::from_json(&own).expect("config");
+    let bytes = std::fs::read(&labels).expect("labels");
+    let source = Box::new(biaslens_data::DirSource { root: images.clone() });
+    let pool = biaslens_experiment::ImagePool::from_labels(&bytes, "list_attr_celeba.txt", source, &c).expect("pool");
+    let options = biaslens_experiment::RunOptions { images: Some(std::sync::Arc::new(pool)), ..Default::default() };
+    let device = burn::prelude::Device::flex();
+    let lib = pollster::block_on(biaslens_experiment::run_experiment_with(&c, &device, &options, |_| {}, || false)).expect("library run");
+    assert_eq!(cli.without_timings().phis, lib.without_timings().phis, "the CLI's numbers are the library's");
+
+    // A missing image: refused before any work, naming the file and line.
+    std::fs::remove_file(images.join("000010.jpg")).expect("exists");
+    let out = biaslens()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--images")
+        .arg(&images)
+        .arg("--out")
+        .arg(d.join("report2.html"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("000010.jpg") && stderr.contains("line"), "{stderr}");
+    assert!(!d.join("report2.html").exists());
+}

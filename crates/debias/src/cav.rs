@@ -19,7 +19,7 @@
 //! them wrongly: `np.array((labels, prota)).reshape(-1, 2)` does not transpose, so sample `i` of
 //! a batch of `B` gets the *target* of sample `2i + 1` (first half of the batch) or the
 //! attribute of sample `2i + 1 − B` (second half), which on a shuffled loader is nearly
-//! unrelated to its own attribute (`shared/paper-code.md` §4.5). That pairing is available as
+//! unrelated to its own attribute (docs/METHODS.md#cav). That pairing is available as
 //! [`ConceptLabels::AuthorsReshapeBug`] to reproduce their CAVs; it is not the default.
 
 use biaslens_model::{ResNet, Tap};

@@ -6,8 +6,7 @@
 //!   explanation methods to debug and improve deep models", Information Fusion 2022): project the
 //!   activations onto the hyperplane through the mean of the clean samples orthogonal to the CAV;
 //!   no training; the projection stays attached.
-//! - [`a_clarc`]: Augmentative ClArC (same paper) as DetoxAI runs it (`shared/paper-code.md`
-//!   §4.6): the projection towards the *artifact* mean (the artifact is added to every sample),
+//! - [`a_clarc`]: Augmentative ClArC (same paper) as DetoxAI runs it (docs/METHODS.md#a-clarc): the projection towards the *artifact* mean (the artifact is added to every sample),
 //!   then one epoch of fine-tuning with it at Adam lr 1e-3. DetoxAI's `remove_hooks` only
 //!   empties its list and never calls `handle.remove()`, **so the hook stays attached at test and
 //!   saliency time**; that is the default here ([`AClarcConfig::keep_hook`] = true), and
@@ -21,7 +20,7 @@
 //! `∇ₐ ŷ_k = W[:, k]` for every input, and the penalty is
 //! `mean_b (W[:, k_b] · cav)²` with `k_b = argmax ŷ_b` — a function of `fc`'s weights alone,
 //! differentiated by one ordinary backward pass. This is exactly the authors' penalty at this
-//! layer (`shared/paper-code.md` §4.7 notes the same: it only pushes `fc`'s rows orthogonal to
+//! layer (docs/METHODS.md#rr-clarc notes the same: it only pushes `fc`'s rows orthogonal to
 //! the CAV). Layers before the pooling would need second derivatives and are not supported.
 
 use biaslens_model::{ResNet, Tap, TrainConfig, train};

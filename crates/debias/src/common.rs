@@ -2,8 +2,8 @@
 //! read-back.
 
 use biaslens_rng::SplitMix64;
+use biaslens_model::readback::read_all;
 use burn::prelude::*;
-use burn::tensor::Transaction;
 
 use crate::{DebiasData, DebiasError};
 
@@ -89,33 +89,10 @@ pub(crate) fn batch(data: &DebiasData<'_>, idx: &[usize], device: &Device) -> Ba
     }
 }
 
-fn to_f32(d: &TensorData) -> Result<Vec<f32>, DebiasError> {
-    d.clone()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| DebiasError::Readback(format!("{e:?}")))
-}
-
-/// Reads float tensors back in one asynchronous transaction, flattened, as `f32`.
-pub(crate) async fn read_back<const D: usize>(
-    tensors: Vec<Tensor<D>>,
-) -> Result<Vec<Vec<f32>>, DebiasError> {
-    let want = tensors.len();
-    let mut t = Transaction::default();
-    for x in tensors {
-        t = t.register(x);
-    }
-    let read = t
-        .execute_async()
-        .await
-        .map_err(|e| DebiasError::Readback(format!("{e:?}")))?;
-    biaslens_model::pace::yield_now().await;
-    if read.len() != want {
-        return Err(DebiasError::Readback(
-            "transaction returned too few tensors".into(),
-        ));
-    }
-    read.iter().map(to_f32).collect()
+/// Reads float tensors back in one asynchronous transaction, flattened, as `f32`
+/// (`biaslens_model::readback`).
+pub(crate) async fn read_back<const D: usize>(tensors: Vec<Tensor<D>>) -> Result<Vec<Vec<f32>>, DebiasError> {
+    Ok(read_all(tensors).await?)
 }
 
 /// Reads scalars (`[1]` tensors) back in one transaction.
@@ -123,11 +100,7 @@ pub(crate) async fn read_scalars(tensors: Vec<Tensor<1>>) -> Result<Vec<f32>, De
     read_back(tensors)
         .await?
         .into_iter()
-        .map(|v| {
-            v.first()
-                .copied()
-                .ok_or_else(|| DebiasError::Readback("empty scalar".into()))
-        })
+        .map(|v| v.first().copied().ok_or_else(|| DebiasError::Readback("empty scalar".into())))
         .collect()
 }
 

@@ -89,8 +89,8 @@ pub(crate) struct BatchCritic {
 }
 
 impl BatchCritic {
-    /// Convolutions without padding (PyTorch's default; the padding is not recorded in
-    /// `shared/paper-code.md`).
+    /// Convolutions without padding (the authors' code pads "same"; a listed difference,
+    /// docs/METHODS.md#savani-aft).
     pub(crate) fn new(
         channels: usize,
         filters: &[usize],

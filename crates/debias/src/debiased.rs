@@ -5,7 +5,7 @@
 //! NeurIPS 2016).
 //!
 //! The authors attach the threshold as a forward hook on `fc` that *replaces* the logits with
-//! `[1 − s, s]`, `s = σ(T·(softmax(z)₁ − t))` (`shared/paper-code.md` §2.6). `biaslens_model`
+//! `[1 − s, s]`, `s = σ(T·(softmax(z)₁ − t))` (docs/METHODS.md#soft-threshold). `biaslens_model`
 //! has no hook point after `fc`, so this crate wraps the network instead:
 //! [`DebiasedModel::forward`] is network (with the projection at its tap) → `fc` → transform.
 //! Attribution code should call exactly this function.

@@ -1,5 +1,5 @@
 //! Debiasing methods for a trained [`ResNet`], as the paper under study called them through
-//! DetoxAI (`shared/paper-code.md` §4), with the authors' code's defaults.
+//! DetoxAI (docs/METHODS.md#methods), with the authors' code's defaults.
 //!
 //! Every method is a `Config` (burn's `#[derive(Config)]`: serde, defaults, `with_*` builders)
 //! plus an `async` function from (vanilla model, debias split as plain data) to a
@@ -204,6 +204,12 @@ pub enum DebiasError {
     /// A fairness metric could not be computed.
     #[error(transparent)]
     Metrics(#[from] biaslens_metrics::MetricsError),
+}
+
+impl From<biaslens_model::readback::ReadbackError> for DebiasError {
+    fn from(e: biaslens_model::readback::ReadbackError) -> Self {
+        Self::Readback(e.0)
+    }
 }
 
 pub(crate) fn check_binary(model: &ResNet) -> Result<(), DebiasError> {

@@ -1,6 +1,6 @@
 //! SavaniAFT: adversarial fine-tuning (Savani, White & Govindarajulu, "Intra-Processing Methods
 //! for Debiasing Neural Networks", NeurIPS 2020) as DetoxAI implements it
-//! (`shared/paper-code.md` §4.4), with its defaults.
+//! (docs/METHODS.md#savani-aft), with its defaults.
 //!
 //! A critic CNN looks at a whole batch of images and predicts one number: the EO gap of the
 //! network's argmax predictions on that batch (trained with squared error). For each of

@@ -1,7 +1,7 @@
 //! Post-hoc thresholds on `P(y = 1)`.
 //!
 //! - [`thr_opt`]: DetoxAI's `NaiveThresholdOptimizer` as the paper ran it ("ThrOpt",
-//!   `shared/paper-code.md` §4.2): **one global threshold** `t` from `linspace(0.1, 0.9, 20)`
+//!   docs/METHODS.md#thr-opt): **one global threshold** `t` from `linspace(0.1, 0.9, 20)`
 //!   minimising the EqualizedOdds gap of `P(y = 1) > t` on the debias split (accuracy ignored;
 //!   ties go to the lowest `t`, the code's strict `>`), applied at inference as the soft
 //!   threshold `[1 − s, s]`, `s = σ(10·(p₁ − t))`.
@@ -283,7 +283,7 @@ pub async fn group_thresholds(
     })
 }
 
-/// The τ search of DetoxAI's ZhangM / SavaniAFT (`shared/paper-code.md` §4.3): over
+/// The τ search of DetoxAI's ZhangM / SavaniAFT (docs/METHODS.md#tau-search): over
 /// `linspace(low, high, steps)`, maximise `φ(τ) = balanced accuracy if EO gap < epsilon else 0`
 /// of `p₁ > τ`; the first τ that beats the best so far (starting at `1e-6`) wins, and if none
 /// does, τ = 0.5. Returns `(τ, φ(τ))` (`φ = 0` when none beat `1e-6`).

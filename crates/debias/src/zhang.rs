@@ -1,6 +1,6 @@
 //! ZhangAL: adversarial debiasing (Zhang, Lemoine & Mitchell, "Mitigating Unwanted Biases with
 //! Adversarial Learning", AIES 2018) as DetoxAI's `ZhangM` implements it
-//! (`shared/paper-code.md` §4.3), with its defaults.
+//! (docs/METHODS.md#zhang-al), with its defaults.
 //!
 //! An adversary (MLP 3 → 256 → 256 → 256 → 2, ReLU and dropout 0.2) sees `[logits, y]` — the
 //! equalized-odds variant — and is trained with cross-entropy to predict the protected

@@ -77,7 +77,7 @@ pub enum CorrelationKind {
     /// Exactly the signed Yule's φ, with 50 % smiling and 50 % with the attribute.
     #[default]
     Phi,
-    /// The authors' knob: off-diagonal cells at `p = |φ|/(1+|φ|)` each (`paper-code.md` §3.5),
+    /// The authors' knob: off-diagonal cells at `p = |φ|/(1+|φ|)` each (docs/METHODS.md#splits),
     /// which gives about −|φ| when the attribute is rare.
     AuthorsPercentage,
 }
@@ -251,7 +251,7 @@ pub struct ExperimentConfig {
     /// Images.
     pub data: DataConfig,
     /// Training correlations, signed Yule's φ between necktie and smiling; negative = the
-    /// attribute goes with *not* smiling, the authors' direction (`paper-code.md` §3.4).
+    /// attribute goes with *not* smiling, the authors' direction (docs/METHODS.md#synthetic).
     pub phis: Vec<f64>,
     /// How each φ becomes a training split.
     pub correlation: CorrelationKind,

@@ -3,7 +3,7 @@
 //!
 //! Steps: generate `images` synthetic faces (`biaslens-data`), run [`TinyCnn`] with seeded
 //! weights, take gradient × input for each image's true label (the paper explains the
-//! ground-truth class, `shared/paper-code.md` §2.4); then run the demo's compact ResNet with
+//! ground-truth class, docs/METHODS.md#attribution); then run the demo's compact ResNet with
 //! seeded weights ([`ResNetConfig::init_seeded`]) and explain it with the paper's LRP
 //! (Zennit EpsilonPlus, no canonizer, logit × one-hot; Bach et al. 2015) and the paper's IG
 //! (Zennit's variant, 20 right-Riemann steps; Sundararajan et al. 2017). Maps are reduced over
@@ -19,7 +19,7 @@ use biaslens_metrics::{ImageSize, Roi, RoiError, abs_fraction_in_roi};
 use biaslens_model::{NoHook, ResNetConfig, TinyCnn, TinyCnnWeights, TinyShapeError, TrainConfig, TrainData, TrainError};
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::Transaction;
+use biaslens_model::readback::{Readback, ReadbackError};
 use serde::{Deserialize, Serialize};
 
 /// Settings of the self-test; every number in the report is a function of these.
@@ -123,6 +123,12 @@ pub enum SelfTestError {
     Attribution(#[from] biaslens_attribution::AttributionError),
 }
 
+impl From<ReadbackError> for SelfTestError {
+    fn from(e: ReadbackError) -> Self {
+        Self::Device(e.0)
+    }
+}
+
 /// Everything the self-test computed, read back to the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelfTestReport {
@@ -199,25 +205,21 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
     let lrp = lrp_resnet(&resnet, xr.clone(), Some(&targets), &config.lrp, None)?;
     let ig = integrated_gradients(|x| resnet.forward(x), xr, &targets, &config.ig, None, || false, |_| {})?;
 
-    let data = Transaction::default()
-        .register(logits)
-        .register(map)
-        .register(lrp.logits)
-        .register(lrp.map.sum_dim(1).reshape([n, h, w]))
-        .register(lrp.input_sum)
-        .register(lrp.output_sum)
-        .register(ig.map.sum_dim(1).reshape([n, h, w]))
-        .register(ig.delta)
-        .execute_async()
-        .await
-        .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
-    let mut values = data.into_iter().map(|d| d.try_into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
-    let missing = || SelfTestError::Device("the device returned fewer tensors than requested".into());
-    let mut next = || values.next().ok_or_else(missing).and_then(|v| v);
-    let logits = next()?;
-    let maps = next()?;
-    let (resnet_logits, lrp_maps, lrp_input_sum, lrp_output_sum, ig_maps, ig_delta) =
-        (next()?, next()?, next()?, next()?, next()?, next()?);
+    let mut rb = Readback::new();
+    let slots = [
+        rb.push(logits),
+        rb.push(map),
+        rb.push(lrp.logits),
+        rb.push(lrp.map.sum_dim(1).reshape([n, h, w])),
+        rb.push(lrp.input_sum),
+        rb.push(lrp.output_sum),
+        rb.push(ig.map.sum_dim(1).reshape([n, h, w])),
+        rb.push(ig.delta),
+    ];
+    let mut read = rb.execute().await?;
+    let [logits, maps, resnet_logits, lrp_maps, lrp_input_sum, lrp_output_sum, ig_maps, ig_delta] = slots.map(|s| read.take(s));
+    let (logits, maps, resnet_logits, lrp_maps, lrp_input_sum, lrp_output_sum, ig_maps, ig_delta) =
+        (logits?, maps?, resnet_logits?, lrp_maps?, lrp_input_sum?, lrp_output_sum?, ig_maps?, ig_delta?);
 
     let fractions = |maps: &[f32]| -> Result<Vec<f64>, RoiError> {
         maps.chunks_exact(image.pixels()).map(|m| abs_fraction_in_roi(m, &roi)).collect()
@@ -278,16 +280,10 @@ async fn train_check(config: &SelfTestConfig, device: &Device, x: Tensor<4>) -> 
     let rr_config = biaslens_debias::RrClarcConfig::new().with_batch_size(8).with_learning_rate(1e-4);
     let rr = biaslens_debias::rr_clarc(trained.clone(), debias, &rr_config, device, |_| {}, || false).await?;
 
-    let data = Transaction::default()
-        .register(trained.forward(x.clone()))
-        .register(pc.model.forward(x)?)
-        .execute_async()
-        .await
-        .map_err(|e| SelfTestError::Device(format!("{e:?}")))?;
-    let mut values = data.into_iter().map(|d| d.try_into_vec::<f32>().map_err(|e| SelfTestError::Device(format!("{e:?}"))));
-    let mut next = || values.next().ok_or_else(|| SelfTestError::Device("fewer tensors came back than requested".into())).and_then(|v| v);
-    let logits_after = next()?;
-    let p_clarc_logits = next()?;
+    let mut rb = Readback::new();
+    let (after, clarc) = (rb.push(trained.forward(x.clone())), rb.push(pc.model.forward(x)?));
+    let mut read = rb.execute().await?;
+    let (logits_after, p_clarc_logits) = (read.take(after)?, read.take(clarc)?);
     Ok(TrainCheck {
         losses,
         logits_after,

@@ -10,7 +10,7 @@ use biaslens_rng::SplitMix64;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Transaction;
+use crate::readback::{Readback, ReadbackError};
 use serde::{Deserialize, Serialize};
 
 use crate::resnet::{ForwardHook, ResNet, Tap};
@@ -118,6 +118,12 @@ pub enum TrainError {
     /// The device read-back failed.
     #[error("reading the loss back from the device failed: {0}")]
     Readback(String),
+}
+
+impl From<ReadbackError> for TrainError {
+    fn from(e: ReadbackError) -> Self {
+        Self::Readback(e.0)
+    }
 }
 
 /// Fisher–Yates permutation of `0..n` driven by the project's seeded generator.
@@ -232,34 +238,16 @@ pub async fn train(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
 
-            let read = Transaction::default()
-                .register(loss.detach())
-                .register(correct)
-                .execute_async()
-                .await
-                .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-            crate::pace::yield_now().await;
-            let scalar = |d: &TensorData| -> Result<f32, TrainError> {
-                d.clone()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?
-                    .first()
-                    .copied()
-                    .ok_or_else(|| TrainError::Readback("empty scalar".into()))
-            };
-            let (Some(loss_d), Some(correct_d)) = (read.first(), read.get(1)) else {
-                return Err(TrainError::Readback(
-                    "transaction returned too few tensors".into(),
-                ));
-            };
+            let mut rb = Readback::new();
+            let (loss_slot, correct_slot) = (rb.push(loss.detach()), rb.push(correct));
+            let mut read = rb.execute().await?;
             step += 1;
             let progress = TrainProgress {
                 step,
                 total_steps,
                 epoch,
-                loss: scalar(loss_d)?,
-                accuracy: scalar(correct_d)? / b as f32,
+                loss: read.scalar(loss_slot)?,
+                accuracy: read.scalar(correct_slot)? / b as f32,
             };
             on_progress(&progress);
             last = Some(progress);

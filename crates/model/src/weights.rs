@@ -11,7 +11,6 @@
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::store::{ApplyError, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::Transaction;
 
 use crate::resnet::ResNet;
 
@@ -412,20 +411,10 @@ impl ResNet {
     /// safetensors writer rejects a tensor.
     pub async fn export_torchvision(&self) -> Result<Vec<u8>, WeightsError> {
         let walker = walk(self, true);
-        let mut tx = Transaction::default();
-        for t in walker.entries.iter().filter_map(|e| e.tensor.clone()) {
-            tx = tx.register(t);
-        }
-        let data = tx
-            .execute_async()
-            .await
-            .map_err(|e| WeightsError::Readback(format!("{e:?}")))?;
+        let tensors: Vec<Tensor<1>> = walker.entries.iter().filter_map(|e| e.tensor.clone()).collect();
+        let values = crate::readback::read_all(tensors).await.map_err(|e| WeightsError::Readback(e.0))?;
         let mut entries = Vec::with_capacity(walker.entries.len() + walker.batch_norms.len());
-        for (e, d) in walker.entries.iter().zip(data) {
-            let values = d
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|err| WeightsError::Readback(format!("`{}`: {err:?}", e.key)))?;
+        for (e, values) in walker.entries.iter().zip(values) {
             entries.push((e.key.clone(), e.shape.clone(), StateTensor::F32(values)));
         }
         for prefix in &walker.batch_norms {

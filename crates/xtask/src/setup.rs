@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::run;
 
-/// Trunk version the build is verified with (toolchain.md).
+/// Trunk version the build is verified with.
 const TRUNK: &str = "0.21.14";
 
 /// What a task needs installed.
@@ -102,7 +102,7 @@ fn wasm_bindgen(root: &Path) -> Result<()> {
     if version_of("wasm-bindgen").is_some_and(|v| v == format!("wasm-bindgen {want}")) {
         return Ok(());
     }
-    // Not --locked: the registry mirror lacks one of its locked dependencies (toolchain.md §1).
+    // Not --locked: the registry mirror lacks one of its locked dependencies.
     cargo_install(&["wasm-bindgen-cli", "--version", &want])
 }
 

@@ -91,8 +91,25 @@ fn group_rows(html: &mut String, p: &PhiResult, key: &str) {
 
 /// The whole report as one HTML document (see the module docs).
 pub fn render_report(results: &ExperimentResults) -> String {
-    let c = &results.config;
     let mut h = String::with_capacity(1 << 20);
+    head(&mut h, results);
+    run_summary(&mut h, results);
+    verdicts(&mut h, results);
+    figures(&mut h, results);
+    tables(&mut h, results);
+    timings_and_config(&mut h, results);
+    let json = serde_json::to_string(results).unwrap_or_default();
+    let _ = writeln!(
+        h,
+        "<script type=\"application/json\" id=\"{RESULTS_SCRIPT_ID}\">{}</script></body></html>",
+        script_json(&json)
+    );
+    h
+}
+
+/// The document head, styles and title paragraph.
+fn head(h: &mut String, results: &ExperimentResults) {
+    let c = &results.config;
     let title = format!("biaslens report — {}", c.name);
     let _ = write!(
         h,
@@ -116,6 +133,11 @@ pub fn render_report(results: &ExperimentResults) -> String {
         results.image.height,
         esc(c.data.synthetic.attribute.celeba_name()),
     );
+}
+
+/// What ran: φ values, models, seed, device, versions, explained images, ROI.
+fn run_summary(h: &mut String, results: &ExperimentResults) {
+    let c = &results.config;
     let phis: Vec<String> = results.phis.iter().map(|p| format!("{}", p.phi)).collect();
     let _ = write!(
         h,
@@ -144,6 +166,10 @@ pub fn render_report(results: &ExperimentResults) -> String {
         area_fraction(results),
     );
 
+}
+
+/// The paper's findings checked.
+fn verdicts(h: &mut String, results: &ExperimentResults) {
     // Verdicts.
     h.push_str("<h2>Do the paper's findings hold?</h2><p class=\"muted\">Checked on the LRP maps, as in the paper's Figure 3: \
         ThrOpt should leave the maps unchanged (it only moves a threshold); the adversarial (ZhangAL, SavaniAFT) and ClArC \
@@ -182,17 +208,21 @@ pub fn render_report(results: &ExperimentResults) -> String {
         h.push_str("</ul>");
     }
 
+}
+
+/// Figure 3 per attribution, the trade-off, Figure 2 per φ and attribution.
+fn figures(h: &mut String, results: &ExperimentResults) {
     // Figure 3 per attribution, and the trade-off.
     let keys = results.attribution_keys();
     let bars = BarStyle { panel_width: 300, ..BarStyle::default() };
     for (i, key) in keys.iter().enumerate() {
         let name = attribution_name(results, key);
         let _ = write!(h, "<h2>{}metrics per method and φ ({})</h2>", if i == 0 { "Figure 3: " } else { "" }, esc(name));
-        chart(&mut h, metric_bars_svg(&results_table(results, key), &bars), &format!("{name} metric"));
+        chart(h, metric_bars_svg(&results_table(results, key), &bars), &format!("{name} metric"));
     }
     if let Some(first) = keys.first() {
         h.push_str("<h2>EqualizedOdds against accuracy</h2>");
-        chart(&mut h, tradeoff_svg(&results_table(results, first), &TradeoffStyle::default()), "trade-off");
+        chart(h, tradeoff_svg(&results_table(results, first), &TradeoffStyle::default()), "trade-off");
     }
 
     // Figure 2 per φ.
@@ -209,11 +239,16 @@ pub fn render_report(results: &ExperimentResults) -> String {
         for key in &keys {
             if let Some(grid) = saliency_grid(results, p, key) {
                 let _ = write!(h, "<h2>Figure 2: mean {} maps per group, φ = {}</h2>", esc(attribution_name(results, key)), p.phi);
-                chart(&mut h, saliency_grid_svg(&grid, &grid_style), "saliency grid");
+                chart(h, saliency_grid_svg(&grid, &grid_style), "saliency grid");
             }
         }
     }
 
+}
+
+/// Every number per φ, attribution and model.
+fn tables(h: &mut String, results: &ExperimentResults) {
+    let keys = results.attribution_keys();
     // Tables.
     h.push_str("<h2>All numbers</h2>");
     for p in &results.phis {
@@ -242,12 +277,12 @@ pub fn render_report(results: &ExperimentResults) -> String {
                 esc(&info.name),
                 esc(info.sanity.as_deref().unwrap_or("sanity (none for this method)"))
             );
-            model_rows(&mut h, p, &info.key);
+            model_rows(h, p, &info.key);
             h.push_str("</table>");
         }
         if let Some(key) = keys.first() {
             let _ = write!(h, "<p>{} RRF per (attribute, target) group:</p>", esc(attribution_name(results, key)));
-            group_rows(&mut h, p, key);
+            group_rows(h, p, key);
         }
         let details: Vec<String> = p
             .models
@@ -262,6 +297,11 @@ pub fn render_report(results: &ExperimentResults) -> String {
             let _ = write!(h, "<p>Method details: {}.</p>", esc(&details.join("; ")));
         }
     }
+}
+
+/// Stage timings and the config that re-runs the report.
+fn timings_and_config(h: &mut String, results: &ExperimentResults) {
+    let c = &results.config;
     h.push_str("<h2>Timings</h2><table><tr><th>φ</th><th>stage</th><th>seconds</th></tr>");
     for t in &results.timings {
         let _ = write!(
@@ -279,12 +319,6 @@ pub fn render_report(results: &ExperimentResults) -> String {
          file into the page.</p><pre>{}</pre>",
         esc(&c.to_json())
     );
-    let json = serde_json::to_string(results).unwrap_or_default();
-    let _ = writeln!(
-        h,
-        "<script type=\"application/json\" id=\"{RESULTS_SCRIPT_ID}\">{}</script></body></html>",
-        script_json(&json)
-    );
-    h
 }
+
 
