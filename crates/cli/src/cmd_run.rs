@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use biaslens_data::DirSource;
-use biaslens_experiment::findings::{findings, lrp_key};
+use biaslens_experiment::findings::{claim_key, verdicts};
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, drive, render_report};
 
@@ -42,6 +42,10 @@ pub struct Args {
     /// The folder holding the images the label file names (JPEG or PNG).
     #[arg(long, requires = "labels")]
     images: Option<PathBuf>,
+    /// Run the whole experiment once per seed (comma-separated, e.g. `1,2,3`), replacing the
+    /// config's seed(s): claims are then reported as "holds in k of n seeds".
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -64,6 +68,9 @@ pub struct DemoArgs {
     /// Print the embedded demo config as JSON and exit (a starting point for `run --config`).
     #[arg(long)]
     print_config: bool,
+    /// Run the demo once per seed (comma-separated, e.g. `1,2,3`).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
     /// Print the paper-sized preset instead (with `--print-config`).
     #[arg(long, requires = "print_config")]
     paper: bool,
@@ -87,8 +94,11 @@ impl std::error::Error for Stopped {}
 pub fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading experiment config {}", args.config.display()))?;
-    let config = ExperimentConfig::from_json(&text)
+    let mut config = ExperimentConfig::from_json(&text)
         .with_context(|| format!("experiment config {}", args.config.display()))?;
+    if !args.seeds.is_empty() {
+        config.set_seeds(&args.seeds);
+    }
     let mut options = RunOptions::default();
     if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
         options.images = Some(Arc::new(own_pool(labels, images, &config)?));
@@ -116,7 +126,11 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let out = args.out.context("--out is required")?;
-    execute(&ExperimentConfig::demo(), &RunOptions::default(), &out, args.json.as_deref(), args.quiet, args.device)
+    let mut config = ExperimentConfig::demo();
+    if !args.seeds.is_empty() {
+        config.set_seeds(&args.seeds);
+    }
+    execute(&config, &RunOptions::default(), &out, args.json.as_deref(), args.quiet, args.device)
 }
 
 /// Checks that a file can be created at `path` before hours of compute.
@@ -264,22 +278,33 @@ impl ProgressLine {
 }
 
 fn summarise(r: &ExperimentResults, out: &Path) {
-    println!("wrote {} ({:.1} s, seed {})", out.display(), r.total_seconds, r.seed);
-    let key = lrp_key(r).or_else(|| r.attributions.first().map(|a| a.key.as_str()));
-    let label = key.and_then(|k| r.attributions.iter().find(|a| a.key == k)).map_or(String::new(), |a| a.name.clone());
+    let seeds = r.config.seeds();
+    println!("wrote {} ({:.1} s, seed{} {})", out.display(), r.total_seconds, if seeds.len() > 1 { "s" } else { "" }, seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+    let key = claim_key(r);
+    let label = key.and_then(|k| r.attribution_info(k)).map_or(String::new(), |a| a.name.clone());
     for p in &r.phis {
         println!("φ = {} (seed {}):", p.phi, p.seed);
         for m in &p.models {
             let saliency = key.and_then(|k| m.attribution(k)).map_or(String::new(), |a| {
                 let s = &a.saliency.pooled;
-                format!("  {label} RRF {:.4}  ADR {:+.4}  DIF {:.3}", s.rrf.mean, s.adr.mean, s.dif.mean)
+                format!("  {label} RRF {:.4}  ADR {:+.4}  MRR {:.2}", s.rrf.mean, s.adr.mean, s.mrr.mean)
             });
-            println!("  {:<12} accuracy {:.3}  EO {:.3}{saliency}", m.name, m.fairness.accuracy.value, m.fairness.equalized_odds.value);
+            let reliance = m.reliance.as_ref().map_or(String::new(), |x| format!("  reliance |Δlogit| {:.3} flips {:.3}", x.logit_change.value, x.flip_rate.value));
+            println!("  {:<12} accuracy {:.3}  EO {:.3}{saliency}{reliance}", m.name, m.fairness.accuracy.value, m.fairness.equalized_odds.value);
         }
     }
-    let f = findings(r);
-    if !f.is_empty() {
-        let held = f.iter().filter(|f| f.holds).count();
-        println!("the paper's findings: {held} of {} claims hold (details in the report)", f.len());
+    let v = verdicts(r);
+    for p in &v.premises {
+        if !(p.roi || p.eo) {
+            println!("φ = {}, seed {}: not testable: {}", p.phi, p.seed, p.reason);
+        }
+    }
+    if v.claims() > 0 {
+        println!("the paper's findings (tested, Holm-corrected): {} (details in the report)", v.summary());
+    }
+    if seeds.len() > 1 {
+        for a in v.across_seeds.iter().filter(|a| !a.control) {
+            println!("  φ = {:<5} {:<12} {}: holds in {} of {} seeds", a.phi, a.method, a.kind.text(), a.holds, a.seeds);
+        }
     }
 }

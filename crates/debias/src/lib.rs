@@ -32,6 +32,7 @@ pub mod clarc;
 mod common;
 mod critic;
 mod debiased;
+mod fine_tune;
 pub mod registry;
 pub mod savani;
 pub mod threshold;
@@ -43,6 +44,7 @@ pub use clarc::{
     rr_clarc, rr_penalty,
 };
 pub use debiased::{ClarcProjection, DebiasedModel, OutputTransform};
+pub use fine_tune::{FineTune, FineTuneConfig, fine_tune};
 pub use registry::{Family, Method, Outcome, Pass, Registry, TypedMethod, merge};
 pub use savani::{SavaniAft, SavaniConfig, SavaniOutcome, savani_aft};
 pub use threshold::{

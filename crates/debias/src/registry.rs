@@ -248,6 +248,7 @@ impl Registry {
                 .with(crate::clarc::PClarc)
                 .with(crate::clarc::AClarc)
                 .with(crate::clarc::RrClarc)
+                .with(crate::fine_tune::FineTune)
         })
     }
 

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use biaslens_data::CellCounts;
-use biaslens_metrics::{FairnessReport, GroupKey, ImageSize, Roi, SaliencyReport};
+use biaslens_metrics::fairness::PairedGap;
+use biaslens_metrics::{FairnessReport, GroupKey, ImageSize, Interval, Roi, SaliencyReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -137,8 +138,48 @@ pub struct ModelResult {
     pub fairness: FairnessReport,
     /// Per attribution key: the maps' metrics against vanilla's and their sanity numbers.
     pub attributions: BTreeMap<String, AttributionResult>,
+    /// EqualizedOdds of this model minus vanilla's on the same test images, with a paired
+    /// bootstrap (`None` for vanilla, or with the bootstrap off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eo_vs_vanilla: Option<PairedGap>,
+    /// A stratified permutation test of this model's EqualizedOdds against "the groups are
+    /// treated alike" (one-sided p; `None` with the bootstrap off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eo_permutation_p: Option<f64>,
+    /// Ground truth on the synthetic benchmark: how much the model's output moves when the
+    /// protected attribute is painted in or out of the same faces (`None` on own data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reliance: Option<Reliance>,
     /// Seconds the method took (training for vanilla).
     pub seconds: f64,
+}
+
+/// A model's reliance on the protected attribute, measured on counterfactual pairs: every test
+/// face rendered with and without the attribute, nothing else changed (docs/METHODS.md#reliance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reliance {
+    /// Test faces (pairs).
+    pub n: usize,
+    /// Mean |z_y(with) − z_y(without)| of the network's true-class logit, with a bootstrap
+    /// interval: how much the attribute moves the evidence for the right class.
+    pub logit_change: Estimate,
+    /// Share of faces whose decision (the model's final output, thresholds included) changes
+    /// when the attribute is painted in instead of out.
+    pub flip_rate: Estimate,
+    /// The shortcut effect: `sign(φ) · mean(P(smiling | with) − P(smiling | without))` of the
+    /// network's softmax; positive when the model follows the training correlation.
+    pub shortcut: Estimate,
+    /// One-sided t-test p-value of "shortcut effect > 0" (`None` when every pair is identical).
+    pub shortcut_p: Option<f64>,
+}
+
+/// A mean with its 95 % bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The value on all images.
+    pub value: f64,
+    /// Percentile-bootstrap interval.
+    pub ci: Option<Interval>,
 }
 
 impl ModelResult {

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{BootstrapSettings, Interval, bootstrap};
+use crate::stats::{BootstrapSettings, Interval, bootstrap, percentile_interval};
 use crate::MetricsError;
 
 /// Confusion counts of binary predictions (positive class = 1).
@@ -245,8 +245,122 @@ pub fn fairness_report(
     })
 }
 
+/// A paired comparison of one fairness gap between two classifiers on the same images.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PairedGap {
+    /// `gap(b) − gap(a)` on all images.
+    pub difference: f64,
+    /// Percentile-bootstrap interval of the difference (both classifiers on the same resample).
+    pub ci: Option<Interval>,
+    /// Two-sided bootstrap p-value of "no difference": `min(1, 2·min(k₋, k₊)/(B+1))` with `k₋`
+    /// (`k₊`) counting resamples whose difference is ≤ 0 (≥ 0), each plus one.
+    pub p: f64,
+    /// Resamples drawn.
+    pub resamples: usize,
+}
+
+/// EqualizedOdds of `preds_b` minus that of `preds_a` (same labels and groups), with a **paired**
+/// bootstrap: each resample of the images scores both classifiers, so the images' own difficulty
+/// cancels (docs/METHODS.md#fairness). Identical predictions give a difference of exactly 0 on
+/// every resample and `p = 1`.
+///
+/// # Errors
+/// As [`fairness_report`], for either set of predictions.
+pub fn paired_eo_difference(
+    labels: &[i64],
+    preds_a: &[i64],
+    preds_b: &[i64],
+    protected: &[i64],
+    settings: &BootstrapSettings,
+) -> Result<PairedGap, MetricsError> {
+    let n = labels.len();
+    for preds in [preds_a, preds_b] {
+        if preds.len() != n || protected.len() != n || n == 0 {
+            return Err(MetricsError::Shape(format!(
+                "{n} labels, {} predictions and {} protected-attribute values; they must be equal and non-zero",
+                preds.len(),
+                protected.len()
+            )));
+        }
+        check_binary("predictions", preds)?;
+    }
+    check_binary("labels", labels)?;
+    check_binary("protected", protected)?;
+    let eo = |preds: &[i64], idx: &[usize]| gaps(labels, preds, protected, idx.iter().copied()).2.eo;
+    let all: Vec<usize> = (0..n).collect();
+    let difference = eo(preds_b, &all) - eo(preds_a, &all);
+    let mut stats = Vec::with_capacity(settings.resamples);
+    let mut rng = biaslens_rng::SplitMix64::new(settings.seed);
+    let mut idx = vec![0usize; n];
+    for _ in 0..settings.resamples {
+        for i in &mut idx {
+            *i = rng.below(n);
+        }
+        stats.push(eo(preds_b, &idx) - eo(preds_a, &idx));
+    }
+    let b = stats.len();
+    let below = stats.iter().filter(|&&d| d <= 0.0).count() + 1;
+    let above = stats.iter().filter(|&&d| d >= 0.0).count() + 1;
+    let p = (2.0 * below.min(above) as f64 / (b + 1) as f64).min(1.0);
+    let ci = percentile_interval(&mut stats, settings.level);
+    Ok(PairedGap { difference, ci, p, resamples: b })
+}
+
+/// Whether a classifier's EqualizedOdds is larger than chance would give: a permutation test
+/// that shuffles the protected attribute **within each label** (so each group keeps its label
+/// mix) `resamples` times; the one-sided p-value is `(k + 1)/(B + 1)` with `k` the permutations
+/// whose EO is at least the observed one. Used as the premise "the model treats the groups
+/// differently" where no counterfactual images exist (docs/METHODS.md#fairness).
+///
+/// # Errors
+/// As [`fairness_report`].
+pub fn eo_permutation_p(labels: &[i64], preds: &[i64], protected: &[i64], resamples: usize, seed: u64) -> Result<f64, MetricsError> {
+    let observed = fairness_report(labels, preds, protected, None)?.equalized_odds.value;
+    let n = labels.len();
+    let mut rng = biaslens_rng::SplitMix64::new(seed);
+    let strata: [Vec<usize>; 2] = [0, 1].map(|y| (0..n).filter(|&i| labels[i] == y).collect());
+    let mut shuffled = protected.to_vec();
+    let mut k = 0usize;
+    for _ in 0..resamples {
+        for idx in &strata {
+            // Fisher–Yates over the stratum's positions.
+            let mut values: Vec<i64> = idx.iter().map(|&i| protected[i]).collect();
+            for j in (1..values.len()).rev() {
+                values.swap(j, rng.below(j + 1));
+            }
+            for (&i, v) in idx.iter().zip(values) {
+                shuffled[i] = v;
+            }
+        }
+        if gaps(labels, preds, &shuffled, 0..n).2.eo >= observed - 1e-12 {
+            k += 1;
+        }
+    }
+    Ok((k + 1) as f64 / (resamples + 1) as f64)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn paired_eo_difference_is_zero_for_the_same_classifier_and_finds_a_real_one() {
+        let settings = BootstrapSettings { resamples: 400, level: 0.95, seed: 3 };
+        let n = 200;
+        let y: Vec<i64> = (0..n).map(|i| i64::from(i % 2 == 0)).collect();
+        let a: Vec<i64> = (0..n).map(|i| i64::from(i % 4 < 2)).collect();
+        // Classifier a: right everywhere except protected negatives (all predicted positive):
+        // FPR gap 1. Classifier b: always right: EO 0.
+        let biased: Vec<i64> = (0..n).map(|i| if a[i] == 1 { 1 } else { y[i] }).collect();
+        let same = paired_eo_difference(&y, &biased, &biased, &a, &settings).expect("valid");
+        assert_eq!((same.difference, same.p), (0.0, 1.0));
+        let fixed = paired_eo_difference(&y, &biased, &y, &a, &settings).expect("valid");
+        assert!((fixed.difference + 1.0).abs() < 1e-12, "{fixed:?}");
+        assert!(fixed.p <= 2.0 / 401.0 + 1e-12, "{fixed:?}");
+        assert!(fixed.ci.is_some_and(|c| c.high < 0.0));
+        assert!(eo_permutation_p(&y, &biased, &a, 200, 1).expect("valid") < 0.01);
+        assert!(eo_permutation_p(&y, &y, &a, 200, 1).expect("valid") > 0.5, "a fair classifier is not flagged");
+    }
+
     use super::*;
 
     #[test]

@@ -35,14 +35,14 @@ pub mod roi;
 pub mod saliency;
 pub mod stats;
 
-pub use fairness::{Confusion, FairnessReport, GroupRates, fairness_report, yule_phi};
+pub use fairness::{Confusion, FairnessReport, GroupRates, PairedGap, eo_permutation_p, fairness_report, paired_eo_difference, yule_phi};
 pub use preprocess::{ChannelReduction, Normalisation, PreprocessSettings, preprocess, preprocess_into};
 pub use roi::{ImageSize, Roi, RoiError, RoiPreset};
 pub use saliency::{
     DetOutside, GroupKey, IdenticalMaps, ImageMetrics, MapMetrics, SaliencyReport, SaliencySettings,
     SaliencySummary, map_metrics, paired_metrics, per_image_metrics, saliency_report,
 };
-pub use stats::{BootstrapSettings, Interval, TTest, ttest_greater};
+pub use stats::{BootstrapSettings, Interval, TTest, holm, mean_t_interval, spearman, ttest_greater, two_sided_p};
 
 /// Why metrics could not be computed from the given data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -70,6 +70,80 @@ pub fn ttest_greater(values: &[f64], alpha: f64) -> TTest {
     TTest { n, mean, t, p, significant: p.is_some_and(|p| p < alpha) }
 }
 
+/// The two-sided p-value of a one-sample t-test from its one-sided result
+/// (`scipy.stats.ttest_1samp(values, 0)`): `2·min(p, 1 − p)`; `None` where the test is undefined.
+pub fn two_sided_p(test: &TTest) -> Option<f64> {
+    test.p.map(|p| (2.0 * p.min(1.0 - p)).min(1.0))
+}
+
+/// The mean of a few values (e.g. one number per seed) with its Student-t interval at `level`:
+/// `mean ± t_{(1+level)/2, n−1} · sd/√n`. `None` for no values; the interval is `None` for one.
+pub fn mean_t_interval(values: &[f64], level: f64) -> Option<(f64, Option<Interval>)> {
+    let (mean, pop_std) = mean_std(values)?;
+    let n = values.len();
+    if n < 2 {
+        return Some((mean, None));
+    }
+    let nf = n as f64;
+    let se = pop_std * (nf / (nf - 1.0)).sqrt() / nf.sqrt();
+    let t = StudentsT::new(0.0, 1.0, nf - 1.0).ok()?.inverse_cdf(0.5 + level / 2.0);
+    Some((mean, Some(Interval { low: mean - t * se, high: mean + t * se })))
+}
+
+/// Holm–Bonferroni adjusted p-values (Holm 1979): sorted ascending, `p_(i)·(m − i)` made
+/// monotone and capped at 1, returned in the input order. Rejecting where the adjusted value is
+/// below α controls the family-wise error rate at α. `None` entries (undefined tests) stay `None`
+/// and do not count towards `m`.
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_some()).collect();
+    order.sort_by(|&a, &b| p[a].unwrap_or(1.0).total_cmp(&p[b].unwrap_or(1.0)));
+    let m = order.len();
+    let mut out = vec![None; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        let adjusted = (p[i].unwrap_or(1.0) * (m - rank) as f64).min(1.0);
+        running = running.max(adjusted);
+        out[i] = Some(running);
+    }
+    out
+}
+
+/// Spearman's rank correlation of paired values (average ranks for ties, as
+/// `scipy.stats.spearmanr`); `None` for fewer than 3 pairs or a constant side.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for k in i..=j {
+                r[idx[k]] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    if x.len() != y.len() || x.len() < 3 || x.iter().chain(y).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
 /// Bootstrap settings: resamples, confidence level and seed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -139,6 +213,42 @@ pub fn bootstrap<F: FnMut(&[usize]) -> f64>(n: usize, settings: &BootstrapSettin
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mean_t_interval_matches_the_closed_form() {
+        // n = 4, df = 3: t_{0.975, 3} = 3.182446305284263; values 1, 2, 3, 6: mean 3,
+        // sd = √(14/3), se = sd/2.
+        let (m, ci) = mean_t_interval(&[1.0, 2.0, 3.0, 6.0], 0.95).expect("values");
+        let half = 3.182_446_305_284_263 * (14.0f64 / 3.0).sqrt() / 2.0;
+        let ci = ci.expect("n > 1");
+        assert!((m - 3.0).abs() < 1e-12 && (ci.low - (3.0 - half)).abs() < 1e-9 && (ci.high - (3.0 + half)).abs() < 1e-9, "{ci:?}");
+        assert_eq!(mean_t_interval(&[2.0], 0.95), Some((2.0, None)));
+    }
+
+    #[test]
+    fn holm_matches_the_textbook_example() {
+        // statsmodels.stats.multitest.multipletests([0.01, 0.04, 0.03, 0.005], method="holm"):
+        // [0.03, 0.06, 0.06, 0.02].
+        let got = holm(&[Some(0.01), Some(0.04), Some(0.03), Some(0.005), None]);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g.expect("defined") - w).abs() < 1e-12, "{got:?}");
+        }
+        assert_eq!(got[4], None);
+    }
+
+    #[test]
+    fn spearman_matches_scipy() {
+        // scipy.stats.spearmanr([1, 2, 3, 4, 5], [5, 6, 7, 8, 7]).statistic = 0.8207826816681233
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[5.0, 6.0, 7.0, 8.0, 7.0]).expect("defined");
+        assert!((r - 0.820_782_681_668_123_3).abs() < 1e-12, "{r}");
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        let p = ttest_greater(&[0.1, 0.2, -0.05, 0.3], 0.05);
+        // Student t with 3 df has the closed-form CDF ½ + (x/(1+x²) + atan x)/π, x = t/√3:
+        // t = 1.8418803882136272, two-sided p = 0.16273310982429345.
+        assert!((two_sided_p(&p).expect("defined") - 0.162_733_109_824_293_45).abs() < 1e-9);
+    }
+
     use super::*;
 
     #[test]

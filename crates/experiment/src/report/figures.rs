@@ -34,13 +34,44 @@ fn estimate(value: f64, ci: Option<Interval>) -> Option<Estimate> {
     })
 }
 
+/// The units of `results` grouped by φ, in config order: per φ, the units of every seed.
+pub fn units_by_phi(results: &ExperimentResults) -> Vec<(f64, Vec<&PhiResult>)> {
+    let mut out: Vec<(f64, Vec<&PhiResult>)> = Vec::new();
+    for p in &results.phis {
+        match out.iter_mut().find(|(phi, _)| *phi == p.phi) {
+            Some((_, v)) => v.push(p),
+            None => out.push((p.phi, vec![p])),
+        }
+    }
+    out
+}
+
+/// One seed's value, or the mean over the seeds with its Student-t interval across seeds.
+fn across(values: Vec<Option<Estimate>>) -> Option<Estimate> {
+    if values.len() == 1 {
+        return values.into_iter().next().flatten();
+    }
+    let v: Vec<f64> = values.iter().flatten().map(|e| e.value).collect();
+    if v.len() != values.len() {
+        return None;
+    }
+    let (mean, ci) = biaslens_metrics::mean_t_interval(&v, 0.95)?;
+    estimate(mean, ci)
+}
+
 /// Figure 3's input for the attribution stored under `key`: RRF, ADR, DIF, RDDT (1 =
-/// significant), EqualizedOdds and accuracy per model and φ.
+/// significant), EqualizedOdds and accuracy per model and φ. With several seeds, each bar is the
+/// mean over the seeds and its whisker the 95 % Student-t interval across seeds (RDDT: the share
+/// of seeds where it is significant); with one seed, the whiskers are the bootstrap intervals
+/// over the test images.
 pub fn results_table(results: &ExperimentResults, key: &str) -> ResultsTable {
     let methods = results.model_names();
+    let by_phi = units_by_phi(results);
     let series = |metric: Metric, f: &dyn Fn(usize, &ModelResult) -> Option<Estimate>| MetricSeries {
         metric,
-        values: (0..methods.len()).map(|m| results.phis.iter().map(|p| p.models.get(m).and_then(|r| f(m, r))).collect()).collect(),
+        values: (0..methods.len())
+            .map(|m| by_phi.iter().map(|(_, units)| across(units.iter().map(|p| p.models.get(m).and_then(|r| f(m, r))).collect())).collect())
+            .collect(),
     };
     let sal = |r: &ModelResult| r.attribution(key).map(|a| a.saliency.pooled);
     let metrics = vec![
@@ -53,15 +84,20 @@ pub fn results_table(results: &ExperimentResults, key: &str) -> ResultsTable {
         series(Metric::EqualizedOdds, &|_, r| estimate(r.fairness.equalized_odds.value, r.fairness.equalized_odds.ci)),
         series(Metric::Accuracy, &|_, r| estimate(r.fairness.accuracy.value, r.fairness.accuracy.ci)),
     ];
+    let seeds = results.config.seeds().len();
     ResultsTable {
-        phis: results.phis.iter().map(|p| p.phi).collect(),
+        phis: by_phi.iter().map(|(phi, _)| *phi).collect(),
         methods,
         baseline: Some(0),
         metrics,
-        title: Some(format!(
-            "{} saliency and fairness metrics per method and training correlation φ",
-            attribution_name(results, key)
-        )),
+        title: Some(if seeds > 1 {
+            format!(
+                "{} saliency and fairness metrics per method and φ: mean of {seeds} seeds, whiskers 95 % across seeds",
+                attribution_name(results, key)
+            )
+        } else {
+            format!("{} saliency and fairness metrics per method and training correlation φ", attribution_name(results, key))
+        }),
     }
 }
 

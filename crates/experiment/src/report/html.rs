@@ -10,7 +10,7 @@ use biaslens_viz::{BarStyle, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, 
 use super::RESULTS_SCRIPT_ID;
 use super::figures::{area_fraction, attribution_name, ci_text, results_table, saliency_grid, summary_text};
 use crate::config::MethodFamily;
-use crate::findings::{Finding, findings};
+use crate::findings::{ALPHA, Finding, Verdicts, claim_key, verdicts as verdicts_of};
 use crate::results::{ExperimentResults, PhiResult};
 
 fn esc(s: &str) -> String {
@@ -118,7 +118,7 @@ fn head(h: &mut String, results: &ExperimentResults) {
          body{{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#1b1b1b}}\
          h1{{font-size:1.6em}} h2{{margin-top:2em;border-bottom:1px solid #ccc}} figure{{margin:1em 0;overflow-x:auto}}\
          table{{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}} td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}}\
-         th{{background:#f2f2f2}} .holds{{color:#0b6e2e}} .fails{{color:#b00020}} .warn{{color:#b00020}}\
+         th{{background:#f2f2f2}} .grade-holds{{color:#0b6e2e}} .grade-opposite{{color:#b00020}} .grade-not-testable{{color:#777}} .warn{{color:#b00020}}\
          pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}} .muted{{color:#555}}\
          </style></head><body>",
         esc(&title)
@@ -170,44 +170,128 @@ fn run_summary(h: &mut String, results: &ExperimentResults) {
 
 /// The paper's findings checked.
 fn verdicts(h: &mut String, results: &ExperimentResults) {
-    // Verdicts.
-    h.push_str("<h2>Do the paper's findings hold?</h2><p class=\"muted\">Checked on the LRP maps, as in the paper's Figure 3: \
-        ThrOpt should leave the maps unchanged (it only moves a threshold); the adversarial (ZhangAL, SavaniAFT) and ClArC \
-        methods should lower the relevance inside the ROI (RRF below vanilla's, ADR above 0) and lower EqualizedOdds. \
-        Intervals are 95 % bootstrap intervals over the explained (saliency) or all (fairness) test images.</p>");
-    let all = findings(results);
-    let count = |claim: &str| {
-        let of: Vec<&Finding> = all.iter().filter(|f| f.claim == claim).collect();
-        (of.iter().filter(|f| f.holds).count(), of.len())
-    };
-    let (thr_held, thr_all) = count("leaves the LRP maps unchanged");
-    let (roi_held, roi_all) = count("lowers the relevance inside the ROI");
-    let (eo_held, eo_all) = count("lowers EqualizedOdds");
+    let v = verdicts_of(results);
+    let key = claim_key(results).map_or(String::new(), |k| attribution_name(results, k).to_owned());
     let _ = write!(
         h,
-        "<p><b>In short:</b> threshold methods left the LRP maps unchanged in {thr_held} of {thr_all} cases; \
-         the adversarial and ClArC methods lowered the relevance inside the ROI in {roi_held} of {roi_all} (method, φ) \
-         cases and lowered EqualizedOdds in {eo_held} of {eo_all}. A claim that holds with overlapping intervals is \
-         a direction, not a clear difference.</p>"
+        "<h2 id=\"verdicts\">Do the paper's findings hold?</h2><p class=\"muted\">Each claim is a test, graded <i>holds</i> \
+         (significant in the paper's direction), <i>direction only</i>, <i>no effect</i>, <i>opposite</i> (significant \
+         against it) or <i>not testable</i> (vanilla does not rely on the attribute, so there is nothing to remove). \
+         \"Moves relevance out of the ROI\": two-sided t-test of the per-image ADR on the {} maps (the paper's RDDT). \
+         \"Lowers EqualizedOdds\": paired bootstrap of EO(method) − EO(vanilla) on the same test images. p-values are \
+         Holm-corrected over each unit's claims (family-wise error {:.0} %). A run where nothing changes shows no \
+         <i>holds</i>. Controls (plain fine-tuning) are tested the same way but not counted: a method's effect is what it \
+         adds over its control.</p>",
+        esc(&key),
+        100.0 * ALPHA
     );
-    for p in &results.phis {
-        let here: Vec<&Finding> = all.iter().filter(|f| f.phi == p.phi).collect();
-        let held = here.iter().filter(|f| f.holds).count();
-        let _ = write!(h, "<h3>φ = {} — {} of {} claims hold</h3><ul>", p.phi, held, here.len());
+    let _ = write!(h, "<p id=\"verdict-summary\"><b>In short:</b> {}.</p>", esc(&v.summary()));
+    if results.config.seeds().len() > 1 {
+        h.push_str("<h3>Over the seeds</h3><table><tr><th>φ</th><th>method</th><th>claim</th><th>holds in</th><th>mean effect</th></tr>");
+        for a in &v.across_seeds {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{} of {} seeds ({} testable)</td><td>{}</td></tr>",
+                a.phi,
+                esc(&a.method),
+                if a.control { " (control)" } else { "" },
+                a.kind.text(),
+                a.holds,
+                a.seeds,
+                a.testable,
+                a.mean_effect.map_or("—".into(), |e| format!("{e:+.4}"))
+            );
+        }
+        h.push_str("</table>");
+    }
+    for (u, p) in v.premises.iter().zip(&results.phis) {
+        let here: Vec<&Finding> = v.findings.iter().filter(|f| f.phi == p.phi && f.seed == p.seed).collect();
+        let held = here.iter().filter(|f| f.holds && !f.control).count();
+        let counted = here.iter().filter(|f| !f.control).count();
+        let _ = write!(
+            h,
+            "<h3>φ = {}, seed {} — {held} of {counted} claims hold</h3><p class=\"{}\">Premise: {}.</p><ul>",
+            p.phi,
+            p.seed,
+            if u.roi || u.eo { "muted" } else { "warn" },
+            esc(&u.reason)
+        );
         for f in here {
             let _ = write!(
                 h,
-                "<li class=\"{}\"><b>{}</b> {}: <b>{}</b>. <span class=\"muted\">{}</span></li>",
-                if f.holds { "holds" } else { "fails" },
+                "<li class=\"grade-{}\"><b>{}</b>{} {}: <b>{}</b> (p = {}, Holm {}). <span class=\"muted\">{}</span></li>",
+                f.grade.label().replace(' ', "-"),
                 esc(&f.method),
+                if f.control { " (control)" } else { "" },
                 esc(&f.claim),
-                if f.holds { "holds" } else { "does not hold" },
+                f.grade.label(),
+                f.p.map_or("undefined".into(), |q| format!("{q:.2e}")),
+                f.p_adjusted.map_or("—".into(), |q| format!("{q:.2e}")),
                 esc(&f.evidence)
+            );
+        }
+        for s in v.sanity.iter().filter(|s| s.phi == p.phi && s.seed == p.seed) {
+            let _ = write!(
+                h,
+                "<li class=\"sanity\"><b>{}</b> leaves the network untouched, so its maps must equal vanilla's (a sanity check, \
+                 not a finding): <b>{}</b>. <span class=\"muted\">{}</span></li>",
+                esc(&s.method),
+                if s.unchanged { "equal" } else { "NOT equal: a bug, please report it" },
+                esc(&s.evidence)
             );
         }
         h.push_str("</ul>");
     }
+    reliance_table(h, results, &v);
+}
 
+/// Ground truth per model and unit, and how well each saliency metric tracks it (RQ1).
+fn reliance_table(h: &mut String, results: &ExperimentResults, v: &Verdicts) {
+    if !results.phis.iter().flat_map(|p| &p.models).any(|m| m.reliance.is_some()) {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"reliance\">Ground truth: how much each model relies on the attribute</h2><p class=\"muted\">Every test \
+         face rendered twice, with and without the attribute, nothing else changed. |Δ logit|: mean change of the network's \
+         true-class logit; flips: share of decisions that change; shortcut: P(smiling) with minus without, in the training \
+         correlation's direction (positive = follows the shortcut). This is what the saliency metrics try to estimate from \
+         maps.</p><table><tr><th>φ</th><th>seed</th><th>model</th><th>|Δ logit|</th><th>flips</th><th>shortcut</th><th>p</th></tr>",
+    );
+    for p in &results.phis {
+        for m in &p.models {
+            if let Some(r) = &m.reliance {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}{}</td><td>{:.3}{}</td><td>{:+.3}{}</td><td>{}</td></tr>",
+                    p.phi,
+                    p.seed,
+                    esc(&m.name),
+                    r.logit_change.value,
+                    ci_text(r.logit_change.ci),
+                    r.flip_rate.value,
+                    ci_text(r.flip_rate.ci),
+                    r.shortcut.value,
+                    ci_text(r.shortcut.ci),
+                    r.shortcut_p.map_or("—".into(), |q| format!("{q:.1e}"))
+                );
+            }
+        }
+    }
+    h.push_str("</table>");
+    if !v.tracking.is_empty() {
+        h.push_str("<p>Do the saliency metrics track it? Spearman's ρ across every model and unit of this run between the metric and |Δ logit| (positive: more relevance in the box goes with more reliance):</p><ul>");
+        for t in &v.tracking {
+            let _ = write!(
+                h,
+                "<li>{} {}: ρ = {} over {} models</li>",
+                esc(attribution_name(results, &t.key)),
+                esc(&t.metric),
+                t.rho.map_or("undefined".into(), |r| format!("{r:+.2}")),
+                t.n
+            );
+        }
+        h.push_str("</ul>");
+    }
 }
 
 /// Figure 3 per attribution, the trade-off, Figure 2 per φ and attribution.

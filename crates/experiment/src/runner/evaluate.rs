@@ -1,8 +1,11 @@
 //! Stage 4 of a unit: argmax predictions of every model on the whole balanced test split, and
-//! accuracy, EqualizedOdds and the other gaps with bootstrap intervals
-//! (docs/METHODS.md#fairness).
+//! accuracy, EqualizedOdds and the other gaps with bootstrap intervals; each method's EO against
+//! vanilla's with a paired bootstrap, and a permutation test of each model's EO
+//! (docs/METHODS.md#fairness). On the synthetic benchmark, every model's reliance on the
+//! attribute from counterfactual pairs ([`super::reliance`]).
 
-use biaslens_metrics::{FairnessReport, fairness_report};
+use biaslens_metrics::fairness::PairedGap;
+use biaslens_metrics::{FairnessReport, eo_permutation_p, fairness_report, paired_eo_difference};
 use biaslens_model::readback::Readback;
 use burn::prelude::*;
 
@@ -11,13 +14,18 @@ use super::methods::Trained;
 use super::pool::SplitImages;
 use super::progress::Tracker;
 use crate::config::ExperimentConfig;
+use crate::results::Reliance;
 
 /// One model's predictions on the test split and its fairness report.
 pub(crate) struct Evaluation {
-    /// Predicted class per test image (0/1).
-    pub predictions: Vec<i64>,
     /// Accuracy and fairness gaps.
     pub fairness: FairnessReport,
+    /// EO minus vanilla's, paired (`None` for vanilla or with the bootstrap off).
+    pub eo_vs_vanilla: Option<PairedGap>,
+    /// Permutation p-value of the model's EO.
+    pub eo_permutation_p: Option<f64>,
+    /// Reliance on the attribute (synthetic benchmark only).
+    pub reliance: Option<Reliance>,
 }
 
 /// `[B, C, H, W]` batch of images `idx` from `pixels` on `device`.
@@ -30,45 +38,59 @@ pub(crate) fn batch_tensor(pixels: &[f32], idx: std::ops::Range<usize>, side: us
     Tensor::from_data(TensorData::new(pixels[idx.start * per..idx.end * per].to_vec(), [b, 3, side, side]), device)
 }
 
-/// The predictions of `model` (with its output transform) on `images`, one read-back per batch.
-pub(crate) async fn predict(
+/// The network's logits (projection hook applied, output transform not) and the decisions of
+/// the whole classifier (transform included) of `model` on `pixels` with group labels
+/// `attribute`, one read-back per batch.
+///
+/// # Shapes
+/// `pixels`: `[N, 3, side, side]` flattened; returns `[N, 2]` flattened and `[N]`.
+pub(crate) async fn outputs(
     model: &Trained,
-    images: &SplitImages,
+    pixels: &[f32],
+    attribute: &[u8],
     side: usize,
     batch: usize,
     phi: f64,
     device: &Device,
     mut on_batch: impl FnMut(usize),
     should_stop: &dyn Fn() -> bool,
-) -> Result<Vec<i64>, RunError> {
-    let n = images.target.len();
-    let mut preds = Vec::with_capacity(n);
+) -> Result<(Vec<f32>, Vec<i64>), RunError> {
+    let n = attribute.len();
+    let (mut logits, mut preds) = (Vec::with_capacity(2 * n), Vec::with_capacity(n));
     let mut start = 0;
     while start < n {
         if should_stop() {
             return Err(RunError::Cancelled);
         }
         let end = (start + batch).min(n);
-        let x = batch_tensor(&images.pixels, start..end, side, device);
+        let x = batch_tensor(pixels, start..end, side, device);
         let out = model
             .model
-            .forward_grouped(x, &images.attribute[start..end])
+            .forward_grouped(x.clone(), &attribute[start..end])
             .map_err(|reason| RunError::Method { method: model.name.clone(), phi, reason })?;
         let mut rb = Readback::new();
-        let slot = rb.push(out);
-        let logits = rb.execute().await?.take(slot)?;
-        preds.extend(logits.chunks_exact(2).map(|l| i64::from(l[1] > l[0])));
+        let (z_slot, out_slot) = (rb.push(model.model.logits(x)), rb.push(out));
+        let mut read = rb.execute().await?;
+        logits.extend(read.take(z_slot)?);
+        preds.extend(read.take(out_slot)?.chunks_exact(2).map(|l| i64::from(l[1] > l[0])));
         start = end;
         on_batch(start);
     }
-    Ok(preds)
+    Ok((logits, preds))
 }
 
-/// Every model on the whole test split.
+/// Counterfactual test images: every face with the attribute painted in, and painted out.
+pub(crate) struct Counterfactuals {
+    pub with: Vec<f32>,
+    pub without: Vec<f32>,
+}
+
+/// Every model on the whole test split (and on its counterfactual pairs when given).
 pub(crate) async fn evaluate_all(
     config: &ExperimentConfig,
     models: &[Trained],
     test: &SplitImages,
+    counterfactuals: Option<&Counterfactuals>,
     side: usize,
     phi: f64,
     device: &Device,
@@ -79,14 +101,40 @@ pub(crate) async fn evaluate_all(
     let y: Vec<i64> = test.target.iter().map(|&v| i64::from(v)).collect();
     let a: Vec<i64> = test.attribute.iter().map(|&v| i64::from(v)).collect();
     let boot = (config.metrics.bootstrap.resamples > 0).then_some(&config.metrics.bootstrap);
+    let passes = if counterfactuals.is_some() { 3.0 } else { 1.0 };
+    let batch = config.metrics.eval_batch_size;
     let mut out = Vec::with_capacity(models.len());
+    let mut vanilla_preds: Option<Vec<i64>> = None;
     for (m, model) in models.iter().enumerate() {
-        let predictions = predict(model, test, side, config.metrics.eval_batch_size, phi, device, |done| {
-            tracker.report((m as f64 + done as f64 / n_test as f64) / models.len() as f64, model.name.clone());
-        }, should_stop)
-        .await?;
+        let mut report = |pass: f64, done: usize| {
+            let f = (m as f64 + (pass + done as f64 / n_test as f64) / passes) / models.len() as f64;
+            tracker.report(f, model.name.clone());
+        };
+        let (_, predictions) = outputs(model, &test.pixels, &test.attribute, side, batch, phi, device, |d| report(0.0, d), should_stop).await?;
+        let reliance = match counterfactuals {
+            Some(cf) => {
+                let ones = vec![1u8; n_test];
+                let zeros = vec![0u8; n_test];
+                let (z_with, d_with) = outputs(model, &cf.with, &ones, side, batch, phi, device, |d| report(1.0, d), should_stop).await?;
+                let (z_without, d_without) =
+                    outputs(model, &cf.without, &zeros, side, batch, phi, device, |d| report(2.0, d), should_stop).await?;
+                Some(super::reliance::reliance(&test.target, phi, (&z_with, &d_with), (&z_without, &d_without), boot))
+            }
+            None => None,
+        };
         let fairness = fairness_report(&y, &predictions, &a, boot)?;
-        out.push(Evaluation { predictions, fairness });
+        let eo_vs_vanilla = match (&vanilla_preds, boot) {
+            (Some(v), Some(b)) => Some(paired_eo_difference(&y, v, &predictions, &a, b)?),
+            _ => None,
+        };
+        let eo_permutation_p = match boot {
+            Some(b) => Some(eo_permutation_p(&y, &predictions, &a, b.resamples, b.seed ^ 0x9e37_79b9)?),
+            None => None,
+        };
+        if m == 0 {
+            vanilla_preds = Some(predictions);
+        }
+        out.push(Evaluation { fairness, eo_vs_vanilla, eo_permutation_p, reliance });
     }
     Ok(out)
 }

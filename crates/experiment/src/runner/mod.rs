@@ -29,6 +29,7 @@ pub(crate) mod explain;
 pub(crate) mod methods;
 pub mod pool;
 pub(crate) mod progress;
+pub(crate) mod reliance;
 pub(crate) mod score;
 pub(crate) mod train;
 pub(crate) mod unit;

@@ -165,6 +165,21 @@ impl Pool<'_> {
     }
 }
 
+impl Pool<'_> {
+    /// The counterfactual pairs of `images` (the attribute painted in and out of every face),
+    /// on the synthetic benchmark; `None` for the user's images, which have no such pairs.
+    pub(crate) fn counterfactuals(&self, images: &SplitImages) -> Result<Option<super::evaluate::Counterfactuals>, RunError> {
+        match self {
+            Pool::Own(_) => Ok(None),
+            Pool::Synthetic(c) => {
+                let with = c.data.synthetic.generate_counterfactual(&images.indices, true)?.pixels;
+                let without = c.data.synthetic.generate_counterfactual(&images.indices, false)?.pixels;
+                Ok(Some(super::evaluate::Counterfactuals { with, without }))
+            }
+        }
+    }
+}
+
 /// The splits of `phi` with `seed` from a pool's labels.
 fn splits_of(config: &ExperimentConfig, phi: f64, seed: u64, target: &[u8], attribute: &[u8]) -> Result<Splits, RunError> {
     let train = match config.correlation {

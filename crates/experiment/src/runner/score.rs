@@ -73,6 +73,9 @@ pub(crate) async fn score_all(
             notes: t.notes,
             fairness: eval.fairness,
             attributions,
+            eo_vs_vanilla: eval.eo_vs_vanilla,
+            eo_permutation_p: eval.eo_permutation_p,
+            reliance: eval.reliance,
             seconds: t.seconds,
         });
         tracker.report((m + 1) as f64 / n_models as f64, String::new());

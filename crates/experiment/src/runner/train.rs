@@ -34,7 +34,7 @@ pub(crate) fn load_vanilla(config: &ExperimentConfig, bytes: &[u8], device: &Dev
 }
 
 /// The vanilla model of a unit: `loaded` if given, else trained on `images` from the seeded
-/// initialisation of `seed`.
+/// initialisation of `seed` (the unit's seed), batches in an order that depends on it too.
 pub(crate) async fn vanilla(
     config: &ExperimentConfig,
     loaded: Option<&ResNet>,
@@ -49,10 +49,14 @@ pub(crate) async fn vanilla(
         return Ok((model.clone(), TrainingSummary { steps: 0, final_loss: None, final_batch_accuracy: None }));
     }
     let model = config.model.resnet().init_seeded(seed, device);
+    // Another unit seed also reorders the batches: the training seed moves by as much as the unit
+    // seed differs from the config's (unchanged at the config's own seed).
+    let mut train_config = config.train.clone();
+    train_config.seed = config.train.seed.wrapping_add(seed.wrapping_sub(config.seed));
     let outcome = train(
         model,
         TrainData { pixels: &images.pixels, targets: &images.target, image: [3, side, side] },
-        &config.train,
+        &train_config,
         device,
         &mut NoHook,
         |p: &TrainProgress| {

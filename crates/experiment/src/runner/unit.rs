@@ -97,7 +97,10 @@ pub(crate) async fn run_unit(
     // 4. Evaluation on the whole balanced test split.
     let t = Instant::now();
     tracker.begin("evaluate", plan.evaluate);
-    let evaluations = evaluate::evaluate_all(config, &models, &test_images, side, phi, device, &mut tracker, should_stop).await?;
+    let counterfactuals = ctx.pool.counterfactuals(&test_images)?;
+    let evaluations =
+        evaluate::evaluate_all(config, &models, &test_images, counterfactuals.as_ref(), side, phi, device, &mut tracker, should_stop).await?;
+    drop(counterfactuals);
     tracker.end();
     timed(&mut timings, "evaluate", t);
 
