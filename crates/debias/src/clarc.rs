@@ -284,7 +284,7 @@ pub async fn rr_clarc(
     let cav = cav_for(&model, data, &config.cav, device, &mut on_progress, &should_stop).await?;
     let ad = device.clone().autodiff();
     let mut model = model.valid().to_device(device).train();
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let v = cav_tensor(&cav, &ad);
     let n = data.len();

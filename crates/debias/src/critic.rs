@@ -4,6 +4,7 @@
 
 use biaslens_rng::SplitMix64;
 use burn::module::Param;
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Initializer, Linear};
@@ -89,8 +90,8 @@ pub(crate) struct BatchCritic {
 }
 
 impl BatchCritic {
-    /// Convolutions without padding (the authors' code pads "same"; a listed difference,
-    /// docs/METHODS.md#savani-aft).
+    /// 3×3 convolutions padded "same" (one pixel each side), as the authors' code builds them
+    /// (docs/METHODS.md#savani-aft).
     pub(crate) fn new(
         channels: usize,
         filters: &[usize],
@@ -103,6 +104,7 @@ impl BatchCritic {
         let mut c_in = channels;
         for &f in filters {
             let mut conv = Conv2dConfig::new([c_in, f], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_initializer(Initializer::Zeros)
                 .init(device);
             let fan_in = c_in * 9;
@@ -133,8 +135,8 @@ impl BatchCritic {
     }
 
     /// # Shapes
-    /// `[B, C, H, W]` (`B` the batch size it was built for, `H, W` large enough for the
-    /// unpadded convolutions and pools) → `[1, 1]`.
+    /// `[B, C, H, W]` (`B` the batch size it was built for, `H, W` at least 2^(convs−1) for the
+    /// pools) → `[1, 1]`.
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
         for (i, conv) in self.convs.iter().enumerate() {

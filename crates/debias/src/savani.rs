@@ -163,8 +163,8 @@ pub async fn savani_aft(
     )
     .train();
     let mut batches = BatchCycle::new(data.len(), b_size, config.seed);
-    let mut critic_optim = AdamConfig::new().init();
-    let mut model_optim = AdamConfig::new().init();
+    let mut critic_optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
+    let mut model_optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
     let ce = CrossEntropyLossConfig::new().init(&ad);
     let critic_total = config.critic_iterations * config.iterations;
     let model_total = config.model_iterations * config.iterations;
@@ -176,7 +176,9 @@ pub async fn savani_aft(
         for _ in 0..config.critic_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
-            let logits = read_back(vec![model.forward(b.x.clone()).detach().inner()]).await?;
+            // The network in evaluation mode while the critic learns (BatchNorm on its running
+            // statistics, which this forward does not update), as DetoxAI's critic phase.
+            let logits = read_back(vec![model.valid().forward(b.x.clone().inner())]).await?;
             let gap = eo_of(&logits[0], &b.y_host, &b.a_host)?;
             let pred = critic.forward(b.x);
             let loss = pred.sub_scalar(gap as f32).square().mean();

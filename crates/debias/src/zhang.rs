@@ -16,10 +16,10 @@
 //! the debias split (balanced accuracy if the EO gap is below ε, else 0) and attached as the soft
 //! threshold `σ(10·(p₁ − τ))`.
 //!
-//! Both the adversary's inputs and the network's updates come from the network in training mode
-//! (BatchNorm on batch statistics, running statistics updated), as in PyTorch, where the model
-//! stays in `train()` throughout. Dropout is active in every adversary forward, as in a PyTorch
-//! module left in training mode; its masks come from the seeded generator.
+//! Modes as DetoxAI sets them: while the adversary learns, the network runs in evaluation mode
+//! (BatchNorm on running statistics, not updated) and the adversary in training mode (dropout,
+//! masks from the seeded generator); while the network steps, the network trains (batch
+//! statistics) and the adversary runs in evaluation mode (no dropout).
 //! [`adversary_advantage`] measures what a fresh adversary can still learn.
 
 use biaslens_model::ResNet;
@@ -181,8 +181,8 @@ pub async fn zhang_al(
     let mut critic = MlpCritic::new(3, &config.critic_hidden, 2, &mut init_rng, device).train();
     let mut drop_rng = SplitMix64::for_item(config.seed, 2);
     let mut batches = BatchCycle::new(data.len(), config.batch_size, config.seed);
-    let mut critic_optim = AdamConfig::new().init();
-    let mut model_optim = AdamConfig::new().init();
+    let mut critic_optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
+    let mut model_optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
     let ce = CrossEntropyLossConfig::new().init(&ad);
     let p = config.critic_dropout;
     let critic_total = config.critic_iterations * (config.iterations + 1);
@@ -194,7 +194,8 @@ pub async fn zhang_al(
         for _ in 0..config.critic_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
-            let logits = model.forward(b.x).detach();
+            // The network in evaluation mode while the adversary learns (DetoxAI's `ZhangM`).
+            let logits = Tensor::from_inner(model.valid().forward(b.x.inner()));
             let out = critic.forward(critic_input(logits, b.y), Some((p, &mut drop_rng)));
             let loss = ce.forward(out, b.a);
             let grads = GradientsParams::from_grads(loss.backward(), &critic);
@@ -217,10 +218,8 @@ pub async fn zhang_al(
             let b = batch(&data, &batches.next_batch(), &ad);
             let l_ce = ce.forward(model.forward(b.x.clone()), b.y.clone());
             let g_ce = GradientsParams::from_grads(l_ce.backward(), &model);
-            let adv_out = critic.forward(
-                critic_input(model.forward(b.x), b.y),
-                Some((p, &mut drop_rng)),
-            );
+            // The adversary in evaluation mode (no dropout) while the network steps.
+            let adv_out = critic.forward(critic_input(model.forward(b.x), b.y), None);
             let l_a = ce.forward(adv_out, b.a);
             let g_a = GradientsParams::from_grads(l_a.backward(), &model);
             let mut combine = Combine {
@@ -310,7 +309,7 @@ pub async fn adversary_advantage(
     let a = Tensor::<1, Int>::from_data(TensorData::new(a, [n]), &ad);
     let mut rng = SplitMix64::new(seed);
     let mut critic = MlpCritic::new(k + 1, &[32, 32], 2, &mut rng, device).train();
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new().with_epsilon(biaslens_model::TORCH_ADAM_EPSILON).init();
     let ce = CrossEntropyLossConfig::new().init(&ad);
     for _ in 0..steps {
         let loss = ce.forward(critic.forward(x.clone(), None), a.clone());

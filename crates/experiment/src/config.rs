@@ -93,13 +93,19 @@ pub struct SplitSizes {
     /// Images in the balanced test split (a multiple of 4: 25 % per cell). Accuracy and the
     /// fairness metrics use all of them.
     pub test: usize,
-    /// Correlation of the debias split (authors: `unlearn_percentage = 0.25`).
+    /// Correlation of the debias split (authors' code: `unlearn_percentage = 0.25`, which on a
+    /// 50/50 pool is φ ≈ 0), used unless `debias_at_train_phi`.
     pub debias_correlation: Correlation,
+    /// The paper's reading: the debias split has the training split's correlation φ (the
+    /// methods must remove a shortcut their own data still carries). Off: the authors' code's
+    /// fixed `debias_correlation` (docs/METHODS.md#splits).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub debias_at_train_phi: bool,
 }
 
 impl Default for SplitSizes {
     fn default() -> Self {
-        Self { train: 4096, debias: 512, test: 512, debias_correlation: Correlation::CellPercentage { p: 0.25 } }
+        Self { train: 4096, debias: 512, test: 512, debias_correlation: Correlation::CellPercentage { p: 0.25 }, debias_at_train_phi: false }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The runner's numbers before and after a refactoring: a fixed-seed run with every debiasing
-//! method, LRP and IG, compared with the results document the runner produced at commit 7a6eec9
-//! (before the runner was split by stage; results version 1, read through the importer's
-//! migration, so the test also proves version-1 documents still import).
+//! method, LRP and IG, compared with a recorded results document. `golden_v1.json` is what the
+//! runner of commit 7a6eec9 wrote (before the runner was split by stage; the split reproduced it
+//! bit for bit, and it still imports through the version-1 migration); `golden_v2.json` was
+//! recorded after the DetoxAI fidelity fixes moved the numbers on purpose. Regenerate only for a
+//! change meant to move the numbers, and say which in the commit:
+//! `BIASLENS_WRITE_GOLDEN=1 cargo test -p biaslens-experiment --test golden`.
 //!
 //! The fixture was recorded on one machine. burn's flex backend picks its matrix and SIMD
 //! kernels by the CPU's features at run time (AVX-512 here), so another CPU sums float32 in
@@ -31,7 +34,13 @@ use biaslens_metrics::BootstrapSettings;
 use biaslens_model::TrainConfig;
 use burn::prelude::Device;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden_v1.json");
+/// The numbers of the current runner (results version 2), recorded after the DetoxAI fidelity
+/// fixes moved them on purpose (Adam ε 10⁻⁸, the adversaries' train/eval modes, SavaniAFT's
+/// "same" padding).
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden_v2.json");
+/// The same config's document as the runner of 7a6eec9 wrote it (results version 1), before the
+/// runner was split by stage; the split reproduced it bit for bit.
+const FIXTURE_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden_v1.json");
 
 fn config() -> ExperimentConfig {
     let mut c = ExperimentConfig::demo();
@@ -153,9 +162,14 @@ fn runner_numbers_are_unchanged() {
     let c = config();
     let r = pollster::block_on(run_experiment_with(&c, &Device::flex(), &RunOptions::default(), |_| {}, || false)).unwrap();
     // Through the text form, as the fixture was (f32 fields print in their shortest form).
-    let got: Value = serde_json::from_str(&r.without_timings().to_json()).unwrap();
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
-    let want = migrate_v1(fixture, &Registries::builtin()).unwrap();
+    let text = r.without_timings().to_json();
+    if std::env::var_os("BIASLENS_WRITE_GOLDEN").is_some() {
+        let compact = serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
+        std::fs::write(FIXTURE, compact).unwrap();
+        return;
+    }
+    let got: Value = serde_json::from_str(&text).unwrap();
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
     let exact = match std::env::var("BIASLENS_GOLDEN_EXACT").as_deref() {
         Ok("1") => true,
         Ok("0") => false,
@@ -167,4 +181,21 @@ fn runner_numbers_are_unchanged() {
     let mut diffs = Vec::new();
     compare("results", &want, &got, exact, &mut diffs);
     assert!(diffs.is_empty(), "{} differences (first ones):\n{}", diffs.len(), diffs.join("\n"));
+}
+
+/// A version-1 document (the golden run of 7a6eec9) still imports: the fixed `lrp`/`ig` fields
+/// become attribution keys, every model keeps its numbers, and the config reads as version 2.
+#[test]
+fn version_1_documents_import() {
+    let text = std::fs::read_to_string(FIXTURE_V1).unwrap();
+    let r = biaslens_experiment::import_report(&text).unwrap();
+    assert_eq!(r.version, biaslens_experiment::RESULTS_VERSION);
+    assert_eq!(r.attribution_keys(), ["lrp", "ig"]);
+    assert_eq!(r.model_names(), ["Vanilla", "ThrOpt", "GroupThr", "SavaniAFT", "ZhangAL", "P-ClArC", "A-ClArC", "RR-ClArC"]);
+    let v1: Value = serde_json::from_str(&text).unwrap();
+    let want = v1["phis"][0]["models"][3]["lrp"]["saliency"]["pooled"]["adr"]["mean"].as_f64().unwrap();
+    assert_eq!(r.phis[0].models[3].attribution("lrp").unwrap().saliency.pooled.adr.mean, want);
+    assert_eq!(r.phis[0].models[3].method.as_deref(), Some("savani_aft"));
+    let migrated = migrate_v1(v1, Registries::builtin()).unwrap();
+    assert_eq!(migrated["version"], 2);
 }

@@ -13,6 +13,10 @@
 //!
 //! [`Device`]: burn::prelude::Device
 
+/// Adam's ε as PyTorch (and so the authors' code) sets it; burn's default is 1e-5, which damps
+/// the steps of parameters with small gradients (docs/METHODS.md#training).
+pub const TORCH_ADAM_EPSILON: f32 = 1e-8;
+
 pub mod init;
 pub mod pace;
 pub mod readback;

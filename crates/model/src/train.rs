@@ -196,7 +196,7 @@ pub async fn train(
         FineTune::After(tap) => model.freeze_through(tap),
     };
     let mut model = model.train();
-    let mut optim = AdamConfig::new().init();
+    let mut optim = AdamConfig::new().with_epsilon(crate::TORCH_ADAM_EPSILON).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let [c, h, w] = data.image;
     let steps_per_epoch = n.div_ceil(config.batch_size);

@@ -186,9 +186,11 @@ fn splits_of(config: &ExperimentConfig, phi: f64, seed: u64, target: &[u8], attr
         CorrelationKind::Phi => Correlation::phi(phi),
         CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
     };
+    let debias = if config.splits.debias_at_train_phi { train.clone() } else { config.splits.debias_correlation.clone() };
     let split_config = SplitConfig {
         train,
-        debias: config.splits.debias_correlation.clone(),
+        debias,
+
         train_size: Some(config.splits.train),
         debias_size: Some(config.splits.debias),
         test_size: Some(config.splits.test),
