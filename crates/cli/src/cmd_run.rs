@@ -72,8 +72,12 @@ pub struct DemoArgs {
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
     /// Print the paper-sized preset instead (with `--print-config`).
-    #[arg(long, requires = "print_config")]
+    #[arg(long, requires = "print_config", conflicts_with = "authors")]
     paper: bool,
+    /// Print the "as the authors ran it" preset (the paper's sizes with the authors' correlation
+    /// recipe and CAV labels) instead (with `--print-config`).
+    #[arg(long, requires = "print_config")]
+    authors: bool,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -121,7 +125,13 @@ fn own_pool(labels: &Path, images: &Path, config: &ExperimentConfig) -> anyhow::
 /// `biaslens demo`.
 pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if args.print_config {
-        let c = if args.paper { ExperimentConfig::paper() } else { ExperimentConfig::demo() };
+        let c = if args.paper {
+            ExperimentConfig::paper()
+        } else if args.authors {
+            ExperimentConfig::authors()
+        } else {
+            ExperimentConfig::demo()
+        };
         println!("{}", c.to_json());
         return Ok(());
     }

@@ -55,6 +55,58 @@ fn candidates() -> Vec<(&'static str, serde_json::Value)> {
             }),
         ),
         (
+            "wide",
+            json!({
+                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
+                "phis": [-0.6, -0.8, -0.95],
+                "train": {"epochs": 3},
+                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
+                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
+                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
+                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
+            }),
+        ),
+        (
+            "stock-wide",
+            json!({
+                "phis": [-0.6, -0.8, -0.95],
+                "train": {"epochs": 3},
+                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
+                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
+                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
+                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
+            }),
+        ),
+        (
+            "mid-wide",
+            json!({
+                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
+                "phis": [-0.7, -0.9],
+                "train": {"epochs": 3},
+                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
+                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
+                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
+                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
+            }),
+        ),
+        (
+            "attributions",
+            json!({
+                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
+                "phis": [-0.6, -0.8, -0.95],
+                "train": {"epochs": 3},
+                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
+                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
+                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
+                "attribution": {"images": 96, "methods": [
+                    {"method": "lrp"},
+                    {"method": "lrp", "key": "lrp_ab", "config": {"composite": {"composite": "epsilon_alpha2_beta1"}}},
+                    {"method": "grad_x_input"},
+                    {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}
+                ]}
+            }),
+        ),
+        (
             "subtle",
             json!({
                 "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
@@ -108,6 +160,12 @@ fn main() {
             };
             let secs = start.elapsed().as_secs_f64();
             let v = verdicts(&r);
+            let rho: Vec<String> = v
+                .tracking
+                .iter()
+                .map(|t| format!("{} {} ρ {}", t.key, t.metric, t.rho.map_or("—".into(), |r| format!("{r:+.2}"))))
+                .collect();
+            eprintln!("{name} seed {seed}: saliency vs |Δlogit| over {} models: {}", v.tracking.first().map_or(0, |t| t.n), rho.join("; "));
             for p in &r.phis {
                 let vanilla = &p.models[0];
                 let rel = vanilla.reliance.as_ref();
