@@ -35,7 +35,12 @@ function smallConfig() {
     splits: { ...demo.splits, train: 512, debias: 128, test: 128 },
     train: { ...demo.train, epochs: 4, batch_size: 32, learning_rate: 0.003 },
     methods: [demo.methods.find((m) => m.method === 'thr_opt'), { ...rr, config: { ...rr.config, batch_size: 32 } }],
-    attribution: { ...demo.attribution, images: 16, batch_size: 8, ig: { ...demo.attribution.ig, steps: 8, steps_per_chunk: 8 } },
+    attribution: {
+      ...demo.attribution,
+      images: 16,
+      batch_size: 8,
+      methods: demo.attribution.methods.map((a) => (a.method === 'ig' ? { ...a, config: { ...a.config, steps: 8, steps_per_chunk: 8 } } : a)),
+    },
     metrics: { ...demo.metrics, bootstrap: { ...demo.metrics.bootstrap, resamples: 100 } },
   };
 }
@@ -248,7 +253,7 @@ function compareWithNative(page, native) {
       assert.equal(a.name, b.name);
       check(`φ ${n.phi} ${b.name} accuracy`, a.fairness.accuracy, b.fairness.accuracy);
       check(`φ ${n.phi} ${b.name} EO`, a.fairness.equalized_odds, b.fairness.equalized_odds);
-      check(`φ ${n.phi} ${b.name} RRF`, a.lrp.saliency.pooled.rrf, b.lrp.saliency.pooled.rrf);
+      check(`φ ${n.phi} ${b.name} RRF`, a.attributions.lrp.saliency.pooled.rrf, b.attributions.lrp.saliency.pooled.rrf);
     }
   }
   return worst;

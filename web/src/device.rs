@@ -1,7 +1,7 @@
 //! Choosing the compute device: WebGPU when the browser offers an adapter, else the flex CPU.
 //!
 //! burn's wgpu runtime must be initialised once, asynchronously, before any tensor is created on
-//! it (toolchain.md §2); the probe below asks the browser first so that a missing adapter becomes
+//! it; the probe below asks the browser first so that a missing adapter becomes
 //! a clear reason instead of an error deep inside wgpu.
 
 use biaslens_experiment::resources::DeviceLimits;

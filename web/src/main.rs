@@ -1,7 +1,8 @@
 //! The biaslens page (Leptos 0.8, client-side rendered).
 //!
-//! Thin shell over the library: it picks a device, runs the library's experiment
-//! (`biaslens_experiment::run_experiment_with`) one φ at a time, and renders plain state. No
+//! Thin shell over the library: it picks a device, runs the library's experiment through its
+//! driver (`biaslens_experiment::drive`, one unit of φ and seed at a time), and renders plain
+//! state. No
 //! network request leaves the page; all compute happens in this tab. `?selftest` shows the
 //! device self-test instead of the explorer.
 

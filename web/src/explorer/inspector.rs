@@ -1,15 +1,17 @@
-//! The inspector: one explained image, every model's LRP and IG maps side by side, the region
+//! The inspector: one explained image, every model's map of every attribution side by side, the region
 //! of interest drawn and editable (drag with the mouse on the input; arrow keys move it,
 //! Shift + arrow keys resize it; or type its numbers), and the image's metrics recomputed at
 //! once with `biaslens-metrics` on the maps the run computed (RRF, HRF, ADR, DIF against vanilla;
 //! Sztukiewicz et al. §3), plus the sanity numbers of each map.
+
+use std::sync::Arc;
 
 use biaslens_experiment::{ExperimentResults, ModelMapsOf};
 use biaslens_metrics::{ImageSize, Roi, map_metrics, paired_metrics};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::ui;
+use super::{Panel, ui};
 use crate::widgets::{Legend, RgbaCanvas};
 
 /// Moves (`resize = false`) or resizes the ROI by (dx, dy) pixels, kept inside the image and at
@@ -70,7 +72,7 @@ fn box_style(roi: &Roi) -> String {
 pub fn Inspector() -> impl IntoView {
     let ui = ui();
     view! {
-        <section class="panel" id="inspector" aria-labelledby="inspector-title" hidden=move || ui.inspect.get().is_none() || !ui.shown("inspector")>
+        <section class="panel" id="inspector" aria-labelledby="inspector-title" hidden=move || ui.inspect.get().is_none() || !ui.shown(Panel::Inspector)>
             <h2 id="inspector-title">"4 · Inspect one image"</h2>
             {move || {
                 let (Some(i), Some(r)) = (ui.inspect.get(), ui.results.get()) else { return None };
@@ -83,7 +85,7 @@ pub fn Inspector() -> impl IntoView {
 }
 
 #[component]
-fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize) -> impl IntoView {
+fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl IntoView {
     let ui = ui();
     let r = results.clone();
     let img = r.image;
@@ -92,8 +94,11 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
     let (side, hw) = (img.width, img.pixels());
     let drag: RwSignal<Option<(u32, u32)>> = RwSignal::new(None);
     let p = &r.phis[phi];
-    let Some(e) = p.explained.clone() else { return view! { <p>"no maps"</p> }.into_any() };
+    let Some(e) = p.explained.clone().map(Arc::new) else { return view! { <p>"no maps"</p> }.into_any() };
     let names: Vec<String> = p.models.iter().map(|m| m.name.clone()).collect();
+    // Every attribution's maps by key, in the results' order, named as the tabs name them.
+    let kinds: Arc<Vec<(String, String)>> =
+        Arc::new(r.attributions.iter().filter(|a| e.maps.contains_key(&a.key)).map(|a| (a.name.clone(), a.key.clone())).collect());
     let input = biaslens_viz::chw_to_rgba(&e.pixels[image * 3 * hw..(image + 1) * 3 * hw], hw);
     let label = format!(
         "image {image}: {}, {}",
@@ -155,6 +160,7 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
 
     let colormap = ui.colormap;
     let cells = {
+        let kinds = kinds.clone();
         let e = e.clone();
         let label = label.clone();
         let names = names.clone();
@@ -162,18 +168,19 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
             let roi_now = roi();
             let cmap = colormap.get();
             let mut rows = Vec::new();
-            for (kind, maps) in [("LRP", &e.lrp), ("IG", &e.ig)] {
+            for (kind, key) in kinds.iter() {
+                let Some(maps) = e.maps.get(key) else { continue };
                 if maps.is_empty() {
                     continue;
                 }
                 let cells = maps
                     .iter()
                     .zip(&names)
-                    .map(|(m, name)| {
-                        let map = &m.signed[image * hw..(image + 1) * hw];
+                    .filter_map(|(m, name)| {
+                        let map = m.signed.get(image * hw..(image + 1) * hw)?;
                         let scale = map.iter().fold(0.0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
                         let rgba = cmap.rgba(map, scale);
-                        view! {
+                        Some(view! {
                             <div class="cell">
                                 <span class="cell-title">{name.clone()}</span>
                                 <div class="frame">
@@ -181,10 +188,10 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
                                     <div class="roi" style=box_style(&roi_now)></div>
                                 </div>
                             </div>
-                        }
+                        })
                     })
                     .collect_view();
-                rows.push(view! { <div class="map-row"><span class="row-title">{kind}</span>{cells}</div> });
+                rows.push(view! { <div class="map-row"><span class="row-title">{kind.clone()}</span>{cells}</div> });
             }
             rows.collect_view()
         }
@@ -192,20 +199,26 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
 
     let metrics = {
         let r = r.clone();
+        let kinds = kinds.clone();
         let e = e.clone();
         let names = names.clone();
         move || {
             let roi_now = roi();
             let mut body = Vec::new();
-            for (kind, maps) in [("LRP", &e.lrp), ("IG", &e.ig)] {
+            for (kind, key) in kinds.iter() {
+                let Some(maps) = e.maps.get(key) else { continue };
                 let Some(vanilla) = maps.first() else { continue };
                 for (m, (mm, name)) in maps.iter().zip(&names).enumerate() {
                     let (rrf, hrf, adr, dif) = image_row(mm, vanilla, image, hw, &roi_now, &r);
                     let (mean_rrf, mean_adr) = kept_means(mm, vanilla, e.n, hw, &roi_now, &r);
-                    let (sum, should) = mm.sanity.get(image).copied().unwrap_or((f64::NAN, f64::NAN));
+                    let sanity = match mm.sanity.get(image) {
+                        Some((sum, Some(should))) => format!("{sum:.3} / {should:.3}"),
+                        Some((sum, None)) => format!("{sum:.3} / —"),
+                        None => "n/a".to_string(),
+                    };
                     let dash = |v: String| if m == 0 { "—".to_string() } else { v };
                     body.push(view! {
-                        <tr data-kind=kind data-model=name.clone()>
+                        <tr data-kind=kind.clone() data-model=name.clone()>
                             <th scope="row">{format!("{kind} · {name}")}</th>
                             <td class="num" data-metric="rrf" data-value=format!("{rrf:e}")>{format!("{rrf:.4}")}</td>
                             <td class="num">{format!("{hrf:.3}")}</td>
@@ -213,7 +226,7 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
                             <td class="num">{dash(format!("{dif:.3}"))}</td>
                             <td class="num" data-metric="mean-rrf" data-value=format!("{mean_rrf:e}")>{format!("{mean_rrf:.4}")}</td>
                             <td class="num">{dash(format!("{mean_adr:+.4}"))}</td>
-                            <td class="num">{format!("{sum:.3} / {should:.3}")}</td>
+                            <td class="num">{sanity}</td>
                         </tr>
                     });
                 }
@@ -248,7 +261,7 @@ fn Inspect(results: std::sync::Arc<ExperimentResults>, phi: usize, image: usize)
         <Legend colormap=colormap.get_untracked()/>
         <div class="maps">{cells}</div>
         <table class="metrics" id="inspector-metrics" tabindex="0">
-            <caption>"This image's metrics in the region above (against vanilla's map of the same image), the means over the kept images, and each map's sanity numbers (LRP: Σ relevance in / out; IG: Σ attribution / F(x) − F(baseline))."</caption>
+            <caption>"This image's metrics in the region above (against vanilla's map of the same image), the means over the kept images, and each map's sanity numbers (LRP: Σ relevance in / out; IG: Σ attribution / F(x) − F(baseline); — where a method has no such property)."</caption>
             <thead><tr><th scope="col">"map"</th><th scope="col">"RRF"</th><th scope="col">"HRF"</th><th scope="col">"ADR"</th><th scope="col">"DIF"</th><th scope="col">{format!("mean RRF ({} images)", e.n)}</th><th scope="col">"mean ADR"</th><th scope="col">"sum / expected"</th></tr></thead>
             <tbody>{metrics}</tbody>
         </table>

@@ -1,28 +1,29 @@
 //! The explorer: the experiment of Sztukiewicz et al. (XAI 2025) in the page. Data → model →
-//! debiasing → LRP/IG maps → fairness and saliency metrics → Figures 2 and 3 → a report and a
-//! link that reproduces the run.
+//! debiasing → attribution maps → fairness and saliency metrics → Figures 2 and 3 → a report and
+//! a link that reproduces the run.
 //!
-//! State is plain signals in [`Ui`]; every computation is a library call. A run goes one φ at a
-//! time ([`ExperimentResults::join`]), so finished φ appear at once and survive a failing GPU:
-//! when WebGPU fails, the φ in progress is redone on the CPU.
+//! State is plain signals in [`Ui`]; every computation is a library call. A run goes through the
+//! library's driver ([`biaslens_experiment::drive`]) one unit (a φ with a seed) at a time, so
+//! finished units appear at once and survive a failing GPU: when WebGPU fails, the driver asks the
+//! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
 mod inspector;
 mod results;
 mod setup;
 mod share;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use biaslens_debias::DebiasError;
-use biaslens_experiment::report::Attribution;
-use biaslens_experiment::resources::fit;
-use biaslens_experiment::{ExperimentConfig, ExperimentResults, RunError, RunOptions, RunProgress, run_experiment_with};
 use biaslens_data::{LabelledImages, MemorySource};
-use biaslens_experiment::ImagePool;
-use biaslens_metrics::{ImageSize, Roi, RoiPreset};
-use biaslens_model::TrainError;
+use biaslens_experiment::resources::fit;
+use biaslens_experiment::{
+    ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
+};
+use biaslens_metrics::Roi;
 use biaslens_viz::Colormap;
+use burn::prelude::Device;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -39,11 +40,11 @@ pub enum Phase {
     Idle,
     /// Computing.
     Running,
-    /// Every φ finished.
+    /// Every unit finished.
     Done,
-    /// Stopped by the user; finished φ are kept.
+    /// Stopped by the user; finished units are kept.
     Cancelled,
-    /// Failed with a message; finished φ are kept.
+    /// Failed with a message; finished units are kept.
     Failed(String),
 }
 
@@ -56,13 +57,50 @@ pub struct Note {
     pub text: String,
 }
 
-/// Progress of a run in the page.
+/// The panels of the page; `hide=` in the URL names them by [`Panel::id`], which is also the
+/// section's element id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// 1 · Set up (data, model, methods, explanations, the config as JSON, the data preview).
+    Setup,
+    /// 2 · Train, debias, explain (Run, progress, the loss curve).
+    Run,
+    /// 3 · Compare (tables, Figures 2 and 3, findings).
+    Results,
+    /// 4 · Inspect one image.
+    Inspector,
+    /// 5 · Share (report, link, import).
+    Share,
+}
+
+impl Panel {
+    /// Every panel, top to bottom.
+    pub const ALL: [Panel; 5] = [Panel::Setup, Panel::Run, Panel::Results, Panel::Inspector, Panel::Share];
+
+    /// The element id and the name in the URL's `hide=`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Panel::Setup => "setup",
+            Panel::Run => "run",
+            Panel::Results => "results",
+            Panel::Inspector => "inspector",
+            Panel::Share => "share",
+        }
+    }
+
+    /// The panel of an id (`None` for an unknown one).
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.id() == id)
+    }
+}
+
+/// The training curve of one unit: (loss, batch accuracy) per step.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    /// The runner's last event (its fraction is of the current φ).
-    pub event: RunProgress,
-    /// Fraction of the whole run.
-    pub overall: f64,
+pub struct Curve {
+    /// The unit (φ and seed) being trained.
+    pub unit: Unit,
+    /// (loss, batch accuracy) per training step.
+    pub points: Vec<(f64, f64)>,
 }
 
 /// The page's state: plain signals, shared by every panel through context.
@@ -74,10 +112,10 @@ pub struct Ui {
     pub chosen: RwSignal<Option<Chosen>>,
     /// Where the run stands.
     pub phase: RwSignal<Phase>,
-    /// The last progress event.
-    pub progress: RwSignal<Option<Progress>>,
-    /// Training (loss, batch accuracy) per step, per φ of the current run.
-    pub losses: RwSignal<Vec<Vec<(f64, f64)>>>,
+    /// The last progress event (its fraction is of the whole run).
+    pub progress: RwSignal<Option<RunProgress>>,
+    /// Training curves of the current run, per unit index.
+    pub losses: RwSignal<Vec<Curve>>,
     /// Results shown (of a run here, possibly partial, or imported).
     pub results: RwSignal<Option<Arc<ExperimentResults>>>,
     /// Where the shown results come from.
@@ -86,10 +124,10 @@ pub struct Ui {
     pub notes: RwSignal<Vec<Note>>,
     /// A vanilla model loaded from a file (name, bytes), used instead of training.
     pub weights: RwSignal<Option<(String, Arc<[u8]>)>>,
-    /// Which φ the result views show (index into the results).
+    /// Which unit the result views show (index into the results' `phis`).
     pub phi: RwSignal<usize>,
-    /// Which attribution method the result views show.
-    pub attribution: RwSignal<Attribution>,
+    /// Which attribution the result views show: its key in the results (`"lrp"`, `"ig"`, …).
+    pub attribution: RwSignal<String>,
     /// Colour map of the saliency maps.
     pub colormap: RwSignal<Colormap>,
     /// The inspected explained image (index), if any.
@@ -102,14 +140,14 @@ pub struct Ui {
     pub elapsed: RwSignal<f64>,
     /// Teaching mode: the current guided step, if on.
     pub teach: RwSignal<Option<usize>>,
-    /// Panels hidden by the URL (`hide=setup,data,…`).
-    pub hidden: RwSignal<Vec<String>>,
+    /// Panels hidden by the URL (`hide=setup,share,…`), in the URL's order.
+    pub hidden: RwSignal<Vec<Panel>>,
     /// The user's labels (own CSV or CelebA's attribute list), replacing the synthetic pool.
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
     /// The user's image files, by name.
     pub own_files: RwSignal<Option<Arc<MemorySource>>>,
-    /// Test hook (`simulate=gpu-loss@K` in the URL): on WebGPU, the K-th φ (0-based) fails as a
-    /// lost device would, to exercise the switch to the CPU.
+    /// Test hook (`simulate=gpu-loss@K` in the URL): on WebGPU, the K-th unit (0-based, run
+    /// order) fails as a lost device would, to exercise the switch to the CPU.
     pub simulate_gpu_loss_at: RwSignal<Option<usize>>,
 }
 
@@ -126,7 +164,7 @@ impl Ui {
             notes: RwSignal::new(Vec::new()),
             weights: RwSignal::new(None),
             phi: RwSignal::new(0),
-            attribution: RwSignal::new(Attribution::Lrp),
+            attribution: RwSignal::new("lrp".into()),
             colormap: RwSignal::new(Colormap::RdBu),
             inspect: RwSignal::new(None),
             roi: RwSignal::new(None),
@@ -154,15 +192,34 @@ impl Ui {
         });
     }
 
-    /// Whether the URL hid `panel`.
-    pub fn shown(self, panel: &str) -> bool {
-        !self.hidden.with(|h| h.iter().any(|p| p == panel))
+    /// Whether the URL left `panel` shown.
+    pub fn shown(self, panel: Panel) -> bool {
+        !self.hidden.with(|h| h.contains(&panel))
     }
 
     /// Whether a run is in progress.
     pub fn running(self) -> bool {
         self.phase.with(|p| *p == Phase::Running)
     }
+
+    /// Shows `results` (from a run here or an import): the attribution shown stays if the
+    /// results have it, else it becomes their first (LRP when they have it).
+    pub fn show_results(self, results: Arc<ExperimentResults>) {
+        let keys = results.attribution_keys();
+        if !self.attribution.with_untracked(|a| keys.contains(&a.as_str())) {
+            self.attribution.set(default_attribution(&results));
+        }
+        self.results.set(Some(results));
+    }
+}
+
+/// The attribution the result views start on: LRP when the results have it (the paper's
+/// findings are about LRP maps), else their first.
+pub fn default_attribution(results: &ExperimentResults) -> String {
+    biaslens_experiment::findings::lrp_key(results)
+        .or_else(|| results.attribution_keys().first().copied())
+        .unwrap_or("lrp")
+        .to_owned()
 }
 
 /// The state shared by every panel.
@@ -170,14 +227,88 @@ pub fn ui() -> Ui {
     expect_context::<Ui>()
 }
 
-/// Errors that mean the GPU failed (rather than the config or the data).
-fn device_failure(e: &RunError) -> bool {
-    matches!(
-        e,
-        RunError::Device(_)
-            | RunError::Train(TrainError::Readback(_))
-            | RunError::Method { reason: DebiasError::Readback(_), .. }
-    )
+/// The page as the driver's host: progress and finished units go into the signals, the URL's
+/// test hook fails a unit on WebGPU, Cancel stops the run, and a failing WebGPU hands over to
+/// the CPU.
+struct PageHost {
+    ui: Ui,
+    cancel: Arc<AtomicBool>,
+    /// When the run started (ms).
+    start: f64,
+    /// The backend running now (the CPU after a fallback).
+    kind: Cell<Kind>,
+    /// The unit in progress (for messages).
+    current: Cell<Option<Unit>>,
+    /// Whether the run has more than one seed (messages then name the seed too).
+    seeded: bool,
+}
+
+impl PageHost {
+    /// `φ = …` of a unit, with its seed when the run has several.
+    fn unit_text(&self, unit: &Unit) -> String {
+        if self.seeded { format!("φ = {} with seed {}", unit.phi, unit.seed) } else { format!("φ = {}", unit.phi) }
+    }
+}
+
+impl Host for PageHost {
+    fn progress(&self, event: &RunProgress) {
+        if let (Some(l), Some(a)) = (event.loss, event.accuracy) {
+            self.ui.losses.update(|v| {
+                if let Some(curve) = v.get_mut(event.unit) {
+                    curve.points.push((l, a));
+                }
+            });
+        }
+        self.ui.progress.set(Some(event.clone()));
+        self.ui.elapsed.set((now_ms() - self.start) / 1000.0);
+    }
+
+    fn unit_starting(&self, unit: &Unit) -> Result<(), RunError> {
+        self.current.set(Some(*unit));
+        // A unit redone after a failure starts its curve again.
+        self.ui.losses.update(|v| {
+            if let Some(curve) = v.get_mut(unit.index) {
+                curve.points.clear();
+            }
+        });
+        if self.kind.get() == Kind::WebGpu && self.ui.simulate_gpu_loss_at.get_untracked() == Some(unit.index) {
+            return Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
+        }
+        Ok(())
+    }
+
+    fn unit_finished(&self, so_far: &ExperimentResults) {
+        if so_far.phis.len() == 1 {
+            self.ui.phi.set(0);
+            self.ui.inspect.set(None);
+            self.ui.roi.set(None);
+        }
+        let label = self.ui.chosen.with_untracked(|c| c.as_ref().map_or("this device", |c| c.kind.label()));
+        self.ui.source.set(format!("computed in this page on {label}"));
+        self.ui.show_results(Arc::new(so_far.clone()));
+    }
+
+    fn should_stop(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn fallback(&self, error: &RunError) -> Option<(Device, String)> {
+        if self.kind.get() != Kind::WebGpu {
+            return None;
+        }
+        let (at, done) = match self.current.get() {
+            Some(u) => (self.unit_text(&u), u.index),
+            None => ("the start".to_string(), 0),
+        };
+        self.ui.error(format!(
+            "WebGPU failed at {at} ({error}). The run continues on the CPU; the {done} finished φ value(s) are kept."
+        ));
+        let chosen = device::cpu(format!("WebGPU failed during the run ({error}), so the CPU took over."));
+        let next = (chosen.device.clone(), device_label(&chosen.device));
+        self.kind.set(Kind::Cpu);
+        self.ui.chosen.set(Some(chosen));
+        Some(next)
+    }
 }
 
 /// Starts a run of the current config (ignored while one runs).
@@ -192,8 +323,7 @@ pub fn start_run(ui: Ui) {
     }
     let cancel = Arc::new(AtomicBool::new(false));
     ui.cancel.set_value(cancel.clone());
-    let n = config.phis.len();
-    ui.losses.set(vec![Vec::new(); n]);
+    ui.losses.set(units(&config).into_iter().map(|unit| Curve { unit, points: Vec::new() }).collect());
     ui.progress.set(None);
     ui.elapsed.set(0.0);
     crate::pace::reset();
@@ -208,7 +338,7 @@ pub fn start_run(ui: Ui) {
     ui.phase.set(Phase::Running);
     spawn_local(async move {
         let start = now_ms();
-        let mut chosen = match ui.chosen.get_untracked() {
+        let chosen = match ui.chosen.get_untracked() {
             Some(c) => c,
             None => {
                 let c = device::choose().await;
@@ -231,99 +361,54 @@ pub fn start_run(ui: Ui) {
                 return;
             }
         };
-        let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images };
-        let mut parts: Vec<ExperimentResults> = Vec::with_capacity(n);
-        let mut k = 0;
-        while k < n {
-            let mut one = config.clone();
-            one.phis = vec![config.phis[k]];
-            let stop = cancel.clone();
-            let simulated = chosen.kind == Kind::WebGpu && ui.simulate_gpu_loss_at.get_untracked() == Some(k);
-            let result = if simulated {
-                Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()))
-            } else {
-                run_experiment_with(
-                &one,
-                &chosen.device,
-                &options,
-                |event: RunProgress| {
-                    if let (Some(l), Some(a)) = (event.loss, event.accuracy) {
-                        ui.losses.update(|v| {
-                            if let Some(curve) = v.get_mut(k) {
-                                curve.push((l, a));
-                            }
-                        });
-                    }
-                    let overall = (k as f64 + event.fraction) / n as f64;
-                    ui.progress.set(Some(Progress { event, overall }));
-                    ui.elapsed.set((now_ms() - start) / 1000.0);
-                },
-                move || stop.load(Ordering::Relaxed),
-            )
-            .await
-            };
-            match result {
-                Ok(r) => {
-                    parts.push(r);
-                    if let Some(joined) = ExperimentResults::join_finished(&config, parts.clone()) {
-                        if k == 0 {
-                            ui.phi.set(0);
-                            ui.inspect.set(None);
-                            ui.roi.set(None);
-                        }
-                        ui.results.set(Some(Arc::new(joined)));
-                        ui.source.set(format!("computed in this page on {}", chosen.kind.label()));
-                    }
-                    k += 1;
-                }
-                Err(RunError::Cancelled) => {
-                    ui.phase.set(Phase::Cancelled);
-                    ui.info(format!("Cancelled after {k} of {n} φ values; their results are kept."));
-                    return;
-                }
-                Err(e) if chosen.kind == Kind::WebGpu && device_failure(&e) => {
-                    ui.error(format!(
-                        "WebGPU failed at φ = {} ({e}). The run continues on the CPU; the {k} finished φ value(s) are kept.",
-                        config.phis[k]
-                    ));
-                    chosen = device::cpu(format!("WebGPU failed during the run ({e}), so the CPU took over."));
-                    ui.chosen.set(Some(chosen.clone()));
-                }
-                Err(e) => {
-                    let text = format!("The run stopped at φ = {}: {e}", config.phis[k]);
-                    ui.error(text.clone());
-                    ui.phase.set(Phase::Failed(text));
-                    return;
-                }
+        let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images, ..RunOptions::default() };
+        let total = units(&config).len();
+        let host = PageHost {
+            ui,
+            cancel,
+            start,
+            kind: Cell::new(chosen.kind),
+            current: Cell::new(None),
+            seeded: config.seeds().len() > 1,
+        };
+        let name = device_label(&chosen.device);
+        let driven = drive(&config, &options, chosen.device.clone(), name, &host).await;
+        ui.elapsed.set((now_ms() - start) / 1000.0);
+        let finished = driven.results.as_ref().map_or(0, |r| r.phis.len());
+        // The driver's joined results are the last ones `unit_finished` showed (same units); show
+        // them only if not (redrawing every chart is the slowest thing the page does).
+        if let Some(r) = driven.results
+            && ui.results.with_untracked(|shown| shown.as_ref().is_none_or(|s| s.phis.len() != r.phis.len()))
+        {
+            ui.show_results(Arc::new(r));
+        }
+        match driven.stopped {
+            None => ui.phase.set(Phase::Done),
+            Some(RunError::Cancelled) => {
+                ui.phase.set(Phase::Cancelled);
+                ui.info(format!("Cancelled after {finished} of {total} φ values; their results are kept."));
+            }
+            Some(e) => {
+                let text = match host.current.get() {
+                    Some(u) => format!("The run stopped at {}: {e}", host.unit_text(&u)),
+                    None => format!("The run did not start: {e}"),
+                };
+                ui.error(text.clone());
+                ui.phase.set(Phase::Failed(text));
             }
         }
-        ui.elapsed.set((now_ms() - start) / 1000.0);
-        ui.phase.set(Phase::Done);
     });
 }
 
-/// The user's images as the run's pool (`None`: the synthetic benchmark): square-padded and
-/// resized to the config's image side, with the paper's box of the chosen attribute scaled to it.
+/// The user's images as the run's pool (`None`: the synthetic benchmark), made by the library
+/// (square-padded and resized to the config's image side, the paper's box of the chosen
+/// attribute scaled to it).
 fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>, String> {
     match (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
-        (Some(labels), Some(files)) => {
-            let side = config.data.synthetic.size;
-            let preset = match config.data.synthetic.attribute {
-                biaslens_data::ProtectedKind::Hat => RoiPreset::Hat,
-                biaslens_data::ProtectedKind::Necktie => RoiPreset::Necktie,
-            };
-            let roi = preset.roi_for(ImageSize::square(side)).map_err(|e| format!("the region of interest: {e}"))?;
-            Ok(Some(Arc::new(ImagePool {
-                name: format!("{}: {} images", labels.source, labels.len()),
-                labelled: (*labels).clone(),
-                source: Box::new(files),
-                side,
-                roi,
-            })))
-        }
+        (Some(labels), Some(files)) => Ok(Some(Arc::new(ImagePool::new((*labels).clone(), Box::new(files), config)?))),
     }
 }
 

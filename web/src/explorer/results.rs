@@ -1,19 +1,24 @@
-//! The results: per φ the accuracy/fairness/saliency table with intervals (every value is text,
-//! reachable by keyboard), Figure 2 (mean maps per group), Figure 3 (metrics per method and φ),
-//! the EO × accuracy trade-off and the paper's findings checked; the explained images to open
-//! in the inspector.
+//! The results: per unit (φ, and seed when there are several) the accuracy/fairness/saliency
+//! table with intervals (every value is text, reachable by keyboard), Figure 2 (mean maps per
+//! group), Figure 3 (metrics per method and φ), the EO × accuracy trade-off and the paper's
+//! findings checked; the explained images to open in the inspector. One tab per attribution the
+//! results hold. Tables and figures take their data from `biaslens_experiment::report::figures`,
+//! as the report does.
+
+use std::sync::Arc;
 
 use biaslens_experiment::ExperimentResults;
-use biaslens_experiment::report::{Attribution, findings, results_table, saliency_grid};
-use biaslens_metrics::Interval;
+use biaslens_experiment::findings::findings;
+use biaslens_experiment::report::figures::{attribution_name, ci_text, results_table, saliency_grid, summary_text};
 use biaslens_viz::{BarStyle, Colormap, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, saliency_grid_svg, tradeoff_svg};
 use leptos::prelude::*;
 
-use super::ui;
+use super::{Panel, default_attribution, ui};
 use crate::widgets::{Legend, RgbaCanvas, Svg};
 
-fn ci(c: Option<Interval>) -> String {
-    c.map_or_else(String::new, |c| format!(" [{:.3}, {:.3}]", c.low, c.high))
+/// The element id of an attribution's tab (`show-ig`).
+fn tab_id(key: &str) -> String {
+    format!("show-{}", key.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
 }
 
 /// Results of the last run or import.
@@ -21,7 +26,7 @@ fn ci(c: Option<Interval>) -> String {
 pub fn Results() -> impl IntoView {
     let ui = ui();
     view! {
-        <section class="panel" id="results" aria-labelledby="results-title" hidden=move || !ui.shown("results")>
+        <section class="panel" id="results" aria-labelledby="results-title" hidden=move || !ui.shown(Panel::Results)>
             <h2 id="results-title">"3 · Compare"</h2>
             {move || match ui.results.get() {
                 None => view! { <p class="explain">"No results yet: press Run (the demo takes about a minute), or import a report below."</p> }.into_any(),
@@ -32,26 +37,53 @@ pub fn Results() -> impl IntoView {
 }
 
 #[component]
-fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
+fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
     let ui = ui();
     let r = results.clone();
-    let has_ig = results.phis.iter().any(|p| p.models.iter().any(|m| m.ig.is_some()));
-    let phis: Vec<f64> = results.phis.iter().map(|p| p.phi).collect();
-    let attr_name = move || ui.attribution.get().name();
+    // The key shown: the chosen one if these results have it, else their default.
+    let key = {
+        let r = r.clone();
+        Memo::new(move |_| {
+            let chosen = ui.attribution.get();
+            if r.attribution_info(&chosen).is_some() { chosen } else { default_attribution(&r) }
+        })
+    };
+    let seeded = {
+        let mut seeds: Vec<u64> = results.phis.iter().map(|p| p.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        seeds.len() > 1
+    };
+    let units: Vec<String> = results
+        .phis
+        .iter()
+        .map(|p| if seeded { format!("{} · seed {}", p.phi, p.seed) } else { format!("{}", p.phi) })
+        .collect();
+    let name = {
+        let r = r.clone();
+        move || attribution_name(&r, &key.get()).to_owned()
+    };
     view! {
         <p class="explain" id="results-source">
             {format!("{} φ value(s), {}; {} on {}, {:.1} s; data: {}. ", results.phis.len(), ui.source.get_untracked(), results.config.name, results.device, results.total_seconds,
                 results.data_source.clone().unwrap_or_else(|| "the synthetic benchmark".into()))}
+            {results.partial.as_ref().map(|p| format!("{} unit(s) of the config did not finish. ", p.missing.len()))}
         </p>
         <div class="controls" role="group" aria-label="What the charts show">
             <span>"φ: "</span>
-            {phis.iter().enumerate().map(|(i, phi)| view! {
+            {units.into_iter().enumerate().map(|(i, label)| view! {
                 <button class="tab" data-phi-index=i aria-pressed=move || (ui.phi.get() == i).to_string()
-                    on:click=move |_| { ui.phi.set(i); ui.inspect.set(None); }>{format!("{phi}")}</button>
+                    on:click=move |_| { ui.phi.set(i); ui.inspect.set(None); }>{label}</button>
             }).collect_view()}
             <span class="sep">"maps: "</span>
-            <button class="tab" aria-pressed=move || (ui.attribution.get() == Attribution::Lrp).to_string() on:click=move |_| ui.attribution.set(Attribution::Lrp)>"LRP"</button>
-            <button class="tab" id="show-ig" disabled=!has_ig aria-pressed=move || (ui.attribution.get() == Attribution::Ig).to_string() on:click=move |_| ui.attribution.set(Attribution::Ig)>"IG"</button>
+            {results.attributions.iter().map(|info| {
+                let k = info.key.clone();
+                let pressed = k.clone();
+                view! {
+                    <button class="tab" id=tab_id(&info.key) data-attribution=info.key.clone() aria-pressed=move || key.with(|s| *s == pressed).to_string()
+                        on:click=move |_| ui.attribution.set(k.clone())>{info.name.clone()}</button>
+                }
+            }).collect_view()}
             <span class="sep">"colours: "</span>
             <button class="tab" aria-pressed=move || (ui.colormap.get() == Colormap::RdBu).to_string() on:click=move |_| ui.colormap.set(Colormap::RdBu)>"blue–white–red"</button>
             <button class="tab" id="colormap-safe" aria-pressed=move || (ui.colormap.get() == Colormap::BlueOrange).to_string() on:click=move |_| ui.colormap.set(Colormap::BlueOrange)>"colour-blind safe"</button>
@@ -60,37 +92,38 @@ fn Shown(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
             let r = r.clone();
             move || {
                 let i = ui.phi.get().min(r.phis.len().saturating_sub(1));
-                let attribution = ui.attribution.get();
-                let attribution = if attribution == Attribution::Ig && !has_ig { Attribution::Lrp } else { attribution };
+                let key = key.get();
+                let name = attribution_name(&r, &key).to_owned();
                 let colormap = ui.colormap.get();
                 let Some(p) = r.phis.get(i) else { return view! { <p>"no φ"</p> }.into_any() };
-                let grid = saliency_grid(&r, p, attribution)
-                    .ok_or_else(|| format!("no {} maps at this φ", attribution.name()))
+                let grid = saliency_grid(&r, p, &key)
+                    .ok_or_else(|| format!("no {name} maps at this φ"))
                     .and_then(|g| saliency_grid_svg(&g, &SaliencyGridStyle { colormap, ..SaliencyGridStyle::default() }).map_err(|e| e.to_string()));
                 view! {
-                    <ModelTable results=r.clone() index=i attribution=attribution/>
-                    <h3>{format!("Figure 2 · mean {} maps per group at φ = {}", attribution.name(), p.phi)}</h3>
+                    <ModelTable results=r.clone() index=i key=key.clone()/>
+                    <h3>{format!("Figure 2 · mean {name} maps per group at φ = {}", p.phi)}</h3>
                     <Legend colormap=colormap/>
                     <div class="clickable" title="Click a cell to inspect an image of that group" on:click={
                         let r = r.clone();
                         move |ev: web_sys::MouseEvent| open_from_grid(&ev, &r, i)
                     }>
-                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.", attribution.name(), p.phi)/>
+                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.", p.phi)/>
                     </div>
                     <Explained results=r.clone() index=i/>
                 }.into_any()
             }
         }
-        <h3>{move || format!("Figure 3 · {} metrics per method and φ", attr_name())}</h3>
+        <h3>{move || format!("Figure 3 · {} metrics per method and φ", name())}</h3>
         {
             let r = r.clone();
             move || {
-                let attribution = if ui.attribution.get() == Attribution::Ig && has_ig { Attribution::Ig } else { Attribution::Lrp };
-                let table = results_table(&r, attribution);
+                let key = key.get();
+                let name = attribution_name(&r, &key).to_owned();
+                let table = results_table(&r, &key);
                 let bars = metric_bars_svg(&table, &BarStyle::default()).map_err(|e| e.to_string());
                 let trade = tradeoff_svg(&table, &TradeoffStyle::default()).map_err(|e| e.to_string());
                 view! {
-                    <Svg svg=bars id="figure3" label=format!("Figure 3: RRF, ADR, DIF, RDDT, EqualizedOdds and accuracy per method, grouped by φ, with 95% intervals, for {} maps; the same values are in the tables", attribution.name())/>
+                    <Svg svg=bars id="figure3" label=format!("Figure 3: RRF, ADR, DIF, RDDT, EqualizedOdds and accuracy per method, grouped by φ, with 95% intervals, for {name} maps; the same values are in the tables")/>
                     <h3>"Fairness against accuracy"</h3>
                     <Svg svg=trade id="tradeoff" label="EqualizedOdds gap against accuracy per method and φ; vanilla is marked; lower-right is better".to_string()/>
                 }
@@ -131,34 +164,42 @@ fn open_from_grid(ev: &web_sys::MouseEvent, results: &ExperimentResults, phi: us
     }
 }
 
-/// Per model at one φ: fairness on the whole balanced test split and saliency against vanilla.
+/// Per model at one unit: fairness on the whole balanced test split and saliency against
+/// vanilla for the attribution stored under `key`.
 #[component]
-fn ModelTable(results: std::sync::Arc<ExperimentResults>, index: usize, attribution: Attribution) -> impl IntoView {
+fn ModelTable(results: Arc<ExperimentResults>, index: usize, key: String) -> impl IntoView {
     let p = &results.phis[index];
-    let name = attribution.name();
+    let name = attribution_name(&results, &key).to_owned();
+    let sanity_title = results
+        .attribution_info(&key)
+        .and_then(|a| a.sanity.clone())
+        .map_or_else(|| format!("{name} has no completeness property to check"), |s| format!("mean |residual| of the {s}"));
     let rows = p
         .models
         .iter()
         .enumerate()
         .map(|(m, model)| {
             let f = &model.fairness;
-            let a = match attribution {
-                Attribution::Lrp => Some(&model.lrp),
-                Attribution::Ig => model.ig.as_ref(),
-            };
+            let a = model.attribution(&key);
             let s = a.map(|a| a.saliency.pooled);
             let dash = |text: String| if m == 0 { "—".to_string() } else { text };
-            let details = model.details.iter().map(|(k, v)| format!("{k} = {v:.4}")).collect::<Vec<_>>().join(", ");
+            let details = model
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k} = {v:.4}"))
+                .chain(model.notes.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(", ");
             view! {
                 <tr data-model=model.name.clone()>
                     <th scope="row">{model.name.clone()}</th>
-                    <td class="num" data-metric="accuracy" data-value=format!("{:e}", f.accuracy.value)>{format!("{:.3}{}", f.accuracy.value, ci(f.accuracy.ci))}</td>
-                    <td class="num" data-metric="eo" data-value=format!("{:e}", f.equalized_odds.value)>{format!("{:.3}{}", f.equalized_odds.value, ci(f.equalized_odds.ci))}</td>
-                    <td class="num" data-metric="rrf" data-value=s.map_or(String::new(), |s| format!("{:e}", s.rrf.mean))>{s.map_or("n/a".into(), |s| format!("{:.4}{}", s.rrf.mean, ci(s.rrf.ci)))}</td>
-                    <td class="num" data-metric="adr">{dash(s.map_or("n/a".into(), |s| format!("{:+.4}{}", s.adr.mean, ci(s.adr.ci))))}</td>
-                    <td class="num" data-metric="dif">{dash(s.map_or("n/a".into(), |s| format!("{:.3}{}", s.dif.mean, ci(s.dif.ci))))}</td>
+                    <td class="num" data-metric="accuracy" data-value=format!("{:e}", f.accuracy.value)>{format!("{:.3}{}", f.accuracy.value, ci_text(f.accuracy.ci))}</td>
+                    <td class="num" data-metric="eo" data-value=format!("{:e}", f.equalized_odds.value)>{format!("{:.3}{}", f.equalized_odds.value, ci_text(f.equalized_odds.ci))}</td>
+                    <td class="num" data-metric="rrf" data-value=s.map_or(String::new(), |s| format!("{:e}", s.rrf.mean))>{s.map_or("n/a".into(), |s| summary_text(&s.rrf))}</td>
+                    <td class="num" data-metric="adr">{dash(s.map_or("n/a".into(), |s| format!("{:+.4}{}", s.adr.mean, ci_text(s.adr.ci))))}</td>
+                    <td class="num" data-metric="dif">{dash(s.map_or("n/a".into(), |s| format!("{:.3}{}", s.dif.mean, ci_text(s.dif.ci))))}</td>
                     <td data-metric="rddt">{dash(s.map_or("n/a".into(), |s| format!("{} (p = {})", if s.rddt.test.significant { "yes" } else { "no" }, s.rddt.test.p.map_or("n/a".into(), |p| format!("{p:.2e}")))))}</td>
-                    <td class="num">{a.map_or("n/a".into(), |a| format!("{:.2e}", a.sanity.residual_abs_mean))}</td>
+                    <td class="num">{a.and_then(|a| a.sanity.residual_abs_mean).map_or("n/a".into(), |v| format!("{v:.2e}"))}</td>
                     <td class="small">{details}</td>
                 </tr>
             }
@@ -168,7 +209,7 @@ fn ModelTable(results: std::sync::Arc<ExperimentResults>, index: usize, attribut
         <table class="metrics" id="model-table" tabindex="0">
             <caption>{format!(
                 "φ = {}: accuracy and EqualizedOdds on the {}-image balanced test split, {name} saliency metrics of {} explained images against vanilla's maps, with 95 % bootstrap intervals. Lower EO is fairer; lower RRF and positive ADR mean less relevance in the box.",
-                p.phi, p.test.images, p.models.first().map_or(0, |m| m.lrp.saliency.pooled.n)
+                p.phi, p.test.images, p.models.first().and_then(|m| m.attribution(&key)).map_or(0, |a| a.saliency.pooled.n)
             )}</caption>
             <thead><tr>
                 <th scope="col">"model"</th><th scope="col" title="higher is better">"accuracy ↑"</th><th scope="col" title="lower is better">"EO gap ↓"</th>
@@ -176,7 +217,7 @@ fn ModelTable(results: std::sync::Arc<ExperimentResults>, index: usize, attribut
                 <th scope="col" title="average decrease of relevance in the box against vanilla">"ADR ↑"</th>
                 <th scope="col" title="fraction of box pixels whose relevance decreased">"DIF ↑"</th>
                 <th scope="col" title="one-sided t-test: is the decrease significant?">"RDDT"</th>
-                <th scope="col" title={if attribution == Attribution::Lrp { "mean |Σ R_in − Σ R_out| (not conserved without the canonizer)" } else { "mean |IG completeness delta|" }}>"sanity"</th>
+                <th scope="col" title=sanity_title>"sanity"</th>
                 <th scope="col">"method details"</th>
             </tr></thead>
             <tbody>{rows}</tbody>
@@ -186,7 +227,7 @@ fn ModelTable(results: std::sync::Arc<ExperimentResults>, index: usize, attribut
 
 /// The explained images kept in memory, by group; a click opens the inspector.
 #[component]
-fn Explained(results: std::sync::Arc<ExperimentResults>, index: usize) -> impl IntoView {
+fn Explained(results: Arc<ExperimentResults>, index: usize) -> impl IntoView {
     let ui = ui();
     let p = &results.phis[index];
     let Some(e) = p.explained.as_ref() else {
@@ -229,7 +270,7 @@ fn Explained(results: std::sync::Arc<ExperimentResults>, index: usize) -> impl I
 
 /// The paper's findings, checked at every φ.
 #[component]
-fn Findings(results: std::sync::Arc<ExperimentResults>) -> impl IntoView {
+fn Findings(results: Arc<ExperimentResults>) -> impl IntoView {
     let list = findings(&results);
     view! {
         <h3>"Do the paper's findings hold here?"</h3>

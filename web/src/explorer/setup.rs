@@ -4,26 +4,16 @@
 
 use std::sync::Arc;
 
-use biaslens_attribution::Composite;
+use biaslens_attribution::{Composite, IgConfig, LrpConfig};
 use biaslens_data::ProtectedKind;
-use biaslens_experiment::config::MethodConfig;
-use biaslens_experiment::{ExperimentConfig, check_vanilla_weights, phi_splits};
+use biaslens_experiment::attributions::AttributionRegistry;
+use biaslens_experiment::{AttributionSpec, ExperimentConfig, MethodSpec, Registries, check_vanilla_weights, phi_splits};
 use leptos::prelude::*;
+use serde_json::Value;
 use wasm_bindgen::JsCast;
 
-use super::{Phase, Ui, cancel_run, start_run, ui};
+use super::{Panel, Phase, Ui, cancel_run, start_run, ui};
 use crate::widgets::RgbaCanvas;
-
-/// The methods the page offers, in the paper's order: (tag, what it does).
-const METHODS: [(&str, &str); 7] = [
-    ("thr_opt", "one global decision threshold minimising the EO gap (post-processing)"),
-    ("group_thresholds", "a threshold per protected group (Hardt et al.)"),
-    ("savani_aft", "adversarial fine-tuning against a critic of the EO gap"),
-    ("zhang_al", "adversarial learning with gradient projection (Zhang et al.)"),
-    ("p_clarc", "projects the concept direction out of the features (no training)"),
-    ("a_clarc", "fine-tunes with the artifact added to every image's features"),
-    ("rr_clarc", "fine-tunes with a penalty on the gradient along the concept"),
-];
 
 fn input_value(ev: &leptos::ev::Event) -> String {
     event_target_value(ev)
@@ -77,9 +67,69 @@ fn edit(ui: Ui, f: impl FnOnce(&mut ExperimentConfig) -> Result<(), String>) {
 }
 
 /// The method of `tag` as the demo configures it (batch sizes scaled to its small splits), else
-/// the authors' defaults.
-fn method_default(tag: &str) -> Option<MethodConfig> {
-    ExperimentConfig::demo().methods.into_iter().find(|m| m.tag() == tag).or_else(|| MethodConfig::default_for(tag))
+/// the registry's defaults (the authors').
+fn method_default(tag: &str) -> Option<MethodSpec> {
+    ExperimentConfig::demo()
+        .methods
+        .into_iter()
+        .find(|m| m.method == tag)
+        .or_else(|| MethodSpec::default_for(tag, Registries::builtin()))
+}
+
+/// The attribution of `id` as the demo configures it, else the registry's defaults.
+fn attribution_default(id: &str) -> Option<AttributionSpec> {
+    ExperimentConfig::demo().attribution.get(id).cloned().or_else(|| {
+        AttributionRegistry::builtin().get(id).map(|a| AttributionSpec { method: id.into(), key: None, config: a.default_config() })
+    })
+}
+
+/// The full settings (missing fields filled with the method's defaults) of the attribution
+/// stored under `key`; `None` if the config does not run it.
+fn attribution_settings(c: &ExperimentConfig, key: &str) -> Option<Value> {
+    let spec = c.attribution.get(key)?;
+    AttributionRegistry::builtin().get(&spec.method)?.normalise(spec.config.clone()).ok()
+}
+
+/// The LRP settings the LRP controls edit (the `lrp` entry of `attribution.methods`).
+fn lrp_settings(c: &ExperimentConfig) -> Option<LrpConfig> {
+    serde_json::from_value(attribution_settings(c, "lrp")?).ok()
+}
+
+/// The IG settings the IG controls edit (the `ig` entry of `attribution.methods`).
+fn ig_settings(c: &ExperimentConfig) -> Option<IgConfig> {
+    serde_json::from_value(attribution_settings(c, "ig")?).ok()
+}
+
+/// Stores edited settings of the attribution under `key`.
+fn set_attribution_settings(c: &mut ExperimentConfig, key: &str, what: &str, value: serde_json::Result<Value>) -> Result<(), String> {
+    let value = value.map_err(|e| format!("{what}: {e}"))?;
+    let spec = c.attribution.get_mut(key).ok_or_else(|| format!("{what}: turn {} on first.", attribution_label(key)))?;
+    spec.config = value;
+    Ok(())
+}
+
+/// Edits the `lrp` entry's settings, or says why it cannot.
+fn edit_lrp(c: &mut ExperimentConfig, what: &str, f: impl FnOnce(&mut LrpConfig)) -> Result<(), String> {
+    let mut lrp = lrp_settings(c).ok_or_else(|| format!("{what}: turn LRP on first."))?;
+    f(&mut lrp);
+    set_attribution_settings(c, "lrp", what, serde_json::to_value(lrp))
+}
+
+/// Edits the `ig` entry's settings, or says why it cannot.
+fn edit_ig(c: &mut ExperimentConfig, what: &str, f: impl FnOnce(&mut IgConfig)) -> Result<(), String> {
+    let mut ig = ig_settings(c).ok_or_else(|| format!("{what}: turn Integrated Gradients on first."))?;
+    f(&mut ig);
+    set_attribution_settings(c, "ig", what, serde_json::to_value(ig))
+}
+
+/// The registry's short name of an attribution id (`"LRP"`), or the id.
+fn attribution_label(id: &str) -> &str {
+    AttributionRegistry::builtin().get(id).map_or(id, |a| a.name())
+}
+
+/// The element id of an attribution's checkbox (`ig-on`, `grad-x-input-on`).
+fn attribution_checkbox_id(id: &str) -> String {
+    format!("{}-on", id.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
 }
 
 fn composite_id(c: &Composite) -> &'static str {
@@ -108,7 +158,7 @@ pub fn Setup() -> impl IntoView {
         }
     };
     view! {
-        <section class="panel" id="setup" aria-labelledby="setup-title" hidden=move || !ui.shown("setup")>
+        <section class="panel" id="setup" aria-labelledby="setup-title" hidden=move || !ui.shown(Panel::Setup)>
             <h2 id="setup-title">"1 · Set up"</h2>
             <div class="columns">
                 <fieldset>
@@ -144,75 +194,153 @@ pub fn Setup() -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Debiasing methods"</legend>
-                    {METHODS.iter().map(|&(tag, what)| {
-                        let name = MethodConfig::default_for(tag).map_or(tag, |m| m.name());
-                        view! {
-                            <label class="check" title=what>
-                                <input type="checkbox" data-method=tag disabled=disabled
-                                    prop:checked=move || c().methods.iter().any(|m| m.tag() == tag)
-                                    on:change=move |ev| {
-                                        let on = checked(&ev);
-                                        edit(ui, |cfg| {
-                                            cfg.methods.retain(|m| m.tag() != tag);
-                                            if on {
-                                                let m = method_default(tag).ok_or_else(|| format!("unknown method {tag}"))?;
-                                                // Keep the paper's order.
-                                                let rank = |t: &str| METHODS.iter().position(|(x, _)| *x == t).unwrap_or(usize::MAX);
-                                                let at = cfg.methods.iter().position(|x| rank(x.tag()) > rank(tag)).unwrap_or(cfg.methods.len());
-                                                cfg.methods.insert(at, m);
-                                            }
-                                            Ok(())
-                                        })
-                                    }/>
-                                <span>{name}</span><small>{what}</small>
-                            </label>
-                        }
-                    }).collect_view()}
+                    <MethodChecks/>
                 </fieldset>
                 <fieldset>
                     <legend>"Explanations"</legend>
-                    <label class="field"><span>"LRP composite (Zennit)"</span>
-                        <select disabled=disabled on:change=move |ev| {
-                            let v = input_value(&ev);
-                            edit(ui, |cfg| {
-                                cfg.attribution.lrp.composite = match v.as_str() {
-                                    "epsilon_plus_flat" => Composite::EpsilonPlusFlat,
-                                    "epsilon_gamma_box" => Composite::EpsilonGammaBox { low: 0.0, high: 1.0, gamma: 0.25 },
-                                    "epsilon_alpha2_beta1" => Composite::EpsilonAlpha2Beta1,
-                                    _ => Composite::EpsilonPlus,
-                                };
-                                Ok(())
-                            })
-                        }>
-                            {[("epsilon_plus", "EpsilonPlus (the paper's)"), ("epsilon_plus_flat", "EpsilonPlusFlat"), ("epsilon_gamma_box", "EpsilonGammaBox"), ("epsilon_alpha2_beta1", "EpsilonAlpha2Beta1")]
-                                .into_iter()
-                                .map(|(id, label)| view! { <option value=id selected=move || composite_id(&c().attribution.lrp.composite) == id>{label}</option> })
-                                .collect_view()}
-                        </select>
-                    </label>
-                    <label class="check">
-                        <input type="checkbox" disabled=disabled prop:checked=move || c().attribution.lrp.canonize
-                            on:change=move |ev| { let on = checked(&ev); edit(ui, |cfg| { cfg.attribution.lrp.canonize = on; Ok(()) }) }/>
-                        <span>"ResNet canonizer"</span><small>"merge BatchNorm, split relevance at residual sums (the paper ran without)"</small>
-                    </label>
-                    <label class="check">
-                        <input type="checkbox" id="ig-on" disabled=disabled prop:checked=move || c().attribution.ig.is_some()
-                            on:change=move |ev| {
-                                let on = checked(&ev);
-                                edit(ui, |cfg| { cfg.attribution.ig = if on { ExperimentConfig::demo().attribution.ig } else { None }; Ok(()) })
-                            }/>
-                        <span>"Integrated Gradients"</span><small>"Zennit's variant, as the paper"</small>
-                    </label>
-                    {num("IG steps", |c| c.attribution.ig.as_ref().map_or_else(|| "—".into(), |ig| ig.steps.to_string()), |c, v| {
-                        let steps = parse_count("IG steps", v, 2, 512)?;
-                        match c.attribution.ig.as_mut() { Some(ig) => { ig.steps = steps; Ok(()) } None => Err("IG steps: turn Integrated Gradients on first.".into()) }
-                    })}
+                    <AttributionChecks/>
                     {num("explained test images", |c| c.attribution.images.to_string(), |c, v| { c.attribution.images = parse_count("explained images", v, 4, 10_000)?; Ok(()) })}
                 </fieldset>
             </div>
             <ConfigJson/>
             <DataPreview/>
         </section>
+    }
+}
+
+/// One checkbox per registered debiasing method, in the registry's order (a newly registered
+/// method appears here without a change to the page). Ticking adds the method with the demo's
+/// settings if the demo runs it, else the registry's defaults; the config keeps the registry's
+/// order.
+#[component]
+fn MethodChecks() -> impl IntoView {
+    let ui = ui();
+    let registry = &Registries::builtin().methods;
+    registry
+        .iter()
+        .map(|m| {
+            let (tag, name, what) = (m.tag(), m.name(), m.description());
+            view! {
+                <label class="check" title=what>
+                    <input type="checkbox" data-method=tag disabled=move || ui.running()
+                        prop:checked=move || ui.config.with(|c| c.methods.iter().any(|m| m.method == tag))
+                        on:change=move |ev| {
+                            let on = checked(&ev);
+                            edit(ui, |cfg| {
+                                cfg.methods.retain(|m| m.method != tag);
+                                if on {
+                                    let m = method_default(tag).ok_or_else(|| format!("the method {tag} is not registered"))?;
+                                    let at = cfg.methods.iter().position(|x| registry.rank(&x.method) > registry.rank(tag)).unwrap_or(cfg.methods.len());
+                                    cfg.methods.insert(at, m);
+                                }
+                                Ok(())
+                            })
+                        }/>
+                    <span>{name}</span><small>{what}</small>
+                </label>
+            }
+        })
+        .collect_view()
+}
+
+/// One checkbox per registered attribution method, in the registry's order, each keyed by its
+/// id in `attribution.methods`; LRP's composite and canonizer and IG's steps below their boxes.
+#[component]
+fn AttributionChecks() -> impl IntoView {
+    let ui = ui();
+    let registry = AttributionRegistry::builtin();
+    let rank = |id: &str| registry.iter().position(|a| a.id() == id).unwrap_or(usize::MAX);
+    registry
+        .iter()
+        .map(|a| {
+            let (id, name, what) = (a.id(), a.name(), a.description());
+            let extra = match id {
+                "lrp" => Some(view! { <LrpControls/> }.into_any()),
+                "ig" => Some(view! { <IgControls/> }.into_any()),
+                _ => None,
+            };
+            view! {
+                <label class="check" title=what>
+                    <input type="checkbox" id=attribution_checkbox_id(id) data-attribution=id disabled=move || ui.running()
+                        prop:checked=move || ui.config.with(|c| c.attribution.get(id).is_some())
+                        on:change=move |ev| {
+                            let on = checked(&ev);
+                            edit(ui, |cfg| {
+                                let list = &mut cfg.attribution.methods;
+                                list.retain(|x| x.key() != id);
+                                if on {
+                                    let spec = attribution_default(id).ok_or_else(|| format!("the attribution method {id} is not registered"))?;
+                                    let at = list.iter().position(|x| x.key.is_none() && rank(&x.method) > rank(id)).unwrap_or(list.len());
+                                    list.insert(at, spec);
+                                }
+                                Ok(())
+                            })
+                        }/>
+                    <span>{name}</span><small>{what}</small>
+                </label>
+                {extra}
+            }
+        })
+        .collect_view()
+}
+
+fn composite_of(id: &str) -> Composite {
+    match id {
+        "epsilon_plus_flat" => Composite::EpsilonPlusFlat,
+        "epsilon_gamma_box" => Composite::EpsilonGammaBox { low: 0.0, high: 1.0, gamma: 0.25 },
+        "epsilon_alpha2_beta1" => Composite::EpsilonAlpha2Beta1,
+        _ => Composite::EpsilonPlus,
+    }
+}
+
+/// LRP's composite and canonizer (the `lrp` entry's settings); disabled while LRP is off.
+#[component]
+fn LrpControls() -> impl IntoView {
+    let ui = ui();
+    let lrp = Memo::new(move |_| ui.config.with(lrp_settings));
+    let off = move || ui.running() || lrp.with(Option::is_none);
+    view! {
+        <div class="sub">
+            <label class="field"><span>"LRP composite (Zennit)"</span>
+                <select id="lrp-composite" disabled=off on:change=move |ev| {
+                    let v = input_value(&ev);
+                    edit(ui, |cfg| edit_lrp(cfg, "LRP composite", |l| l.composite = composite_of(&v)))
+                }>
+                    {[("epsilon_plus", "EpsilonPlus (the paper's)"), ("epsilon_plus_flat", "EpsilonPlusFlat"), ("epsilon_gamma_box", "EpsilonGammaBox"), ("epsilon_alpha2_beta1", "EpsilonAlpha2Beta1")]
+                        .into_iter()
+                        .map(|(id, label)| view! { <option value=id selected=move || lrp.with(|l| l.as_ref().is_some_and(|l| composite_id(&l.composite) == id))>{label}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="check">
+                <input type="checkbox" id="lrp-canonize" disabled=off prop:checked=move || lrp.with(|l| l.as_ref().is_some_and(|l| l.canonize))
+                    on:change=move |ev| { let on = checked(&ev); edit(ui, |cfg| edit_lrp(cfg, "ResNet canonizer", |l| l.canonize = on)) }/>
+                <span>"ResNet canonizer"</span><small>"merge BatchNorm, split relevance at residual sums (the paper ran without)"</small>
+            </label>
+        </div>
+    }
+}
+
+/// IG's number of steps (the `ig` entry's settings); disabled while IG is off.
+#[component]
+fn IgControls() -> impl IntoView {
+    let ui = ui();
+    let ig = Memo::new(move |_| ui.config.with(ig_settings));
+    view! {
+        <div class="sub">
+            <label class="field">
+                <span>"IG steps"</span>
+                <input type="text" inputmode="decimal" id="ig-steps" disabled=move || ui.running() || ig.with(Option::is_none)
+                    prop:value=move || ig.with(|ig| ig.as_ref().map_or_else(|| "—".into(), |ig| ig.steps.to_string()))
+                    on:change=move |ev| {
+                        let v = input_value(&ev);
+                        edit(ui, |cfg| {
+                            let steps = parse_count("IG steps", &v, 2, 512)?;
+                            edit_ig(cfg, "IG steps", |ig| ig.steps = steps)
+                        })
+                    }/>
+            </label>
+        </div>
     }
 }
 
@@ -265,10 +393,7 @@ fn OwnDataPicker() -> impl IntoView {
                 Ok(b) => b,
                 Err(e) => return ui.error(format!("{name}: {e}")),
             };
-            let attribute = match ui.config.get_untracked().data.synthetic.attribute {
-                ProtectedKind::Hat => "Wearing_Hat",
-                ProtectedKind::Necktie => "Wearing_Necktie",
-            };
+            let attribute = ui.config.get_untracked().data.synthetic.attribute.celeba_name();
             // CelebA's attribute list (its .txt, or Kaggle's list_attr_celeba.csv), else an own CSV.
             let lower = name.to_ascii_lowercase();
             let parsed = if lower.ends_with(".txt") || lower.contains("list_attr") {
@@ -382,7 +507,7 @@ fn DataPreview() -> impl IntoView {
                         let label = format!(
                             "{}, {}",
                             if batch.target[i] == 1 { "smiling" } else { "not smiling" },
-                            if batch.attribute[i] == 1 { format!("{attr}") } else { format!("no {attr}") }
+                            if batch.attribute[i] == 1 { attr.to_string() } else { format!("no {attr}") }
                         );
                         view! {
                             <figure class="thumb">
@@ -449,19 +574,19 @@ pub fn RunPanel() -> impl IntoView {
         Phase::Failed(m) => format!("error: {m}"),
     };
     view! {
-        <section class="panel" id="run" aria-labelledby="run-title" hidden=move || !ui.shown("run")>
+        <section class="panel" id="run" aria-labelledby="run-title" hidden=move || !ui.shown(Panel::Run)>
             <h2 id="run-title">"2 · Train, debias, explain"</h2>
             <div class="buttons">
                 <button id="run-button" class="primary" disabled=move || ui.running() on:click=move |_| start_run(ui)>"Run"</button>
                 <button id="cancel-button" disabled=move || !ui.running() on:click=move |_| cancel_run(ui)>"Cancel"</button>
                 <span>"Status: " <strong id="status">{status}</strong></span>
             </div>
-            {move || ui.progress.get().map(|p| {
-                let e = p.event;
+            {move || ui.progress.get().map(|e| {
+                let unit = if e.units > 1 { format!(" · unit {} of {}", (e.unit + 1).min(e.units), e.units) } else { String::new() };
                 view! {
                     <div class="progress">
-                        <progress id="progress" max="1" value=p.overall aria-label="progress of the whole run"></progress>
-                        <span>{format!("{:.0} % · φ = {} · {} {} · {:.1} s", 100.0 * p.overall, e.phi.map_or("—".into(), |v| v.to_string()), e.stage, e.detail, ui.elapsed.get())}</span>
+                        <progress id="progress" max="1" value=e.fraction aria-label="progress of the whole run"></progress>
+                        <span>{format!("{:.0} %{unit} · φ = {} · {} {} · {:.1} s", 100.0 * e.fraction, e.phi.map_or("—".into(), |v| v.to_string()), e.stage, e.detail, ui.elapsed.get())}</span>
                     </div>
                 }
             })}
@@ -475,20 +600,25 @@ pub fn RunPanel() -> impl IntoView {
     }
 }
 
-/// The training loss (solid) and batch accuracy (dashed) per step, one colour per φ, drawn as
-/// inline SVG on one axis from 0 to max(1, largest loss).
+/// The training loss (solid) and batch accuracy (dashed) per step, one colour per unit (φ, and
+/// seed when the run has several), drawn as inline SVG on one axis from 0 to max(1, largest
+/// loss). `biaslens-viz` has no line chart, so the page draws this one itself.
 #[component]
 fn LossCurve() -> impl IntoView {
     let ui = ui();
     let svg = move || {
         let curves = ui.losses.get();
-        let phis = ui.config.with_untracked(|c| c.phis.clone());
-        let max_len = curves.iter().map(Vec::len).max().unwrap_or(0);
+        let seeded = {
+            let mut seeds: Vec<u64> = curves.iter().map(|c| c.unit.seed).collect();
+            seeds.dedup();
+            seeds.len() > 1
+        };
+        let max_len = curves.iter().map(|c| c.points.len()).max().unwrap_or(0);
         if max_len < 2 {
             return None;
         }
-        let top = curves.iter().flatten().map(|p| p.0).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
-        // Plot area up to x = w; the per-φ labels sit to its right, off the lines.
+        let top = curves.iter().flat_map(|c| &c.points).map(|p| p.0).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
+        // Plot area up to x = w; the per-unit labels sit to its right, off the lines.
         let (w, h, left, bottom, total) = (520.0, 200.0, 48.0, 28.0, 760.0);
         let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
         let mut s = format!(
@@ -507,15 +637,17 @@ fn LossCurve() -> impl IntoView {
         };
         for (k, c) in curves.iter().enumerate() {
             let color = colors[k % colors.len()];
-            let loss: Vec<String> = c.iter().enumerate().map(|(i, p)| point(i, p.0)).collect();
-            let acc: Vec<String> = c.iter().enumerate().map(|(i, p)| point(i, p.1)).collect();
+            let loss: Vec<String> = c.points.iter().enumerate().map(|(i, p)| point(i, p.0)).collect();
+            let acc: Vec<String> = c.points.iter().enumerate().map(|(i, p)| point(i, p.1)).collect();
             s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", loss.join(" ")));
             s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='1.5' stroke-dasharray='5 3' points='{}'/>", acc.join(" ")));
-            if let (Some(last), Some(phi)) = (c.last(), phis.get(k)) {
+            if let Some(last) = c.points.last() {
+                let seed = if seeded { format!(", seed {}", c.unit.seed) } else { String::new() };
                 s.push_str(&format!(
-                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {phi}: loss {:.3}, accuracy {:.2}</text>",
+                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {}{seed}: loss {:.3}, accuracy {:.2}</text>",
                     w + 12.0,
                     16.0 + 15.0 * k as f64,
+                    c.unit.phi,
                     last.0,
                     last.1
                 ));

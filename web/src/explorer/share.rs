@@ -3,8 +3,8 @@
 //!
 //! URL fragment: `#config=<base64url JSON of the fields that differ from the demo>`, plus
 //! `&autorun=1` (start the run on open), `&teach=1` (guided steps) and `&hide=setup,run,…`
-//! (panels to hide); `&simulate=gpu-loss@K` is a test hook that fails the K-th φ on WebGPU as a
-//! lost device would. The fragment never leaves the browser: it is not sent with requests.
+//! (panels to hide, by [`Panel::id`]); `&simulate=gpu-loss@K` is a test hook that fails the K-th
+//! unit (φ, seed) on WebGPU as a lost device would. The fragment never leaves the browser: it is not sent with requests.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{Ui, ui};
+use super::{Panel, Ui, ui};
 
 /// The largest weights file the page reads (a ResNet-50 is about 100 MB).
 pub const MAX_WEIGHTS_BYTES: f64 = 400.0 * 1024.0 * 1024.0;
@@ -43,7 +43,26 @@ pub fn read_url(ui: Ui) -> bool {
             },
             "autorun" => autorun = v != "0",
             "teach" => ui.teach.set((v != "0").then_some(0)),
-            "hide" => ui.hidden.set(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+            "hide" => {
+                let mut hidden: Vec<Panel> = Vec::new();
+                let mut unknown: Vec<&str> = Vec::new();
+                for id in v.split(',').filter(|s| !s.is_empty()) {
+                    match Panel::from_id(id) {
+                        Some(p) if !hidden.contains(&p) => hidden.push(p),
+                        Some(_) => {}
+                        None => unknown.push(id),
+                    }
+                }
+                if !unknown.is_empty() {
+                    let known: Vec<&str> = Panel::ALL.iter().map(|p| p.id()).collect();
+                    ui.info(format!(
+                        "The link's hide= names no panel called {}; the panels are {}. Those stay shown.",
+                        unknown.join(", "),
+                        known.join(", ")
+                    ));
+                }
+                ui.hidden.set(hidden);
+            }
             "simulate" => ui.simulate_gpu_loss_at.set(v.strip_prefix("gpu-loss@").and_then(|k| k.parse().ok())),
             _ => {}
         }
@@ -63,7 +82,7 @@ fn fragment(ui: Ui, autorun: bool) -> String {
     let hidden = ui.hidden.get();
     if !hidden.is_empty() {
         f.push_str("&hide=");
-        f.push_str(&hidden.join(","));
+        f.push_str(&hidden.iter().map(|p| p.id()).collect::<Vec<_>>().join(","));
     }
     f
 }
@@ -169,7 +188,7 @@ pub fn Share() -> impl IntoView {
                     ui.inspect.set(None);
                     ui.roi.set(None);
                     ui.source.set(format!("imported from {name}"));
-                    ui.results.set(Some(Arc::new(r)));
+                    ui.show_results(Arc::new(r));
                     ui.info(format!("{name} imported ({phis} φ value(s)). Its settings are now the page's: Run recomputes it here."));
                 }
                 Err(e) => ui.error(format!("{name} was not imported: {e}. Earlier results are kept.")),
@@ -177,7 +196,7 @@ pub fn Share() -> impl IntoView {
         });
     };
     view! {
-        <section class="panel" id="share" aria-labelledby="share-title" hidden=move || !ui.shown("share")>
+        <section class="panel" id="share" aria-labelledby="share-title" hidden=move || !ui.shown(Panel::Share)>
             <h2 id="share-title">"5 · Share"</h2>
             <div class="buttons">
                 <button id="export-report" disabled=move || ui.results.with(Option::is_none) on:click=export>"Save the report (.html)"</button>
@@ -194,14 +213,14 @@ pub fn Share() -> impl IntoView {
 }
 
 /// The guided steps of the teaching mode: (title, plain-language explanation, panel to show).
-const STEPS: [(&str, &str, &str); 7] = [
-    ("The question", "A classifier learned to predict smiling from faces, but in its training data smiling went with (not) wearing a tie. Debiasing methods try to make it fair. Did they make it stop looking at the tie, or only change its answers?", "setup"),
-    ("The data", "φ measures how strongly the tie and smiling go together in the training images (0: unrelated, −1: every tie-wearer is not smiling). The test images are balanced, so a fair model does equally well on every group.", "setup"),
-    ("Train and debias", "Run trains the plain (vanilla) model, then each debiasing method changes it: ThrOpt only moves the decision threshold; the adversarial methods and ClArC change the network itself.", "run"),
-    ("Explanations", "A saliency map (LRP or Integrated Gradients) colours each pixel by how much it pushed the decision. Red pushed towards the answer, blue against it. The dashed box is where the tie is.", "results"),
-    ("Saliency metrics", "RRF: the share of relevance inside the box (lower = less attention on the tie). ADR: how much the relevance in the box dropped against vanilla (positive = dropped). DIF: the share of box pixels whose relevance dropped. RDDT: a statistical test of whether the drop is real.", "results"),
-    ("Fairness metrics", "Accuracy: the share of correct answers. EO (equalized odds) gap: the largest difference in true- and false-positive rates between people with and without the tie (0 = fair).", "results"),
-    ("Look closer", "Open an image in the inspector and move the box with the arrow keys: the metrics follow, so you can see which region a method really moved attention away from.", "inspector"),
+const STEPS: [(&str, &str, Panel); 7] = [
+    ("The question", "A classifier learned to predict smiling from faces, but in its training data smiling went with (not) wearing a tie. Debiasing methods try to make it fair. Did they make it stop looking at the tie, or only change its answers?", Panel::Setup),
+    ("The data", "φ measures how strongly the tie and smiling go together in the training images (0: unrelated, −1: every tie-wearer is not smiling). The test images are balanced, so a fair model does equally well on every group.", Panel::Setup),
+    ("Train and debias", "Run trains the plain (vanilla) model, then each debiasing method changes it: ThrOpt only moves the decision threshold; the adversarial methods and ClArC change the network itself.", Panel::Run),
+    ("Explanations", "A saliency map (LRP or Integrated Gradients) colours each pixel by how much it pushed the decision. Red pushed towards the answer, blue against it. The dashed box is where the tie is.", Panel::Results),
+    ("Saliency metrics", "RRF: the share of relevance inside the box (lower = less attention on the tie). ADR: how much the relevance in the box dropped against vanilla (positive = dropped). DIF: the share of box pixels whose relevance dropped. RDDT: a statistical test of whether the drop is real.", Panel::Results),
+    ("Fairness metrics", "Accuracy: the share of correct answers. EO (equalized odds) gap: the largest difference in true- and false-positive rates between people with and without the tie (0 = fair).", Panel::Results),
+    ("Look closer", "Open an image in the inspector and move the box with the arrow keys: the metrics follow, so you can see which region a method really moved attention away from.", Panel::Inspector),
 ];
 
 /// The teaching mode's guide (only with `teach=1` in the URL).
@@ -211,7 +230,7 @@ pub fn Teaching() -> impl IntoView {
     let go = move |k: usize| {
         ui.teach.set(Some(k));
         let target = STEPS[k].2;
-        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(target)) {
+        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(target.id())) {
             el.scroll_into_view();
         }
     };
