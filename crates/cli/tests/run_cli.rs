@@ -272,3 +272,32 @@ fn run_on_own_images_matches_the_library() {
     assert!(stderr.contains("000010.jpg") && stderr.contains("line"), "{stderr}");
     assert!(!d.join("report2.html").exists());
 }
+
+/// `--seeds` runs the experiment once per seed: one unit per (φ, seed) in the results, the
+/// claims counted over the seeds on stdout, the reliance numbers in the JSON.
+#[test]
+fn seeds_run_every_unit_and_count_the_claims() {
+    let d = dir("seeds");
+    let config = d.join("exp.json");
+    std::fs::write(&config, TINY).expect("config written");
+    let json = d.join("results.json");
+    let out = biaslens()
+        .args(["run", "--quiet", "--seeds", "7,8", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(d.join("report.html"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("seeds 7, 8") && stdout.contains("of 2 seeds"), "{stdout}");
+    let r = biaslens_experiment::import_report(&std::fs::read_to_string(&json).expect("written")).expect("imports");
+    assert_eq!(r.config.seeds(), [7, 8]);
+    assert_eq!(r.phis.iter().map(|p| p.seed).collect::<Vec<_>>(), [7, 8]);
+    assert!(r.phis.iter().all(|p| p.models.iter().all(|m| m.reliance.is_some())), "ground truth on the synthetic benchmark");
+    let bad = biaslens().args(["run", "--quiet", "--seeds", "7,7", "--config"]).arg(&config).arg("--out").arg(d.join("r2.html")).output().expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("seeds lists 7 twice"));
+}

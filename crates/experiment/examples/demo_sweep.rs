@@ -90,6 +90,18 @@ fn candidates() -> Vec<(&'static str, serde_json::Value)> {
             }),
         ),
         (
+            "mid-strong",
+            json!({
+                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
+                "phis": [-0.8, -0.9, -0.95],
+                "train": {"epochs": 3},
+                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
+                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
+                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
+                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
+            }),
+        ),
+        (
             "attributions",
             json!({
                 "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
