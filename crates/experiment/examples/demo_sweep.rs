@@ -5,128 +5,86 @@
 //! and how many ROI claims of the debiasing methods hold.
 //!
 //! `cargo run -p biaslens-experiment --example demo_sweep -- [candidate…] --seeds 1,2,3,4,5`
-//! (`--list` names the candidates).
+//! (`--list` names the candidates). Each candidate is a patch on the demo as it was before the
+//! sweep ([`before`]); "clearer" is the demo the sweep chose.
 
 use biaslens_experiment::findings::{Claim, Grade, verdicts};
 use biaslens_experiment::{ExperimentConfig, run_experiment};
 use burn::prelude::Device;
 use serde_json::json;
 
+/// The demo as it was before the sweep (the base every candidate patches): φ −0.2, −0.5, −0.8,
+/// the synthetic faces at their defaults (half the smiles open, full expression), two epochs,
+/// 48 explained images with LRP and IG-20, no control method.
+fn before() -> serde_json::Value {
+    json!({
+        "data": {"synthetic": {"open_mouth_rate": 0.5, "expression": 1.0}},
+        "phis": [-0.2, -0.5, -0.8],
+        "train": {"epochs": 2},
+        "methods": paper_methods(false),
+        "attribution": {"images": 48, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 20, "steps_per_chunk": 10}}]}
+    })
+}
+
+/// The paper's five methods at the demo's batch sizes, and FineTune as the control if asked.
+fn paper_methods(control: bool) -> serde_json::Value {
+    let mut m = vec![
+        json!({"method": "thr_opt"}),
+        json!({"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}}),
+        json!({"method": "zhang_al", "config": {"batch_size": 32}}),
+        json!({"method": "a_clarc", "config": {"batch_size": 64}}),
+        json!({"method": "rr_clarc", "config": {"batch_size": 64}}),
+    ];
+    if control {
+        m.push(json!({"method": "fine_tune", "config": {"batch_size": 64}}));
+    }
+    serde_json::Value::Array(m)
+}
+
+/// Three epochs, FineTune as the control, 160 explained images with LRP and an 8-step IG.
+fn wide(data: serde_json::Value, phis: &[f64]) -> serde_json::Value {
+    json!({
+        "data": {"synthetic": data},
+        "phis": phis,
+        "train": {"epochs": 3},
+        "methods": paper_methods(true),
+        "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
+    })
+}
+
+/// Each candidate as a patch on [`before`].
 fn candidates() -> Vec<(&'static str, serde_json::Value)> {
+    let subtle = json!({"open_mouth_rate": 0.0, "expression": 0.35});
+    let mid = json!({"open_mouth_rate": 0.1, "expression": 0.5});
+    let mut balanced = wide(subtle.clone(), &[-0.8, -0.95]);
+    balanced["attribution"] = json!({"images": 48});
+    let mut balanced_mid = wide(mid.clone(), &[-0.7, -0.9]);
+    balanced_mid["attribution"] = json!({"images": 48});
+    let mut attributions = wide(subtle.clone(), &[-0.6, -0.8, -0.95]);
+    attributions["attribution"] = json!({"images": 96, "methods": [
+        {"method": "lrp"},
+        {"method": "lrp", "key": "lrp_ab", "config": {"composite": {"composite": "epsilon_alpha2_beta1"}}},
+        {"method": "grad_x_input"},
+        {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}
+    ]});
     vec![
-        ("current", json!({})),
+        ("before", json!({})),
         (
             "strong",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
-                "phis": [-0.5, -0.8, -0.95],
-                "splits": {"debias_at_train_phi": true}
-            }),
-        ),
-        (
-            "strong-long",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
-                "phis": [-0.5, -0.8, -0.95],
-                "splits": {"debias_at_train_phi": true},
-                "train": {"epochs": 3}
-            }),
-        ),
-        (
-            "balanced",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
-                "phis": [-0.8, -0.95],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}]
-            }),
-        ),
-        (
-            "balanced-mid",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
-                "phis": [-0.7, -0.9],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}]
-            }),
-        ),
-        (
-            "wide",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
-                "phis": [-0.6, -0.8, -0.95],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
-                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
-            }),
-        ),
-        (
-            "stock-wide",
-            json!({
-                "phis": [-0.6, -0.8, -0.95],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
-                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
-            }),
-        ),
-        (
-            "mid-wide",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
-                "phis": [-0.7, -0.9],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
-                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
-            }),
-        ),
-        (
-            "mid-strong",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}},
-                "phis": [-0.8, -0.9, -0.95],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
-                "attribution": {"images": 160, "methods": [{"method": "lrp"}, {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}]}
-            }),
-        ),
-        (
-            "attributions",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
-                "phis": [-0.6, -0.8, -0.95],
-                "train": {"epochs": 3},
-                "methods": [{"method": "thr_opt"}, {"method": "savani_aft", "config": {"iterations": 2, "batch_size": 32}},
-                            {"method": "zhang_al", "config": {"batch_size": 32}}, {"method": "a_clarc", "config": {"batch_size": 64}},
-                            {"method": "rr_clarc", "config": {"batch_size": 64}}, {"method": "fine_tune", "config": {"batch_size": 64}}],
-                "attribution": {"images": 96, "methods": [
-                    {"method": "lrp"},
-                    {"method": "lrp", "key": "lrp_ab", "config": {"composite": {"composite": "epsilon_alpha2_beta1"}}},
-                    {"method": "grad_x_input"},
-                    {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}
-                ]}
-            }),
+            json!({"data": {"synthetic": {"open_mouth_rate": 0.1, "expression": 0.5}}, "phis": [-0.5, -0.8, -0.95], "splits": {"debias_at_train_phi": true}}),
         ),
         (
             "subtle",
-            json!({
-                "data": {"synthetic": {"open_mouth_rate": 0.0, "expression": 0.35}},
-                "phis": [-0.6, -0.9],
-                "splits": {"debias_at_train_phi": true},
-                "train": {"epochs": 3}
-            }),
+            json!({"data": {"synthetic": subtle}, "phis": [-0.6, -0.9], "splits": {"debias_at_train_phi": true}, "train": {"epochs": 3}}),
         ),
+        ("balanced", balanced),
+        ("balanced-mid", balanced_mid),
+        ("wide", wide(subtle.clone(), &[-0.6, -0.8, -0.95])),
+        ("stock-wide", wide(json!({}), &[-0.6, -0.8, -0.95])),
+        ("mid-wide", wide(mid.clone(), &[-0.7, -0.9])),
+        ("mid-strong", wide(mid, &[-0.8, -0.9, -0.95])),
+        ("attributions", attributions),
+        ("clearer", wide(json!({"open_mouth_rate": 0.2, "expression": 0.75}), &[-0.7, -0.9])),
     ]
 }
 
@@ -145,14 +103,15 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 2, 3, 4, 5]);
     let wanted: Vec<&String> = args.iter().take_while(|a| *a != "--seeds").collect();
-    println!("| candidate | seed | φ | vanilla shortcut (p) | vanilla flips | vanilla LRP MRR | ThrOpt maps = vanilla | ROI claims hold | EO claims hold | per method: ROI grade, |Δlogit| | s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| candidate | seed | φ | vanilla shortcut (p) | vanilla flips | vanilla LRP MRR | vanilla accuracy | ThrOpt maps = vanilla | ROI claims hold | EO claims hold | per method: ROI grade, |Δlogit| | s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, patch) in candidates() {
         if !wanted.is_empty() && !wanted.iter().any(|w| w.as_str() == name) {
             continue;
         }
         for &seed in &seeds {
             let mut value = serde_json::to_value(ExperimentConfig::demo()).expect("serialisable");
+            biaslens_debias::merge(&mut value, before());
             biaslens_debias::merge(&mut value, patch.clone());
             let mut config = match ExperimentConfig::from_value(value) {
                 Ok(c) => c,
@@ -207,11 +166,12 @@ fn main() {
                     .collect();
                 let thr = v.sanity.iter().filter(|s| s.phi == p.phi && s.seed == p.seed).all(|s| s.unchanged);
                 println!(
-                    "| {name} | {seed} | {} | {:+.3} ({}) | {:.3} | {mrr:.2} | {} | {} | {} | {} (vanilla {:.2}) | {secs:.0} |",
+                    "| {name} | {seed} | {} | {:+.3} ({}) | {:.3} | {mrr:.2} | {:.3} | {} | {} | {} | {} (vanilla {:.2}) | {secs:.0} |",
                     p.phi,
                     rel.map_or(f64::NAN, |r| r.shortcut.value),
                     rel.and_then(|r| r.shortcut_p).map_or("—".into(), |q| format!("{q:.0e}")),
                     rel.map_or(f64::NAN, |r| r.flip_rate.value),
+                    vanilla.fairness.accuracy.value,
                     if thr { "yes" } else { "no" },
                     here(Claim::LowersRoiRelevance),
                     here(Claim::LowersEqualizedOdds),

@@ -198,6 +198,21 @@ fn gaps(labels: &[i64], preds: &[i64], pa: &[i64], idx: impl Iterator<Item = usi
     (u, p, gaps)
 }
 
+/// Equal, non-zero lengths and 0/1 values.
+fn check_inputs(labels: &[i64], preds: &[i64], protected: &[i64]) -> Result<(), MetricsError> {
+    let n = labels.len();
+    if preds.len() != n || protected.len() != n || n == 0 {
+        return Err(MetricsError::Shape(format!(
+            "{n} labels, {} predictions and {} protected-attribute values; they must be equal and non-zero",
+            preds.len(),
+            protected.len()
+        )));
+    }
+    check_binary("labels", labels)?;
+    check_binary("predictions", preds)?;
+    check_binary("protected", protected)
+}
+
 /// Fairness report of `preds` against `labels` for groups `protected` (all 0/1, same length).
 ///
 /// # Errors
@@ -210,16 +225,7 @@ pub fn fairness_report(
     boot: Option<&BootstrapSettings>,
 ) -> Result<FairnessReport, MetricsError> {
     let n = labels.len();
-    if preds.len() != n || protected.len() != n || n == 0 {
-        return Err(MetricsError::Shape(format!(
-            "{n} labels, {} predictions and {} protected-attribute values; they must be equal and non-zero",
-            preds.len(),
-            protected.len()
-        )));
-    }
-    check_binary("labels", labels)?;
-    check_binary("predictions", preds)?;
-    check_binary("protected", protected)?;
+    check_inputs(labels, preds, protected)?;
     let (u, p, g) = gaps(labels, preds, protected, 0..n);
     let ci = |f: fn(&Gaps) -> f64| {
         boot.and_then(|b| bootstrap(n, b, |r| f(&gaps(labels, preds, protected, r.iter().copied()).2)))
@@ -274,18 +280,8 @@ pub fn paired_eo_difference(
     settings: &BootstrapSettings,
 ) -> Result<PairedGap, MetricsError> {
     let n = labels.len();
-    for preds in [preds_a, preds_b] {
-        if preds.len() != n || protected.len() != n || n == 0 {
-            return Err(MetricsError::Shape(format!(
-                "{n} labels, {} predictions and {} protected-attribute values; they must be equal and non-zero",
-                preds.len(),
-                protected.len()
-            )));
-        }
-        check_binary("predictions", preds)?;
-    }
-    check_binary("labels", labels)?;
-    check_binary("protected", protected)?;
+    check_inputs(labels, preds_a, protected)?;
+    check_inputs(labels, preds_b, protected)?;
     let eo = |preds: &[i64], idx: &[usize]| gaps(labels, preds, protected, idx.iter().copied()).2.eo;
     let all: Vec<usize> = (0..n).collect();
     let difference = eo(preds_b, &all) - eo(preds_a, &all);
