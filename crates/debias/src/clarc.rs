@@ -29,7 +29,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Tensor;
 
-use crate::cav::{Cav, CavConfig, cav_for};
+use crate::cav::{Cav, CavConfig, ConceptLabels, cav_for};
 use crate::common::{check_stop, permutation, read_scalars};
 use crate::debiased::{ClarcProjection, DebiasedModel, OutputTransform};
 use crate::registry::{Family, Outcome, Pass, TypedMethod};
@@ -354,7 +354,7 @@ impl TypedMethod for PClarc {
         progress: &'a mut dyn FnMut(&DebiasProgress),
         should_stop: &'a dyn Fn() -> bool,
     ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
-        async move { Ok(Outcome::of(p_clarc(model, data, config, device, progress, should_stop).await?.model)) }
+        async move { Ok(Outcome::of(p_clarc(model, data, config, device, progress, should_stop).await?.model).note(cav_note(&config.cav))) }
     }
 }
 
@@ -392,7 +392,7 @@ impl TypedMethod for AClarc {
         progress: &'a mut dyn FnMut(&DebiasProgress),
         should_stop: &'a dyn Fn() -> bool,
     ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
-        async move { Ok(Outcome::of(a_clarc(model, data, config, device, progress, should_stop).await?.model)) }
+        async move { Ok(Outcome::of(a_clarc(model, data, config, device, progress, should_stop).await?.model).note(cav_note(&config.cav))) }
     }
 }
 
@@ -435,7 +435,7 @@ impl TypedMethod for RrClarc {
     ) -> impl Future<Output = Result<Outcome, DebiasError>> + 'a {
         async move {
             let o = rr_clarc(model, data, config, device, progress, should_stop).await?;
-            let mut out = Outcome::of(o.model);
+            let mut out = Outcome::of(o.model).note(cav_note(&config.cav));
             if let Some(&p) = o.penalties.last() {
                 out = out.detail("final_penalty", f64::from(p));
             }
@@ -445,6 +445,18 @@ impl TypedMethod for RrClarc {
             Ok(out)
         }
     }
+}
+
+/// Which concept labels and estimator the CAV used, in words for the report
+/// (docs/METHODS.md#cav).
+fn cav_note(c: &CavConfig) -> String {
+    let labels = match c.labels {
+        ConceptLabels::OwnAttribute => "each image's own protected attribute".to_owned(),
+        ConceptLabels::AuthorsReshapeBug { batch_size } => {
+            format!("the authors' code's pairing (labels of other images, batches of {batch_size}), reproducing their bug")
+        }
+    };
+    format!("CAV ({:?}) at the {:?} layer, concept labels: {labels}", c.kind, c.layer)
 }
 
 fn check_cav(c: &CavConfig) -> Result<(), String> {

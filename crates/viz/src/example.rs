@@ -4,7 +4,7 @@
 //! leaves the maps unchanged, the ClArC methods move relevance out of the ROI, EqualizedOdds grows
 //! with φ); they are not results.
 
-use crate::{Estimate, GroupMaps, Metric, MetricSeries, ResultsTable, RoiBox, SaliencyGrid};
+use crate::{Estimate, GroupMaps, LossSeries, Metric, MetricSeries, ResultsTable, RoiBox, SaliencyGrid};
 
 /// The methods of the examples, vanilla first.
 pub const METHODS: [&str; 6] = ["Vanilla", "ThrOpt", "SavaniAFT", "ZhangAL", "A-ClArC", "RR-ClArC"];
@@ -159,4 +159,26 @@ pub fn results_table() -> ResultsTable {
         ],
         title: Some("Necktie × smiling, LRP maps, balanced test split".into()),
     }
+}
+
+/// Example input for the training curve: the three φ values with two seeds each, 64 steps of a
+/// cross-entropy falling from ln 2 (chance for two classes) with a deterministic wobble, as a
+/// batch loss does.
+pub fn loss_series() -> Vec<LossSeries> {
+    let mut out = Vec::new();
+    for seed in [42u64, 43] {
+        for (i, phi) in PHIS.iter().enumerate() {
+            let floor = 0.15 + 0.05 * i as f64 + 0.02 * (seed - 42) as f64;
+            let points: Vec<(f64, f64)> = (0..64)
+                .map(|step| {
+                    let t = f64::from(step);
+                    let wobble = 0.04 * ((t * 0.9 + i as f64 + seed as f64).sin());
+                    (t + 1.0, floor + (std::f64::consts::LN_2 - floor) * (-t / 18.0).exp() + wobble)
+                })
+                .collect();
+            let last = points.last().map_or(f64::NAN, |p| p.1);
+            out.push(LossSeries { label: format!("φ = {phi}, seed {seed}: loss {last:.3}"), points });
+        }
+    }
+    out
 }

@@ -13,6 +13,8 @@
 //! * [`tradeoff_svg`] draws EqualizedOdds against accuracy per method, one panel per φ, vanilla
 //!   marked distinctly: the authors' `ScatterVisualizer` (`docs/METHODS.md#figures`), not a
 //!   figure of the late-breaking paper.
+//! * [`loss_curve_svg`] draws the vanilla model's training cross-entropy per step, one line per
+//!   unit (φ, seed) of a run: the page's live training curve, not a figure of the paper.
 //!
 //! Charts are drawn with plotters' SVG backend; text stays `<text>` (no font files) and is never
 //! measured through plotters (its wasm32 text measurement needs a DOM), so the same SVG comes out
@@ -21,6 +23,7 @@
 pub mod colormap;
 mod error;
 pub mod example;
+mod loss_curve;
 mod metric_bars;
 mod saliency_grid;
 mod svg;
@@ -28,6 +31,7 @@ mod tradeoff;
 
 pub use colormap::{Colormap, chw_to_rgba, diverging_color, diverging_rgba};
 pub use error::VizError;
+pub use loss_curve::{LOSS_X_LABEL, LOSS_Y_LABEL, LossSeries, LossStyle, loss_curve_svg};
 pub use metric_bars::{BarStyle, Better, Estimate, MAX_METHODS, Metric, MetricSeries, ResultsTable, metric_bars_svg};
 pub use saliency_grid::{
     CellRect, GroupMaps, MapScaling, RoiBox, SaliencyGrid, SaliencyGridStyle, roi_in_cell, saliency_grid_svg,

@@ -222,6 +222,14 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
                 area.draw(&Circle::new((sx + swatch / 2, mid), swatch / 2, c.filled())).map_err(e)?;
                 area.draw(&Circle::new((sx + swatch / 2, mid), swatch / 2, INK.stroke_width(1))).map_err(e)?;
             }
+            Swatch::Line(c, dashed) => {
+                let (x0, x1) = (sx - 2, sx + swatch + 2);
+                if dashed {
+                    area.draw(&plotters::element::DashedPathElement::new(vec![(x0, mid), (x1, mid)], 5, 3, c.stroke_width(3))).map_err(e)?;
+                } else {
+                    area.draw(&PathElement::new(vec![(x0, mid), (x1, mid)], c.stroke_width(3))).map_err(e)?;
+                }
+            }
             Swatch::Diamond(c) => {
                 let r = swatch / 2 + 2;
                 let cx = sx + swatch / 2;
@@ -243,6 +251,8 @@ pub(crate) enum Swatch {
     Dot(RGBColor),
     /// A filled diamond (the vanilla model in the scatter).
     Diamond(RGBColor),
+    /// A short line, solid or dashed (line charts).
+    Line(RGBColor, bool),
 }
 
 #[cfg(test)]

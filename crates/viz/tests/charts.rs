@@ -5,9 +5,9 @@
 
 use base64::Engine as _;
 use biaslens_viz::{
-    BarStyle, Colormap, Estimate, GroupMaps, MapScaling, Metric, MetricSeries, ResultsTable, RoiBox, SaliencyGrid,
-    SaliencyGridStyle, TradeoffStyle, VizError, example, metric_bars_svg, roi_in_cell, saliency_grid_svg,
-    tradeoff_svg,
+    BarStyle, Colormap, Estimate, GroupMaps, LOSS_X_LABEL, LOSS_Y_LABEL, LossSeries, LossStyle, MapScaling, Metric, MetricSeries,
+    ResultsTable, RoiBox, SaliencyGrid, SaliencyGridStyle, TradeoffStyle, VizError, example, loss_curve_svg, metric_bars_svg,
+    roi_in_cell, saliency_grid_svg, tradeoff_svg,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -556,6 +556,100 @@ fn cells_use_the_chosen_colour_map_and_scaling() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The training curve.
+
+/// The points of every `<polyline>` drawn in `stroke`.
+fn lines_in(svg: &str, stroke: &str) -> Vec<Vec<(f64, f64)>> {
+    elements(svg, "polyline")
+        .iter()
+        .filter(|e| attr(e, "stroke") == Some(stroke))
+        .map(|e| {
+            attr(e, "points")
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn loss_curve_has_axis_labels_a_legend_entry_and_a_line_per_unit() {
+    let series = example::loss_series();
+    let svg = loss_curve_svg(&series, &LossStyle::default()).expect("draws");
+    assert_eq!(check_xml(&svg), Ok("svg".into()));
+    let ts: Vec<String> = texts(&svg).into_iter().map(|(_, t)| t).collect();
+    for label in [LOSS_X_LABEL, LOSS_Y_LABEL] {
+        assert_eq!(ts.iter().filter(|t| *t == label).count(), 1, "axis label {label:?} among {ts:?}");
+    }
+    assert_eq!((LOSS_X_LABEL, LOSS_Y_LABEL), ("training step", "cross-entropy"));
+    for (k, s) in series.iter().enumerate() {
+        assert_eq!(ts.iter().filter(|t| **t == s.label).count(), 1, "legend entry {:?}", s.label);
+        // One line of the unit's colour through all its points (six units: no colour repeats), and
+        // its legend swatch, a short line of the same colour.
+        let lines = lines_in(&svg, OKABE_ITO[k]);
+        let long: Vec<&Vec<(f64, f64)>> = lines.iter().filter(|l| l.len() > 2).collect();
+        assert_eq!(long.len(), 1, "{}: one line", s.label);
+        assert_eq!(long[0].len(), s.points.len(), "{}: a vertex per step", s.label);
+        assert_eq!(lines.iter().filter(|l| l.len() == 2).count(), 1, "{}: one legend swatch", s.label);
+        // Steps go right, and a larger loss is drawn higher (smaller y).
+        let line = long[0];
+        assert!(line.windows(2).all(|w| w[1].0 > w[0].0), "{}: x increases with the step", s.label);
+        let (first, last) = (s.points[0].1, s.points[s.points.len() - 1].1);
+        assert_eq!(first > last, line[0].1 < line[line.len() - 1].1, "{}: y axis points up", s.label);
+    }
+    // Every line's end names its last value on hover.
+    let tips = hovers(&svg);
+    assert_eq!(tips.len(), series.len());
+    assert!(tips[0].1.starts_with(&series[0].label) && tips[0].1.contains("cross-entropy") && tips[0].1.ends_with("at step 64"), "{:?}", tips[0]);
+}
+
+#[test]
+fn loss_curve_repeats_colours_dashed_past_seven_units() {
+    let mut series = example::loss_series();
+    series.extend(example::loss_series().into_iter().map(|mut s| {
+        s.label = format!("again {}", s.label);
+        s
+    }));
+    assert_eq!(series.len(), 12);
+    let svg = loss_curve_svg(&series, &LossStyle::default()).expect("draws");
+    assert_eq!(check_xml(&svg), Ok("svg".into()));
+    // The eighth unit takes the first colour again: its line is dashed (many short segments).
+    let first = lines_in(&svg, OKABE_ITO[0]);
+    assert!(first.iter().any(|l| l.len() > 2), "the first unit's solid line");
+    assert!(first.iter().filter(|l| l.len() == 2).count() > 20, "the eighth unit's dashes");
+    let ts: Vec<String> = texts(&svg).into_iter().map(|(_, t)| t).collect();
+    assert!(series.iter().all(|s| ts.contains(&s.label)), "every unit in the legend");
+}
+
+#[test]
+fn loss_curve_draws_a_unit_with_no_or_one_step_and_refuses_bad_input() {
+    let style = LossStyle::default();
+    // Live: the second unit has not started, the third has one step.
+    let series = vec![
+        LossSeries { label: "φ = −0.8".into(), points: vec![(1.0, 0.69), (2.0, 0.6), (3.0, 0.5)] },
+        LossSeries { label: "φ = −0.5".into(), points: Vec::new() },
+        LossSeries { label: "φ = −0.2".into(), points: vec![(1.0, 0.7)] },
+    ];
+    let svg = loss_curve_svg(&series, &style).expect("a curve in progress draws");
+    assert_eq!(check_xml(&svg), Ok("svg".into()));
+    assert!(texts(&svg).iter().any(|(_, t)| t == "φ = −0.5"), "a waiting unit is in the legend");
+
+    assert!(matches!(loss_curve_svg(&[], &style), Err(VizError::Empty(_))));
+    let empty = vec![LossSeries { label: "φ = 0.5".into(), points: Vec::new() }];
+    assert!(matches!(loss_curve_svg(&empty, &style), Err(VizError::Empty(_))));
+    let nan = vec![LossSeries { label: "φ = 0.5, seed 3".into(), points: vec![(1.0, 0.7), (2.0, f64::NAN)] }];
+    let e = loss_curve_svg(&nan, &style).expect_err("NaN loss");
+    assert!(matches!(e, VizError::NotFinite { .. }));
+    assert!(e.to_string().contains("φ = 0.5, seed 3") && e.to_string().contains("step 2"), "{e}");
+    let bad = LossStyle { width: 10, ..LossStyle::default() };
+    assert!(matches!(loss_curve_svg(&example::loss_series(), &bad), Err(VizError::Invalid(_))));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Legibility: font sizes and overlaps, in every chart.
 
 fn all_example_svgs() -> Vec<(&'static str, String)> {
@@ -570,6 +664,7 @@ fn all_example_svgs() -> Vec<(&'static str, String)> {
         // One φ, as the page draws it by default: narrow panels under the same long title.
         ("figure3 one φ", metric_bars_svg(&one_phi(&table), &BarStyle::default()).expect("draws")),
         ("tradeoff one φ", tradeoff_svg(&one_phi(&table), &TradeoffStyle::default()).expect("draws")),
+        ("loss curve", loss_curve_svg(&example::loss_series(), &LossStyle::default()).expect("draws")),
     ]
 }
 

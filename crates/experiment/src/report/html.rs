@@ -380,6 +380,10 @@ fn tables(h: &mut String, results: &ExperimentResults) {
         if !details.is_empty() {
             let _ = write!(h, "<p>Method details: {}.</p>", esc(&details.join("; ")));
         }
+        let notes: Vec<String> = p.models.iter().flat_map(|m| m.notes.iter().map(move |n| format!("{}: {n}", m.name))).collect();
+        if !notes.is_empty() {
+            let _ = write!(h, "<p>Method notes: {}.</p>", esc(&notes.join("; ")));
+        }
     }
 }
 
