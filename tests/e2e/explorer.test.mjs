@@ -1,10 +1,11 @@
 // Browser tests of the explorer (issue 9): the default run completes and every chart renders; a
 // link reproduces identical numbers; the page's numbers equal the native CLI's on the same
-// config; a bad file shows an error and keeps the results; the ROI is edited with the keyboard
+// config; the paper's claims are shown graded with the ground-truth reliance; seeds and presets
+// work; a bad file shows an error and keeps the results; the ROI is edited with the keyboard
 // alone; report export and import; nothing leaves 127.0.0.1.
 //
 // Inputs (set by `cargo xtask test`): BIASLENS_DIST = built page, BIASLENS_CLI = native binary.
-// BIASLENS_FULL_DEMO=1 also runs the full default demo (3 φ, every method) on the CPU fallback;
+// BIASLENS_FULL_DEMO=1 also runs the full default demo (every φ and method) on the CPU fallback;
 // by default the default page runs a one-φ cut of it, to keep CI short on two cores.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,15 +119,21 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
     await page.goto(server.url);
     await page.waitForSelector('#device[data-kind="cpu"]');
     // The data panel shows the split counts before anything runs.
-    assert.ok((await page.locator('#split-counts tbody tr').count()) >= 9, 'three splits per φ');
+    const demoPhis = JSON.parse(await page.inputValue('#config-json')).phis;
+    assert.ok((await page.locator('#split-counts tbody tr').count()) >= 3 * demoPhis.length, 'three splits per φ');
     if (process.env.BIASLENS_FULL_DEMO !== '1') {
-      // One φ of the default demo: the same methods and sizes, a third of the work.
+      // One φ of the default demo (its first): the same methods and sizes, a fraction of the work.
       await page.evaluate(() => { document.querySelector('details.json').open = true; });
       const json = JSON.parse(await page.inputValue('#config-json'));
-      json.phis = [-0.8];
+      json.phis = json.phis.slice(0, 1);
       await page.fill('#config-json', JSON.stringify(json));
       await page.click('#apply-json');
     }
+    const phis = JSON.parse(await page.inputValue('#config-json')).phis;
+    // The FineTune control runs too (it is in the registry; tick it if the demo leaves it out).
+    const fineTune = page.locator('input[data-method="fine_tune"]');
+    if (!(await fineTune.isChecked())) await fineTune.check();
+    assert.ok(JSON.parse(await page.inputValue('#config-json')).methods.some((m) => m.method === 'fine_tune'), 'FineTune is in the config');
     await page.click('#run-button');
     // Responsive while computing: the page answers a click (switching the colour map) and the
     // status shows progress.
@@ -144,24 +151,57 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
     for (const id of ['#figure2', '#figure3', '#tradeoff', '#loss-curve']) {
       assert.ok(await page.locator(`${id} svg`).count() >= 1, `${id} is an SVG chart`);
     }
+    // The loss curve is drawn by biaslens-viz: labelled axes and a legend entry for the unit.
+    const lossText = (await page.locator('#loss-curve svg text').allTextContents()).map((t) => t.trim());
+    for (const label of ['training step', 'cross-entropy']) assert.ok(lossText.includes(label), `loss curve axis "${label}" in ${JSON.stringify(lossText)}`);
+    assert.ok(lossText.some((t) => /^φ = -?\d(\.\d+)?: loss \d\.\d{3}, batch accuracy \d\.\d{2}$/.test(t)), `a legend entry per unit in ${JSON.stringify(lossText)}`);
     const numbers = await tableNumbers(page);
-    assert.deepEqual(Object.keys(numbers), ['Vanilla', 'ThrOpt', 'SavaniAFT', 'ZhangAL', 'A-ClArC', 'RR-ClArC']);
+    assert.deepEqual(Object.keys(numbers), ['Vanilla', 'ThrOpt', 'SavaniAFT', 'ZhangAL', 'A-ClArC', 'RR-ClArC', 'FineTune']);
+    const models = Object.keys(numbers).length;
     for (const [model, m] of Object.entries(numbers)) {
       assert.ok(m.accuracy > 0.5 && m.accuracy <= 1, `${model} accuracy ${m.accuracy}`);
       assert.ok(m.eo >= 0 && m.eo <= 1 && m.rrf >= 0 && m.rrf <= 1, `${model}: ${JSON.stringify(m)}`);
     }
     assert.ok((await page.locator('#findings li').count()) >= 5, 'findings listed');
+    // Verdicts: graded claims (a grade in words on each), the one-line summary, FineTune as a
+    // control, ThrOpt's sanity check shown as a check, not a claim.
+    const grades = await page.$$eval('#findings [data-grade]', (els) => els.map((e) => ({ grade: e.dataset.grade, method: e.dataset.method, text: e.textContent })));
+    assert.ok(grades.length >= 5, `${grades.length} graded claims`);
+    const words = { holds: 'holds', direction_only: 'direction only', no_effect: 'no effect', opposite: 'opposite', not_testable: 'not testable' };
+    for (const g of grades) {
+      assert.ok(g.grade in words, `grade ${g.grade}`);
+      assert.ok(g.text.includes(words[g.grade]) && /p = /.test(g.text) && /Holm-adjusted p = /.test(g.text), `a claim in words: ${g.text}`);
+    }
+    assert.ok(grades.some((g) => g.method === 'FineTune' && g.text.includes('(control)')), 'FineTune is graded as a control');
+    assert.ok(!grades.some((g) => g.method === 'ThrOpt' && /relevance out of the ROI/.test(g.text)), "ThrOpt's maps are a check, not a claim");
+    assert.match(await page.textContent('#findings li.sanity'), /ThrOpt.*leaves the network untouched.*: equal/);
+    assert.match(await page.textContent('#verdict-summary'), /In short: \d+ of \d+ claims hold/);
+    assert.match(await page.textContent('#findings .premise'), /Premise/);
+    // Ground truth: one row per model with its |Δ logit|, flips and shortcut effect; RQ1 tracking.
+    const reliance = await page.$$eval('#reliance tbody tr', (rows) => rows.map((r) => [
+      r.dataset.model,
+      Object.fromEntries([...r.querySelectorAll('td[data-value]')].map((td) => [td.dataset.metric, Number(td.dataset.value)])),
+    ]));
+    assert.deepEqual(reliance.map(([m]) => m), Object.keys(numbers), 'a reliance row per model');
+    for (const [model, r] of reliance) {
+      assert.ok(r['logit-change'] >= 0 && Number.isFinite(r['logit-change']), `${model} |Δ logit| ${r['logit-change']}`);
+      assert.ok(r.flips >= 0 && r.flips <= 1, `${model} flips ${r.flips}`);
+      assert.ok(r.shortcut >= -1 && r.shortcut <= 1, `${model} shortcut ${r.shortcut}`);
+    }
+    assert.match(await page.textContent('#tracking'), /LRP RRF: ρ = (undefined|[+−-]\d\.\d\d) over \d+ models/);
+    await page.locator('#findings').screenshot({ path: path.join(outDir, 'explorer-verdicts.png') });
+    await page.locator('#reliance').screenshot({ path: path.join(outDir, 'explorer-reliance.png') });
     // Hovering a Figure 3 bar names its value: vanilla's RRF bar says the table's number.
     const tips = await page.locator('#figure3 svg title').allTextContents();
-    const tip = tips.find((t) => t.startsWith('Vanilla, φ = −0.8: RRF '));
+    const tip = tips.find((t) => t.startsWith(`Vanilla, φ = ${String(phis[0]).replace('-', '−')}: RRF `));
     assert.ok(tip, `a tooltip for vanilla's RRF bar among ${tips.length}`);
     const shown = Number(tip.split(': RRF ')[1].split(' ')[0].replace('−', '-'));
     assert.ok(Math.abs(shown - numbers.Vanilla.rrf) < 5e-5, `tooltip "${tip}" vs table ${numbers.Vanilla.rrf}`);
-    assert.equal(await page.locator('#tradeoff svg title').count(), 6, 'one tooltip per trade-off point');
+    assert.equal(await page.locator('#tradeoff svg title').count(), models, 'one tooltip per trade-off point');
 
     // A Figure 2 cell opens the inspector on an image of its group: row 3 is (attribute, target)
-    // = (1, 0), columns are the mean input and the six models.
-    await page.locator('#figure2 image.cell').nth(2 * 7 + 3).click();
+    // = (1, 0), columns are the mean input and the models.
+    await page.locator('#figure2 image.cell').nth(2 * (models + 1) + 3).click();
     await page.waitForSelector('#inspector-metrics tbody tr');
     assert.match(await page.textContent('#inspector p.explain'), /not smiling, with the attribute/);
 
@@ -199,7 +239,7 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
 
     // Export, then a bad file: an error is shown and the results stay.
     const { file, results } = await exportReport(page);
-    assert.equal(results.phis.length, process.env.BIASLENS_FULL_DEMO === '1' ? 3 : 1);
+    assert.equal(results.phis.length, process.env.BIASLENS_FULL_DEMO === '1' ? demoPhis.length : 1);
     const bad = path.join(os.tmpdir(), 'biaslens-bad-report.html');
     fs.writeFileSync(bad, '<html><body>this is not a biaslens report</body></html>');
     await page.setInputFiles('#import-file', bad);
@@ -441,12 +481,83 @@ test('own images: CelebA-layout files through the folder picker run the experime
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
     assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);
+    // No counterfactual faces for own images: no ground-truth table, and the premise says so.
+    assert.equal(await page.locator('#reliance').count(), 0, 'no ground-truth reliance on own images');
+    assert.match(await page.textContent('#findings .premise'), /no counterfactual images for own data/);
     const { results } = await exportReport(page);
     assert.equal(results.data_source, 'list_attr_celeba.txt: 2000 images');
     const c = results.phis[0].train.counts;
     assert.ok(train.includes(String(c.t0a1)), `the preview's counts (${train}) are the run's (${JSON.stringify(c)})`);
     assert.ok(results.phis[0].models.every((m) => m.fairness.accuracy.value > 0.5), 'the models learned something');
     await page.screenshot({ path: path.join(outDir, 'explorer-own-images.png'), fullPage: false });
+  });
+});
+
+test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed selector, a loss line per unit', { timeout: 300_000 }, async () => {
+  // The small config (64 training steps per unit), run for seeds 7 and 8.
+  const small = smallConfig();
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    // The presets next to "Reset to the demo" set the whole config (nothing runs).
+    const configName = () => page.evaluate(() => JSON.parse(document.getElementById('config-json').value).name);
+    for (const [button, name] of [['#preset-paper', 'paper'], ['#preset-authors', 'as the authors ran it'], ['#preset-demo', 'demo']]) {
+      await page.click(button);
+      await page.waitForFunction((n) => JSON.parse(document.getElementById('config-json')?.value ?? '{}').name === n, name);
+      assert.equal(await configName(), name);
+    }
+    assert.match(await page.textContent('#presets'), /hours of compute in a browser tab/);
+    await applyConfig(page, small);
+    await page.waitForFunction(() => document.getElementById('seeds')?.value === '7');
+    // Bad seed lists: a message in words, the config unchanged.
+    const clearNotes = () => page.evaluate(() => document.querySelectorAll('.note .dismiss').forEach((b) => b.click()));
+    for (const [bad, want] of [['7, x', /seeds: "x" is not a whole number ≥ 0/], ['7, 7', /seeds: 7 is listed twice/], [' ', /seeds: give at least one/], ['-1', /seeds: "-1" is not a whole number/]]) {
+      await clearNotes();
+      await page.fill('#seeds', bad);
+      await page.press('#seeds', 'Tab');
+      const shown = await page.waitForFunction((re) => [...document.querySelectorAll('.note.error')].map((e) => e.textContent).find((t) => new RegExp(re).test(t)), want.source, { timeout: 10_000 })
+        .catch(async () => assert.fail(`"${bad}": no error matching ${want} among ${await page.textContent('#notes')}`));
+      assert.match(await shown.jsonValue(), /Setting not applied/);
+      await page.waitForFunction(() => document.getElementById('seeds')?.value === '7');
+    }
+    await clearNotes();
+    await page.fill('#seeds', '7, 8');
+    await page.press('#seeds', 'Tab');
+    await page.waitForFunction(() => document.getElementById('config-json')?.value.includes('"seeds"'));
+    assert.deepEqual(JSON.parse(await page.inputValue('#config-json')).seeds, [7, 8]);
+    // The link carries the seeds.
+    assert.deepEqual(JSON.parse(Buffer.from(decodeURIComponent((await page.evaluate(() => location.hash)).match(/config=([A-Za-z0-9_-]+)/)[1]), 'base64url').toString()).seeds, [7, 8]);
+    const t0 = Date.now();
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 280_000), 'done', await page.textContent('#notes'));
+    const seconds = (Date.now() - t0) / 1000;
+    // Over the seeds: every (φ, method, claim) counted "k of 2 seeds".
+    const across = await page.$$eval('#across-seeds tbody tr', (rows) => rows.map((r) => r.textContent));
+    assert.ok(across.length >= 2, `${across.length} rows over the seeds`);
+    for (const row of across) assert.match(row, /\d of 2 seeds/);
+    assert.equal(await page.locator('#findings details.unit').count(), 2, 'one verdict block per unit');
+    // The seed selector: both seeds, and choosing one shows that unit.
+    assert.deepEqual(await page.$$eval('button[data-seed]', (b) => b.map((e) => e.dataset.seed)), ['7', '8']);
+    assert.match(await page.textContent('#model-table caption'), /^φ = -0\.8, seed 7:/);
+    await page.click('button[data-seed="8"]');
+    await page.waitForFunction(() => /^φ = -0\.8, seed 8:/.test(document.querySelector('#model-table caption')?.textContent ?? ''));
+    assert.equal(await page.getAttribute('button[data-seed="8"]', 'aria-pressed'), 'true');
+    // One loss line per unit, named by its seed.
+    const lossText = (await page.locator('#loss-curve svg text').allTextContents()).map((t) => t.trim());
+    for (const seed of [7, 8]) assert.ok(lossText.some((t) => t.startsWith(`φ = -0.8, seed ${seed}: loss `)), `seed ${seed} in ${JSON.stringify(lossText)}`);
+    await page.locator('#results').screenshot({ path: path.join(outDir, 'explorer-two-seeds.png') });
+    await page.locator('#findings').screenshot({ path: path.join(outDir, 'explorer-two-seeds-verdicts.png') });
+    await page.locator('#reliance').screenshot({ path: path.join(outDir, 'explorer-two-seeds-reliance.png') });
+    // "Run 3 seeds" runs seed, seed + 1, seed + 2 of the current config (cancelled at once here).
+    await page.fill('#seeds', '7');
+    await page.press('#seeds', 'Tab');
+    await page.waitForFunction(() => !JSON.parse(document.getElementById('config-json')?.value ?? '{}').seeds);
+    await page.click('#run-seeds-button');
+    await page.waitForFunction(() => document.getElementById('seeds')?.value === '7, 8, 9');
+    assert.deepEqual(JSON.parse(await page.inputValue('#config-json')).seeds, [7, 8, 9]);
+    await page.click('#cancel-button');
+    assert.equal(await waitForRun(page, 120_000), 'cancelled');
+    console.log(`# explorer small run with two seeds: ${seconds.toFixed(1)} s`);
   });
 });
 

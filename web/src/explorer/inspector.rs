@@ -236,7 +236,7 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
     };
 
     view! {
-        <p class="explain">{format!("{label} (φ = {}). ", p.phi)}
+        <p class="explain">{format!("{label} ({}). ", super::verdicts::unit_label(p, super::verdicts::several_seeds(&r)))}
             "Drag on the input to draw a new region; or focus the dashed box (Tab) and use the arrow keys to move it, Shift + arrow keys to resize it. The metrics below follow at once."</p>
         <div class="inspect">
             <div class="cell">

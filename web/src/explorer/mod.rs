@@ -11,6 +11,7 @@ mod inspector;
 mod results;
 mod setup;
 mod share;
+mod verdicts;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -301,7 +302,8 @@ impl Host for PageHost {
             None => ("the start".to_string(), 0),
         };
         self.ui.error(format!(
-            "WebGPU failed at {at} ({error}). The run continues on the CPU; the {done} finished φ value(s) are kept."
+            "WebGPU failed at {at} ({error}). The run continues on the CPU; the {done} finished {} are kept.",
+            if self.seeded { "unit(s) (φ value × seed)" } else { "φ value(s)" }
         ));
         let chosen = device::cpu(format!("WebGPU failed during the run ({error}), so the CPU took over."));
         let next = (chosen.device.clone(), device_label(&chosen.device));
@@ -386,7 +388,8 @@ pub fn start_run(ui: Ui) {
             None => ui.phase.set(Phase::Done),
             Some(RunError::Cancelled) => {
                 ui.phase.set(Phase::Cancelled);
-                ui.info(format!("Cancelled after {finished} of {total} φ values; their results are kept."));
+                let what = if host.seeded { "units (φ value × seed)" } else { "φ values" };
+                ui.info(format!("Cancelled after {finished} of {total} {what}; their results are kept."));
             }
             Some(e) => {
                 let text = match host.current.get() {

@@ -1,18 +1,19 @@
 //! The results: per unit (φ, and seed when there are several) the accuracy/fairness/saliency
 //! table with intervals (every value is text, reachable by keyboard), Figure 2 (mean maps per
-//! group), Figure 3 (metrics per method and φ), the EO × accuracy trade-off and the paper's
-//! findings checked; the explained images to open in the inspector. One tab per attribution the
+//! group), Figure 3 (metrics per method and φ, averaged over the seeds), the EO × accuracy
+//! trade-off, the paper's claims tested and the ground-truth reliance ([`super::verdicts`]); the
+//! explained images to open in the inspector. One tab per attribution the
 //! results hold. Tables and figures take their data from `biaslens_experiment::report::figures`,
 //! as the report does.
 
 use std::sync::Arc;
 
 use biaslens_experiment::ExperimentResults;
-use biaslens_experiment::findings::findings;
-use biaslens_experiment::report::figures::{attribution_name, ci_text, results_table, saliency_grid, summary_text};
+use biaslens_experiment::report::figures::{attribution_name, ci_text, results_table, saliency_grid, summary_text, units_by_phi};
 use biaslens_viz::{BarStyle, Colormap, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, saliency_grid_svg, tradeoff_svg};
 use leptos::prelude::*;
 
+use super::verdicts::{VerdictsPanel, several_seeds, unit_label};
 use super::{Panel, default_attribution, ui};
 use crate::widgets::{Legend, RgbaCanvas, Svg};
 
@@ -48,33 +49,76 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
             if r.attribution_info(&chosen).is_some() { chosen } else { default_attribution(&r) }
         })
     };
-    let seeded = {
-        let mut seeds: Vec<u64> = results.phis.iter().map(|p| p.seed).collect();
-        seeds.sort_unstable();
-        seeds.dedup();
-        seeds.len() > 1
+    let seeded = several_seeds(&results);
+    // The unit selector: φ values in config order and, with several seeds, the seeds; a click keeps
+    // the other coordinate where the results have it (a partial run may lack some units).
+    let by_phi: Vec<f64> = units_by_phi(&results).into_iter().map(|(phi, _)| phi).collect();
+    let mut seeds: Vec<u64> = Vec::new();
+    for p in &results.phis {
+        if !seeds.contains(&p.seed) {
+            seeds.push(p.seed);
+        }
+    }
+    let unit_of = {
+        let r = r.clone();
+        move |phi: Option<f64>, seed: Option<u64>| -> Option<usize> {
+            let now = r.phis.get(ui.phi.get_untracked().min(r.phis.len().saturating_sub(1)));
+            let phi = phi.or_else(|| now.map(|p| p.phi))?;
+            let seed = seed.or_else(|| now.map(|p| p.seed))?;
+            r.phis
+                .iter()
+                .position(|p| p.phi == phi && p.seed == seed)
+                .or_else(|| r.phis.iter().position(|p| p.phi == phi))
+        }
     };
-    let units: Vec<String> = results
-        .phis
+    let current = {
+        let r = r.clone();
+        move || r.phis.get(ui.phi.get().min(r.phis.len().saturating_sub(1))).map(|p| (p.phi, p.seed))
+    };
+    let phi_buttons = by_phi
         .iter()
-        .map(|p| if seeded { format!("{} · seed {}", p.phi, p.seed) } else { format!("{}", p.phi) })
-        .collect();
+        .map(|&phi| {
+            let (unit_of, current) = (unit_of.clone(), current.clone());
+            view! {
+                <button class="tab" data-phi=phi.to_string() aria-pressed=move || current().is_some_and(|c| c.0 == phi).to_string()
+                    on:click=move |_| if let Some(i) = unit_of(Some(phi), None) { ui.phi.set(i); ui.inspect.set(None); }>{phi.to_string()}</button>
+            }
+        })
+        .collect_view();
+    let seed_buttons = (seeds.len() > 1).then(|| {
+        let buttons = seeds
+            .iter()
+            .map(|&seed| {
+                let (unit_of, current) = (unit_of.clone(), current.clone());
+                let (r, label_current) = (r.clone(), current.clone());
+                view! {
+                    <button class="tab" data-seed=seed.to_string() aria-pressed=move || label_current().is_some_and(|c| c.1 == seed).to_string()
+                        on:click=move |_| {
+                            // A seed that did not reach this φ (a stopped run): its first unit.
+                            let i = unit_of(None, Some(seed)).filter(|&i| r.phis[i].seed == seed).or_else(|| r.phis.iter().position(|p| p.seed == seed));
+                            if let Some(i) = i { ui.phi.set(i); ui.inspect.set(None); }
+                        }>{seed.to_string()}</button>
+                }
+            })
+            .collect_view();
+        view! { <span class="sep">"seed: "</span>{buttons} }
+    });
     let name = {
         let r = r.clone();
         move || attribution_name(&r, &key.get()).to_owned()
     };
     view! {
         <p class="explain" id="results-source">
-            {format!("{} φ value(s), {}; {} on {}, {:.1} s; data: {}. ", results.phis.len(), ui.source.get_untracked(), results.config.name, results.device, results.total_seconds,
+            {format!("{}, {}; {} on {}, {:.1} s; data: {}. ",
+                if seeded { format!("{} units (φ value × seed)", results.phis.len()) } else { format!("{} φ value(s)", results.phis.len()) },
+                ui.source.get_untracked(), results.config.name, results.device, results.total_seconds,
                 results.data_source.clone().unwrap_or_else(|| "the synthetic benchmark".into()))}
             {results.partial.as_ref().map(|p| format!("{} unit(s) of the config did not finish. ", p.missing.len()))}
         </p>
         <div class="controls" role="group" aria-label="What the charts show">
             <span>"φ: "</span>
-            {units.into_iter().enumerate().map(|(i, label)| view! {
-                <button class="tab" data-phi-index=i aria-pressed=move || (ui.phi.get() == i).to_string()
-                    on:click=move |_| { ui.phi.set(i); ui.inspect.set(None); }>{label}</button>
-            }).collect_view()}
+            {phi_buttons}
+            {seed_buttons}
             <span class="sep">"maps: "</span>
             {results.attributions.iter().map(|info| {
                 let k = info.key.clone();
@@ -99,15 +143,16 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                 let grid = saliency_grid(&r, p, &key)
                     .ok_or_else(|| format!("no {name} maps at this φ"))
                     .and_then(|g| saliency_grid_svg(&g, &SaliencyGridStyle { colormap, ..SaliencyGridStyle::default() }).map_err(|e| e.to_string()));
+                let unit = unit_label(p, seeded);
                 view! {
-                    <ModelTable results=r.clone() index=i key=key.clone()/>
-                    <h3>{format!("Figure 2 · mean {name} maps per group at φ = {}", p.phi)}</h3>
+                    <ModelTable results=r.clone() index=i key=key.clone() seeded=seeded/>
+                    <h3>{format!("Figure 2 · mean {name} maps per group at {unit}")}</h3>
                     <Legend colormap=colormap/>
                     <div class="clickable" title="Click a cell to inspect an image of that group" on:click={
                         let r = r.clone();
                         move |ev: web_sys::MouseEvent| open_from_grid(&ev, &r, i)
                     }>
-                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at φ = {}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.", p.phi)/>
+                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at {unit}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.")/>
                     </div>
                     <Explained results=r.clone() index=i/>
                 }.into_any()
@@ -129,7 +174,7 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                 }
             }
         }
-        <Findings results=r.clone()/>
+        <VerdictsPanel results=r.clone()/>
     }
 }
 
@@ -167,7 +212,7 @@ fn open_from_grid(ev: &web_sys::MouseEvent, results: &ExperimentResults, phi: us
 /// Per model at one unit: fairness on the whole balanced test split and saliency against
 /// vanilla for the attribution stored under `key`.
 #[component]
-fn ModelTable(results: Arc<ExperimentResults>, index: usize, key: String) -> impl IntoView {
+fn ModelTable(results: Arc<ExperimentResults>, index: usize, key: String, seeded: bool) -> impl IntoView {
     let p = &results.phis[index];
     let name = attribution_name(&results, &key).to_owned();
     let sanity_title = results
@@ -208,8 +253,8 @@ fn ModelTable(results: Arc<ExperimentResults>, index: usize, key: String) -> imp
     view! {
         <table class="metrics" id="model-table" tabindex="0">
             <caption>{format!(
-                "φ = {}: accuracy and EqualizedOdds on the {}-image balanced test split, {name} saliency metrics of {} explained images against vanilla's maps, with 95 % bootstrap intervals. Lower EO is fairer; lower RRF and positive ADR mean less relevance in the box.",
-                p.phi, p.test.images, p.models.first().and_then(|m| m.attribution(&key)).map_or(0, |a| a.saliency.pooled.n)
+                "{}: accuracy and EqualizedOdds on the {}-image balanced test split, {name} saliency metrics of {} explained images against vanilla's maps, with 95 % bootstrap intervals. Lower EO is fairer; lower RRF and positive ADR mean less relevance in the box.",
+                unit_label(p, seeded), p.test.images, p.models.first().and_then(|m| m.attribution(&key)).map_or(0, |a| a.saliency.pooled.n)
             )}</caption>
             <thead><tr>
                 <th scope="col">"model"</th><th scope="col" title="higher is better">"accuracy ↑"</th><th scope="col" title="lower is better">"EO gap ↓"</th>
@@ -266,21 +311,4 @@ fn Explained(results: Arc<ExperimentResults>, index: usize) -> impl IntoView {
         <div id="explained">{rows}</div>
     }
     .into_any()
-}
-
-/// The paper's findings, checked at every φ.
-#[component]
-fn Findings(results: Arc<ExperimentResults>) -> impl IntoView {
-    let list = findings(&results);
-    view! {
-        <h3>"Do the paper's findings hold here?"</h3>
-        <ul class="findings" id="findings">
-            {list.into_iter().map(|f| view! {
-                <li class=if f.holds { "holds" } else { "fails" }>
-                    <strong>{if f.holds { "holds" } else { "does not hold" }}</strong>
-                    {format!(" · φ = {} · {}: {} ({})", f.phi, f.method, f.claim, f.evidence)}
-                </li>
-            }).collect_view()}
-        </ul>
-    }
 }

@@ -1,6 +1,6 @@
 //! Setting up a run: data (synthetic benchmark, preview, split counts), model (train or load
 //! weights), debiasing methods, attribution settings, the whole config as JSON; and the run
-//! itself (progress, live loss curve, cancel).
+//! itself (Run, Run 3 seeds, progress, the live loss curve drawn by `biaslens-viz`, cancel).
 
 use std::sync::Arc;
 
@@ -8,12 +8,13 @@ use biaslens_attribution::{Composite, IgConfig, LrpConfig};
 use biaslens_data::ProtectedKind;
 use biaslens_experiment::attributions::AttributionRegistry;
 use biaslens_experiment::{AttributionSpec, ExperimentConfig, MethodSpec, Registries, check_vanilla_weights, phi_splits};
+use biaslens_viz::{LossSeries, LossStyle, loss_curve_svg};
 use leptos::prelude::*;
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 
 use super::{Panel, Phase, Ui, cancel_run, start_run, ui};
-use crate::widgets::RgbaCanvas;
+use crate::widgets::{RgbaCanvas, Svg};
 
 fn input_value(ev: &leptos::ev::Event) -> String {
     event_target_value(ev)
@@ -51,6 +52,37 @@ pub fn parse_phis(text: &str) -> Result<Vec<f64>, String> {
             }
         })
         .collect()
+}
+
+/// The most seeds one run takes (the library refuses more: `ExperimentConfig::validate`).
+const MAX_SEEDS: usize = 32;
+
+/// The seed list: whole numbers ≥ 0 separated by commas or spaces, each once. One seed is a
+/// single run; several run the whole experiment once per seed (docs/METHODS.md#training, "Seeds").
+pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+    let parts: Vec<&str> = text.split([',', ' ', ';']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if parts.is_empty() {
+        return Err("seeds: give at least one, e.g. \"42\", or several separated by commas, e.g. \"42, 43, 44\".".into());
+    }
+    let mut seeds: Vec<u64> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let seed: u64 = p.parse().map_err(|_| {
+            format!("seeds: \"{p}\" is not a whole number ≥ 0. Give one seed, or several separated by commas, e.g. \"42, 43, 44\".")
+        })?;
+        if seeds.contains(&seed) {
+            return Err(format!("seeds: {seed} is listed twice; each seed runs once, so remove the repeat."));
+        }
+        seeds.push(seed);
+    }
+    if seeds.len() > MAX_SEEDS {
+        return Err(format!("seeds: {} seeds given; at most {MAX_SEEDS} run in one go (each seed repeats the whole experiment).", seeds.len()));
+    }
+    Ok(seeds)
+}
+
+/// The seeds of a config as the seeds field shows them (`42, 43, 44`).
+fn seeds_text(c: &ExperimentConfig) -> String {
+    c.seeds().iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// A config field edit: applies `f` to a copy, keeps it only if it validates, else shows why.
@@ -179,7 +211,12 @@ pub fn Setup() -> impl IntoView {
                     {num("test images", |c| c.splits.test.to_string(), |c, v| { c.splits.test = parse_count("test images", v, 16, 100_000)?; Ok(()) })}
                     <OwnDataPicker/>
                     {num("seed of the images", |c| c.data.synthetic.seed.to_string(), |c, v| { c.data.synthetic.seed = v.trim().parse().map_err(|_| format!("seed of the images: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
-                    {num("seed of the run (splits, weights, methods)", |c| c.seed.to_string(), |c, v| { c.seed = v.trim().parse().map_err(|_| format!("seed of the run: \"{}\" is not a whole number ≥ 0.", v.trim()))?; Ok(()) })}
+                    <label class="field">
+                        <span>"seeds of the run (splits, initial weights, training order): one, or several separated by commas to repeat the whole experiment per seed"</span>
+                        <input type="text" id="seeds" inputmode="numeric" disabled=disabled
+                            prop:value=move || seeds_text(&c())
+                            on:change=move |ev| { let v = input_value(&ev); edit(ui, |cfg| { cfg.set_seeds(&parse_seeds(&v)?); Ok(()) }) }/>
+                    </label>
                 </fieldset>
                 <fieldset>
                     <legend>"Model: a ResNet trained here"</legend>
@@ -202,6 +239,7 @@ pub fn Setup() -> impl IntoView {
                     {num("explained test images", |c| c.attribution.images.to_string(), |c, v| { c.attribution.images = parse_count("explained images", v, 4, 10_000)?; Ok(()) })}
                 </fieldset>
             </div>
+            <Presets/>
             <ConfigJson/>
             <DataPreview/>
         </section>
@@ -467,6 +505,36 @@ fn check_own(ui: Ui) {
     }
 }
 
+/// Ready-made settings: the demo, the paper's sizes and the paper's sizes as the authors' code ran
+/// them (docs/METHODS.md#readings).
+#[component]
+fn Presets() -> impl IntoView {
+    let ui = ui();
+    let set = move |config: ExperimentConfig, what: &str| {
+        ui.config.set(config);
+        ui.info(format!("Settings set to {what}. Press Run when ready."));
+    };
+    view! {
+        <div class="presets" id="presets" role="group" aria-label="Ready-made settings">
+            <div class="buttons">
+                <span>"Start from: "</span>
+                <button id="preset-demo" disabled=move || ui.running() on:click=move |_| set(ExperimentConfig::demo(), "the demo")>"Reset to the demo"</button>
+                <button id="preset-paper" disabled=move || ui.running() title="the paper's image size, network and split sizes, the methods at DetoxAI's defaults"
+                    on:click=move |_| set(ExperimentConfig::paper(), "the paper's sizes (hours in a browser tab)")>"The paper's sizes"</button>
+                <button id="preset-authors" disabled=move || ui.running() title="the paper's sizes with the authors' correlation recipe, debias split and CAV labels, to reproduce their numbers"
+                    on:click=move |_| set(ExperimentConfig::authors(), "the paper's sizes as the authors ran them (hours in a browser tab)")>"As the authors ran it"</button>
+            </div>
+            <p class="small">{
+                let p = ExperimentConfig::paper();
+                format!(
+                    "The demo takes about a minute. The paper's sizes and the authors' recipe ({side}×{side} faces, {train} training images, {phis} φ value(s), {images} explained images) are hours of compute in a browser tab, even with a GPU; the command line (biaslens run) runs the same settings natively.",
+                    side = p.data.synthetic.size, train = p.splits.train, phis = p.phis.len(), images = p.attribution.images
+                )
+            }</p>
+        </div>
+    }
+}
+
 /// The whole config as JSON, editable: every setting of every method is here.
 #[component]
 fn ConfigJson() -> impl IntoView {
@@ -483,7 +551,6 @@ fn ConfigJson() -> impl IntoView {
                     Ok(c) => { ui.config.set(c); ui.info("Config applied from JSON."); }
                     Err(e) => ui.error(format!("The JSON config was not applied: {e}")),
                 }>"Apply JSON"</button>
-                <button disabled=move || ui.running() on:click=move |_| ui.config.set(ExperimentConfig::demo())>"Reset to the demo"</button>
             </div>
         </details>
     }
@@ -562,6 +629,23 @@ fn DataPreview() -> impl IntoView {
     }
 }
 
+/// Runs the current settings with the seeds `seed, seed + 1, seed + 2` (the seeds field then shows
+/// them, and the link carries them): every claim is then counted as "holds in k of 3 seeds".
+fn run_three_seeds(ui: Ui) {
+    let mut c = ui.config.get_untracked();
+    let s = c.seed;
+    let Some(last) = s.checked_add(2) else {
+        return ui.error(format!("Run 3 seeds needs the seeds {s}, {s} + 1 and {s} + 2, which do not fit in a 64-bit seed; set a smaller seed."));
+    };
+    c.set_seeds(&[s, s + 1, last]);
+    if let Err(e) = c.validate() {
+        return ui.error(format!("The 3-seed run did not start: {e}"));
+    }
+    ui.config.set(c);
+    ui.info(format!("Running seeds {s}, {}, {last}: the whole experiment three times.", s + 1));
+    start_run(ui);
+}
+
 /// Run / Cancel, progress, the live training curve.
 #[component]
 pub fn RunPanel() -> impl IntoView {
@@ -578,6 +662,8 @@ pub fn RunPanel() -> impl IntoView {
             <h2 id="run-title">"2 · Train, debias, explain"</h2>
             <div class="buttons">
                 <button id="run-button" class="primary" disabled=move || ui.running() on:click=move |_| start_run(ui)>"Run"</button>
+                <button id="run-seeds-button" disabled=move || ui.running() on:click=move |_| run_three_seeds(ui)
+                    title=move || ui.config.with(|c| format!("the same settings with seeds {}, {}, {}: three times the work", c.seed, c.seed.saturating_add(1), c.seed.saturating_add(2)))>"Run 3 seeds"</button>
                 <button id="cancel-button" disabled=move || !ui.running() on:click=move |_| cancel_run(ui)>"Cancel"</button>
                 <span>"Status: " <strong id="status">{status}</strong></span>
             </div>
@@ -600,79 +686,37 @@ pub fn RunPanel() -> impl IntoView {
     }
 }
 
-/// The training loss (solid) and batch accuracy (dashed) per step, one colour per unit (φ, and
-/// seed when the run has several), drawn as inline SVG on one axis from 0 to max(1, largest
-/// loss). `biaslens-viz` has no line chart, so the page draws this one itself.
+/// The vanilla model's training cross-entropy per step, one line per unit (φ, and seed when the
+/// run has several), drawn by `biaslens_viz::loss_curve_svg`; each legend entry gives the unit's
+/// last loss and batch accuracy in words.
 #[component]
 fn LossCurve() -> impl IntoView {
     let ui = ui();
-    let svg = move || {
+    let chart = move || {
         let curves = ui.losses.get();
-        let seeded = {
-            let mut seeds: Vec<u64> = curves.iter().map(|c| c.unit.seed).collect();
-            seeds.dedup();
-            seeds.len() > 1
-        };
-        let max_len = curves.iter().map(|c| c.points.len()).max().unwrap_or(0);
-        if max_len < 2 {
+        if curves.iter().all(|c| c.points.len() < 2) {
             return None;
         }
-        let top = curves.iter().flat_map(|c| &c.points).map(|p| p.0).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
-        // Plot area up to x = w; the per-unit labels sit to its right, off the lines.
-        let (w, h, left, bottom, total) = (520.0, 200.0, 48.0, 28.0, 760.0);
-        let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
-        let mut s = format!(
-            "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {total} {h}' width='{total}' height='{h}' role='img' aria-label='training loss and batch accuracy per step'>\
-             <line x1='{left}' y1='4' x2='{left}' y2='{y0}' stroke='#555'/><line x1='{left}' y1='{y0}' x2='{w}' y2='{y0}' stroke='#555'/>\
-             <text x='4' y='14' font-size='12'>{top:.2}</text><text x='4' y='{y0}' font-size='12'>0</text>\
-             <text x='{mid}' y='{hb}' font-size='12' text-anchor='middle'>training step</text>",
-            y0 = h - bottom,
-            mid = (w + left) / 2.0,
-            hb = h - 6.0
-        );
-        let point = |i: usize, v: f64| {
-            let x = left + (w - left - 8.0) * i as f64 / (max_len - 1) as f64;
-            let y = 4.0 + (h - bottom - 4.0) * (1.0 - v.clamp(0.0, top) / top);
-            format!("{x:.1},{y:.1}")
-        };
-        for (k, c) in curves.iter().enumerate() {
-            let color = colors[k % colors.len()];
-            let loss: Vec<String> = c.points.iter().enumerate().map(|(i, p)| point(i, p.0)).collect();
-            let acc: Vec<String> = c.points.iter().enumerate().map(|(i, p)| point(i, p.1)).collect();
-            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", loss.join(" ")));
-            s.push_str(&format!("<polyline fill='none' stroke='{color}' stroke-width='1.5' stroke-dasharray='5 3' points='{}'/>", acc.join(" ")));
-            if let Some(last) = c.points.last() {
-                let seed = if seeded { format!(", seed {}", c.unit.seed) } else { String::new() };
-                s.push_str(&format!(
-                    "<text x='{}' y='{}' font-size='12' fill='{color}'>φ = {}{seed}: loss {:.3}, accuracy {:.2}</text>",
-                    w + 12.0,
-                    16.0 + 15.0 * k as f64,
-                    c.unit.phi,
-                    last.0,
-                    last.1
-                ));
-            }
-        }
-        s.push_str(&format!(
-            "<line x1='{a}' y1='{y}' x2='{b}' y2='{y}' stroke='#555' stroke-width='2'/><text x='{t}' y='{ty}' font-size='12'>loss</text>\
-             <line x1='{a}' y1='{y2}' x2='{b}' y2='{y2}' stroke='#555' stroke-width='1.5' stroke-dasharray='5 3'/><text x='{t}' y='{ty2}' font-size='12'>batch accuracy</text>",
-            a = w + 12.0,
-            b = w + 40.0,
-            t = w + 46.0,
-            y = h - 48.0,
-            ty = h - 44.0,
-            y2 = h - 32.0,
-            ty2 = h - 28.0
-        ));
-        s.push_str("</svg>");
-        Some(s)
+        let seeded = curves.iter().any(|c| c.unit.seed != curves[0].unit.seed);
+        let series: Vec<LossSeries> = curves
+            .iter()
+            .map(|c| {
+                let unit = if seeded { format!("φ = {}, seed {}", c.unit.phi, c.unit.seed) } else { format!("φ = {}", c.unit.phi) };
+                let label = match c.points.last() {
+                    Some((loss, acc)) => format!("{unit}: loss {loss:.3}, batch accuracy {acc:.2}"),
+                    None => format!("{unit}: waiting"),
+                };
+                LossSeries { label, points: c.points.iter().enumerate().map(|(i, p)| ((i + 1) as f64, p.0)).collect() }
+            })
+            .collect();
+        Some(loss_curve_svg(&series, &LossStyle::default()).map_err(|e| e.to_string()))
     };
     view! {
-        {move || svg().map(|s| view! {
-            <figure class="chart loss" id="loss-curve">
-                <figcaption>"Training the vanilla model: cross-entropy (solid) and batch accuracy (dashed) per step, one colour per φ"</figcaption>
-                <div inner_html=s></div>
-            </figure>
+        {move || chart().map(|svg| view! {
+            <div class="loss">
+                <p class="small">"Training the vanilla model: the cross-entropy of each training batch (lower = better fit; ln 2 ≈ 0.69 is guessing), one line per unit."</p>
+                <Svg svg=svg id="loss-curve" label="Training curve: cross-entropy per training step of the vanilla model, one line per unit (φ and seed); the legend gives each unit's last loss and batch accuracy".to_string()/>
+            </div>
         })}
     }
 }
