@@ -38,7 +38,11 @@ pub struct SelfTestConfig {
     pub ig: IgConfig,
     /// Training images of the training check (taken after the explained ones); 0 skips it.
     pub train_images: usize,
-    /// Training settings of the training check (batch 8 by default: a few steps).
+    /// Training settings of the training check (batch 8, lr 10⁻⁴ by default: a few small
+    /// steps). With PyTorch's Adam ε = 10⁻⁸ the first steps are nearly sign steps, so a parameter
+    /// whose gradient is within rounding of 0 moves by ±lr depending on the device; a small lr
+    /// keeps the devices' trained networks (and RR-ClArC's penalties on them) within the
+    /// comparison's tolerance.
     pub train: TrainConfig,
 }
 
@@ -51,7 +55,7 @@ impl Default for SelfTestConfig {
             lrp: LrpConfig::paper(),
             ig: IgConfig::zennit(),
             train_images: 32,
-            train: TrainConfig::new().with_batch_size(8),
+            train: TrainConfig::new().with_batch_size(8).with_learning_rate(1e-4),
         }
     }
 }
