@@ -208,11 +208,9 @@ fn execute(
     match stopped {
         None => Ok(()),
         Some(()) => {
-            eprintln!(
-                "stopped by Ctrl-C: the report has {} finished unit(s) of {}",
-                results.phis.len(),
-                config.phis.len() * config.seeds().len()
-            );
+            let all = biaslens_experiment::units(&config);
+            let at = all.get(results.phis.len()).map_or(String::new(), |u| format!(" at φ = {} (seed {})", u.phi, u.seed));
+            eprintln!("stopped by Ctrl-C{at}: the report has the {} finished unit(s) of {}", results.phis.len(), all.len());
             Err(Stopped.into())
         }
     }

@@ -133,7 +133,7 @@ fn ctrl_c_keeps_the_finished_phi() {
     let out = child.wait_with_output().expect("exits");
     assert!(seen.contains("SIGINT sent"), "the second φ never started: {seen}");
     assert_eq!(out.status.code(), Some(130), "{seen}");
-    assert!(seen.contains("stopped by Ctrl-C at φ = 0.6") && seen.contains("1 finished φ value(s) of 2"), "{seen}");
+    assert!(seen.contains("stopped by Ctrl-C at φ = 0.6 (seed 42)") && seen.contains("the 1 finished unit(s) of 2"), "{seen}");
     let html = std::fs::read_to_string(&report).expect("the partial report is written");
     let r = biaslens_experiment::import_report(&html).expect("the partial report imports");
     assert_eq!(r.config.phis, vec![-0.6], "its config lists the finished φ only");
