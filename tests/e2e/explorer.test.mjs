@@ -494,8 +494,10 @@ test('own images: CelebA-layout files through the folder picker run the experime
 });
 
 test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed selector, a loss line per unit', { timeout: 300_000 }, async () => {
-  // The small config (64 training steps per unit), run for seeds 7 and 8.
+  // The small config (64 training steps per unit), run for seeds 7 and 8, with a third
+  // attribution named in the config alone (gradient × input beside LRP and IG).
   const small = smallConfig();
+  small.attribution.methods = [...small.attribution.methods, { method: 'grad_x_input' }];
   await withPage('cpu', async ({ page, server }) => {
     await page.goto(server.url);
     await page.waitForSelector('#device[data-kind="cpu"]');
@@ -536,6 +538,11 @@ test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed s
     assert.ok(across.length >= 2, `${across.length} rows over the seeds`);
     for (const row of across) assert.match(row, /\d of 2 seeds/);
     assert.equal(await page.locator('#findings details.unit').count(), 2, 'one verdict block per unit');
+    // Every attribution that ran has its tab, and choosing one shows its maps.
+    assert.deepEqual(await page.$$eval('button[data-attribution]', (b) => b.map((e) => e.dataset.attribution)), ['lrp', 'ig', 'grad_x_input']);
+    await page.click('button[data-attribution="grad_x_input"]');
+    await page.waitForFunction(() => document.querySelector('button[data-attribution="grad_x_input"]')?.getAttribute('aria-pressed') === 'true');
+    assert.match(await page.textContent('#results'), /Grad×Input/);
     // The seed selector: both seeds, and choosing one shows that unit.
     assert.deepEqual(await page.$$eval('button[data-seed]', (b) => b.map((e) => e.dataset.seed)), ['7', '8']);
     assert.match(await page.textContent('#model-table caption'), /^φ = -0\.8, seed 7:/);
