@@ -23,7 +23,7 @@
 //! layer (docs/METHODS.md#rr-clarc notes the same: it only pushes `fc`'s rows orthogonal to
 //! the CAV). Layers before the pooling would need second derivatives and are not supported.
 
-use biaslens_model::{ResNet, Tap, TrainConfig, train};
+use biaslens_model::{ResNet, Tap, TrainConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -32,6 +32,7 @@ use burn::tensor::Tensor;
 use crate::cav::{Cav, CavConfig, ConceptLabels, cav_for};
 use crate::common::{check_stop, permutation, read_scalars};
 use crate::debiased::{ClarcProjection, DebiasedModel, OutputTransform};
+use crate::fine_tune::train_on_debias_split;
 use crate::registry::{Family, Outcome, Pass, TypedMethod};
 use crate::{DebiasData, DebiasError, DebiasProgress, Stage};
 
@@ -141,30 +142,10 @@ pub async fn a_clarc(
         .with_batch_size(config.batch_size)
         .with_epochs(config.epochs)
         .with_seed(config.seed);
-    let outcome = train(
-        model,
-        data.as_train(),
-        &train_config,
-        device,
-        &mut hook,
-        |p| {
-            on_progress(&DebiasProgress {
-                stage: Stage::FineTune,
-                step: p.step,
-                total_steps: p.total_steps,
-                loss: Some(p.loss),
-                aux: None,
-            });
-        },
-        &should_stop,
-    )
-    .await?;
-    if outcome.cancelled {
-        return Err(DebiasError::Cancelled);
-    }
+    let model = train_on_debias_split(model, data, &train_config, device, &mut hook, on_progress, &should_stop).await?;
     Ok(ClarcOutcome {
         model: DebiasedModel {
-            model: outcome.model,
+            model,
             hook: config.keep_hook.then_some(hook),
             output: OutputTransform::Identity,
         },

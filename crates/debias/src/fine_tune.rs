@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use biaslens_model::{NoHook, ResNet, TrainConfig, train};
+use biaslens_model::{ForwardHook, NoHook, ResNet, TrainConfig, train};
 use burn::config::Config;
 use burn::prelude::*;
 
@@ -40,7 +40,7 @@ pub async fn fine_tune(
     data: DebiasData<'_>,
     config: &FineTuneConfig,
     device: &Device,
-    mut on_progress: impl FnMut(&DebiasProgress),
+    on_progress: impl FnMut(&DebiasProgress),
     should_stop: impl Fn() -> bool,
 ) -> Result<DebiasedModel, DebiasError> {
     let train_config = TrainConfig::new()
@@ -48,12 +48,31 @@ pub async fn fine_tune(
         .with_batch_size(config.batch_size)
         .with_epochs(config.epochs)
         .with_seed(config.seed);
+    let model = train_on_debias_split(model, data, &train_config, device, &mut NoHook, on_progress, should_stop).await?;
+    Ok(DebiasedModel::plain(model))
+}
+
+/// Cross-entropy training of `model` on the debias split with `hook` active in every forward,
+/// progress reported as the fine-tuning stage: what FineTune does with no hook and A-ClArC with
+/// its projection, so the control and the method share one training loop.
+///
+/// # Errors
+/// [`DebiasError::Train`] from training, [`DebiasError::Cancelled`] after `should_stop`.
+pub(crate) async fn train_on_debias_split(
+    model: ResNet,
+    data: DebiasData<'_>,
+    config: &TrainConfig,
+    device: &Device,
+    hook: &mut dyn ForwardHook,
+    mut on_progress: impl FnMut(&DebiasProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<ResNet, DebiasError> {
     let outcome = train(
         model,
         data.as_train(),
-        &train_config,
+        config,
         device,
-        &mut NoHook,
+        hook,
         |p| on_progress(&DebiasProgress { stage: Stage::FineTune, step: p.step, total_steps: p.total_steps, loss: Some(p.loss), aux: None }),
         &should_stop,
     )
@@ -61,7 +80,7 @@ pub async fn fine_tune(
     if outcome.cancelled {
         return Err(DebiasError::Cancelled);
     }
-    Ok(DebiasedModel::plain(outcome.model))
+    Ok(outcome.model)
 }
 
 /// FineTune in the method registry ([`crate::Registry`]).
