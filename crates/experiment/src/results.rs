@@ -142,8 +142,9 @@ pub struct ModelResult {
     /// bootstrap (`None` for vanilla, or with the bootstrap off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eo_vs_vanilla: Option<PairedGap>,
-    /// A stratified permutation test of this model's EqualizedOdds against "the groups are
-    /// treated alike" (one-sided p; `None` with the bootstrap off).
+    /// A stratified permutation test of vanilla's EqualizedOdds against "the groups are treated
+    /// alike" (one-sided p): the EO premise on own data. `None` for the methods, on the synthetic
+    /// benchmark (where [`Reliance`] is the premise) and with the bootstrap off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eo_permutation_p: Option<f64>,
     /// Ground truth on the synthetic benchmark: how much the model's output moves when the

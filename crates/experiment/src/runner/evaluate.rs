@@ -127,9 +127,11 @@ pub(crate) async fn evaluate_all(
             (Some(v), Some(b)) => Some(paired_eo_difference(&y, v, &predictions, &a, b)?),
             _ => None,
         };
+        // The EO premise of own data (docs/METHODS.md#verdicts): vanilla only, and only where no
+        // counterfactual faces give the ground truth instead.
         let eo_permutation_p = match boot {
-            Some(b) => Some(eo_permutation_p(&y, &predictions, &a, b.resamples, b.seed ^ 0x9e37_79b9)?),
-            None => None,
+            Some(b) if m == 0 && counterfactuals.is_none() => Some(eo_permutation_p(&y, &predictions, &a, b.resamples, b.seed ^ 0x9e37_79b9)?),
+            _ => None,
         };
         if m == 0 {
             vanilla_preds = Some(predictions);
