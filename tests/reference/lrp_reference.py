@@ -18,8 +18,11 @@ Each map is computed with zennit.attribution.Gradient in float64 (model.double()
 the fixture stores the float64 map (rounded to float32), its per-image input relevance sum and
 output relevance sum, and the float32-vs-float64 gap, which sets the Rust tolerance.
 
-Writes tests/fixtures/lrp/maps.npy (float32 [cases, 2, 3, 64, 64]) and cases.json.
+Writes tests/fixtures/lrp/maps.npy (float32 [cases, 2, 3, 64, 64]) and cases.json, or, run in
+an environment with Zennit 0.5.1 (the version the paper's authors locked), the same cases into
+tests/fixtures/lrp-zennit051/ (the output folder is chosen by the installed Zennit version).
 Usage: .refenv/bin/python tests/reference/lrp_reference.py
+       (REFENV_ZENNIT=0.5.1 REFENV_DIR=.refenv051 bash setup-refenv.sh; .refenv051/bin/python ...)
 """
 
 import importlib.metadata
@@ -39,7 +42,9 @@ from zennit.composites import (  # noqa: E402
 )
 from zennit.torchvision import ResNetCanonizer  # noqa: E402
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "tests/fixtures/lrp"
+ZENNIT = importlib.metadata.version("zennit")
+OUT = pathlib.Path(__file__).resolve().parents[2] / (
+    "tests/fixtures/lrp" if ZENNIT.startswith("1.") else f"tests/fixtures/lrp-zennit{ZENNIT.replace('.', '')}")
 SIZE = 64
 TARGETS = [1, 0]
 LOW, HIGH = -1.0, 1.0
