@@ -23,42 +23,26 @@ pub fn gradient(
     weighted_grad(&forward, x, targets, &weights, relevance)
 }
 
-/// Gradient × input for the logit of `targets[i]` in image `i`.
-///
-/// `forward` must be the model's forward built on an autodiff device; `x` must live on that
-/// device. The output relevance is the one-hot of each target, so `Σ map` approximates the
-/// target logit minus its value at zero for piecewise-linear networks with no bias. Targets out
-/// of range give a zero map for that image (see [`gradient`] for a checked version).
+/// Gradient × input: [`gradient`] of the output relevance of `targets[i]` in image `i`, times the
+/// input. With the one-hot output and a piecewise-linear network without biases, `Σ map` is the
+/// target logit minus its value at zero.
 ///
 /// # Shapes
-/// - `x`: `[N, C, H, W]`
+/// - `x`: `[N, C, H, W]`, any device
 /// - `targets`: `N` class indices, each `< K`
 /// - `forward`: `[N, C, H, W] → [N, K]`
 /// - returns `(map, logits)`: `map` `[N, C, H, W]` and `logits` `[N, K]`, both without autodiff
+///
+/// # Errors
+/// As [`gradient`]: a target out of range or a count that differs from the batch.
 pub fn gradient_x_input(
     forward: impl Fn(Tensor<4>) -> Tensor<2>,
     x: Tensor<4>,
     targets: &[usize],
-) -> (Tensor<4>, Tensor<2>) {
-    let device = x.device();
-    let x = x.require_grad();
-    let logits = forward(x.clone());
-    let [n, k] = logits.dims();
-    let mut onehot = vec![0.0f32; n * k];
-    for (i, &t) in targets.iter().enumerate().take(n) {
-        if t < k {
-            onehot[i * k + t] = 1.0;
-        }
-    }
-    let mask: Tensor<2> = Tensor::from_data(TensorData::new(onehot, [n, k]), &device);
-    let grads = (logits.clone() * mask).sum().backward();
-    let x_inner = x.clone().inner();
-    let map = match x.grad(&grads) {
-        Some(g) => g * x_inner,
-        // The output does not depend on the input at all: its gradient is zero.
-        None => x_inner.zeros_like(),
-    };
-    (map, logits.inner())
+    relevance: OutputRelevance,
+) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+    let (grad, logits) = gradient(forward, x.clone(), targets, relevance)?;
+    Ok((grad * x.inner(), logits))
 }
 
 #[cfg(test)]
@@ -83,7 +67,7 @@ mod tests {
         let x: Tensor<4> = Tensor::from_data(TensorData::new(xs.clone(), [n, c, h, w]), &device);
         let targets = [2usize, 0];
         let forward = |x: Tensor<4>| x.reshape([n, d]).matmul(wt.clone().transpose());
-        let (map, _) = gradient_x_input(forward, x, &targets);
+        let (map, _) = gradient_x_input(forward, x, &targets, OutputRelevance::OneHot).expect("valid targets");
         let got = map.into_data().try_into_vec::<f32>().expect("f32 data");
         for i in 0..n {
             for j in 0..d {

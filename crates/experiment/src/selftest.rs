@@ -13,7 +13,7 @@
 //! the compact ResNet on more synthetic faces ([`biaslens_model::train`], BatchNorm in training
 //! mode, autodiff through the whole network), so training is checked on the device too.
 
-use biaslens_attribution::{IgConfig, LrpConfig, gradient_x_input, integrated_gradients, lrp_resnet};
+use biaslens_attribution::{IgConfig, LrpConfig, OutputRelevance, gradient_x_input, integrated_gradients, lrp_resnet};
 use biaslens_data::{SyntheticConfig, SyntheticError, rng::SplitMix64};
 use biaslens_metrics::{ImageSize, Roi, RoiError, abs_fraction_in_roi};
 use biaslens_model::{NoHook, ResNetConfig, TinyCnn, TinyCnnWeights, TinyShapeError, TrainConfig, TrainData, TrainError};
@@ -199,7 +199,7 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
     let net = TinyCnn::from_weights(&selftest_weights(config.weight_seed), &ad)?;
     let x: Tensor<4> = Tensor::from_data(TensorData::new(batch.pixels.clone(), [n, 3, h, w]), &ad);
     let targets: Vec<usize> = batch.target.iter().map(|&t| usize::from(t)).collect();
-    let (map, logits) = gradient_x_input(|x| net.forward(x), x, &targets);
+    let (map, logits) = gradient_x_input(|x| net.forward(x), x, &targets, OutputRelevance::OneHot)?;
     let map: Tensor<3> = map.sum_dim(1).reshape([n, h, w]);
 
     // The compact ResNet: BatchNorm frozen so IG's autodiff path uses the running statistics.

@@ -2,7 +2,7 @@
 //! the explained class's output times the input, through the whole classifier
 //! (docs/METHODS.md#gradient).
 
-use biaslens_attribution::{AttributionError, gradient};
+use biaslens_attribution::{AttributionError, gradient_x_input};
 
 use super::gradient::GradientConfig;
 use super::{Expected, Explanation, MemoryPass, Request, TypedAttribution};
@@ -27,7 +27,7 @@ impl TypedAttribution for GradientXInput {
         MemoryPass { chunk_field: None, points: 1, backward: true }
     }
     fn explain(request: &Request<'_>, c: &GradientConfig) -> Result<Explanation, AttributionError> {
-        let (grad, _) = gradient(|x| request.forward(x), request.x.clone(), request.targets, c.relevance)?;
-        Ok(Explanation { map: grad * request.x.clone(), sum: None, expected: Expected::None, logits: None })
+        let (map, _) = gradient_x_input(|x| request.forward(x), request.x.clone(), request.targets, c.relevance)?;
+        Ok(Explanation { map, sum: None, expected: Expected::None, logits: None })
     }
 }
