@@ -75,6 +75,9 @@ pub(crate) async fn outputs(
         preds.extend(read.take(out_slot)?.chunks_exact(2).map(|l| i64::from(l[1] > l[0])));
         start = end;
         on_batch(start);
+        // The page's event loop runs between batches (a no-op natively): three passes over the
+        // test split per model held it for seconds otherwise.
+        biaslens_model::pace::yield_now().await;
     }
     Ok((logits, preds))
 }
@@ -122,6 +125,7 @@ pub(crate) async fn evaluate_all(
             }
             None => None,
         };
+        biaslens_model::pace::yield_now().await;
         let fairness = fairness_report(&y, &predictions, &a, boot)?;
         let eo_vs_vanilla = match (&vanilla_preds, boot) {
             (Some(v), Some(b)) => Some(paired_eo_difference(&y, v, &predictions, &a, b)?),
@@ -136,6 +140,7 @@ pub(crate) async fn evaluate_all(
         if m == 0 {
             vanilla_preds = Some(predictions);
         }
+        biaslens_model::pace::yield_now().await;
         out.push(Evaluation { fairness, eo_vs_vanilla, eo_permutation_p, reliance });
     }
     Ok(out)

@@ -50,9 +50,13 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("data", plan.data);
     let splits = ctx.pool.splits(config, phi, unit.seed)?;
+    // Each split is drawn in one go; the page's event loop runs between them.
     let train_images = ctx.pool.draw(&splits.train)?;
+    biaslens_model::pace::yield_now().await;
     let debias_images = ctx.pool.draw(&splits.debias)?;
+    biaslens_model::pace::yield_now().await;
     let test_images = ctx.pool.draw(&splits.test)?;
+    biaslens_model::pace::yield_now().await;
     tracker.end();
     timed(&mut timings, "data", t);
     if should_stop() {
@@ -98,6 +102,7 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("evaluate", plan.evaluate);
     let counterfactuals = ctx.pool.counterfactuals(&test_images)?;
+    biaslens_model::pace::yield_now().await;
     let evaluations =
         evaluate::evaluate_all(config, &models, &test_images, counterfactuals.as_ref(), side, phi, device, &mut tracker, should_stop).await?;
     drop(counterfactuals);
