@@ -575,15 +575,23 @@ test('teaching mode and hidden panels come from the URL and stay in it', { timeo
     assert.equal(await page.isVisible('#setup'), false, 'setup hidden');
     assert.equal(await page.isVisible('#share'), false, 'share hidden');
     assert.equal(await page.isVisible('#run'), true, 'run shown');
-    assert.match(await page.textContent('#teach .step-count'), /^Step 1 of 7$/);
+    assert.match(await page.textContent('#teach .step-count'), /^Step 1 of 9$/);
     // Keyboard: Tab to Next and press Enter, through to the metric explanations.
     for (let k = 2; k <= 5; k++) {
       await page.focus('#teach-next');
       await page.keyboard.press('Enter');
-      assert.match(await page.textContent('#teach .step-count'), new RegExp(`^Step ${k} of 7$`));
+      assert.match(await page.textContent('#teach .step-count'), new RegExp(`^Step ${k} of 9$`));
     }
     const text = await page.textContent('#teach');
     for (const word of ['RRF', 'ADR', 'DIF', 'RDDT']) assert.ok(text.includes(word), `step 5 explains ${word}`);
+    // On to the verdicts: the grades are explained in words, and the control is named.
+    for (let k = 6; k <= 8; k++) {
+      await page.focus('#teach-next');
+      await page.keyboard.press('Enter');
+    }
+    const verdicts = await page.textContent('#teach');
+    assert.match(verdicts, /^[\s\S]*Step 8 of 9/);
+    for (const word of ['Holds', 'direction only', 'not testable', 'FineTune']) assert.ok(verdicts.toLowerCase().includes(word.toLowerCase()), `step 8 explains ${word}`);
     // The address keeps the mode, so the link can be shared as it is.
     assert.match(await page.evaluate(() => location.hash), /&teach=1&hide=setup,share$/);
   });

@@ -213,13 +213,15 @@ pub fn Share() -> impl IntoView {
 }
 
 /// The guided steps of the teaching mode: (title, plain-language explanation, panel to show).
-const STEPS: [(&str, &str, Panel); 7] = [
+const STEPS: [(&str, &str, Panel); 9] = [
     ("The question", "A classifier learned to predict smiling from faces, but in its training data smiling went with (not) wearing a tie. Debiasing methods try to make it fair. Did they make it stop looking at the tie, or only change its answers?", Panel::Setup),
     ("The data", "φ measures how strongly the tie and smiling go together in the training images (0: unrelated, −1: every tie-wearer is not smiling). The test images are balanced, so a fair model does equally well on every group.", Panel::Setup),
     ("Train and debias", "Run trains the plain (vanilla) model, then each debiasing method changes it: ThrOpt only moves the decision threshold; the adversarial methods and ClArC change the network itself.", Panel::Run),
     ("Explanations", "A saliency map (LRP or Integrated Gradients) colours each pixel by how much it pushed the decision. Red pushed towards the answer, blue against it. The dashed box is where the tie is.", Panel::Results),
     ("Saliency metrics", "RRF: the share of relevance inside the box (lower = less attention on the tie). ADR: how much the relevance in the box dropped against vanilla (positive = dropped). DIF: the share of box pixels whose relevance dropped. RDDT: a statistical test of whether the drop is real.", Panel::Results),
     ("Fairness metrics", "Accuracy: the share of correct answers. EO (equalized odds) gap: the largest difference in true- and false-positive rates between people with and without the tie (0 = fair).", Panel::Results),
+    ("The ground truth", "Every test face is drawn twice, once with a tie and once without, and nothing else changes. How much a model's answer moves between the two is how much it really uses the tie (the reliance table). A saliency map can only guess this; here we can check the guess, and the tracking table says how well each saliency metric followed the truth across the models.", Panel::Results),
+    ("The verdicts", "Each claim of the paper is a statistical test, not a comparison of two numbers. 'Holds' means the test found the effect in the paper's direction; 'direction only' means the numbers point that way but could be chance; 'not testable' means vanilla did not use the tie, so there was nothing to remove. FineTune (more training, no debiasing) is the control: a method that does no better than it removed nothing by itself. Run 3 seeds to see whether a verdict repeats.", Panel::Results),
     ("Look closer", "Open an image in the inspector and move the box with the arrow keys: the metrics follow, so you can see which region a method really moved attention away from.", Panel::Inspector),
 ];
 
