@@ -71,13 +71,35 @@ pub fn ttest_greater(values: &[f64], alpha: f64) -> TTest {
 }
 
 /// The two-sided p-value of a one-sample t-test from its one-sided result
-/// (`scipy.stats.ttest_1samp(values, 0)`): `2·min(p, 1 − p)`; `None` where the test is undefined.
+/// (`scipy.stats.ttest_1samp(values, 0)`, i.e. `2·P(T_{n−1} ≥ |t|)`): `2·min(p, 1 − p)`; `None`
+/// where the test is undefined.
+///
+/// For `p > 0.5` (t < 0), `1 − p` cancels: it keeps only ~1e-16 absolute precision (a relative
+/// error of 1e-9 at a two-sided p of 1e-7) and is 0 once `p` rounds to 1 (t = −46 with 30 values,
+/// where scipy reports 1.5e-28; `tests/fixtures/metrics/stats_cases.json`). So there the lower
+/// tail is taken from `t` itself, `P(T_{n−1} ≤ t)`, as scipy's `2·sf(|t|)`, provided `t` is the
+/// statistic behind `p` (its tail agrees with `1 − p` to 1e-9); otherwise `1 − p` is used.
 pub fn two_sided_p(test: &TTest) -> Option<f64> {
-    test.p.map(|p| (2.0 * p.min(1.0 - p)).min(1.0))
+    let p = test.p?;
+    if p <= 0.5 {
+        return Some((2.0 * p).min(1.0));
+    }
+    let upper = 1.0 - p;
+    let lower = match test.t {
+        Some(t) if t.is_finite() && test.n >= 2 => StudentsT::new(0.0, 1.0, test.n as f64 - 1.0)
+            .ok()
+            .map(|d| d.cdf(t))
+            .filter(|lower| (lower - upper).abs() <= 1e-9)
+            .unwrap_or(upper),
+        _ => upper,
+    };
+    Some((2.0 * lower).min(1.0))
 }
 
 /// The mean of a few values (e.g. one number per seed) with its Student-t interval at `level`:
 /// `mean ± t_{(1+level)/2, n−1} · sd/√n`. `None` for no values; the interval is `None` for one.
+/// Equal values give the zero-width interval `[mean, mean]` (scipy's `t.interval` gives NaN: it
+/// needs `scale > 0`).
 pub fn mean_t_interval(values: &[f64], level: f64) -> Option<(f64, Option<Interval>)> {
     let (mean, pop_std) = mean_std(values)?;
     let n = values.len();
@@ -109,7 +131,8 @@ pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
 }
 
 /// Spearman's rank correlation of paired values (average ranks for ties, as
-/// `scipy.stats.spearmanr`); `None` for fewer than 3 pairs or a constant side.
+/// `scipy.stats.spearmanr`); `None` for fewer than 3 pairs (scipy gives ±1 for two distinct
+/// pairs, which any two points have) or a constant side.
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
     fn ranks(v: &[f64]) -> Vec<f64> {
         let mut idx: Vec<usize> = (0..v.len()).collect();
@@ -267,6 +290,25 @@ mod tests {
         assert_eq!((ones.p, ones.significant), (Some(0.0), true));
         assert_eq!(ttest_greater(&[1.0], 0.01).p, None);
         assert_eq!(ttest_greater(&[], 0.01).n, 0);
+    }
+
+    #[test]
+    fn two_sided_p_keeps_small_values_for_negative_t() {
+        // scipy.stats.ttest_1samp([-2.0, -2.1, -1.9, -2.05, -1.95], 0): t = −56.57 (df 4),
+        // pvalue = 5.84718796591288e-07; the one-sided p is 1 − 2.9e-7, so 2·(1 − p) alone would
+        // carry ~4e-10 relative error (the tolerance below is statrs' tail accuracy, ~1e-12).
+        let r = ttest_greater(&[-2.0, -2.1, -1.9, -2.05, -1.95], 0.05);
+        let t = r.t.expect("defined");
+        let lower = StudentsT::new(0.0, 1.0, 4.0).expect("df 4").cdf(t);
+        assert_eq!(two_sided_p(&r), Some(2.0 * lower));
+        assert!((2.0 * lower / 5.847_187_965_912_88e-7 - 1.0).abs() < 1e-11, "{lower:e}");
+        // A p that does not come from t (a caller overwrote it) is used as given.
+        let edited = TTest { p: Some(0.9), ..r };
+        assert!((two_sided_p(&edited).expect("defined") - 0.2).abs() < 1e-15);
+        let up = TTest { p: Some(0.3), ..r };
+        assert_eq!(two_sided_p(&up), Some(0.6));
+        // t = −∞ (constant negative values): one-sided p = 1, two-sided 0, as scipy.
+        assert_eq!(two_sided_p(&ttest_greater(&[-1.0; 3], 0.05)), Some(0.0));
     }
 
     #[test]
