@@ -306,6 +306,9 @@ fn summarise(r: &ExperimentResults, out: &Path) {
         if !(p.roi || p.eo) {
             println!("φ = {}, seed {}: not testable: {}", p.phi, p.seed, p.reason);
         }
+        if let Some(a) = &p.attention {
+            println!("φ = {}, seed {}: {}", p.phi, p.seed, a.text());
+        }
     }
     if v.claims() > 0 {
         println!("the paper's findings (tested, Holm-corrected): {} (details in the report)", v.summary());

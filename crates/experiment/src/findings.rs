@@ -152,6 +152,52 @@ pub struct Premise {
     pub eo: bool,
     /// Why, in words.
     pub reason: String,
+    /// Where vanilla's maps put their relevance (the paper's Figure 2 premise: vanilla looks at
+    /// the attribute); `None` without a map of vanilla.
+    #[serde(default)]
+    pub attention: Option<Attention>,
+}
+
+/// Vanilla's relevance per pixel inside the ROI against outside it (MRR, docs/METHODS.md#metrics)
+/// for the attribution the claims read, over every explained face and over the faces that have
+/// the attribute (the groups with protected = 1; on the others the ROI holds no attribute to
+/// look at). A description, not a test: the ground truth decides the premise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attention {
+    /// The attribution key.
+    pub key: String,
+    /// MRR over every explained image.
+    pub mrr_all: f64,
+    /// MRR over the explained images with the attribute; `None` if there are none.
+    pub mrr_with: Option<f64>,
+    /// Explained images with the attribute.
+    pub n_with: usize,
+}
+
+impl Attention {
+    /// "vanilla's lrp relevance per pixel is 1.71× as high inside the ROI as outside on the 80
+    /// faces with the attribute (0.95× over all faces)".
+    pub fn text(&self) -> String {
+        let with = match self.mrr_with {
+            Some(m) => format!(
+                "{m:.2}× as high inside the ROI as outside it on the {} explained faces with the attribute ({:.2}× over all of them): {}",
+                self.n_with,
+                self.mrr_all,
+                if m > 1.0 { "its maps point at the attribute" } else { "its maps do not single out the attribute" }
+            ),
+            None => format!("{:.2}× as high inside the ROI as outside it over the explained faces", self.mrr_all),
+        };
+        format!("Vanilla's {} relevance per pixel is {with}", self.key)
+    }
+}
+
+fn attention(p: &PhiResult, key: Option<&str>) -> Option<Attention> {
+    let key = key?;
+    let s = &p.models.first()?.attribution(key)?.saliency;
+    let with: Vec<_> = s.groups.iter().filter(|g| g.group.protected == 1 && g.metrics.n > 0).collect();
+    let n_with: usize = with.iter().map(|g| g.metrics.n).sum();
+    let mrr_with = (n_with > 0).then(|| with.iter().map(|g| g.metrics.mrr_vanilla.mean * g.metrics.n as f64).sum::<f64>() / n_with as f64);
+    Some(Attention { key: key.to_owned(), mrr_all: s.pooled.mrr_vanilla.mean, mrr_with, n_with })
 }
 
 /// A check that cannot fail by construction, shown as such (ThrOpt leaves the maps unchanged).
@@ -245,7 +291,7 @@ impl Verdicts {
 
 fn premise(results: &ExperimentResults, p: &PhiResult, key: Option<&str>) -> Premise {
     let vanilla = p.models.first();
-    let make = |roi: bool, eo: bool, reason: String| Premise { phi: p.phi, seed: p.seed, roi, eo, reason };
+    let make = |roi: bool, eo: bool, reason: String| Premise { phi: p.phi, seed: p.seed, roi, eo, reason, attention: attention(p, key) };
     if let Some(r) = vanilla.and_then(|v| v.reliance.as_ref()) {
         let ok = r.shortcut.value > 0.0 && r.shortcut_p.is_some_and(|q| q < PREMISE_ALPHA);
         let text = format!(

@@ -73,8 +73,21 @@ fn vanilla_against_itself_never_holds() {
         assert_eq!(rel.n, 64);
         assert!((0.0..=1.0).contains(&rel.flip_rate.value) && rel.logit_change.value >= 0.0);
     }
+    // Where vanilla's map looks: MRR over all explained faces and over those with the attribute,
+    // the latter pooled from the groups with protected = 1.
+    let a = v.premises[0].attention.as_ref().expect("vanilla has LRP maps");
+    let s = &p.models[0].attribution("lrp").unwrap().saliency;
+    assert_eq!(a.key, "lrp");
+    assert_eq!(a.mrr_all, s.pooled.mrr_vanilla.mean);
+    let with: Vec<_> = s.groups.iter().filter(|g| g.group.protected == 1).collect();
+    assert_eq!(a.n_with, with.iter().map(|g| g.metrics.n).sum::<usize>());
+    assert!(a.n_with > 0 && a.n_with < 16, "some but not all of the 16 explained faces wear it: {}", a.n_with);
+    let lo = with.iter().map(|g| g.metrics.mrr_vanilla.mean).fold(f64::INFINITY, f64::min);
+    let hi = with.iter().map(|g| g.metrics.mrr_vanilla.mean).fold(f64::NEG_INFINITY, f64::max);
+    let m = a.mrr_with.unwrap();
+    assert!(lo - 1e-12 <= m && m <= hi + 1e-12, "a weighted mean of the groups' MRR: {m} not in [{lo}, {hi}]");
     let html = render_report(r);
-    for needle in ["Ground truth: how much each model relies", "Premise:", "verdict-summary", "(control)"] {
+    for needle in ["Ground truth: how much each model relies", "Premise:", "verdict-summary", "(control)", "relevance per pixel is"] {
         assert!(html.contains(needle), "report lacks {needle}");
     }
 }

@@ -112,6 +112,7 @@ pub fn VerdictsPanel(results: Arc<ExperimentResults>) -> impl IntoView {
                 <details class="unit" open=open_all || i == 0 data-phi=p.phi.to_string() data-seed=p.seed.to_string()>
                     <summary><strong>{unit_label(p, seeded)}</strong>{format!(": {held} of {counted} claims hold")}</summary>
                     <p class=premise_class>{premise_lead}{format!("{}.", premise.reason)}</p>
+                    {premise.attention.as_ref().map(|a| view! { <p class="small attention" data-mrr-with=a.mrr_with.map(|m| m.to_string())>{format!("{}.", a.text())}</p> })}
                     <ul class="verdicts">{claims}{sanity}</ul>
                 </details>
             }

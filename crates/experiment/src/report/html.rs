@@ -210,11 +210,12 @@ fn verdicts(h: &mut String, results: &ExperimentResults) {
         let counted = here.iter().filter(|f| !f.control).count();
         let _ = write!(
             h,
-            "<h3>φ = {}, seed {} — {held} of {counted} claims hold</h3><p class=\"{}\">Premise: {}.</p><ul>",
+            "<h3>φ = {}, seed {} — {held} of {counted} claims hold</h3><p class=\"{}\">Premise: {}.</p>{}<ul>",
             p.phi,
             p.seed,
             if u.roi || u.eo { "muted" } else { "warn" },
-            esc(&u.reason)
+            esc(&u.reason),
+            u.attention.as_ref().map_or(String::new(), |a| format!("<p class=\"muted\">{}.</p>", esc(&a.text())))
         );
         for f in here {
             let _ = write!(
