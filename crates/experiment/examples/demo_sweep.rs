@@ -6,10 +6,14 @@
 //!
 //! `cargo run -p biaslens-experiment --example demo_sweep -- [candidate…] --seeds 1,2,3,4,5`
 //! (`--list` names the candidates). Each candidate is a patch on the demo as it was before the
-//! sweep ([`before`]); "clearer" is the demo the sweep chose.
+//! sweep ([`before`]); "clearer" is the demo the first rounds chose, and the second round's
+//! "adv-plain-strong" and "adv-plain-extreme" (φ −0.95 of the one, −0.9 of the other) the one
+//! that replaced it; "demo" is the embedded default as it is now, unpatched, for checking it on
+//! seeds nobody tuned on.
 
 use biaslens_experiment::findings::{Claim, Grade, verdicts};
-use biaslens_experiment::{ExperimentConfig, run_experiment};
+use biaslens_experiment::{ExperimentConfig, RunOptions, run_experiment_with};
+use biaslens_metrics::{Normalisation, PreprocessSettings, SaliencySettings, per_image_metrics, ttest_greater, two_sided_p};
 use burn::prelude::Device;
 use serde_json::json;
 
@@ -18,7 +22,7 @@ use serde_json::json;
 /// 48 explained images with LRP and IG-20, no control method.
 fn before() -> serde_json::Value {
     json!({
-        "data": {"synthetic": {"open_mouth_rate": 0.5, "expression": 1.0}},
+        "data": {"synthetic": {"open_mouth_rate": 0.5, "expression": 1.0, "distractors": true}},
         "phis": [-0.2, -0.5, -0.8],
         "train": {"epochs": 2},
         "methods": paper_methods(false),
@@ -52,6 +56,26 @@ fn wide(data: serde_json::Value, phis: &[f64]) -> serde_json::Value {
     })
 }
 
+/// The faces of "clearer": a fifth of the smiles open, the expression at three quarters.
+fn clearer() -> serde_json::Value {
+    json!({"open_mouth_rate": 0.2, "expression": 0.75})
+}
+
+/// SavaniAFT and ZhangAL with the network's learning rate at FineTune's (10⁻³) and more rounds,
+/// so that their updates add up to about one epoch of fine-tuning.
+fn adversaries(mut patch: serde_json::Value) -> serde_json::Value {
+    if let Some(methods) = patch["methods"].as_array_mut() {
+        for m in methods {
+            match m["method"].as_str() {
+                Some("savani_aft") => m["config"] = json!({"iterations": 4, "batch_size": 32, "model_lr": 1e-3}),
+                Some("zhang_al") => m["config"] = json!({"iterations": 10, "model_iterations": 4, "batch_size": 32, "model_lr": 1e-3}),
+                _ => {}
+            }
+        }
+    }
+    patch
+}
+
 /// Each candidate as a patch on [`before`].
 fn candidates() -> Vec<(&'static str, serde_json::Value)> {
     let subtle = json!({"open_mouth_rate": 0.0, "expression": 0.35});
@@ -68,6 +92,7 @@ fn candidates() -> Vec<(&'static str, serde_json::Value)> {
         {"method": "ig", "config": {"steps": 8, "steps_per_chunk": 8}}
     ]});
     vec![
+        ("demo", json!({})),
         ("before", json!({})),
         (
             "strong",
@@ -85,6 +110,16 @@ fn candidates() -> Vec<(&'static str, serde_json::Value)> {
         ("mid-strong", wide(mid, &[-0.8, -0.9, -0.95])),
         ("attributions", attributions),
         ("clearer", wide(json!({"open_mouth_rate": 0.2, "expression": 0.75}), &[-0.7, -0.9])),
+        // Round 2: the adversaries at DetoxAI's learning rates take ~10 small steps and leave the
+        // ground-truth reliance where vanilla had it; these give them FineTune's step size.
+        ("adv", adversaries(wide(clearer(), &[-0.7, -0.9]))),
+        ("adv-strong", adversaries(wide(clearer(), &[-0.8, -0.95]))),
+        ("adv-plain", adversaries(wide(json!({"open_mouth_rate": 0.2, "expression": 0.75, "distractors": false}), &[-0.7, -0.9]))),
+        ("adv-plain-strong", adversaries(wide(json!({"open_mouth_rate": 0.2, "expression": 0.75, "distractors": false}), &[-0.8, -0.95]))),
+        // Only the weaker φ of a [−0.85, −0.95] grid: units are independent, so its −0.95 units are
+        // "adv-plain-strong"'s.
+        ("adv-plain-85", adversaries(wide(json!({"open_mouth_rate": 0.2, "expression": 0.75, "distractors": false}), &[-0.85]))),
+        ("adv-plain-extreme", adversaries(wide(json!({"open_mouth_rate": 0.2, "expression": 0.75, "distractors": false}), &[-0.9, -0.97]))),
     ]
 }
 
@@ -103,7 +138,7 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 2, 3, 4, 5]);
     let wanted: Vec<&String> = args.iter().take_while(|a| *a != "--seeds").collect();
-    println!("| candidate | seed | φ | vanilla shortcut (p) | vanilla flips | vanilla LRP MRR | vanilla accuracy | ThrOpt maps = vanilla | ROI claims hold | EO claims hold | per method: ROI grade, |Δlogit| | s |");
+    println!("| candidate | seed | φ | vanilla shortcut (p) | vanilla flips | vanilla LRP MRR (all / wearing it) | vanilla accuracy | ThrOpt maps = vanilla | ROI claims hold | EO claims hold | per method: ROI grade, |Δlogit|, accuracy | s |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, patch) in candidates() {
         if !wanted.is_empty() && !wanted.iter().any(|w| w.as_str() == name) {
@@ -111,7 +146,10 @@ fn main() {
         }
         for &seed in &seeds {
             let mut value = serde_json::to_value(ExperimentConfig::demo()).expect("serialisable");
-            biaslens_debias::merge(&mut value, before());
+            // "demo" is the embedded default as it is now (for seeds nobody tuned on).
+            if name != "demo" {
+                biaslens_debias::merge(&mut value, before());
+            }
             biaslens_debias::merge(&mut value, patch.clone());
             let mut config = match ExperimentConfig::from_value(value) {
                 Ok(c) => c,
@@ -122,7 +160,9 @@ fn main() {
             };
             config.set_seeds(&[seed]);
             let start = std::time::Instant::now();
-            let r = match pollster::block_on(run_experiment(&config, &Device::flex(), |_| {}, || false)) {
+            // Keep every explained map so the ROI test can be re-scored under other readings.
+            let options = RunOptions { inspect_bytes: usize::MAX / 4, ..RunOptions::default() };
+            let r = match pollster::block_on(run_experiment_with(&config, &Device::flex(), &options, |_| {}, || false)) {
                 Ok(r) => r,
                 Err(e) => {
                     println!("| {name} | {seed} | — | failed: {e} |");
@@ -141,6 +181,12 @@ fn main() {
                 let vanilla = &p.models[0];
                 let rel = vanilla.reliance.as_ref();
                 let mrr = vanilla.attribution("lrp").map_or(f64::NAN, |a| a.saliency.pooled.mrr_vanilla.mean);
+                // MRR on the faces that wear the attribute (the groups with protected = 1).
+                let mrr_with = vanilla.attribution("lrp").map_or(f64::NAN, |a| {
+                    let g: Vec<_> = a.saliency.groups.iter().filter(|g| g.group.protected == 1).collect();
+                    let n: usize = g.iter().map(|g| g.metrics.n).sum();
+                    g.iter().map(|g| g.metrics.mrr_vanilla.mean * g.metrics.n as f64).sum::<f64>() / n as f64
+                });
                 let here = |k: Claim| {
                     let of: Vec<_> = v.findings.iter().filter(|f| f.phi == p.phi && f.seed == p.seed && f.kind == k && !f.control).collect();
                     format!("{}/{}", of.iter().filter(|f| f.grade == Grade::Holds).count(), of.len())
@@ -150,10 +196,12 @@ fn main() {
                     .iter()
                     .skip(1)
                     .map(|m| {
-                        let g = v
+                        let f = v
                             .findings
                             .iter()
-                            .find(|f| f.phi == p.phi && f.seed == p.seed && f.method == m.name && f.kind == Claim::LowersRoiRelevance)
+                            .find(|f| f.phi == p.phi && f.seed == p.seed && f.method == m.name && f.kind == Claim::LowersRoiRelevance);
+                        let q = f.and_then(|f| f.p).map_or(String::new(), |q| format!(" p {q:.0e}"));
+                        let g = f
                             .map_or("—", |f| match f.grade {
                                 Grade::Holds => "H",
                                 Grade::DirectionOnly => "d",
@@ -161,12 +209,13 @@ fn main() {
                                 Grade::Opposite => "O",
                                 Grade::NotTestable => "n",
                             });
-                        format!("{} {g} {:.2}", m.name, m.reliance.as_ref().map_or(f64::NAN, |r| r.logit_change.value))
+                        format!("{} {g}{q} {:.2} acc {:.2}", m.name, m.reliance.as_ref().map_or(f64::NAN, |r| r.logit_change.value), m.fairness.accuracy.value)
                     })
                     .collect();
+                eprintln!("{name} seed {seed} φ {}: {}", p.phi, rescored(&r, p));
                 let thr = v.sanity.iter().filter(|s| s.phi == p.phi && s.seed == p.seed).all(|s| s.unchanged);
                 println!(
-                    "| {name} | {seed} | {} | {:+.3} ({}) | {:.3} | {mrr:.2} | {:.3} | {} | {} | {} | {} (vanilla {:.2}) | {secs:.0} |",
+                    "| {name} | {seed} | {} | {:+.3} ({}) | {:.3} | {mrr:.2} / {mrr_with:.2} | {:.3} | {} | {} | {} | {} (vanilla {:.2}) | {secs:.0} |",
                     p.phi,
                     rel.map_or(f64::NAN, |r| r.shortcut.value),
                     rel.and_then(|r| r.shortcut_p).map_or("—".into(), |q| format!("{q:.0e}")),
@@ -181,4 +230,39 @@ fn main() {
             }
         }
     }
+}
+
+/// The LRP ROI test of each method under two other readings of the maps, from the kept per-image
+/// maps: ADR on maps scaled to sum 1 (`sum_to_one`), and the per-image drop of RRF (vanilla −
+/// method), each a two-sided one-sample t-test; "+" significant drop at p < 0.01, "−" significant
+/// rise, "·" neither; with the ground-truth |Δ logit|.
+fn rescored(r: &biaslens_experiment::ExperimentResults, p: &biaslens_experiment::results::PhiResult) -> String {
+    let Some(kept) = p.explained.as_ref() else { return "no kept maps".into() };
+    let Some(maps) = kept.maps.get("lrp") else { return "no lrp".into() };
+    let roi = &r.roi;
+    let grade = |values: &[f64]| {
+        let t = ttest_greater(values, 0.01);
+        match two_sided_p(&t) {
+            Some(q) if q < 0.01 && t.mean > 0.0 => format!("+{:.4}", t.mean),
+            Some(q) if q < 0.01 => format!("−{:.4}", t.mean),
+            _ => format!("·{:.4}", t.mean),
+        }
+    };
+    let sum1 = SaliencySettings { preprocess: PreprocessSettings { normalisation: Normalisation::SumToOne, ..Default::default() }, ..Default::default() };
+    let code = SaliencySettings::default();
+    let mut out = Vec::new();
+    for (m, model) in p.models.iter().enumerate().skip(1) {
+        let (v, d) = (&maps[0].signed, &maps[m].signed);
+        let (Ok(a), Ok(b)) = (per_image_metrics(v, d, 1, roi, &sum1), per_image_metrics(v, d, 1, roi, &code)) else { continue };
+        let adr1: Vec<f64> = a.iter().map(|x| x.adr).collect();
+        let drrf: Vec<f64> = b.iter().map(|x| x.vanilla.rrf - x.debiased.rrf).collect();
+        out.push(format!(
+            "{}: sum1 ADR {} ΔRRF {} |Δlogit| {:.2}",
+            model.name,
+            grade(&adr1),
+            grade(&drrf),
+            model.reliance.as_ref().map_or(f64::NAN, |x| x.logit_change.value)
+        ));
+    }
+    out.join("; ")
 }
