@@ -46,6 +46,11 @@ pub struct Args {
     /// config's seed(s): claims are then reported as "holds in k of n seeds".
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
+    /// Run only the I-th of N shards of the run's units (each φ with each seed; unit k goes to
+    /// shard k mod N + 1), e.g. `--shard $SLURM_ARRAY_TASK_ID/8`; `biaslens merge` puts the
+    /// shards' `--json` files together into the whole run's report.
+    #[arg(long)]
+    shard: Option<biaslens_experiment::Shard>,
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -103,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.seeds.is_empty() {
         config.set_seeds(&args.seeds);
     }
-    let mut options = RunOptions::default();
+    let mut options = RunOptions { shard: args.shard, ..RunOptions::default() };
     if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
         options.images = Some(Arc::new(own_pool(labels, images, &config)?));
     }
@@ -144,7 +149,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// Checks that a file can be created at `path` before hours of compute.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_writable(path: &Path) -> anyhow::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     anyhow::ensure!(dir.is_dir(), "the folder {} of {} does not exist", dir.display(), path.display());
     anyhow::ensure!(!path.is_dir(), "{} is a folder; give a file name", path.display());
@@ -205,10 +210,21 @@ fn execute(
         std::fs::write(j, results.to_json()).with_context(|| format!("writing the results {}", j.display()))?;
     }
     summarise(&results, out);
+    if let (Some(shard), Some(p)) = (options.shard, &results.partial) {
+        println!(
+            "shard {shard}: {} of {} unit(s); the other {} are other shards' (put them together with `biaslens merge`)",
+            results.phis.len(),
+            results.phis.len() + p.missing.len(),
+            p.missing.len()
+        );
+    }
     match stopped {
         None => Ok(()),
         Some(()) => {
-            let all = biaslens_experiment::units(&config);
+            let all = match options.shard {
+                Some(shard) => shard.units(&config).unwrap_or_default(),
+                None => biaslens_experiment::units(&config),
+            };
             let at = all.get(results.phis.len()).map_or(String::new(), |u| format!(" at φ = {} (seed {})", u.phi, u.seed));
             eprintln!("stopped by Ctrl-C{at}: the report has the {} finished unit(s) of {}", results.phis.len(), all.len());
             Err(Stopped.into())
@@ -285,7 +301,7 @@ impl ProgressLine {
     }
 }
 
-fn summarise(r: &ExperimentResults, out: &Path) {
+pub(crate) fn summarise(r: &ExperimentResults, out: &Path) {
     let seeds = r.config.seeds();
     println!("wrote {} ({:.1} s, seed{} {})", out.display(), r.total_seconds, if seeds.len() > 1 { "s" } else { "" }, seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
     let key = claim_key(r);

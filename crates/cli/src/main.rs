@@ -5,10 +5,12 @@
 mod cmd_attribute;
 mod cmd_check;
 mod cmd_data;
+mod cmd_merge;
 mod cmd_metrics;
 mod cmd_predict;
 mod cmd_run;
 mod cmd_selftest;
+mod cmd_sweep;
 mod device;
 mod load;
 
@@ -41,6 +43,10 @@ enum Command {
     Run(cmd_run::Args),
     /// Run the embedded default experiment (the page's demo) and write the HTML report.
     Demo(cmd_run::DemoArgs),
+    /// Merge the shards of one run (`run --shard I/N --json …`) into the whole run's report.
+    Merge(cmd_merge::Args),
+    /// Write a run as a Slurm array job (one task per shard) plus a merge job that depends on it.
+    Sweep(cmd_sweep::Args),
     /// Read a report, config, link, own data or weights and say what is wrong with it, without
     /// running anything.
     Check(cmd_check::Args),
@@ -56,6 +62,8 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => cmd_data::run(args),
         Command::Run(args) => cmd_run::run(args),
         Command::Demo(args) => cmd_run::demo(args),
+        Command::Merge(args) => cmd_merge::run(args),
+        Command::Sweep(args) => cmd_sweep::run(args),
         Command::Check(args) => cmd_check::run(args),
     };
     match result {

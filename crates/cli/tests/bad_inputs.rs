@@ -258,6 +258,17 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
             pollster::block_on(biaslens_experiment::run_experiment(&config, &Device::flex(), |_| {}, || false)).map(|_| ()).map_err(|e| e.to_string())
         })()),
         "link" => e(ExperimentConfig::from_fragment(param(c, "fragment")).map(|_| ()).map_err(|e| e.to_string())),
+        "merge" => e((|| {
+            let files = c.params["files"].as_array().expect("files");
+            let pieces = files
+                .iter()
+                .map(|f| {
+                    let f = f.as_str().expect("file name");
+                    import_report(&String::from_utf8_lossy(&read(f))).map(|r| (f.to_owned(), r)).map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            biaslens_experiment::merge(pieces, false).map(|_| ()).map_err(|e| e.to_string())
+        })()),
         "roi" => {
             let n = |k: &str| u32::try_from(c.params[k].as_u64().expect("number")).expect("u32");
             let image = ImageSize { width: n("width"), height: n("height") };

@@ -301,3 +301,127 @@ fn seeds_run_every_unit_and_count_the_claims() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("seeds lists 7 twice"));
 }
+
+/// `run --shard I/N` on each of three shards of a 2 φ × 2 seeds config, then `merge`: the merged
+/// results equal one `run` of the whole config, number for number (timings aside, which no two
+/// runs share). Pieces that do not make one run are refused with a message naming the problem.
+#[test]
+fn shards_merge_into_the_single_run() {
+    let d = dir("shards");
+    let config = d.join("exp.json");
+    let mut c: serde_json::Value = serde_json::from_str(TINY).expect("tiny config");
+    c["phis"] = serde_json::json!([-0.6, -0.9]);
+    c["seeds"] = serde_json::json!([1, 2]);
+    c["methods"] = serde_json::json!([{"method": "thr_opt"}, {"method": "a_clarc", "config": {"batch_size": 32}}]);
+    std::fs::write(&config, c.to_string()).expect("config written");
+    let run = |extra: &[&str], json: &str| {
+        let out = biaslens()
+            .args(["run", "--quiet", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(d.join(format!("{json}.html")))
+            .arg("--json")
+            .arg(d.join(format!("{json}.json")))
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        d.join(format!("{json}.json"))
+    };
+    let whole = run(&[], "whole");
+    let shards: Vec<PathBuf> = (1..=3).map(|i| run(&["--shard", &format!("{i}/3")], &format!("shard{i}"))).collect();
+    let read = |p: &PathBuf| biaslens_experiment::import_report(&std::fs::read_to_string(p).expect("written")).expect("imports");
+    // Units 0..4 round-robin over 3 shards: 2, 1 and 1 units, each listing the others as missing.
+    let first = read(&shards[0]);
+    assert_eq!(first.phis.len(), 2);
+    assert_eq!(first.partial.as_ref().map(|p| p.missing.len()), Some(2));
+
+    let merge = |pieces: &[&PathBuf], extra: &[&str]| {
+        biaslens()
+            .arg("merge")
+            .args(pieces)
+            .arg("--out")
+            .arg(d.join("merged.html"))
+            .arg("--json")
+            .arg(d.join("merged.json"))
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    // In any order.
+    let out = merge(&[&shards[2], &shards[0], &shards[1]], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("merged 3 piece(s): 4 of 4 unit(s)"));
+    let merged = read(&d.join("merged.json"));
+    let single = read(&whole);
+    assert_eq!(merged.partial, None);
+    assert_eq!(merged.without_timings().to_json(), single.without_timings().to_json(), "merged shards = one run");
+    let html = std::fs::read_to_string(d.join("merged.html")).expect("report");
+    assert_eq!(biaslens_experiment::import_report(&html).expect("imports").without_timings(), merged.without_timings());
+
+    // Refused, each with its reason.
+    let refused = |pieces: &[&PathBuf], extra: &[&str], needle: &str| {
+        let out = merge(pieces, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "merging {pieces:?} should fail");
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    };
+    refused(&[&shards[0], &shards[1]], &[], "1 unit(s) missing: φ = -0.6 seed 2");
+    refused(&[&shards[0], &shards[0], &shards[1], &shards[2]], &[], "is in both");
+    let mut other = c.clone();
+    other["name"] = "another".into();
+    std::fs::write(&config, other.to_string()).expect("config written");
+    let foreign = run(&["--shard", "2/3"], "foreign");
+    refused(&[&shards[0], &foreign, &shards[2]], &[], "is not part of the same run");
+    let not_results = d.join("exp.json");
+    refused(&[&shards[0], &not_results], &[], "is not biaslens results");
+    // With --partial the report lists what is missing.
+    let out = merge(&[&shards[0], &shards[1]], &["--partial"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(&d.join("merged.json")).partial.map(|p| p.missing), Some(vec![(-0.6, 2)]));
+    // A shard the config cannot fill.
+    let out = biaslens().args(["run", "--config"]).arg(&config).arg("--out").arg(d.join("x.html")).args(["--shard", "5/5"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shard 5/5 has no unit"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `sweep --slurm DIR` writes an array job and a dependent merge job. Run here as Slurm would
+/// run them (each array task with its `SLURM_ARRAY_TASK_ID`, then the merge), they give the
+/// results of one `run` of the config.
+#[test]
+fn slurm_scripts_run_as_tasks_give_the_single_run() {
+    let d = dir("slurm");
+    let config = d.join("exp.json");
+    let mut c: serde_json::Value = serde_json::from_str(TINY).expect("tiny config");
+    c["phis"] = serde_json::json!([-0.6, -0.9]);
+    c["seeds"] = serde_json::json!([4, 5]);
+    std::fs::write(&config, c.to_string()).expect("config written");
+    let jobs = d.join("jobs");
+    let out = biaslens().args(["sweep", "--config"]).arg(&config).arg("--slurm").arg(&jobs).args(["--shards", "3", "--sbatch", "--partition=short"]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let array = std::fs::read_to_string(jobs.join("array.sbatch")).expect("array script");
+    for needle in ["#SBATCH --array=1-3", "#SBATCH --partition=short", "#SBATCH --mem=", "--shard \"$I/3\"", "--device cpu"] {
+        assert!(array.contains(needle), "{needle} not in:\n{array}");
+    }
+    let submit = std::fs::read_to_string(jobs.join("submit.sh")).expect("submit script");
+    assert!(submit.contains("--dependency=afterok:"), "{submit}");
+    for i in 1..=3 {
+        let out = Command::new("bash")
+            .arg(jobs.join("array.sbatch"))
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .env("SLURM_SUBMIT_DIR", &jobs)
+            .output()
+            .expect("task runs");
+        assert!(out.status.success(), "task {i}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = Command::new("bash").arg(jobs.join("merge.sbatch")).env("SLURM_SUBMIT_DIR", &jobs).output().expect("merge runs");
+    assert!(out.status.success(), "merge: {}", String::from_utf8_lossy(&out.stderr));
+    let whole = biaslens().args(["run", "--quiet", "--config"]).arg(&config).arg("--out").arg(d.join("whole.html")).arg("--json").arg(d.join("whole.json")).output().expect("runs");
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let read = |p: PathBuf| biaslens_experiment::import_report(&std::fs::read_to_string(p).expect("written")).expect("imports").without_timings().to_json();
+    assert_eq!(read(jobs.join("results.json")), read(d.join("whole.json")));
+    // More shards than units is refused before anything is written.
+    let out = biaslens().args(["sweep", "--config"]).arg(&config).arg("--slurm").arg(d.join("too-many")).args(["--shards", "9"]).output().expect("runs");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("use 1 to 4"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!d.join("too-many").exists());
+}

@@ -140,7 +140,19 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
         },
         None => None,
     };
-    let units = units(config);
+    let units = match options.shard {
+        // A shard's units, numbered in the shard's own order for its progress.
+        Some(shard) => match shard.units(config) {
+            Ok(mine) => mine.into_iter().enumerate().map(|(index, u)| Unit { index, ..u }).collect(),
+            Err(e) => return failed(RunError::Shard(e)),
+        },
+        None => units(config),
+    };
+    // A shard's results are partial by design: every other shard's units are missing.
+    let finished = |parts: Vec<ExperimentResults>| match options.shard {
+        Some(_) => crate::merge::merge(parts.into_iter().map(|p| (String::new(), p)).collect(), true).ok(),
+        None => ExperimentResults::join_finished(config, parts),
+    };
     // Every unit's splits first (labels only, cheap), so a correlation the pool cannot supply is
     // reported before any training.
     for u in &units {
@@ -179,7 +191,7 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
                     data_source: pool.own_name(),
                     partial: None,
                 });
-                if let Some(so_far) = ExperimentResults::join_finished(config, parts.clone()) {
+                if let Some(so_far) = finished(parts.clone()) {
                     host.unit_finished(&so_far);
                 }
                 k += 1;
@@ -190,13 +202,13 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
                     if let Some(bytes) = &options.vanilla_weights {
                         match train::load_vanilla(config, bytes, &current.0) {
                             Ok(m) => ctx.loaded = Some(m),
-                            Err(e) => return Driven { results: ExperimentResults::join_finished(config, parts), stopped: Some(e) },
+                            Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
                         }
                     }
                 }
-                None => return Driven { results: ExperimentResults::join_finished(config, parts), stopped: Some(e) },
+                None => return Driven { results: finished(parts), stopped: Some(e) },
             },
-            Err(e) => return Driven { results: ExperimentResults::join_finished(config, parts), stopped: Some(e) },
+            Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
         }
     }
     host.progress(&RunProgress {
@@ -211,5 +223,9 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
         loss: None,
         accuracy: None,
     });
-    Driven { results: ExperimentResults::join(config, parts), stopped: None }
+    let results = match options.shard {
+        Some(_) => finished(parts),
+        None => ExperimentResults::join(config, parts),
+    };
+    Driven { results, stopped: None }
 }

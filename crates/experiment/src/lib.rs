@@ -15,6 +15,7 @@ pub mod attributions;
 pub mod config;
 pub mod driver;
 pub mod findings;
+pub mod merge;
 pub mod registries;
 pub mod report;
 pub mod resources;
@@ -24,6 +25,7 @@ pub mod selftest;
 
 pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec};
 pub use driver::{Driven, Host, Unit, drive, units};
+pub use merge::{MergeError, Shard, merge};
 pub use registries::Registries;
 pub use report::{ReportError, import_report, render_report};
 pub use results::{ExperimentResults, ExplainedImages, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};

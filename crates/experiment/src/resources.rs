@@ -120,6 +120,19 @@ pub fn needs(config: &ExperimentConfig, registries: &Registries) -> Vec<Need> {
     out
 }
 
+/// Host memory one unit of `config` needs on the CPU backend, bytes: the largest pass (from
+/// [`needs`]) plus the unit's images held at once (train, debias and test splits, and the test
+/// split's two counterfactual renders on the synthetic benchmark) plus 512 MiB for the program,
+/// the models and the results. An estimate for a scheduler's request (`--mem`), with the same
+/// caveats as [`needs`].
+pub fn unit_memory_bytes(config: &ExperimentConfig, registries: &Registries) -> u64 {
+    let pass = needs(config, registries).iter().map(|n| n.total_bytes).max().unwrap_or(0);
+    let side = u64::from(config.data.synthetic.size);
+    let s = &config.splits;
+    let images = (s.train + s.debias + 3 * s.test) as u64;
+    pass + images * 3 * side * side * 4 + (512 << 20)
+}
+
 fn mib(b: u64) -> String {
     if b >= 1 << 30 { format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)) } else { format!("{:.0} MiB", b as f64 / f64::from(1u32 << 20)) }
 }

@@ -62,6 +62,9 @@ impl Versions {
 pub struct StageTiming {
     /// The φ the stage belongs to (`None` for whole-run stages).
     pub phi: Option<f64>,
+    /// The seed of the unit the stage belongs to (absent in documents written before shards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     /// Stage name (`"data"`, `"train vanilla"`, `"method ThrOpt"`, `"evaluate"`, `"attribute"`,
     /// `"metrics"`).
     pub stage: String,

@@ -83,7 +83,7 @@ pub(crate) async fn debias_all(
         })?;
         tracker.end();
         let seconds = t.elapsed().as_secs_f64();
-        timings.push(StageTiming { phi: Some(phi), stage, seconds });
+        timings.push(StageTiming { phi: Some(phi), seed: None, stage, seconds });
         models.push(Trained {
             name,
             method: Some(spec.method.clone()),

@@ -71,6 +71,9 @@ pub struct RunOptions {
     pub images: Option<Arc<ImagePool>>,
     /// The debiasing and attribution methods a config may name (default: the built-in ones).
     pub registries: Registries,
+    /// Run only this shard's units; the results list the others as missing
+    /// ([`crate::merge::merge`] puts the shards together).
+    pub shard: Option<crate::merge::Shard>,
 }
 
 /// Why a run stopped.
@@ -115,6 +118,9 @@ pub enum RunError {
     /// The user's images could not be used.
     #[error("{0}")]
     Images(String),
+    /// A shard that does not fit the config.
+    #[error("{0}")]
+    Shard(String),
     /// Reading back from the device failed.
     #[error("the compute device failed: {0}")]
     Device(String),
