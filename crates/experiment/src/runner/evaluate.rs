@@ -64,12 +64,16 @@ pub(crate) async fn outputs(
         }
         let end = (start + batch).min(n);
         let x = batch_tensor(pixels, start..end, side, device);
+        // One pass: the classifier's output is its transform of these logits
+        // (`DebiasedModel::forward_grouped` would run the network again).
+        let z = model.model.logits(x);
         let out = model
             .model
-            .forward_grouped(x.clone(), &attribute[start..end])
+            .output
+            .apply(z.clone(), Some(&attribute[start..end]))
             .map_err(|reason| RunError::Method { method: model.name.clone(), phi, reason })?;
         let mut rb = Readback::new();
-        let (z_slot, out_slot) = (rb.push(model.model.logits(x)), rb.push(out));
+        let (z_slot, out_slot) = (rb.push(z), rb.push(out));
         let mut read = rb.execute().await?;
         logits.extend(read.take(z_slot)?);
         preds.extend(read.take(out_slot)?.chunks_exact(2).map(|l| i64::from(l[1] > l[0])));
