@@ -12,7 +12,25 @@ mod pace;
 mod selftest;
 mod widgets;
 
+// Static constructors (the `inventory` registrations of pliron, which burn's cubecl links in).
+// wasm-ld runs them at the start of *every* exported function of a module that never calls
+// `__wasm_call_ctors` itself, so each call from JavaScript into the page (every closure, every
+// scheduler turn) re-ran them and re-registered their nodes: a Chromium profile of a run put
+// ~2 s of every 35 s there. Calling them once here makes wasm-ld leave the exports unwrapped
+// (the pattern inventory's documentation gives for wasm).
+#[cfg(target_family = "wasm")]
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
 fn main() {
+    // SAFETY: runs the module's static constructors, once, before anything else in the page.
+    #[cfg(target_family = "wasm")]
+    #[allow(unsafe_code)]
+    unsafe {
+        __wasm_call_ctors();
+    }
     console_error_panic_hook::set_once();
     pace::install();
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
