@@ -4,7 +4,8 @@
 //   BIASLENS_DIST=target/dist-ci node bench_explorer.mjs cpu|webgpu [phis, e.g. -0.8]
 //
 // Prints the wall time from navigation to "done", the page's own run time, the longest hold of
-// the event loop, and the per-stage times of the run (from the exported results).
+// the event loop and the longest tasks (with the progress line when each ended), and the
+// per-stage times of the run (from the exported results).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,18 @@ const ctx = await launchChromium(chromium, { webgpu: mode === 'webgpu' });
 try {
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   const watch = watchPage(page);
+  // Where the event loop was held: every task over 200 ms, with what the progress line said
+  // when it ended (the browser's Long Tasks API).
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.duration < 200) continue;
+        const progress = document.querySelector('.progress span')?.textContent ?? '';
+        window.__longTasks.push({ at_s: +(e.startTime / 1000).toFixed(1), ms: Math.round(e.duration), progress: progress.slice(0, 120), status: document.querySelector('#status')?.textContent ?? '' });
+      }
+    }).observe({ type: 'longtask', buffered: true });
+  });
   const opened = Date.now();
   await page.goto(server.url);
   await page.waitForSelector(`#device[data-kind="${mode}"]`, { timeout: 120_000 });
@@ -42,6 +55,7 @@ try {
   const wall = (Date.now() - opened) / 1000;
   const status = await page.textContent('#status');
   const hold = await page.getAttribute('#responsiveness', 'data-ms');
+  const longTasks = (await page.evaluate(() => window.__longTasks)).sort((a, b) => b.ms - a.ms).slice(0, 8);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-report')]);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-bench-')), 'report.html');
   await download.saveAs(file);
@@ -51,7 +65,7 @@ try {
   for (const t of results.timings) stages[t.stage] = (stages[t.stage] ?? 0) + t.seconds;
   console.log(JSON.stringify({
     mode, status, device: results.device, phis: results.config.phis, page_open_to_done_s: wall,
-    run_s: results.total_seconds, longest_hold_ms: Number(hold), stages_s: stages,
+    run_s: results.total_seconds, longest_hold_ms: Number(hold), longest_tasks: longTasks, stages_s: stages,
     errors: watch.errors, foreign_requests: watch.foreignRequests(server.origin),
   }, null, 1));
 } finally {
