@@ -1,5 +1,6 @@
 //! `biaslens run` and `biaslens demo`: the experiment of Sztukiewicz et al. (XAI 2025, §4) on the
-//! flex CPU backend or a native wgpu adapter, with a progress line on stderr, written as a
+//! flex CPU backend or a native wgpu adapter, with progress on stderr (`indicatif` bars on a
+//! terminal, one line per stage otherwise), written as a
 //! self-contained HTML report (and optionally the results JSON).
 //!
 //! The units (each φ with each seed) run through the library's driver, as in the page. With
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use biaslens_data::DirSource;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use biaslens_experiment::findings::{claim_key, verdicts};
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, drive, render_report};
@@ -185,8 +187,7 @@ fn execute(
         eprintln!("computing on {}", chosen.name);
     }
     let stop = stop_on_ctrl_c()?;
-    let terminal = std::io::stderr().is_terminal();
-    let host = Cli { line: std::cell::RefCell::new(ProgressLine { terminal, quiet, last_stage: String::new(), last_print: None }), stop };
+    let host = Cli { line: std::cell::RefCell::new(Progress::new(quiet)), stop };
     let driven = pollster::block_on(drive(&config, options, chosen.device.clone(), chosen.name.clone(), &host));
     host.line.borrow().finish();
     let stopped = match driven.stopped {
@@ -235,7 +236,7 @@ fn execute(
 /// The CLI as the driver's host: a progress line and the Ctrl-C flag (no other device to fall
 /// back to: a failed device ends the run with its message).
 struct Cli {
-    line: std::cell::RefCell<ProgressLine>,
+    line: std::cell::RefCell<Progress>,
     stop: Arc<AtomicBool>,
 }
 
@@ -264,39 +265,63 @@ fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// One progress line: rewritten in place on a terminal, one line per stage otherwise.
-struct ProgressLine {
-    terminal: bool,
-    quiet: bool,
-    last_stage: String,
-    last_print: Option<std::time::Instant>,
+/// Progress on stderr: on a terminal, `indicatif` bars (the whole run with its ETA, and the
+/// current unit's stage); otherwise (a log file, a Slurm job) one plain line per stage; nothing
+/// with `--quiet`.
+enum Progress {
+    Quiet,
+    Lines { last_stage: String },
+    Bars { overall: ProgressBar, unit: ProgressBar },
 }
 
-impl ProgressLine {
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        if quiet {
+            return Self::Quiet;
+        }
+        if !std::io::stderr().is_terminal() {
+            return Self::Lines { last_stage: String::new() };
+        }
+        let multi = MultiProgress::new();
+        let overall = multi.add(ProgressBar::new(1000));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:>5} [{bar:30}] {percent:>3}% · {elapsed} · ETA {eta} · {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        overall.set_prefix("run");
+        let unit = multi.add(ProgressBar::new_spinner());
+        unit.set_style(ProgressStyle::with_template("{prefix:>5} {spinner} {wide_msg}").expect("a valid template"));
+        unit.set_prefix("unit");
+        unit.enable_steady_tick(std::time::Duration::from_millis(150));
+        Self::Bars { overall, unit }
+    }
+
     fn show(&mut self, p: &RunProgress) {
-        if self.quiet {
-            return;
-        }
-        let seed = if p.units > 1 { format!("unit {}/{} (seed {}), ", p.unit + 1, p.units, p.seed) } else { String::new() };
-        let phi = p.phi.map_or(String::new(), |phi| format!("{seed}φ = {phi}, "));
-        let text = format!("[{:>3.0}%] {phi}{}{}", p.fraction * 100.0, p.stage, if p.detail.is_empty() { String::new() } else { format!(": {}", p.detail) });
-        let mut err = std::io::stderr().lock();
-        if self.terminal {
-            let due = self.last_print.is_none_or(|t| t.elapsed().as_millis() >= 100);
-            if due || p.stage != self.last_stage {
-                let _ = write!(err, "\r\x1b[2K{}", text.chars().take(120).collect::<String>());
-                let _ = err.flush();
-                self.last_print = Some(std::time::Instant::now());
+        let stage = if p.detail.is_empty() { p.stage.clone() } else { format!("{}: {}", p.stage, p.detail) };
+        match self {
+            Self::Quiet => {}
+            Self::Bars { overall, unit } => {
+                overall.set_position((p.fraction.clamp(0.0, 1.0) * 1000.0).round() as u64);
+                let phi = p.phi.map_or("—".to_owned(), |phi| phi.to_string());
+                overall.set_message(format!("unit {}/{} · seed {} · φ = {phi}", (p.unit + 1).min(p.units), p.units, p.seed));
+                unit.set_message(stage);
             }
-        } else if p.stage != self.last_stage || p.phi.is_none() {
-            let _ = writeln!(err, "{text}");
+            Self::Lines { last_stage } => {
+                if p.stage != *last_stage || p.phi.is_none() {
+                    let seed = if p.units > 1 { format!("unit {}/{} (seed {}), ", p.unit + 1, p.units, p.seed) } else { String::new() };
+                    let phi = p.phi.map_or(String::new(), |phi| format!("{seed}φ = {phi}, "));
+                    let _ = writeln!(std::io::stderr().lock(), "[{:>3.0}%] {phi}{stage}", p.fraction * 100.0);
+                }
+                last_stage.clone_from(&p.stage);
+            }
         }
-        self.last_stage.clone_from(&p.stage);
     }
 
     fn finish(&self) {
-        if self.terminal && !self.quiet {
-            eprintln!();
+        if let Self::Bars { overall, unit } = self {
+            unit.finish_and_clear();
+            overall.finish();
         }
     }
 }
