@@ -8,6 +8,7 @@ mod cmd_data;
 mod cmd_merge;
 mod cmd_metrics;
 mod cmd_predict;
+mod cmd_report;
 mod cmd_run;
 mod cmd_selftest;
 mod cmd_sweep;
@@ -47,6 +48,8 @@ enum Command {
     Merge(cmd_merge::Args),
     /// Write a run as a Slurm array job (one task per shard) plus a merge job that depends on it.
     Sweep(cmd_sweep::Args),
+    /// Every figure (SVG) and table (CSV) of a finished run, and the HTML report again.
+    Report(cmd_report::Args),
     /// Read a report, config, link, own data or weights and say what is wrong with it, without
     /// running anything.
     Check(cmd_check::Args),
@@ -64,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd_run::demo(args),
         Command::Merge(args) => cmd_merge::run(args),
         Command::Sweep(args) => cmd_sweep::run(args),
+        Command::Report(args) => cmd_report::run(args),
         Command::Check(args) => cmd_check::run(args),
     };
     match result {

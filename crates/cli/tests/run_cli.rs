@@ -425,3 +425,50 @@ fn slurm_scripts_run_as_tasks_give_the_single_run() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("use 1 to 4"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!d.join("too-many").exists());
 }
+
+/// `report --figures DIR` writes every figure as SVG and every table as CSV; the SVGs parse as
+/// XML with an `<svg>` root, the CSVs have one header and the right rows, and their numbers are
+/// the results' (read back with a CSV parser).
+#[test]
+fn report_writes_figures_and_tables() {
+    let d = dir("figures");
+    let config = d.join("exp.json");
+    let mut c: serde_json::Value = serde_json::from_str(TINY).expect("tiny config");
+    c["phis"] = serde_json::json!([-0.6, -0.9]);
+    std::fs::write(&config, c.to_string()).expect("config written");
+    let out = biaslens().args(["run", "--quiet", "--config"]).arg(&config).arg("--out").arg(d.join("r.html")).arg("--json").arg(d.join("r.json")).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let figures = d.join("figures");
+    let out = biaslens().arg("report").arg(d.join("r.html")).arg("--figures").arg(&figures).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = biaslens_experiment::import_report(&std::fs::read_to_string(d.join("r.json")).expect("json")).expect("imports");
+    let mut names: Vec<String> = std::fs::read_dir(&figures).expect("folder").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for want in ["figure3-lrp.svg", "figure3-ig.svg", "eo-vs-accuracy.svg", "figure2-lrp-phim0.6-seed42.svg", "figure2-ig-phim0.9-seed42.svg", "models.csv", "reliance.csv", "verdicts.csv"] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    for n in names.iter().filter(|n| n.ends_with(".svg")) {
+        let svg = std::fs::read_to_string(figures.join(n)).expect("svg");
+        let t = svg.trim_start();
+        assert!(t.starts_with("<svg") || t.starts_with("<?xml"), "{n}: {}", &t[..40.min(t.len())]);
+        assert!(svg.trim_end().ends_with("</svg>"), "{n}");
+        assert!(svg.contains("<text"), "{n} has labels");
+    }
+    // models.csv: a row per (unit, model, attribution), the numbers of the results.
+    let mut rdr = csv::Reader::from_path(figures.join("models.csv")).expect("csv");
+    let header = rdr.headers().expect("header").clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name}"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2 * 2 * 2, "2 φ × (vanilla, ThrOpt) × (LRP, IG)");
+    let first = &results.phis[0].models[0];
+    let row = rows.iter().find(|r| &r[col("model")] == "Vanilla" && &r[col("attribution")] == "lrp" && &r[col("phi")] == "-0.6").expect("vanilla's LRP row");
+    assert_eq!(row[col("accuracy")].parse::<f64>().expect("number"), first.fairness.accuracy.value);
+    assert_eq!(row[col("rrf")].parse::<f64>().expect("number"), first.attribution("lrp").expect("lrp").saliency.pooled.rrf.mean);
+    let rel = csv::Reader::from_path(figures.join("reliance.csv")).expect("csv").records().count();
+    assert_eq!(rel, 4, "2 φ × 2 models");
+    let verdicts = csv::Reader::from_path(figures.join("verdicts.csv")).expect("csv").records().count();
+    assert_eq!(verdicts, biaslens_experiment::findings::verdicts(&results).findings.len());
+    // Nothing to write is refused.
+    let out = biaslens().arg("report").arg(d.join("r.json")).output().expect("runs");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nothing to write"));
+}

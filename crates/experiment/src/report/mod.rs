@@ -7,12 +7,15 @@
 //! - [`html`]: the document (inline SVG and styles, no scripts, nothing fetched: it opens
 //!   offline); the results and config are embedded as JSON in
 //!   `<script type="application/json" id="biaslens-results">` (with `<`, `>` and `&` escaped);
-//! - [`import`]: reading the results back from the HTML or from a bare results JSON.
+//! - [`import`]: reading the results back from the HTML or from a bare results JSON;
+//! - [`export`]: every figure as SVG and every table as CSV, one file each.
 
+pub mod export;
 pub mod figures;
 mod html;
 mod import;
 
+pub use export::{Export, exports};
 pub use figures::{ci_text, results_table, saliency_grid, summary_text};
 pub use html::render_report;
 pub use import::{ReportError, import_report};
