@@ -160,5 +160,13 @@ fn several_seeds_are_counted_k_of_n() {
     let e = eo.values[0][0].unwrap();
     let mean = (r.phis[0].models[0].fairness.equalized_odds.value + r.phis[1].models[0].fairness.equalized_odds.value) / 2.0;
     assert!((e.value - mean).abs() < 1e-12);
+    // Two seeds give t = 12.7: the interval of a rate is cut at 0 and 1, never beyond.
+    let [lo, hi] = e.ci.expect("an interval across two seeds");
+    assert!(lo <= e.value && e.value <= hi, "{lo} ≤ {} ≤ {hi}", e.value);
+    for m in table.metrics.iter().filter(|m| m.metric != biaslens_viz::Metric::Adr) {
+        for [lo, hi] in m.values.iter().flatten().flatten().filter_map(|e| e.ci) {
+            assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi), "{:?}: [{lo}, {hi}]", m.metric);
+        }
+    }
     assert!(render_report(&r).contains("Over the seeds"));
 }

@@ -62,16 +62,30 @@ fn across(values: Vec<Option<Estimate>>) -> Option<Estimate> {
 /// Figure 3's input for the attribution stored under `key`: RRF, ADR, DIF, RDDT (1 =
 /// significant), EqualizedOdds and accuracy per model and φ. With several seeds, each bar is the
 /// mean over the seeds and its whisker the 95 % Student-t interval across seeds (RDDT: the share
-/// of seeds where it is significant); with one seed, the whiskers are the bootstrap intervals
-/// over the test images.
+/// of seeds where it is significant), cut at 0 and 1 for the metrics that are rates or shares;
+/// with one seed, the whiskers are the bootstrap intervals over the test images.
 pub fn results_table(results: &ExperimentResults, key: &str) -> ResultsTable {
     let methods = results.model_names();
     let by_phi = units_by_phi(results);
-    let series = |metric: Metric, f: &dyn Fn(usize, &ModelResult) -> Option<Estimate>| MetricSeries {
+    // Rates and shares live in [0, 1]; an across-seed t-interval from two or three seeds
+    // (t = 12.7 for two) runs far outside, which no reader can use, so it is cut at the bounds.
+    let bounded = |metric: &Metric| matches!(metric, Metric::Rrf | Metric::Dif | Metric::Rddt | Metric::EqualizedOdds | Metric::Accuracy);
+    let series = |metric: Metric, f: &dyn Fn(usize, &ModelResult) -> Option<Estimate>| {
+        let cut = bounded(&metric);
+        MetricSeries {
         metric,
         values: (0..methods.len())
-            .map(|m| by_phi.iter().map(|(_, units)| across(units.iter().map(|p| p.models.get(m).and_then(|r| f(m, r))).collect())).collect())
+            .map(|m| {
+                by_phi
+                    .iter()
+                    .map(|(_, units)| {
+                        let e = across(units.iter().map(|p| p.models.get(m).and_then(|r| f(m, r))).collect());
+                        if cut { e.map(|e| Estimate { ci: e.ci.map(|[lo, hi]| [lo.max(0.0), hi.min(1.0)]), ..e }) } else { e }
+                    })
+                    .collect()
+            })
             .collect(),
+        }
     };
     let sal = |r: &ModelResult| r.attribution(key).map(|a| a.saliency.pooled);
     let metrics = vec![
