@@ -575,6 +575,29 @@ test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed s
     await page.locator('#results').screenshot({ path: path.join(outDir, 'explorer-two-seeds.png') });
     await page.locator('#findings').screenshot({ path: path.join(outDir, 'explorer-two-seeds-verdicts.png') });
     await page.locator('#reliance').screenshot({ path: path.join(outDir, 'explorer-two-seeds-reliance.png') });
+    // Figures and tables out, one file each: an SVG, a PNG the browser draws from it, a CSV.
+    await page.click('#prepare-figures');
+    await page.waitForSelector('#figure-files li');
+    const save = async (selector) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-figure-')), download.suggestedFilename());
+      await download.saveAs(file);
+      return { name: download.suggestedFilename(), bytes: fs.readFileSync(file) };
+    };
+    const svg = await save('#figure-files button[data-file="figure3-lrp.svg"]');
+    const svgText = svg.bytes.toString('utf8');
+    assert.match(svgText.trim(), /^<svg[\s\S]*<text[\s\S]*<\/svg>$/, 'a whole SVG with labels');
+    const png = await save('#figure-files button[data-png="figure3-lrp.svg"]');
+    assert.equal(png.name, 'figure3-lrp.png');
+    assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'the PNG signature');
+    const svgWidth = Number(svgText.match(/<svg[^>]*\swidth="([\d.]+)"/)[1]);
+    assert.ok(Math.abs(png.bytes.readUInt32BE(16) - 2 * svgWidth) <= 2, `PNG width ${png.bytes.readUInt32BE(16)} = twice the SVG's ${svgWidth}`);
+    assert.ok(png.bytes.length > 5000, `a drawn chart, not an empty image (${png.bytes.length} bytes)`);
+    const table = (await save('#figure-files button[data-file="models.csv"]')).bytes.toString('utf8').trim().split('\n');
+    const header = table[0].split(',');
+    for (const col of ['phi', 'seed', 'model', 'accuracy', 'eo', 'attribution', 'rrf', 'adr']) assert.ok(header.includes(col), `models.csv has ${col}`);
+    for (const line of table.slice(1)) assert.equal(line.split(',').length, header.length, line);
+    assert.equal(table.length - 1, 2 * 3 * 3, 'a row per (seed, model, attribution)');
     // "Run 3 seeds" runs seed, seed + 1, seed + 2 of the current config (cancelled at once here).
     await page.fill('#seeds', '7');
     await page.press('#seeds', 'Tab');

@@ -151,6 +151,93 @@ fn download(name: &str, text: &str, mime: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Offers an SVG drawing as a PNG named `name`, rasterised by the browser itself (its fonts
+/// draw the labels) at twice the drawing's size.
+async fn download_png(name: &str, svg: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(svg));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("image/svg+xml");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let img = web_sys::HtmlImageElement::new().map_err(|e| format!("{e:?}"))?;
+    img.set_src(&url);
+    let decoded = wasm_bindgen_futures::JsFuture::from(img.decode()).await;
+    let _ = web_sys::Url::revoke_object_url(&url);
+    decoded.map_err(|e| format!("the browser could not draw the SVG: {e:?}"))?;
+    let (w, h) = (img.natural_width().max(1), img.natural_height().max(1));
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let canvas: web_sys::HtmlCanvasElement = document.create_element("canvas").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no canvas")?;
+    canvas.set_width(2 * w);
+    canvas.set_height(2 * h);
+    let ctx: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").map_err(|e| format!("{e:?}"))?.ok_or("no 2d context")?.dyn_into().map_err(|_| "no 2d context")?;
+    ctx.set_fill_style_str("white");
+    ctx.fill_rect(0.0, 0.0, f64::from(2 * w), f64::from(2 * h));
+    ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, f64::from(2 * w), f64::from(2 * h)).map_err(|e| format!("{e:?}"))?;
+    let data_url = canvas.to_data_url_with_type("image/png").map_err(|e| format!("{e:?}"))?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no anchor")?;
+    a.set_href(&data_url);
+    a.set_download(name);
+    a.click();
+    Ok(())
+}
+
+/// Every figure (SVG, or PNG drawn from it) and table (CSV) of the results shown, one file each
+/// (`biaslens_experiment::report::exports`, as `biaslens report --figures`).
+#[component]
+fn FigureFiles() -> impl IntoView {
+    let ui = ui();
+    let files: RwSignal<Option<Arc<Vec<biaslens_experiment::report::Export>>>> = RwSignal::new(None);
+    // A new run or import makes the prepared files stale.
+    Effect::new(move |_| {
+        ui.results.track();
+        files.set(None);
+    });
+    let prepare = move |_| {
+        let Some(r) = ui.results.get_untracked() else { return ui.error("Nothing to export yet: run the experiment or import a report first.") };
+        match biaslens_experiment::report::exports(&r) {
+            Ok(f) => files.set(Some(Arc::new(f))),
+            Err(e) => ui.error(format!("The figures could not be drawn: {e}")),
+        }
+    };
+    view! {
+        <div id="figure-files">
+            <button id="prepare-figures" disabled=move || ui.results.with(Option::is_none) on:click=prepare>"Figures and tables, one file each"</button>
+            {move || files.get().map(|list| {
+                let items = list.iter().cloned().map(|f| {
+                    let name = f.name.clone();
+                    let text = Arc::new(f.text);
+                    let is_svg = name.ends_with(".svg");
+                    let (n1, t1) = (name.clone(), text.clone());
+                    let save = move |_| {
+                        let mime = if n1.ends_with(".svg") { "image/svg+xml" } else { "text/csv" };
+                        if let Err(e) = download(&n1, &t1, mime) {
+                            ui.error(format!("{n1} could not be saved: {e}"));
+                        }
+                    };
+                    let (n2, t2) = (name.trim_end_matches(".svg").to_owned() + ".png", text.clone());
+                    let png = move |_| {
+                        let (n, t) = (n2.clone(), t2.clone());
+                        leptos::task::spawn_local(async move {
+                            if let Err(e) = download_png(&n, &t).await {
+                                ui.error(format!("{n} could not be saved: {e}"));
+                            }
+                        });
+                    };
+                    view! {
+                        <li>
+                            <code>{name.clone()}</code>" "
+                            <button class="small" data-file=name.clone() on:click=save>{if is_svg { "SVG" } else { "CSV" }}</button>
+                            {is_svg.then(|| view! { " " <button class="small" data-png=name.clone() on:click=png>"PNG"</button> })}
+                        </li>
+                    }
+                }).collect_view();
+                view! { <ul class="figure-files">{items}</ul> }
+            })}
+        </div>
+    }
+}
+
 /// Export, link, import.
 #[component]
 pub fn Share() -> impl IntoView {
@@ -208,6 +295,7 @@ pub fn Share() -> impl IntoView {
                     <input type="text" id="share-link" readonly size="60" prop:value=move || shown_link.get()/></p>
             })}
             <p class="explain">"The report holds the settings, the seed, every number, the charts and the timings; it opens offline in any browser. The link holds only the settings (in the part after #, which browsers never send anywhere)."</p>
+            <FigureFiles/>
         </section>
     }
 }
