@@ -76,12 +76,12 @@ fn serve(root: &Path) -> Result<()> {
     eprintln!("xtask: the first release build takes several minutes (fat LTO + wasm-opt); then the page is at:");
     println!("http://127.0.0.1:8080/");
     // No auto-reload: its injected script and websocket would break the page's own CSP.
-    run(trunk(root)?.args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", "8080"]))
+    run(trunk(root)?.args(["serve", "--release", "--cargo-profile", "web", "--no-autoreload", "--address", "127.0.0.1", "--port", "8080"]))
 }
 
 fn dist(root: &Path) -> Result<()> {
     setup::all(root, setup::Need::Build)?;
-    run(trunk(root)?.args(["build", "--release", "--dist", "dist"]))?;
+    run(trunk(root)?.args(["build", "--release", "--cargo-profile", "web", "--dist", "dist"]))?;
     report_sizes(&root.join("dist"))?;
     println!("built {}: serve it from any static host", root.join("dist").display());
     Ok(())
