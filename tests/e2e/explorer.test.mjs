@@ -184,7 +184,7 @@ test('default explorer run on the CPU: charts, inspector by keyboard, export, im
     assert.ok(grades.some((g) => g.method === 'FineTune' && g.text.includes('(control)')), 'FineTune is graded as a control');
     // Where vanilla's map looks (MRR over all faces and over those wearing the tie), beside the premise.
     const attention = await page.textContent('#findings .attention');
-    assert.match(attention, /relevance per pixel is \d+\.\d\d× as high inside the ROI as outside it on the \d+ explained faces with the attribute \(\d+\.\d\d× over all of them\)/);
+    assert.match(attention, /relevance per pixel is \d+\.\d\d× as high inside the ROI as outside it on the \d+ explained faces with the attribute \(\d+\.\d\d× over all of them; a description, not a test\)/);
     assert.ok(!grades.some((g) => g.method === 'ThrOpt' && /relevance out of the ROI/.test(g.text)), "ThrOpt's maps are a check, not a claim");
     assert.match(await page.textContent('#findings li.sanity'), /ThrOpt.*leaves the network untouched.*: equal/);
     assert.match(await page.textContent('#verdict-summary'), /In short: \d+ of \d+ claims hold/);

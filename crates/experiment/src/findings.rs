@@ -175,15 +175,15 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// "vanilla's lrp relevance per pixel is 1.71× as high inside the ROI as outside on the 80
-    /// faces with the attribute (0.95× over all faces)".
+    /// "Vanilla's lrp relevance per pixel is 1.71× as high inside the ROI as outside it on the 80
+    /// explained faces with the attribute (0.95× over all of them; a description, not a test)".
     pub fn text(&self) -> String {
         let with = match self.mrr_with {
+            // A description, not a verdict: no test stands behind "points at" (the premise is the
+            // ground truth's), so the sentence gives the ratios and says so.
             Some(m) => format!(
-                "{m:.2}× as high inside the ROI as outside it on the {} explained faces with the attribute ({:.2}× over all of them): {}",
-                self.n_with,
-                self.mrr_all,
-                if m > 1.0 { "its maps point at the attribute" } else { "its maps do not single out the attribute" }
+                "{m:.2}× as high inside the ROI as outside it on the {} explained faces with the attribute ({:.2}× over all of them; a description, not a test)",
+                self.n_with, self.mrr_all
             ),
             None => format!("{:.2}× as high inside the ROI as outside it over the explained faces", self.mrr_all),
         };
