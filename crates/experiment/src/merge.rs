@@ -143,22 +143,27 @@ pub fn config_hash(config: &ExperimentConfig) -> String {
 /// a unit that is not the config's, a unit twice, or units missing without `allow_missing`.
 pub fn merge(pieces: Vec<(String, ExperimentResults)>, allow_missing: bool) -> Result<ExperimentResults, MergeError> {
     let mut pieces = pieces.into_iter();
-    let (first_name, first) = pieces.next().ok_or(MergeError::Empty)?;
-    let config = first.config.clone();
+    let (first_name, mut first) = pieces.next().ok_or(MergeError::Empty)?;
+    // The first piece's units and timings go through the loop like every other piece's; what
+    // stays behind (`head`) is what the pieces are compared against, cheap to clone.
+    let (first_phis, first_timings) = (std::mem::take(&mut first.phis), std::mem::take(&mut first.timings));
+    let head = first;
+    let config = head.config.clone();
     let all = units(&config);
     let key = |phi: f64, seed: u64| all.iter().position(|u| u.phi == phi && u.seed == seed);
     let mut slots: BTreeMap<usize, (String, crate::results::PhiResult)> = BTreeMap::new();
-    let mut out = ExperimentResults { phis: Vec::new(), timings: Vec::new(), total_seconds: 0.0, partial: None, ..first.clone() };
+    let mut out = ExperimentResults { total_seconds: 0.0, partial: None, ..head.clone() };
     let mut devices: Vec<String> = Vec::new();
     let mut timings = Vec::new();
-    for (name, piece) in std::iter::once((first_name.clone(), first.clone())).chain(pieces) {
+    let whole_first = ExperimentResults { phis: first_phis, timings: first_timings, ..head.clone() };
+    for (name, piece) in std::iter::once((first_name.clone(), whole_first)).chain(pieces) {
         let differs = if piece.config != config {
             Some("config")
-        } else if piece.format != first.format || piece.version != first.version {
+        } else if piece.format != head.format || piece.version != head.version {
             Some("results format")
-        } else if piece.image != first.image || piece.roi != first.roi || piece.attributions != first.attributions {
+        } else if piece.image != head.image || piece.roi != head.roi || piece.attributions != head.attributions {
             Some("image geometry or attributions")
-        } else if piece.data_source != first.data_source {
+        } else if piece.data_source != head.data_source {
             Some("data")
         } else {
             None
