@@ -3,6 +3,7 @@
 //! crate: RFC 4180 quoting, a header row, numbers in full precision, empty cells for what is
 //! undefined). `biaslens report --figures DIR` writes them; the page offers the same files.
 
+use biaslens_metrics::Interval;
 use biaslens_viz::{BarStyle, SaliencyGridStyle, TradeoffStyle, metric_bars_svg, saliency_grid_svg, tradeoff_svg};
 
 use super::figures::{results_table, saliency_grid};
@@ -37,8 +38,13 @@ fn opt(v: Option<f64>) -> String {
     v.map_or(String::new(), num)
 }
 
+/// A value and its interval's ends, as three cells.
+fn with_ci(value: f64, ci: Option<Interval>) -> [String; 3] {
+    [num(value), opt(ci.map(|c| c.low)), opt(ci.map(|c| c.high))]
+}
+
 fn estimate(e: &Estimate) -> [String; 3] {
-    [num(e.value), opt(e.ci.map(|c| c.low)), opt(e.ci.map(|c| c.high))]
+    with_ci(e.value, e.ci)
 }
 
 fn csv_text(header: &[&str], rows: Vec<Vec<String>>) -> Result<String, String> {
@@ -93,7 +99,7 @@ fn models_csv(results: &ExperimentResults) -> Result<String, String> {
             let base = {
                 let mut r = vec![p.phi.to_string(), p.seed.to_string(), m.name.clone(), m.method.clone().unwrap_or_default()];
                 for v in [&m.fairness.accuracy, &m.fairness.equalized_odds] {
-                    r.extend([num(v.value), opt(v.ci.map(|c| c.low)), opt(v.ci.map(|c| c.high))]);
+                    r.extend(with_ci(v.value, v.ci));
                 }
                 r
             };
@@ -103,7 +109,7 @@ fn models_csv(results: &ExperimentResults) -> Result<String, String> {
                 let mut r = base.clone();
                 r.push(key.to_owned());
                 for x in [&s.rrf, &s.adr, &s.dif] {
-                    r.extend([num(x.mean), opt(x.ci.map(|c| c.low)), opt(x.ci.map(|c| c.high))]);
+                    r.extend(with_ci(x.mean, x.ci));
                 }
                 r.extend([opt(s.rddt.test.t), opt(s.rddt.test.p), num(s.mrr.mean), s.n.to_string()]);
                 rows.push(r);
