@@ -43,7 +43,7 @@ pub(crate) async fn run_unit(
     let (roi, image) = ctx.pool.geometry()?;
     let side = image.width as usize;
     let timed = |timings: &mut Vec<StageTiming>, stage: &str, t: Instant| {
-        timings.push(StageTiming { phi: Some(phi), seed: Some(unit.seed), stage: stage.into(), seconds: t.elapsed().as_secs_f64() })
+        timings.push(StageTiming { phi: Some(phi), seed: None, stage: stage.into(), seconds: t.elapsed().as_secs_f64() })
     };
 
     // 1. Splits and images.
@@ -138,7 +138,8 @@ pub(crate) async fn run_unit(
     let results = score::score_all(config, models, evaluations, &explained, &mut tracker).await?;
     tracker.end();
     timed(&mut timings, "metrics", t);
-    // Every stage of the unit names its seed (the methods' stages are timed without it).
+    // Every stage of the unit names its seed, set here once for the stages timed above and in
+    // the methods.
     for timing in &mut timings {
         timing.seed = Some(unit.seed);
     }
