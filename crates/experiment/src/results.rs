@@ -262,6 +262,11 @@ pub struct PhiResult {
     /// paper's sizes they would be gigabytes), so an imported report has none.
     #[serde(skip)]
     pub explained: Option<ExplainedImages>,
+    /// The unit's vanilla model as torchvision `.safetensors` bytes, when
+    /// [`crate::RunOptions::keep_vanilla_weights`] asked for it; never serialised (a report holds
+    /// numbers, not models).
+    #[serde(skip)]
+    pub vanilla_weights: Option<std::sync::Arc<[u8]>>,
 }
 
 /// The first explained test images of one φ and every model's maps of them: what the page's

@@ -238,6 +238,84 @@ fn given_vanilla_weights_replace_training() {
     assert!(matches!(err, RunError::Weights(_)), "{err}");
 }
 
+/// The trained vanilla model kept by `keep_vanilla_weights`, given back as the vanilla model,
+/// is the same model: every number of the vanilla row is identical, nothing is trained.
+#[test]
+fn kept_vanilla_weights_reproduce_the_trained_model() {
+    let mut c = tiny();
+    c.phis.truncate(1);
+    c.methods.truncate(1);
+    let device = Device::flex();
+    let keep = RunOptions { keep_vanilla_weights: true, ..RunOptions::default() };
+    let trained = pollster::block_on(run_experiment_with(&c, &device, &keep, |_| {}, || false)).expect("run");
+    let bytes = trained.phis[0].vanilla_weights.clone().expect("kept when asked");
+    assert!(run(&c).0.phis[0].vanilla_weights.is_none(), "not kept unless asked");
+    assert!(!trained.to_json().contains("vanilla_weights"), "never in the document");
+    let reuse = RunOptions { vanilla_weights: Some(bytes), ..RunOptions::default() };
+    let again = pollster::block_on(run_experiment_with(&c, &device, &reuse, |_| {}, || false)).expect("run");
+    assert_eq!(again.phis[0].vanilla_training.steps, 0, "nothing trained");
+    let (a, b) = (&trained.phis[0].models[0], &again.phis[0].models[0]);
+    assert_eq!(a.fairness, b.fairness);
+    assert_eq!(a.reliance, b.reliance);
+    assert_eq!(a.attributions, b.attributions);
+}
+
+/// Two runs side by side: each cell is that run's own value at that φ and model (checked against
+/// the unit's numbers directly), a φ one run lacks is an empty cell there, and the CSV holds
+/// every cell.
+#[test]
+fn runs_compare_side_by_side() {
+    use biaslens_experiment::report::compare::{compare, comparison_csv, metric_of, runs_csv};
+    let (whole, _) = shared();
+    let mut one_phi = tiny();
+    one_phi.phis = vec![-0.9];
+    one_phi.seed = 5;
+    let (other, _) = run(&one_phi);
+    let runs = vec![("whole".to_owned(), whole), ("other".to_owned(), &other)];
+    let acc = metric_of("accuracy").expect("a metric");
+    let c = compare(&runs, &acc, "lrp");
+    assert_eq!(c.attribution, None, "accuracy does not depend on the attribution");
+    assert_eq!(c.rows.len(), 2 * 3, "two φ × three models");
+    for row in &c.rows {
+        let unit = whole.phis.iter().find(|p| p.phi == row.phi).expect("φ of the first run");
+        let m = unit.models.iter().find(|m| m.name == row.model).expect("model");
+        let cell = row.cells[0].expect("the first run has every row");
+        assert_eq!(cell.value, m.fairness.accuracy.value);
+        let ci = m.fairness.accuracy.ci.expect("a bootstrap interval");
+        assert_eq!(cell.ci, Some([ci.low.max(0.0), ci.high.min(1.0)]));
+        match other.phis.iter().find(|p| p.phi == row.phi) {
+            Some(p) => {
+                let m = p.models.iter().find(|m| m.name == row.model).expect("model");
+                assert_eq!(row.cells[1].map(|e| e.value), Some(m.fairness.accuracy.value));
+            }
+            None => assert_eq!(row.cells[1], None, "φ = {} is not in the second run", row.phi),
+        }
+    }
+    let rrf = compare(&runs, &metric_of("rrf").expect("a metric"), "lrp");
+    assert_eq!(rrf.attribution.as_deref(), Some("lrp"));
+    for row in rrf.rows.iter().filter(|r| r.phi == -0.9) {
+        let p = other.phis.iter().find(|p| p.phi == -0.9).expect("φ");
+        let m = p.models.iter().find(|m| m.name == row.model).expect("model");
+        let want = m.attribution("lrp").expect("LRP ran").saliency.pooled.rrf.mean;
+        assert_eq!(row.cells[1].map(|e| e.value), Some(want));
+    }
+    let missing = compare(&runs, &metric_of("rrf").expect("a metric"), "no-such-attribution");
+    assert!(missing.rows.is_empty(), "no run has that attribution: no rows, not zeros");
+
+    let text = comparison_csv(&c).expect("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().expect("header").len(), 4 + 3 * 2);
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+    assert_eq!(records.len(), c.rows.len());
+    for (rec, row) in records.iter().zip(&c.rows) {
+        assert_eq!(rec[2].parse::<f64>().expect("φ"), row.phi);
+        assert_eq!(rec[4].parse::<f64>().expect("value"), row.cells[0].expect("cell").value);
+        assert_eq!(rec[7].is_empty(), row.cells[1].is_none());
+    }
+    let labels = runs_csv(&c).expect("csv");
+    assert_eq!(labels.lines().count(), 3, "{labels}");
+}
+
 #[test]
 fn same_seed_gives_identical_results() {
     let mut c = tiny();

@@ -8,8 +8,10 @@
 //!   offline); the results and config are embedded as JSON in
 //!   `<script type="application/json" id="biaslens-results">` (with `<`, `>` and `&` escaped);
 //! - [`import`]: reading the results back from the HTML or from a bare results JSON;
-//! - [`export`]: every figure as SVG and every table as CSV, one file each.
+//! - [`export`]: every figure as SVG and every table as CSV, one file each;
+//! - [`compare`]: one metric of several runs side by side, with their intervals.
 
+pub mod compare;
 pub mod export;
 pub mod figures;
 mod html;

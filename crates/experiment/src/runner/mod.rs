@@ -74,6 +74,10 @@ pub struct RunOptions {
     /// Run only this shard's units; the results list the others as missing
     /// ([`crate::merge::merge`] puts the shards together).
     pub shard: Option<crate::merge::Shard>,
+    /// Keep each unit's trained vanilla model as torchvision `.safetensors` bytes
+    /// ([`crate::results::PhiResult::vanilla_weights`]; one asynchronous read-back per unit), so
+    /// a host can save it (the page keeps the last run's in the browser's storage).
+    pub keep_vanilla_weights: bool,
 }
 
 /// Why a run stopped.

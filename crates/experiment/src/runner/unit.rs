@@ -70,6 +70,11 @@ pub(crate) async fn run_unit(
         train::vanilla(config, ctx.loaded.as_ref(), &train_images, side, unit.seed, device, &mut tracker, should_stop).await?;
     drop(train_images);
     tracker.end();
+    let vanilla_weights = if ctx.options.keep_vanilla_weights {
+        Some(std::sync::Arc::<[u8]>::from(vanilla.export_torchvision().await.map_err(|e| RunError::Device(format!("reading the trained vanilla model back: {e}")))?))
+    } else {
+        None
+    };
     let vanilla = Trained {
         name: "Vanilla".into(),
         method: None,
@@ -155,6 +160,7 @@ pub(crate) async fn run_unit(
             models: results,
             groups,
             explained: (keep > 0).then_some(explained.kept),
+            vanilla_weights,
         },
         timings,
     ))
