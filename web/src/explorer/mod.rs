@@ -7,10 +7,12 @@
 //! finished units appear at once and survive a failing GPU: when WebGPU fails, the driver asks the
 //! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
+mod compare;
 mod inspector;
 mod results;
 mod setup;
 mod share;
+mod store;
 mod verdicts;
 
 use std::cell::Cell;
@@ -70,13 +72,15 @@ pub enum Panel {
     Results,
     /// 4 · Inspect one image.
     Inspector,
-    /// 5 · Share (report, link, import).
+    /// 5 · Share (report, link, import, what the browser keeps).
     Share,
+    /// 6 · Runs side by side.
+    Compare,
 }
 
 impl Panel {
     /// Every panel, top to bottom.
-    pub const ALL: [Panel; 5] = [Panel::Setup, Panel::Run, Panel::Results, Panel::Inspector, Panel::Share];
+    pub const ALL: [Panel; 6] = [Panel::Setup, Panel::Run, Panel::Results, Panel::Inspector, Panel::Share, Panel::Compare];
 
     /// The element id and the name in the URL's `hide=`.
     pub fn id(self) -> &'static str {
@@ -86,6 +90,7 @@ impl Panel {
             Panel::Results => "results",
             Panel::Inspector => "inspector",
             Panel::Share => "share",
+            Panel::Compare => "compare",
         }
     }
 
@@ -147,6 +152,16 @@ pub struct Ui {
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
     /// The user's image files, by name.
     pub own_files: RwSignal<Option<Arc<MemorySource>>>,
+    /// Runs side by side (the comparison panel), in the order added.
+    pub compared: RwSignal<Vec<compare::Compared>>,
+    /// The compared run (index) that the run in progress computes, started from its "Run it here".
+    pub fill_slot: RwSignal<Option<usize>>,
+    /// Whether a finished run is kept in the browser's storage (the user can turn it off).
+    pub keep: RwSignal<bool>,
+    /// What the browser's storage holds now (`None`: nothing).
+    pub kept: RwSignal<Option<store::Kept>>,
+    /// Whether the offer to restore the kept run is still shown (it goes once answered).
+    pub offer_restore: RwSignal<bool>,
     /// Test hook (`simulate=gpu-loss@K` in the URL): on WebGPU, the K-th unit (0-based, run
     /// order) fails as a lost device would, to exercise the switch to the CPU.
     pub simulate_gpu_loss_at: RwSignal<Option<usize>>,
@@ -176,6 +191,11 @@ impl Ui {
             simulate_gpu_loss_at: RwSignal::new(None),
             own_labels: RwSignal::new(None),
             own_files: RwSignal::new(None),
+            compared: RwSignal::new(Vec::new()),
+            fill_slot: RwSignal::new(None),
+            keep: RwSignal::new(true),
+            kept: RwSignal::new(None),
+            offer_restore: RwSignal::new(false),
         }
     }
 
@@ -363,7 +383,8 @@ pub fn start_run(ui: Ui) {
                 return;
             }
         };
-        let options = RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images, ..RunOptions::default() };
+        let options =
+            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images, keep_vanilla_weights: true, ..RunOptions::default() };
         let total = units(&config).len();
         let host = PageHost {
             ui,
@@ -385,7 +406,15 @@ pub fn start_run(ui: Ui) {
             ui.show_results(Arc::new(r));
         }
         match driven.stopped {
-            None => ui.phase.set(Phase::Done),
+            None => {
+                ui.phase.set(Phase::Done);
+                if let Some(r) = ui.results.get_untracked() {
+                    compare::run_finished(ui, &r);
+                    if ui.keep.get_untracked() {
+                        share::keep_in_browser(ui, r).await;
+                    }
+                }
+            }
             Some(RunError::Cancelled) => {
                 ui.phase.set(Phase::Cancelled);
                 let what = if host.seeded { "units (φ value × seed)" } else { "φ values" };
@@ -434,6 +463,17 @@ pub fn App() -> impl IntoView {
             start_run(ui);
         }
     });
+    // A run kept by an earlier visit is offered, never restored unasked.
+    spawn_local(async move {
+        match store::kept().await {
+            Ok(Some(k)) => {
+                ui.kept.set(Some(k));
+                ui.offer_restore.set(true);
+            }
+            Ok(None) => {}
+            Err(e) => ui.error(format!("The run this browser kept could not be looked at: {e}")),
+        }
+    });
     view! {
         <header>
             <h1>"biaslens"</h1>
@@ -444,12 +484,14 @@ pub fn App() -> impl IntoView {
         </header>
         <share::Teaching/>
         <Notes/>
+        <share::RestoreOffer/>
         <main>
             <setup::Setup/>
             <setup::RunPanel/>
             <results::Results/>
             <inspector::Inspector/>
             <share::Share/>
+            <compare::ComparePanel/>
         </main>
     }
 }

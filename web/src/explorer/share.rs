@@ -2,7 +2,8 @@
 //! report (download and import), and the teaching mode set from the URL.
 //!
 //! URL fragment: `#config=<base64url JSON of the fields that differ from the demo>`, plus
-//! `&autorun=1` (start the run on open), `&teach=1` (guided steps) and `&hide=setup,run,…`
+//! `&autorun=1` (start the run on open), `&teach=1` (guided steps), `&compare=<config>.<config>`
+//! (runs side by side, as configs: [`super::compare`]) and `&hide=setup,run,…`
 //! (panels to hide, by [`Panel::id`]); `&simulate=gpu-loss@K` is a test hook that fails the K-th
 //! unit (φ, seed) on WebGPU as a lost device would. The fragment never leaves the browser: it is not sent with requests.
 
@@ -63,6 +64,7 @@ pub fn read_url(ui: Ui) -> bool {
                 }
                 ui.hidden.set(hidden);
             }
+            "compare" => super::compare::from_url(ui, &v),
             "simulate" => ui.simulate_gpu_loss_at.set(v.strip_prefix("gpu-loss@").and_then(|k| k.parse().ok())),
             _ => {}
         }
@@ -78,6 +80,10 @@ fn fragment(ui: Ui, autorun: bool) -> String {
     }
     if ui.teach.with(Option::is_some) {
         f.push_str("&teach=1");
+    }
+    if let Some(runs) = ui.compared.with(|c| super::compare::url_value(c)) {
+        f.push_str("&compare=");
+        f.push_str(&runs);
     }
     let hidden = ui.hidden.get();
     if !hidden.is_empty() {
@@ -130,13 +136,13 @@ pub async fn read_bytes(file: &web_sys::File, max: f64) -> Result<Vec<u8>, Strin
 
 /// The file as text; bytes that are not UTF-8 become U+FFFD, as the CLI reads, so the report
 /// parser gives the same message in both.
-async fn read_text(file: &web_sys::File, max: f64) -> Result<String, String> {
+pub(super) async fn read_text(file: &web_sys::File, max: f64) -> Result<String, String> {
     let bytes = read_bytes(file, max).await?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Offers `text` as a download named `name`.
-fn download(name: &str, text: &str, mime: &str) -> Result<(), String> {
+pub(super) fn download(name: &str, text: &str, mime: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
@@ -238,6 +244,117 @@ fn FigureFiles() -> impl IntoView {
     }
 }
 
+/// Shows results read from a file or the browser's storage; their settings become the page's.
+fn show_imported(ui: Ui, r: biaslens_experiment::ExperimentResults, source: String) {
+    ui.config.set(r.config.clone());
+    ui.phi.set(0);
+    ui.inspect.set(None);
+    ui.roi.set(None);
+    ui.source.set(source);
+    ui.show_results(Arc::new(r));
+}
+
+/// Keeps a finished run in the browser's storage and says so (or says why not).
+pub async fn keep_in_browser(ui: Ui, results: Arc<biaslens_experiment::ExperimentResults>) {
+    match super::store::save(&results).await {
+        Ok(k) => {
+            let models = k.weights.len();
+            ui.info(format!(
+                "Finished. This run's results and its {models} trained vanilla model{} ({:.1} MB, no images) are kept in this browser so a reload can restore them; Share → \"Forget\" deletes them.",
+                if models == 1 { "" } else { "s" },
+                k.bytes as f64 / (1024.0 * 1024.0)
+            ));
+            ui.kept.set(Some(k));
+            ui.offer_restore.set(false);
+        }
+        Err(e) => ui.error(format!("The run could not be kept in this browser ({e}); its results stay on the page until it is closed. Save the report to keep them.")),
+    }
+}
+
+/// Restores the kept run into the page.
+async fn restore(ui: Ui) {
+    match super::store::restore().await {
+        Ok(r) => {
+            let what = ui.kept.with_untracked(|k| k.as_ref().map(super::store::Kept::describe)).unwrap_or_default();
+            show_imported(ui, r, "restored from this browser's storage".into());
+            ui.offer_restore.set(false);
+            ui.info(format!("Restored the kept run ({what}). Its settings are now the page's: Run recomputes it here."));
+        }
+        Err(e) => ui.error(format!("The kept run could not be restored: {e}. Forget it (Share panel) and run again.")),
+    }
+}
+
+/// Deletes what the browser keeps.
+async fn forget(ui: Ui) {
+    match super::store::forget().await {
+        Ok(()) => {
+            ui.kept.set(None);
+            ui.offer_restore.set(false);
+            ui.info("Forgotten: this browser keeps nothing of biaslens now.");
+        }
+        Err(e) => ui.error(format!("{e}. Your browser's site settings can also clear this page's storage.")),
+    }
+}
+
+/// The offer, on open, to restore the run an earlier visit kept.
+#[component]
+pub fn RestoreOffer() -> impl IntoView {
+    let ui = ui();
+    view! {
+        {move || (ui.offer_restore.get() && !ui.running()).then(|| ui.kept.get()).flatten().map(|k| view! {
+            <aside class="restore" id="restore-offer" aria-label="A kept run">
+                <p>{format!("This browser kept your last run ({}). ", k.describe())}</p>
+                <div class="buttons">
+                    <button id="restore-run" on:click=move |_| leptos::task::spawn_local(restore(ui))>"Restore it"</button>
+                    <button id="restore-forget" on:click=move |_| leptos::task::spawn_local(forget(ui))>"Forget it"</button>
+                    <button on:click=move |_| ui.offer_restore.set(false)>"Not now"</button>
+                </div>
+            </aside>
+        })}
+    }
+}
+
+/// What the browser keeps: the switch, the kept run, its vanilla models, and Forget.
+#[component]
+fn Kept() -> impl IntoView {
+    let ui = ui();
+    let use_weights = move |name: String, phi: f64, seed: u64| {
+        leptos::task::spawn_local(async move {
+            match super::store::weights(&name).await {
+                Ok(bytes) => {
+                    ui.weights.set(Some((format!("the kept vanilla model of φ = {phi}, seed {seed}"), bytes)));
+                    ui.info(format!("The next run uses the kept vanilla model of φ = {phi}, seed {seed} instead of training one (Set up → model: \"train instead\" undoes it)."));
+                }
+                Err(e) => ui.error(format!("The kept vanilla model could not be read: {e}")),
+            }
+        });
+    };
+    view! {
+        <div id="kept">
+            <h3>"Kept in this browser"</h3>
+            <label><input type="checkbox" id="keep-runs" prop:checked=move || ui.keep.get() on:change=move |ev| ui.keep.set(event_target_checked(&ev))/>
+                " Keep the last finished run (results and trained vanilla models, never images) in this browser's storage"</label>
+            {move || match ui.kept.get() {
+                None => view! { <p class="small" id="kept-status">"Nothing is kept."</p> }.into_any(),
+                Some(k) => {
+                    let models = k.weights.iter().cloned().map(|(phi, seed, name)| {
+                        let n = name.clone();
+                        view! { <li>{format!("vanilla model, φ = {phi}, seed {seed} ")}<button class="small" data-weights=name on:click=move |_| use_weights(n.clone(), phi, seed)>"Use it for the next run"</button></li> }
+                    }).collect_view();
+                    view! {
+                        <p class="small" id="kept-status">{format!("Kept: {}.", k.describe())}</p>
+                        <ul class="small">{models}</ul>
+                        <div class="buttons">
+                            <button id="kept-restore" on:click=move |_| leptos::task::spawn_local(restore(ui))>"Restore it"</button>
+                            <button id="forget" on:click=move |_| leptos::task::spawn_local(forget(ui))>"Forget"</button>
+                        </div>
+                    }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
 /// Export, link, import.
 #[component]
 pub fn Share() -> impl IntoView {
@@ -270,12 +387,7 @@ pub fn Share() -> impl IntoView {
             match import_report(&text) {
                 Ok(r) => {
                     let phis = r.phis.len();
-                    ui.config.set(r.config.clone());
-                    ui.phi.set(0);
-                    ui.inspect.set(None);
-                    ui.roi.set(None);
-                    ui.source.set(format!("imported from {name}"));
-                    ui.show_results(Arc::new(r));
+                    show_imported(ui, r, format!("imported from {name}"));
                     ui.info(format!("{name} imported ({phis} φ value(s)). Its settings are now the page's: Run recomputes it here."));
                 }
                 Err(e) => ui.error(format!("{name} was not imported: {e}. Earlier results are kept.")),
@@ -296,6 +408,7 @@ pub fn Share() -> impl IntoView {
             })}
             <p class="explain">"The report holds the settings, the seed, every number, the charts and the timings; it opens offline in any browser. The link holds only the settings (in the part after #, which browsers never send anywhere)."</p>
             <FigureFiles/>
+            <Kept/>
         </section>
     }
 }
