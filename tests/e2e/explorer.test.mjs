@@ -639,3 +639,127 @@ test('teaching mode and hidden panels come from the URL and stay in it', { timeo
     assert.match(await page.evaluate(() => location.hash), /&teach=1&hide=setup,share$/);
   });
 });
+
+/** A small CSV reader for the page's CSV downloads (RFC 4180 quotes; the values here have no
+ * line breaks inside quotes). */
+function parseCsv(text) {
+  return text.trim().split('\n').map((line) => {
+    const out = [];
+    let cell = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (quoted) {
+        if (c === '"' && line[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ',') { out.push(cell); cell = ''; } else cell += c;
+    }
+    out.push(cell);
+    return out;
+  });
+}
+
+test('the last run is kept across a reload and forgotten on request; two imported runs side by side, with a CSV and a link of configs', { timeout: 600_000 }, async () => {
+  assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
+  const SMALL = { ...smallConfig(), phis: [-0.5] };
+  // Two runs to compare, made by the CLI: the same config at seeds 7 and 8.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-compare-'));
+  const reports = [7, 8].map((seed) => {
+    const config = { ...SMALL, seed, name: `compare-seed${seed}` };
+    fs.writeFileSync(path.join(dir, `c${seed}.json`), JSON.stringify(config));
+    const html = path.join(dir, `seed${seed}.html`);
+    execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, `c${seed}.json`), '--out', html, '--json', path.join(dir, `seed${seed}.json`)]);
+    return { html, results: JSON.parse(fs.readFileSync(path.join(dir, `seed${seed}.json`), 'utf8')) };
+  });
+  await withPage('cpu', async ({ page, ctx, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    assert.match(await page.textContent('#kept-status'), /Nothing is kept/);
+    await applyConfig(page, SMALL);
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    // The page says what it stored, and lists the vanilla model.
+    await page.waitForFunction(() => /^Kept: /.test(document.getElementById('kept-status')?.textContent ?? ''));
+    assert.match(await page.textContent('#notes'), /kept in this browser[\s\S]*Forget/);
+    assert.equal(await page.locator('#kept button[data-weights]').count(), 1, 'one unit, one kept vanilla model');
+    const before = await tableNumbers(page);
+    const shownBefore = (await exportReport(page)).results;
+
+    // A reload offers the kept run (never restores it unasked), and restoring shows every number again.
+    await page.reload();
+    await page.waitForSelector('#restore-offer');
+    assert.match(await page.textContent('#restore-offer'), /e2e-small, 1 unit/);
+    assert.equal(await page.locator('#model-table').count(), 0, 'nothing restored unasked');
+    await page.click('#restore-run');
+    await page.waitForSelector('#model-table');
+    assert.deepEqual(await tableNumbers(page), before, 'the restored run shows the same numbers');
+    assert.deepEqual(stable((await exportReport(page)).results), stable(shownBefore), 'the restored document is the run');
+    assert.equal(await page.locator('#restore-offer').count(), 0, 'the offer goes once answered');
+    // The kept vanilla model can replace training in the next run.
+    await page.click('#kept button[data-weights]');
+    await page.waitForSelector('#weights-file ~ .loaded, .loaded');
+    assert.match(await page.textContent('.loaded'), /kept vanilla model of φ = -0\.5, seed 7/);
+
+    // Two reports side by side.
+    await page.setInputFiles('#compare-files', reports.map((r) => r.html));
+    await page.waitForSelector('#compare-table');
+    assert.equal(await page.locator('#compared-runs li').count(), 2);
+    await page.selectOption('#compare-metric', 'accuracy');
+    await page.waitForFunction(() => /Accuracy/.test(document.querySelector('#compare-table caption')?.textContent ?? ''));
+    const cells = await page.$$eval('#compare-table tbody tr', (rows) => rows.map((r) => ({
+      phi: Number(r.dataset.phi), model: r.dataset.model, values: [...r.querySelectorAll('td[data-value]')].map((td) => Number(td.dataset.value)),
+    })));
+    assert.equal(cells.length, 3, 'one φ, three models');
+    for (const row of cells) {
+      reports.forEach((r, k) => {
+        const m = r.results.phis[0].models.find((x) => x.name === row.model);
+        assert.equal(row.values[k], m.fairness.accuracy.value, `${row.model} accuracy of run ${k + 1}`);
+      });
+      assert.equal(await page.locator(`#compare-table tr[data-model="${row.model}"] svg.whiskers circle`).count(), 2, 'a whisker per run');
+    }
+    await page.locator('#compare').screenshot({ path: path.join(outDir, 'explorer-compare.png') });
+    // The table as CSV (and the runs' labels): every cell, parsed back.
+    const downloads = [];
+    page.on('download', (d) => downloads.push(d));
+    await page.click('#compare-csv');
+    await page.waitForFunction(() => true);
+    for (let t = 0; t < 50 && downloads.length < 2; t++) await page.waitForTimeout(100);
+    assert.deepEqual(downloads.map((d) => d.suggestedFilename()).sort(), ['compare-accuracy.csv', 'compare-runs.csv']);
+    const table = downloads.find((d) => d.suggestedFilename() === 'compare-accuracy.csv');
+    const csvFile = path.join(dir, 'compare.csv');
+    await table.saveAs(csvFile);
+    const rows = parseCsv(fs.readFileSync(csvFile, 'utf8'));
+    assert.deepEqual(rows[0], ['metric', 'attribution', 'phi', 'model', 'run1', 'run1_low', 'run1_high', 'run2', 'run2_low', 'run2_high']);
+    for (const row of rows.slice(1)) {
+      const m = reports[1].results.phis[0].models.find((x) => x.name === row[3]);
+      assert.equal(Number(row[7]), m.fairness.accuracy.value, `CSV value of ${row[3]}`);
+      assert.ok(Number(row[8]) <= Number(row[7]) && Number(row[7]) <= Number(row[9]), 'value inside its interval');
+    }
+    // The address keeps the two runs as configs (never numbers); opening it lists them to run.
+    const hash = await page.evaluate(() => location.hash);
+    const m = hash.match(/&compare=([A-Za-z0-9_.-]+)/);
+    assert.ok(m, `compare= in ${hash}`);
+    assert.equal(m[1].split('.').length, 2);
+    assert.ok(!/accuracy|0\.\d{6}/.test(decodeURIComponent(hash)), 'no numbers in the link');
+    const linked = await ctx.newPage();
+    await linked.goto(server.url + hash);
+    await linked.waitForSelector('#compared-runs li');
+    assert.equal(await linked.locator('#compared-runs li button.run-slot').count(), 2, 'both runs listed, to be run here');
+    assert.match(await linked.textContent('#compared-runs'), /compare-seed7[\s\S]*compare-seed8/);
+    await linked.close();
+
+    // Forget: nothing kept, no offer after a reload.
+    await page.click('#forget');
+    await page.waitForFunction(() => /Nothing is kept/.test(document.getElementById('kept-status')?.textContent ?? ''));
+    await page.reload();
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await page.waitForTimeout(1500);
+    assert.equal(await page.locator('#restore-offer').count(), 0, 'nothing offered after Forget');
+    assert.equal(await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const names = [];
+      for await (const name of root.keys()) names.push(name);
+      return names.length;
+    }), 0, 'the storage folder is gone');
+  });
+});

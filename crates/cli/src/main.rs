@@ -5,6 +5,7 @@
 mod cmd_attribute;
 mod cmd_check;
 mod cmd_data;
+mod cmd_compare;
 mod cmd_merge;
 mod cmd_metrics;
 mod cmd_predict;
@@ -44,6 +45,8 @@ enum Command {
     Run(cmd_run::Args),
     /// Run the embedded default experiment (the page's demo) and write the HTML report.
     Demo(cmd_run::DemoArgs),
+    /// Put several runs side by side: one metric per φ and model, each run with its interval.
+    Compare(cmd_compare::Args),
     /// Merge the shards of one run (`run --shard I/N --json …`) into the whole run's report.
     Merge(cmd_merge::Args),
     /// Write a run as a Slurm array job (one task per shard) plus a merge job that depends on it.
@@ -65,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => cmd_data::run(args),
         Command::Run(args) => cmd_run::run(args),
         Command::Demo(args) => cmd_run::demo(args),
+        Command::Compare(args) => cmd_compare::run(args),
         Command::Merge(args) => cmd_merge::run(args),
         Command::Sweep(args) => cmd_sweep::run(args),
         Command::Report(args) => cmd_report::run(args),

@@ -472,3 +472,45 @@ fn report_writes_figures_and_tables() {
     let out = biaslens().arg("report").arg(d.join("r.json")).output().expect("runs");
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nothing to write"));
 }
+
+/// `compare` puts two runs (two seeds) side by side: the CSV holds each run's own number for
+/// every φ and model, the printed table names both runs, and a metric it does not know is
+/// refused with the list of those it does.
+#[test]
+fn compare_puts_runs_side_by_side() {
+    let d = dir("compare");
+    let mut paths = Vec::new();
+    for seed in [42, 43] {
+        let config = d.join(format!("exp{seed}.json"));
+        let mut c: serde_json::Value = serde_json::from_str(TINY).expect("tiny config");
+        c["seed"] = seed.into();
+        std::fs::write(&config, c.to_string()).expect("config written");
+        let json = d.join(format!("r{seed}.json"));
+        let out = biaslens().args(["run", "--quiet", "--config"]).arg(&config).arg("--out").arg(d.join(format!("r{seed}.html"))).arg("--json").arg(&json).output().expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        paths.push(json);
+    }
+    let csv_path = d.join("eo.csv");
+    let out = biaslens().arg("compare").args(&paths).args(["--metric", "eo", "--csv"]).arg(&csv_path).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("run 1:") && printed.contains("run 2:") && printed.contains("EqualizedOdds"), "{printed}");
+    let results: Vec<_> = paths.iter().map(|p| biaslens_experiment::import_report(&std::fs::read_to_string(p).expect("json")).expect("imports")).collect();
+    let mut rdr = csv::Reader::from_path(&csv_path).expect("csv");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("row")).collect();
+    let models = results[0].phis[0].models.len();
+    assert_eq!(rows.len(), results[0].phis.len() * models);
+    for row in &rows {
+        for (k, r) in results.iter().enumerate() {
+            let phi: f64 = row[2].parse().expect("φ");
+            let unit = r.phis.iter().find(|p| p.phi == phi).expect("φ");
+            let m = unit.models.iter().find(|m| m.name == row[3]).expect("model");
+            assert_eq!(row[4 + 3 * k].parse::<f64>().expect("value"), m.fairness.equalized_odds.value, "run {} {}", k + 1, &row[3]);
+        }
+    }
+    assert!(d.join("eo-runs.csv").exists(), "the runs' labels are written next to the table");
+    let out = biaslens().arg("compare").args(&paths).args(["--metric", "f1"]).output().expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("f1") && err.contains("rrf, adr, dif, rddt, eo, accuracy"), "{err}");
+}
