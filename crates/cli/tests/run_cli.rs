@@ -439,7 +439,7 @@ fn report_writes_figures_and_tables() {
     let out = biaslens().args(["run", "--quiet", "--config"]).arg(&config).arg("--out").arg(d.join("r.html")).arg("--json").arg(d.join("r.json")).output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let figures = d.join("figures");
-    let out = biaslens().arg("report").arg(d.join("r.html")).arg("--figures").arg(&figures).output().expect("runs");
+    let out = biaslens().arg("report").arg(d.join("r.html")).arg("--figures").arg(&figures).arg("--png").output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let results = biaslens_experiment::import_report(&std::fs::read_to_string(d.join("r.json")).expect("json")).expect("imports");
     let mut names: Vec<String> = std::fs::read_dir(&figures).expect("folder").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
@@ -453,6 +453,19 @@ fn report_writes_figures_and_tables() {
         assert!(t.starts_with("<svg") || t.starts_with("<?xml"), "{n}: {}", &t[..40.min(t.len())]);
         assert!(svg.trim_end().ends_with("</svg>"), "{n}");
         assert!(svg.contains("<text"), "{n} has labels");
+    }
+    // Every SVG also as a PNG at twice its size, with dark label pixels (text is drawn: an
+    // unresolved font family would leave only the coloured bars).
+    for n in names.iter().filter(|n| n.ends_with(".svg")) {
+        let png = n.replace(".svg", ".png");
+        let img = image::open(figures.join(&png)).unwrap_or_else(|e| panic!("{png}: {e}")).to_rgb8();
+        let svg = std::fs::read_to_string(figures.join(n)).expect("svg");
+        let width: f64 = svg.split("width=\"").nth(1).and_then(|w| w.split('"').next()).and_then(|w| w.parse().ok()).expect("svg width");
+        assert!((f64::from(img.width()) - 2.0 * width).abs() <= 2.0, "{png}: {} px for an SVG {width} wide", img.width());
+        // The title line at the top holds nothing but text.
+        let title_rows = img.height() / 20;
+        let dark = img.enumerate_pixels().filter(|&(_, y, p)| y < title_rows && p.0.iter().all(|&c| c < 80)).count();
+        assert!(dark > 100, "{png}: only {dark} dark pixels in the title line, the labels are missing");
     }
     // models.csv: a row per (unit, model, attribution), the numbers of the results.
     let mut rdr = csv::Reader::from_path(figures.join("models.csv")).expect("csv");

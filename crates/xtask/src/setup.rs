@@ -132,7 +132,9 @@ pub fn lavapipe_present() -> bool {
 }
 
 fn chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() && lavapipe_present() {
+    // DejaVu: the browser's and `biaslens report --png`'s labels.
+    let fonts = Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists();
+    if Path::new("/usr/bin/chromium").exists() && lavapipe_present() && fonts {
         return Ok(());
     }
     let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
