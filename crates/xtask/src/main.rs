@@ -82,21 +82,72 @@ fn serve(root: &Path) -> Result<()> {
 fn dist(root: &Path) -> Result<()> {
     setup::all(root, setup::Need::Build)?;
     run(trunk(root)?.args(["build", "--release", "--cargo-profile", "web", "--dist", "dist"]))?;
-    report_sizes(&root.join("dist"))?;
+    report_sizes(&root.join("dist"), true)?;
     println!("built {}: serve it from any static host", root.join("dist").display());
     Ok(())
 }
 
-/// Print the page's `.wasm` size raw and gzip-compressed (what a visitor downloads).
-fn report_sizes(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let raw = std::fs::metadata(&path)?.len();
-            let gz = Command::new("gzip").args(["-9", "-c"]).arg(&path).output().map(|o| o.stdout.len()).unwrap_or(0);
-            println!("{}: {:.2} MB raw, {:.2} MB gzip -9", path.display(), raw as f64 / 1e6, gz as f64 / 1e6);
+/// The files of a built page a visitor downloads (the loader, the module, the styles, the page).
+fn shipped(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| ["wasm", "js", "css", "html", "svg", "json"].iter().any(|x| e == *x)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `bytes` gzip-compressed at the highest level.
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes)?;
+    Ok(e.finish()?)
+}
+
+/// `bytes` brotli-compressed at quality 11 with a 16 MiB window (what `brotli -q 11 -w 24` does).
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+/// Print each shipped file's size raw, gzip -9 and brotli -q 11, and the total a visitor
+/// transfers with the best encoding a static host can serve; with `write`, also write the `.gz`
+/// and `.br` files next to each (pre-compressed, so the host serves them without compressing).
+/// Without `write` (the CI page, 40 MB without wasm-opt) brotli's minutes are skipped.
+fn report_sizes(dir: &Path, write: bool) -> Result<()> {
+    let mb = |b: usize| b as f64 / 1e6;
+    let (mut raw_total, mut gz_total, mut br_total) = (0, 0, 0);
+    for path in shipped(dir)? {
+        let raw = std::fs::read(&path)?;
+        let gz = gzip(&raw)?;
+        let br = if write { brotli(&raw)? } else { gz.clone() };
+        println!(
+            "{:<48} {:>8.3} MB raw {:>8.3} MB gzip -9 {:>8.3} MB {}",
+            path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            mb(raw.len()),
+            mb(gz.len()),
+            mb(br.len()),
+            if write { "brotli -q 11" } else { "(brotli skipped)" }
+        );
+        raw_total += raw.len();
+        gz_total += gz.len();
+        br_total += br.len();
+        if write {
+            let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            std::fs::write(path.with_file_name(format!("{name}.gz")), &gz)?;
+            std::fs::write(path.with_file_name(format!("{name}.br")), &br)?;
         }
     }
+    println!(
+        "a visitor downloads {:.3} MB with brotli ({:.3} MB with gzip, {:.3} MB uncompressed){}",
+        mb(br_total),
+        mb(gz_total),
+        mb(raw_total),
+        if write { "; the .br and .gz files are written next to each file" } else { "" }
+    );
     Ok(())
 }
 
@@ -120,7 +171,7 @@ fn test(root: &Path) -> Result<()> {
     // `ci-wasm` profile), then driven in headless Chromium on WebGPU and on the CPU fallback.
     let dist = root.join("target/dist-ci");
     run(trunk(root)?.args(["build", "--cargo-profile", "ci-wasm", "--dist"]).arg(&dist))?;
-    report_sizes(&dist)?;
+    report_sizes(&dist, false)?;
     let cli = root.join("target/debug/biaslens");
     run(Command::new("node")
         .args(["--test", "--test-reporter=spec"])
