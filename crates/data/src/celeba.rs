@@ -433,6 +433,21 @@ mod tests {
     }
 
     #[test]
+    fn crlf_and_bom_read_as_plain_text() {
+        // Windows line ends and a byte-order mark (a list re-saved by an editor) change nothing,
+        // in the whitespace-separated list, Kaggle's CSV and the partition file.
+        for (name, plain) in [("list_attr_celeba.txt", TXT), ("list_attr_celeba.csv", CSV)] {
+            let edited = format!("\u{feff}{}", plain.replace('\n', "\r\n"));
+            let a = AttributeTable::parse(plain.as_bytes(), name).expect("valid");
+            let b = AttributeTable::parse(edited.as_bytes(), name).expect("valid with CRLF and BOM");
+            assert_eq!((&a.names, &a.images, &a.lines, &a.values), (&b.names, &b.images, &b.lines, &b.values), "{name}");
+        }
+        let images: Vec<String> = ["000001.jpg", "000002.jpg"].map(String::from).to_vec();
+        let p = parse_partition("\u{feff}000001.jpg 0\r\n000002.jpg 2\r\n".as_bytes(), "p.txt", &images).expect("valid");
+        assert_eq!(p, vec![0, 2]);
+    }
+
+    #[test]
     fn parser_errors_carry_file_and_line() {
         let bad = TXT.replace("000002.jpg -1  1 -1", "000002.jpg -1  2 -1");
         let e = AttributeTable::parse(bad.as_bytes(), "list_attr_celeba.txt").expect_err("bad value");
