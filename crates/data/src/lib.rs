@@ -14,6 +14,7 @@ pub mod own;
 pub use biaslens_rng as rng;
 pub mod splits;
 pub mod synthetic;
+mod table;
 
 pub use synthetic::{Batch, FaceTraits, ProtectedKind, SyntheticConfig, SyntheticError};
 pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, SplitError, SplitName, Splits, make_splits, undersample};
