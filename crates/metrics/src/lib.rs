@@ -30,6 +30,8 @@
 //! * ROI axes: x = column as drawn in the authors' figures; [`Roi::from_code_rect`] reproduces a
 //!   call in their slicing order `(row, column)`.
 //! * Pooling: over all images given; the code's "first 5 batches of 128" is the caller's choice.
+//! * Regions: besides the paper's one box for all images, a box or a pixel mask per image
+//!   ([`Region`]), an extension; the formulas are the same over each image's own pixels.
 
 pub mod fairness;
 pub mod preprocess;
