@@ -145,19 +145,41 @@ fn read_labels(spec: &str, n: usize, what: &str) -> Result<Vec<i64>> {
     Ok(values)
 }
 
+/// One column of a label CSV, read by the `csv` crate with the own-label rules
+/// (`docs/METHODS.md#own-data`): UTF-8 with or without a BOM, LF or CRLF, RFC 4180 quoting, and
+/// `;` or tab as the separator when the first line has no comma but one of those. A header row is
+/// recognised by a field that is not a number; rows are numbered from the first data row.
 fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
-    let text = std::fs::read_to_string(path)?;
-    let mut rows = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>());
-    let first = rows.next().context("the file is empty")?;
+    let bytes = std::fs::read(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| anyhow::anyhow!("byte {} is not UTF-8 text; save the CSV as UTF-8", e.valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_line = text.lines().next().unwrap_or_default();
+    let sep = match (first_line.contains(','), first_line.contains(';'), first_line.contains('\t')) {
+        (false, true, _) => b';',
+        (false, false, true) => b'\t',
+        _ => b',',
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.context("the file is not readable as CSV")?;
+        if !record.iter().all(str::is_empty) {
+            rows.push(record);
+        }
+    }
+    let first = rows.first().context("the file is empty")?;
     let is_header = first.iter().any(|c| c.parse::<f64>().is_err());
     let index = match (column, is_header) {
         (Some(name), true) => first
             .iter()
-            .position(|c| c.trim_matches('"') == name)
-            .with_context(|| format!("no column {name:?}; the header has {first:?}"))?,
+            .position(|c| c == name)
+            .with_context(|| format!("no column {name:?}; the header has {:?}", first.iter().collect::<Vec<_>>()))?,
         (Some(name), false) => name.parse::<usize>().with_context(|| {
             format!("no header row, so the column must be a number, not {name:?}")
         })?,
@@ -167,12 +189,8 @@ fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
             first.len()
         ),
     };
-    let data: Vec<Vec<&str>> = if is_header {
-        rows.collect()
-    } else {
-        std::iter::once(first).chain(rows).collect()
-    };
-    data.iter()
+    rows.iter()
+        .skip(usize::from(is_header))
         .enumerate()
         .map(|(i, r)| {
             let cell = r

@@ -395,6 +395,23 @@ fn per_map_masks_and_boxes_score_like_the_numpy_reference() {
     assert_eq!(a["saliency"], b["saliency"]);
     assert_eq!(b["regions"]["pixels_inside"].as_array().expect("counts").len(), n);
 
+    // Label CSVs as spreadsheets write them (BOM, semicolons, CRLF, a quoted header) read as the
+    // same labels as a plain one: per-group metrics come out equal.
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 2).collect();
+    let plain: String = std::iter::once("id,smiling\n".to_owned()).chain(labels.iter().enumerate().map(|(i, t)| format!("{i},{t}\n"))).collect();
+    let excel: String = std::iter::once("\u{feff}\"id\";\"smiling\"\r\n".to_owned()).chain(labels.iter().enumerate().map(|(i, t)| format!("{i};{t}\r\n"))).collect();
+    std::fs::write(dir.join("plain.csv"), plain).expect("write");
+    std::fs::write(dir.join("excel.csv"), excel).expect("write");
+    let grouped = |f: &str| {
+        let spec = format!("{}:smiling", p(f));
+        let out = run(&["--vanilla", &p("v.npy"), "--debiased", &p("d.npy"), "--protected", &spec, "--target", &spec, "--bootstrap", "0"]);
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")["saliency"]["groups"].clone()
+    };
+    let (a, b) = (grouped("plain.csv"), grouped("excel.csv"));
+    assert_eq!(a.as_array().expect("groups").len(), 2);
+    assert_eq!(a, b);
+
     // One box short: refused, naming the counts.
     let short: String = (0..n - 1).map(|i| format!("map{i},3,1,7,6\n")).collect();
     std::fs::write(dir.join("short.csv"), format!("image,x0,y0,x1,y1\n{short}")).expect("write boxes");
