@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn oddities_that_cannot_be_read_are_refused_with_line_and_remedy() {
         let cases: [(&str, &[u8], usize, &str); 6] = [
-            ("unclosed quote", b"image,target,attribute\na.png,1,0\n\"b.png,0,1\nc.png,1,1\n", 3, "never closed"),
+            ("unclosed quote", b"image,target,attribute\na.png,1,0\n\"b.png,0,1\nc.png,1,1\n", 3, "quoted field is not closed"),
             ("not UTF-8", b"image,target,attribute\na.png,1,0\nb\xE9.png,0,1\n", 3, "not UTF-8"),
             ("ragged", b"image;target;attribute\na.png;1;0\nb.png;0;1;x\n", 3, "extra semicolon"),
             ("doubled header", b"image,target,attribute,target\na.png,1,0,1\nb.png,0,1,0\n", 1, "column \"target\" twice (columns 2 and 4)"),

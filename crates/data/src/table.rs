@@ -115,14 +115,40 @@ pub(crate) fn read_table<const N: usize>(bytes: &[u8], file: &str, wanted: [&str
         .or_else(|| headers.iter().rev().max_by_key(|(_, h)| h.len()))
         .cloned()
         .ok_or_else(|| err(1, "the header line cannot be read as CSV".into()))?;
-    if let Some(line) = unclosed_quote(text, sep) {
-        return Err(err(line, "a quoted field opens here and is never closed; add the closing \" (a quote inside a quoted field is written \"\")".into()));
-    }
     let mut columns = [0; N];
     for (c, w) in columns.iter_mut().zip(wanted) {
         *c = column_index(&header, w, file)?;
     }
-    let mut reader = csv::ReaderBuilder::new().delimiter(sep).has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rows = records(text, sep, file)?;
+    // The first record is the header read above.
+    if !rows.is_empty() {
+        rows.remove(0);
+    }
+    if let Some((line, record)) = rows.iter().find(|(_, r)| r.len() != header.len()) {
+        return Err(err(
+            *line,
+            format!(
+                "the row has {} fields but the header has {}; check for a missing or extra {} (a field holding one is quoted: \"a, b\")",
+                record.len(),
+                header.len(),
+                separator_name(sep)
+            ),
+        ));
+    }
+    Ok(Table { columns, rows })
+}
+
+/// Every non-blank record of `text` (the header included) split at `sep`, with the physical line
+/// it starts on; fields trimmed, rows of empty fields skipped, rows may differ in length.
+///
+/// # Errors
+/// [`DataError::Parse`] naming the line where a quoted field opens and never closes.
+pub(crate) fn records(text: &str, sep: u8, file: &str) -> Result<Vec<(usize, csv::StringRecord)>, DataError> {
+    let err = |line: usize, message: String| DataError::Parse { file: file.into(), line, message };
+    if let Some(line) = unclosed_quote(text, sep) {
+        return Err(err(line, "a quoted field is not closed (it opens on this line); add the closing \" (a quote inside a quoted field is written \"\")".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new().delimiter(sep).has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     // The line of a record is counted here from its byte offset: the `csv` crate's own line count
     // misses the `\n` of CRLF line ends (a CRLF file's third line was reported as line 2), and its
     // offset of a record after a CRLF points at that `\n`, so line ends there are skipped first.
@@ -149,21 +175,15 @@ pub(crate) fn read_table<const N: usize>(bytes: &[u8], file: &str, wanted: [&str
             Err(e) => return Err(err(e.position().map_or(0, |p| line_at(p.byte())), format!("unreadable CSV: {e}"))),
         }
         let line = record.position().map_or(0, |p| line_at(p.byte()));
-        if record.iter().all(str::is_empty) {
-            continue;
+        if !record.iter().all(str::is_empty) {
+            rows.push((line, record));
         }
-        if record.len() != header.len() {
-            return Err(err(
-                line,
-                format!(
-                    "the row has {} fields but the header has {}; check for a missing or extra {} (a field holding one is quoted: \"a, b\")",
-                    record.len(),
-                    header.len(),
-                    separator_name(sep)
-                ),
-            ));
-        }
-        rows.push((line, record));
     }
-    Ok(Table { columns, rows })
+    Ok(rows)
+}
+
+/// The separator (comma, semicolon, tab) that splits the first record of `text` into the most
+/// fields; comma on a tie.
+pub(crate) fn sniff_most_fields(text: &str) -> u8 {
+    SEPARATORS.iter().rev().filter_map(|&s| header_with(text, s).map(|h| (s, h.len()))).max_by_key(|&(_, n)| n).map_or(b',', |(s, _)| s)
 }
