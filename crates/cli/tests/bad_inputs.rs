@@ -108,6 +108,10 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     g.insert("regions/masks-empty/b.png".into(), mask(16, 16, false));
     g.insert("regions/masks-wrong-size/b.png".into(), mask(8, 8, true));
     g.insert("regions/masks-jpeg/b.png".into(), jpg.clone());
+    // Masks for the own images (16×16), named after them: one of the wrong size, one missing.
+    g.insert("own/masks-wrong-size/ok-a.png".into(), mask(8, 8, true));
+    g.insert("own/masks-wrong-size/ok-b.png".into(), mask(16, 16, true));
+    g.insert("own/masks-missing/ok-a.png".into(), mask(16, 16, true));
     g.insert("own/images/ok-a.jpg".into(), jpg);
     g.insert("own/images/ok-b.png".into(), png);
 
@@ -258,6 +262,21 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
             let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();
             let l = parse_own_csv(&read(csv), &name, &OwnColumns::default()).map_err(|e| e.to_string())?;
             l.check_decodable(&DirSource { root: corpus().join(param(c, "images")) }, &Preprocess::default()).map_err(|e| e.to_string())
+        })()),
+        "own-regions" => e((|| {
+            let csv = param(c, "csv");
+            let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();
+            let l = parse_own_csv(&read(csv), &name, &OwnColumns::default()).map_err(|e| e.to_string())?;
+            let source = DirSource { root: corpus().join(param(c, "images")) };
+            let pre = Preprocess::default();
+            match c.params.get("boxes").and_then(Value::as_str) {
+                Some(boxes) => {
+                    let bname = Path::new(boxes).file_name().expect("name").to_string_lossy().into_owned();
+                    let t = parse_box_csv(&read(boxes), &bname).map_err(|e| e.to_string())?;
+                    l.box_regions(&t, &source, &pre).map(|_| ()).map_err(|e| e.to_string())
+                }
+                None => l.mask_regions(&DirSource { root: corpus().join(param(c, "masks")) }, &source, &pre).map(|_| ()).map_err(|e| e.to_string()),
+            }
         })()),
         "weights" => e((|| {
             let bytes = read(param(c, "file"));

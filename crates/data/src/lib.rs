@@ -22,4 +22,4 @@ pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, Spl
 pub use celeba::{AttributeTable, CELEBA_ATTRIBUTES, DataError, parse_partition};
 pub use images::{DirSource, ImageSource, LabelledImages, Loaded, MemorySource, Preprocess, Skipped, decode_image};
 pub use own::{OwnColumns, parse_own_csv};
-pub use regions::{BoxTable, Geometry, PixelBox, decode_mask, image_size, mask_region, parse_box_csv};
+pub use regions::{BoxTable, Geometry, PixelBox, decode_mask, image_size, mask_name_for, mask_region, parse_box_csv};

@@ -109,7 +109,7 @@ impl LabelledImages {
         Ok(())
     }
 
-    fn bad_image(&self, row: usize, reason: String) -> DataError {
+    pub(crate) fn bad_image(&self, row: usize, reason: String) -> DataError {
         DataError::BadImage { file: self.source.clone(), line: self.lines[row], image: self.images[row].clone(), reason }
     }
 

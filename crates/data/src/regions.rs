@@ -21,7 +21,7 @@
 use biaslens_metrics::{ImageSize, Mask, Region, Roi};
 
 use crate::celeba::{DataError, clip};
-use crate::images::Preprocess;
+use crate::images::{ImageSource, LabelledImages, Preprocess};
 use crate::table::read_table;
 
 /// A box on the original image: columns `x0..x1`, rows `y0..y1` (half-open), origin top-left.
@@ -268,6 +268,54 @@ impl BoxTable {
     }
 }
 
+/// The mask file of an image: the image's path with the extension `.png` (`img/a.jpg` → `img/a.png`),
+/// looked up in the mask folder.
+pub fn mask_name_for(image: &str) -> String {
+    std::path::Path::new(image).with_extension("png").to_string_lossy().into_owned()
+}
+
+impl LabelledImages {
+    /// Each listed image's size as stored, from its header (no decoding).
+    ///
+    /// # Errors
+    /// [`DataError::BadImage`] with the line of the first image that cannot be read or whose header
+    /// is not a JPEG's or PNG's.
+    pub fn original_sizes(&self, source: &impl ImageSource) -> Result<Vec<ImageSize>, DataError> {
+        (0..self.len()).map(|i| source.read(&self.images[i]).and_then(|b| image_size(&b)).map_err(|reason| self.bad_image(i, reason))).collect()
+    }
+
+    /// The region of every listed image from `boxes` (original pixels), in model pixels under `pre`.
+    ///
+    /// # Errors
+    /// As [`LabelledImages::original_sizes`] and [`BoxTable::regions`].
+    pub fn box_regions(&self, boxes: &BoxTable, source: &impl ImageSource, pre: &Preprocess) -> Result<Vec<Region>, DataError> {
+        boxes.regions(&self.images, &self.original_sizes(source)?, pre)
+    }
+
+    /// The region of every listed image from its mask PNG in `masks` (named by [`mask_name_for`],
+    /// drawn at the image's size), in model pixels under `pre`.
+    ///
+    /// # Errors
+    /// As [`LabelledImages::original_sizes`]; [`DataError::Mismatch`] naming the mask for a missing
+    /// mask or one refused by [`mask_region`].
+    pub fn mask_regions(&self, masks: &impl ImageSource, source: &impl ImageSource, pre: &Preprocess) -> Result<Vec<Region>, DataError> {
+        let sizes = self.original_sizes(source)?;
+        self.images
+            .iter()
+            .zip(sizes)
+            .enumerate()
+            .map(|(row, (image, size))| {
+                let name = mask_name_for(image);
+                let bytes = masks.read(&name).map_err(|reason| DataError::Mismatch {
+                    file: name.clone(),
+                    message: format!("no mask for image {:?} (line {} of {}): {reason}; a mask is named after its image, with .png", clip(image), self.lines[row], self.source),
+                })?;
+                mask_region(&bytes, &name, size, pre)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +424,42 @@ mod tests {
         assert!(e.to_string().contains("no box for image \"z.png\""), "{e}");
         let e = t.regions(&["b, c.png".to_owned()], &[ImageSize::square(3)], &pre).expect_err("box outside a 3×3 image");
         assert!(matches!(&e, DataError::Parse { line: 3, .. }) && e.to_string().contains("reaches outside the 3×3 (W×H) image"), "{e}");
+    }
+
+    #[test]
+    fn own_images_get_their_regions_from_boxes_or_masks() {
+        // Two own images of different sizes; one box row and one mask per image, drawn on the
+        // original; both land on the same model pixels after padding and resizing to 10×10.
+        use crate::images::MemorySource;
+        let labelled = LabelledImages {
+            source: "labels.csv".into(),
+            images: vec!["a.jpg".into(), "pics/b.png".into()],
+            lines: vec![2, 3],
+            target: vec![1, 0],
+            attribute: vec![0, 1],
+        };
+        let (mut images, mut masks) = (MemorySource::default(), MemorySource::default());
+        let boxes_csv = "image,x0,y0,x1,y1\npics/b.png,4,4,12,9\na.jpg,0,5,10,20\n";
+        let shapes = [("a.jpg", "a.png", 10u32, 20u32, PixelBox { x0: 0, y0: 5, x1: 10, y1: 20 }), ("pics/b.png", "b.png", 16, 12, PixelBox { x0: 4, y0: 4, x1: 12, y1: 9 })];
+        for (image, mask, w, h, b) in shapes {
+            images.insert(image, png(&image::RgbaImage::new(w, h)));
+            let m = image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([u8::from(x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1) * 255, 0, 0, 255]));
+            masks.insert(mask, png(&m));
+        }
+        let pre = Preprocess { square_pad: true, resize: Some(10) };
+        let table = parse_box_csv(boxes_csv.as_bytes(), "boxes.csv").expect("valid");
+        let from_boxes = labelled.box_regions(&table, &images, &pre).expect("boxes for both");
+        let from_masks = labelled.mask_regions(&masks, &images, &pre).expect("masks for both");
+        for (b, m) in from_boxes.iter().zip(&from_masks) {
+            let Region::Box(roi) = b else { panic!("a box") };
+            assert_eq!(m, &Region::Mask(Mask::from_roi(roi)));
+        }
+        // a.jpg (10×20) is padded 5 columns left, then halved: x 0..10 → 5..15 → 3..8 (2.5 rounds up).
+        assert_eq!(from_boxes[0], Region::Box(Roi::new(3, 3, 5, 7, ImageSize::square(10)).expect("fits")));
+        let mut missing = masks.clone();
+        missing.files.remove("b.png");
+        let e = labelled.mask_regions(&missing, &images, &pre).expect_err("no mask for b");
+        assert!(e.to_string().contains("no mask for image \"pics/b.png\" (line 3 of labels.csv)"), "{e}");
     }
 
     #[test]
