@@ -1,11 +1,13 @@
 //! `biaslens check`: read an input the way the page and `run` do and say what is wrong with it,
 //! without running anything: a report or results file, an experiment config or link, own data
-//! (CSV and image folder, every image decoded), or torchvision weights.
+//! (CSV and image folder, every image decoded; optionally per-image boxes or masks mapped to the
+//! model's input, `docs/METHODS.md#per-image-regions`), or torchvision weights.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use biaslens_data::{DirSource, OwnColumns, Preprocess, parse_own_csv};
+use biaslens_data::{DirSource, OwnColumns, Preprocess, parse_box_csv, parse_own_csv};
+use biaslens_metrics::Inside;
 use biaslens_experiment::{ExperimentConfig, import_report};
 use burn::prelude::Device;
 
@@ -53,6 +55,18 @@ enum CheckCommand {
         /// Column with the protected attribute.
         #[arg(long, default_value = "attribute")]
         attribute_column: String,
+        /// Per-image boxes to check: CSV with columns image,x0,y0,x1,y1 in the original images'
+        /// pixels (x1, y1 the first column and row after the box).
+        #[arg(long, conflicts_with = "masks")]
+        boxes: Option<PathBuf>,
+        /// Per-image masks to check: a folder with one PNG per image, named after the image with
+        /// .png (`img/a.jpg` → `img/a.png`), drawn at the image's size; non-zero = inside.
+        #[arg(long)]
+        masks: Option<PathBuf>,
+        /// The model input side the regions are mapped to (after square padding); without it the
+        /// padded size.
+        #[arg(long)]
+        resize: Option<u32>,
     },
     /// torchvision weights (.safetensors) loaded into a network.
     Weights {
@@ -86,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let c = ExperimentConfig::from_fragment(f)?;
             println!("a valid experiment link with {} φ values and {} methods", c.phis.len(), c.methods.len());
         }
-        CheckCommand::Own { csv, images, image_column, target_column, attribute_column } => {
+        CheckCommand::Own { csv, images, image_column, target_column, attribute_column, boxes, masks, resize } => {
             let bytes = std::fs::read(&csv).with_context(|| format!("cannot read {}", csv.display()))?;
             let name = csv.file_name().map_or_else(|| csv.display().to_string(), |n| n.to_string_lossy().into_owned());
             let columns = OwnColumns { image: image_column, target: target_column, attribute: attribute_column };
@@ -98,8 +112,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if !root.is_dir() {
                 bail!("the image folder {} does not exist; give it with --images DIR", root.display());
             }
-            labelled.check_decodable(&DirSource { root }, &Preprocess::default())?;
-            println!("{}: {} images, all readable", csv.display(), labelled.len());
+            let source = DirSource { root };
+            let pre = Preprocess { resize, ..Preprocess::default() };
+            labelled.check_decodable(&source, &pre)?;
+            let regions = match (&boxes, &masks) {
+                (Some(file), _) => {
+                    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+                    let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+                    let table = parse_box_csv(&bytes, &name)?;
+                    Some((name, labelled.box_regions(&table, &source, &pre)?))
+                }
+                (None, Some(dir)) => {
+                    if !dir.is_dir() {
+                        bail!("the mask folder {} does not exist", dir.display());
+                    }
+                    Some((dir.display().to_string(), labelled.mask_regions(&DirSource { root: dir.clone() }, &source, &pre)?))
+                }
+                (None, None) => None,
+            };
+            print!("{}: {} images, all readable", csv.display(), labelled.len());
+            match regions {
+                Some((from, r)) => {
+                    let pixels: Vec<usize> = r.iter().map(Inside::pixels).collect();
+                    let size = match r.first().map(Inside::image) {
+                        Some(s) if r.iter().all(|x| x.image() == s) => format!(" {s}"),
+                        _ => " (sizes differ: set --resize)".into(),
+                    };
+                    println!(
+                        "; {} regions from {from}, {} to {} pixels inside in the model's{size} input",
+                        r.len(),
+                        pixels.iter().min().unwrap_or(&0),
+                        pixels.iter().max().unwrap_or(&0)
+                    );
+                }
+                None => println!(),
+            }
         }
         CheckCommand::Weights { weights, arch } => {
             let (_, classes) = load::resnet(&weights, arch, &Device::flex())?;

@@ -4,14 +4,20 @@
 //! protected-attribute, target and prediction labels from `.npy` or CSV, and prints the saliency
 //! metrics of Sztukiewicz et al. 2025 §3 (pooled and per protected-attribute × target group) and the
 //! fairness gaps as JSON. Settings default to the authors' code (`biaslens-metrics`).
+//!
+//! The region is one box for all maps (`--roi`, the paper's set-up) or one per map
+//! (`docs/METHODS.md#per-image-regions`): `--boxes FILE.csv` (`image,x0,y0,x1,y1`, one row per map
+//! in the maps' order) or `--masks DIR` (one PNG per map, matched in file-name order, non-zero =
+//! inside). `.npy` maps carry no images, so these regions are in map pixels; regions drawn on the
+//! original images are mapped to map pixels by `biaslens_data::regions` where the images are known.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use biaslens_metrics::{
-    BootstrapSettings, ChannelReduction, DetOutside, IdenticalMaps, ImageSize, Normalisation,
-    PreprocessSettings, Roi, RoiPreset, SaliencySettings, fairness_report, per_image_metrics,
-    saliency_report,
+    BootstrapSettings, ChannelReduction, DetOutside, IdenticalMaps, ImageMetrics, ImageSize,
+    Inside, MetricsError, Normalisation, PreprocessSettings, Region, Roi, RoiPreset,
+    SaliencySettings, fairness_report, per_image_metrics, per_image_metrics_each, saliency_report,
 };
 use biaslens_npy::NpyData;
 use serde::de::DeserializeOwned;
@@ -29,6 +35,14 @@ pub struct Args {
     /// size) or `x,y,w,h` in map pixels (x = column).
     #[arg(long, default_value = "necktie")]
     roi: String,
+    /// A box per map instead of --roi: CSV with columns image,x0,y0,x1,y1 (map pixels, x1/y1 the
+    /// first column/row after the box), one row per map in the maps' order.
+    #[arg(long, conflicts_with_all = ["roi", "masks"])]
+    boxes: Option<PathBuf>,
+    /// A mask per map instead of --roi: a folder of PNGs of the maps' size (non-zero = inside),
+    /// matched to the maps in file-name order.
+    #[arg(long, conflicts_with = "roi")]
+    masks: Option<PathBuf>,
     /// Protected attribute per image (0/1): .npy, or CSV as `file.csv` or `file.csv:column`.
     #[arg(long)]
     protected: Option<String>,
@@ -131,19 +145,41 @@ fn read_labels(spec: &str, n: usize, what: &str) -> Result<Vec<i64>> {
     Ok(values)
 }
 
+/// One column of a label CSV, read by the `csv` crate with the own-label rules
+/// (`docs/METHODS.md#own-data`): UTF-8 with or without a BOM, LF or CRLF, RFC 4180 quoting, and
+/// `;` or tab as the separator when the first line has no comma but one of those. A header row is
+/// recognised by a field that is not a number; rows are numbered from the first data row.
 fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
-    let text = std::fs::read_to_string(path)?;
-    let mut rows = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>());
-    let first = rows.next().context("the file is empty")?;
+    let bytes = std::fs::read(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| anyhow::anyhow!("byte {} is not UTF-8 text; save the CSV as UTF-8", e.valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_line = text.lines().next().unwrap_or_default();
+    let sep = match (first_line.contains(','), first_line.contains(';'), first_line.contains('\t')) {
+        (false, true, _) => b';',
+        (false, false, true) => b'\t',
+        _ => b',',
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.context("the file is not readable as CSV")?;
+        if !record.iter().all(str::is_empty) {
+            rows.push(record);
+        }
+    }
+    let first = rows.first().context("the file is empty")?;
     let is_header = first.iter().any(|c| c.parse::<f64>().is_err());
     let index = match (column, is_header) {
         (Some(name), true) => first
             .iter()
-            .position(|c| c.trim_matches('"') == name)
-            .with_context(|| format!("no column {name:?}; the header has {first:?}"))?,
+            .position(|c| c == name)
+            .with_context(|| format!("no column {name:?}; the header has {:?}", first.iter().collect::<Vec<_>>()))?,
         (Some(name), false) => name.parse::<usize>().with_context(|| {
             format!("no header row, so the column must be a number, not {name:?}")
         })?,
@@ -153,12 +189,8 @@ fn read_csv_column(path: &Path, column: Option<&str>) -> Result<Vec<i64>> {
             first.len()
         ),
     };
-    let data: Vec<Vec<&str>> = if is_header {
-        rows.collect()
-    } else {
-        std::iter::once(first).chain(rows).collect()
-    };
-    data.iter()
+    rows.iter()
+        .skip(usize::from(is_header))
         .enumerate()
         .map(|(i, r)| {
             let cell = r
@@ -192,6 +224,60 @@ fn parse_roi(spec: &str, image: ImageSize) -> Result<Roi> {
     Ok(Roi::new(x, y, w, h, image)?)
 }
 
+/// Identity geometry: `.npy` maps carry no images, so per-map regions are given in map pixels.
+const MAP_PIXELS: biaslens_data::Preprocess = biaslens_data::Preprocess { square_pad: false, resize: None };
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// One region per map from `--boxes` or `--masks`, or `None` for the shared `--roi`.
+fn read_regions(args: &Args, n: usize, image: ImageSize) -> Result<Option<(String, Vec<Region>)>> {
+    if let Some(path) = &args.boxes {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let table = biaslens_data::parse_box_csv(&bytes, &file_name(path))?;
+        if table.images.len() != n {
+            bail!("{}: {} boxes for {n} maps; give one row per map, in the maps' order", file_name(path), table.images.len());
+        }
+        let regions = table.regions(&table.images, &vec![image; n], &MAP_PIXELS)?;
+        return Ok(Some(("boxes".into(), regions)));
+    }
+    let Some(dir) = &args.masks else { return Ok(None) };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the mask folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    files.sort();
+    if files.len() != n {
+        bail!("{}: {} mask PNGs for {n} maps; give one per map (matched in file-name order)", dir.display(), files.len());
+    }
+    let regions = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+            Ok(biaslens_data::mask_region(&bytes, &file_name(f), image, &MAP_PIXELS)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(("masks".into(), regions)))
+}
+
+/// Per-image metrics in the shared box or in each map's own region.
+fn score<T: Copy + Into<f64>>(
+    v: &[T],
+    d: &[T],
+    channels: usize,
+    roi: Option<&Roi>,
+    regions: Option<&[Region]>,
+    s: &SaliencySettings,
+) -> Result<Vec<ImageMetrics>, MetricsError> {
+    match (regions, roi) {
+        (Some(r), _) => per_image_metrics_each(v, d, channels, r, s),
+        (None, Some(roi)) => per_image_metrics(v, d, channels, roi, s),
+        (None, None) => Err(MetricsError::Shape("no region given".into())),
+    }
+}
+
 /// Runs the subcommand: prints one JSON document on stdout.
 pub fn run(args: Args) -> Result<()> {
     let (vanilla, shape) = read_maps(&args.vanilla)?;
@@ -206,7 +292,9 @@ pub fn run(args: Args) -> Result<()> {
         width: u32::try_from(w).context("map width too large")?,
         height: u32::try_from(h).context("map height too large")?,
     };
-    let roi = parse_roi(&args.roi, image)?;
+    let regions = read_regions(&args, n, image)?;
+    let roi = if regions.is_some() { None } else { Some(parse_roi(&args.roi, image)?) };
+    let region_list = regions.as_ref().map(|(_, r)| r.as_slice());
     let settings = SaliencySettings {
         preprocess: PreprocessSettings {
             channel_reduction: args.channel_reduction,
@@ -229,23 +317,12 @@ pub fn run(args: Args) -> Result<()> {
         level: args.level,
         seed: args.seed,
     };
+    let widen = |x: &[f32]| x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
     let per = match (&vanilla, &debiased) {
-        (Maps::F32(v), Maps::F32(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
-        (Maps::F64(v), Maps::F64(d)) => per_image_metrics(v, d, channels, &roi, &settings)?,
-        (Maps::F32(v), Maps::F64(d)) => per_image_metrics(
-            &v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
-            d,
-            channels,
-            &roi,
-            &settings,
-        )?,
-        (Maps::F64(v), Maps::F32(d)) => per_image_metrics(
-            v,
-            &d.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
-            channels,
-            &roi,
-            &settings,
-        )?,
+        (Maps::F32(v), Maps::F32(d)) => score(v, d, channels, roi.as_ref(), region_list, &settings)?,
+        (Maps::F64(v), Maps::F64(d)) => score(v, d, channels, roi.as_ref(), region_list, &settings)?,
+        (Maps::F32(v), Maps::F64(d)) => score(&widen(v), d, channels, roi.as_ref(), region_list, &settings)?,
+        (Maps::F64(v), Maps::F32(d)) => score(v, &widen(d), channels, roi.as_ref(), region_list, &settings)?,
     };
     let protected = args
         .protected
@@ -276,6 +353,10 @@ pub fn run(args: Args) -> Result<()> {
         "images": n,
         "shape": { "n": n, "channels": channels, "height": h, "width": w },
         "roi": roi,
+        "regions": regions.as_ref().map(|(kind, r)| serde_json::json!({
+            "kind": kind,
+            "pixels_inside": r.iter().map(Inside::pixels).collect::<Vec<_>>(),
+        })),
         "settings": settings,
         "bootstrap": boot_ref,
         "saliency": saliency,

@@ -82,7 +82,7 @@ fn open_wgpu() -> anyhow::Result<Chosen> {
         // adapter has, so natively only the buffer sizes are checked before a run.
         let limits = DeviceLimits {
             memory_bytes: u64::MAX,
-            ..DeviceLimits::webgpu(u64::from(l.max_storage_buffer_binding_size), l.max_buffer_size)
+            ..DeviceLimits::webgpu(l.max_storage_buffer_binding_size, l.max_buffer_size)
         };
         Ok(Chosen { device, name: format!("wgpu: {adapter} ({:?}, {kind})", info.backend), limits: Some(limits) })
     });

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use biaslens_data::{AttributeTable, DirSource, OwnColumns, Preprocess, SplitConfig, make_splits, parse_own_csv, parse_partition};
+use biaslens_data::{AttributeTable, DirSource, OwnColumns, Preprocess, SplitConfig, make_splits, mask_region, parse_box_csv, parse_own_csv, parse_partition};
+
+/// `.npy` maps carry no images: the CLI's per-map regions are in map pixels (no pad, no resize).
+const MAP_PIXELS: Preprocess = Preprocess { square_pad: false, resize: None };
 use biaslens_experiment::{ExperimentConfig, import_report};
 use biaslens_metrics::{ImageSize, Roi};
 use biaslens_model::{ResNetConfig, torchvision_num_classes};
@@ -94,6 +97,21 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     let mut corrupt = png.clone();
     corrupt[18] ^= 0x55;
     g.insert("own/images/corrupt.png".into(), corrupt);
+    // Per-map region masks for the 16×16 maps of npy/ok-maps.npy: a valid one, then one of each
+    // refused kind (all black, the wrong size, a JPEG).
+    let mask = |w: u32, h: u32, inside: bool| {
+        encode(&image::RgbImage::from_fn(w, h, |x, y| image::Rgb(if inside && (2..9).contains(&x) && (3..7).contains(&y) { [255; 3] } else { [0; 3] })), image::ImageFormat::Png)
+    };
+    for dir in ["masks-empty", "masks-wrong-size", "masks-jpeg"] {
+        g.insert(format!("regions/{dir}/a.png"), mask(16, 16, true));
+    }
+    g.insert("regions/masks-empty/b.png".into(), mask(16, 16, false));
+    g.insert("regions/masks-wrong-size/b.png".into(), mask(8, 8, true));
+    g.insert("regions/masks-jpeg/b.png".into(), jpg.clone());
+    // Masks for the own images (16×16), named after them: one of the wrong size, one missing.
+    g.insert("own/masks-wrong-size/ok-a.png".into(), mask(8, 8, true));
+    g.insert("own/masks-wrong-size/ok-b.png".into(), mask(16, 16, true));
+    g.insert("own/masks-missing/ok-a.png".into(), mask(16, 16, true));
     g.insert("own/images/ok-a.jpg".into(), jpg);
     g.insert("own/images/ok-b.png".into(), png);
 
@@ -245,6 +263,21 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
             let l = parse_own_csv(&read(csv), &name, &OwnColumns::default()).map_err(|e| e.to_string())?;
             l.check_decodable(&DirSource { root: corpus().join(param(c, "images")) }, &Preprocess::default()).map_err(|e| e.to_string())
         })()),
+        "own-regions" => e((|| {
+            let csv = param(c, "csv");
+            let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();
+            let l = parse_own_csv(&read(csv), &name, &OwnColumns::default()).map_err(|e| e.to_string())?;
+            let source = DirSource { root: corpus().join(param(c, "images")) };
+            let pre = Preprocess::default();
+            match c.params.get("boxes").and_then(Value::as_str) {
+                Some(boxes) => {
+                    let bname = Path::new(boxes).file_name().expect("name").to_string_lossy().into_owned();
+                    let t = parse_box_csv(&read(boxes), &bname).map_err(|e| e.to_string())?;
+                    l.box_regions(&t, &source, &pre).map(|_| ()).map_err(|e| e.to_string())
+                }
+                None => l.mask_regions(&DirSource { root: corpus().join(param(c, "masks")) }, &source, &pre).map(|_| ()).map_err(|e| e.to_string()),
+            }
+        })()),
         "weights" => e((|| {
             let bytes = read(param(c, "file"));
             let classes = torchvision_num_classes(&bytes).map_err(|e| e.to_string())?;
@@ -268,6 +301,22 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             biaslens_experiment::merge(pieces, false).map(|_| ()).map_err(|e| e.to_string())
+        })()),
+        "masks" => e((|| {
+            let image = ImageSize { width: 16, height: 16 };
+            let mut files: Vec<PathBuf> = std::fs::read_dir(corpus().join(param(c, "dir"))).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for f in files {
+                let name = f.file_name().expect("name").to_string_lossy().into_owned();
+                mask_region(&std::fs::read(&f).map_err(|e| e.to_string())?, &name, image, &MAP_PIXELS).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })()),
+        "boxes" => e((|| {
+            let file = param(c, "file");
+            let name = Path::new(file).file_name().expect("name").to_string_lossy().into_owned();
+            let t = parse_box_csv(&read(file), &name).map_err(|e| e.to_string())?;
+            t.regions(&t.images, &vec![ImageSize { width: 16, height: 16 }; t.images.len()], &MAP_PIXELS).map(|_| ()).map_err(|e| e.to_string())
         })()),
         "roi" => {
             let n = |k: &str| u32::try_from(c.params[k].as_u64().expect("number")).expect("u32");

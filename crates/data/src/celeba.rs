@@ -171,7 +171,8 @@ impl AttributeTable {
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let first = text.lines().next().unwrap_or("");
-        if first.contains(',') { Self::parse_csv(text, file) } else { Self::parse_txt(text, file) }
+        // Kaggle's CSV as Kaggle wrote it (commas), or re-saved by a spreadsheet with semicolons.
+        if first.contains(',') || first.contains(';') { Self::parse_csv(text, file) } else { Self::parse_txt(text, file) }
     }
 
     fn parse_txt(text: &str, file: &str) -> Result<Self, DataError> {
@@ -208,10 +209,13 @@ impl AttributeTable {
         Ok(table)
     }
 
+    /// Kaggle's CSV, read by the `csv` crate (RFC 4180 quoting, CRLF; the separator that splits
+    /// the header into the most fields, so a spreadsheet's semicolons work too).
     fn parse_csv(text: &str, file: &str) -> Result<Self, DataError> {
-        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        let sep = crate::table::sniff_most_fields(text);
+        let mut lines = crate::table::records(text, sep, file)?.into_iter();
         let (_, header) = lines.next().ok_or_else(|| DataError::Empty(file.to_owned()))?;
-        let mut cols = split_csv(header, file, 1)?.into_iter();
+        let mut cols = header.iter().map(str::to_owned);
         let first = cols.next().unwrap_or_default(); // image_id
         if CELEBA_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(&first)) || first.is_empty() {
             return Err(parse_err(
@@ -226,13 +230,9 @@ impl AttributeTable {
         }
         let mut table = Self { file: file.to_owned(), names, images: Vec::new(), lines: Vec::new(), values: Vec::new() };
         let mut seen = std::collections::HashMap::new();
-        for (line, l) in lines {
-            if l.trim().is_empty() {
-                continue;
-            }
-            let fields = split_csv(l, file, line)?;
-            let image = fields.first().map(String::as_str).unwrap_or_default();
-            table.push_row(file, line, image, fields.iter().skip(1).map(String::as_str).collect(), &mut seen)?;
+        for (line, fields) in lines {
+            let image = fields.get(0).unwrap_or_default();
+            table.push_row(file, line, image, fields.iter().skip(1).collect(), &mut seen)?;
         }
         Ok(table)
     }
@@ -378,37 +378,6 @@ pub fn parse_partition(bytes: &[u8], file: &str, images: &[String]) -> Result<Ve
         .collect()
 }
 
-/// Split one CSV line (RFC 4180 quotes, `""` inside quotes).
-///
-/// # Errors
-/// [`DataError::Parse`] for an unterminated quote.
-pub(crate) fn split_csv(line: &str, file: &str, line_no: usize) -> Result<Vec<String>, DataError> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if cur.trim().is_empty() => {
-                cur.clear();
-                quoted = true;
-            }
-            (false, ',') => fields.push(std::mem::take(&mut cur).trim().to_owned()),
-            _ => cur.push(c),
-        }
-    }
-    if quoted {
-        return Err(parse_err(file, line_no, "a quoted field is not closed; add the closing \""));
-    }
-    fields.push(cur.trim().to_owned());
-    Ok(fields)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +399,21 @@ mod tests {
         let l = a.labelled("Smiling", "Wearing_Necktie").expect("both classes");
         assert_eq!((l.target, l.attribute, l.lines), (vec![1, 0, 0], vec![0, 1, 0], vec![3, 4, 5]));
         assert_eq!(b.lines, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn crlf_and_bom_read_as_plain_text() {
+        // Windows line ends and a byte-order mark (a list re-saved by an editor) change nothing,
+        // in the whitespace-separated list, Kaggle's CSV and the partition file.
+        for (name, plain) in [("list_attr_celeba.txt", TXT), ("list_attr_celeba.csv", CSV)] {
+            let edited = format!("\u{feff}{}", plain.replace('\n', "\r\n"));
+            let a = AttributeTable::parse(plain.as_bytes(), name).expect("valid");
+            let b = AttributeTable::parse(edited.as_bytes(), name).expect("valid with CRLF and BOM");
+            assert_eq!((&a.names, &a.images, &a.lines, &a.values), (&b.names, &b.images, &b.lines, &b.values), "{name}");
+        }
+        let images: Vec<String> = ["000001.jpg", "000002.jpg"].map(String::from).to_vec();
+        let p = parse_partition("\u{feff}000001.jpg 0\r\n000002.jpg 2\r\n".as_bytes(), "p.txt", &images).expect("valid");
+        assert_eq!(p, vec![0, 2]);
     }
 
     #[test]
@@ -479,9 +463,13 @@ mod tests {
     }
 
     #[test]
-    fn csv_quotes() {
-        let f = split_csv(r#"a, "b,c" ,"d""e",,f"#, "x", 1).expect("valid");
-        assert_eq!(f, vec!["a", "b,c", "d\"e", "", "f"]);
-        assert!(matches!(split_csv("\"open", "x.csv", 9), Err(DataError::Parse { line: 9, .. })));
+    fn kaggle_csv_resaved_by_a_spreadsheet_reads_the_same() {
+        // Semicolons, quoted fields and CRLF, as a spreadsheet in a comma-decimal locale saves it.
+        let a = AttributeTable::parse(CSV.as_bytes(), "a.csv").expect("valid");
+        let resaved = CSV.replace(',', ";").replace("000002.jpg", "\"000002.jpg\"").replace('\n', "\r\n");
+        let b = AttributeTable::parse(resaved.as_bytes(), "b.csv").expect("valid");
+        assert_eq!((&a.names, &a.images, &a.lines, &a.values), (&b.names, &b.images, &b.lines, &b.values));
+        let e = AttributeTable::parse(b"image_id,Smiling\n\"a.jpg,1\nb.jpg,-1\n", "o.csv").expect_err("open quote");
+        assert!(matches!(&e, DataError::Parse { line: 2, .. }) && e.to_string().contains("quoted field is not closed"), "{e}");
     }
 }

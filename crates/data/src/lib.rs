@@ -11,12 +11,15 @@ pub mod celeba;
 pub mod export;
 pub mod images;
 pub mod own;
+pub mod regions;
 pub use biaslens_rng as rng;
 pub mod splits;
 pub mod synthetic;
+mod table;
 
 pub use synthetic::{Batch, FaceTraits, ProtectedKind, SyntheticConfig, SyntheticError};
 pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, SplitError, SplitName, Splits, make_splits, undersample};
 pub use celeba::{AttributeTable, CELEBA_ATTRIBUTES, DataError, parse_partition};
 pub use images::{DirSource, ImageSource, LabelledImages, Loaded, MemorySource, Preprocess, Skipped, decode_image};
 pub use own::{OwnColumns, parse_own_csv};
+pub use regions::{BoxTable, Geometry, PixelBox, decode_mask, image_size, mask_name_for, mask_region, parse_box_csv};

@@ -1,13 +1,17 @@
 //! A user's own data: a folder of images plus a CSV naming, per row, the image file, the target
 //! and the protected attribute, in columns the user chooses.
 //!
+//! The CSV is read by the `csv` crate (RFC 4180), with the separator (comma, semicolon, tab) sniffed
+//! from the header, a BOM dropped and CRLF accepted; the rules are in `docs/METHODS.md#own-data`.
 //! Labels may be written `1`/`0`, `1`/`-1` (CelebA style), `true`/`false` or `yes`/`no`. Every
-//! problem is reported with the file and line: a missing column, a row with the wrong number of
-//! fields, a value that is not a label, a column with one class only, an image the folder lacks.
+//! problem is reported with the file and line: a missing or doubled column, a row with the wrong
+//! number of fields, an unclosed quote, bytes that are not UTF-8, a value that is not a label, a
+//! column with one class only, an image the folder lacks.
 
 use serde::{Deserialize, Serialize};
 
-use crate::celeba::{DataError, clip, one_class_check, split_csv};
+use crate::celeba::{DataError, clip, one_class_check};
+use crate::table::read_table;
 use crate::images::{ImageSource, LabelledImages};
 
 /// Which CSV columns hold the image file, the target and the protected attribute.
@@ -37,55 +41,45 @@ fn parse_label(v: &str) -> Option<u8> {
 
 /// Read the CSV `bytes` (named `file` in messages) with the chosen `columns`.
 ///
+/// The file is read by the `csv` crate (RFC 4180: quoted fields may hold separators, quotes as
+/// `""` and line breaks), after these rules (`docs/METHODS.md#own-data`):
+///
+/// * UTF-8 only; a byte-order mark is dropped; line ends may be LF or CRLF.
+/// * The separator is the first of comma, semicolon and tab whose split of the header line holds
+///   all three chosen columns; if none does, the one giving the most header fields (so the
+///   "no column" message lists the real names).
+/// * Fields are trimmed; rows that are empty or hold only separators (a spreadsheet's trailing
+///   `,,` rows) are skipped.
+///
 /// # Errors
-/// [`DataError`] with file and line for every malformed row, an unknown column, or a label
-/// column with one class only.
+/// [`DataError`] with file and line for every malformed row (ragged, unclosed quote, not UTF-8,
+/// a label that is not one of the accepted spellings, a duplicate image), a missing or doubled
+/// column, an empty file, or a label column with one class only.
 pub fn parse_own_csv(bytes: &[u8], file: &str, columns: &OwnColumns) -> Result<LabelledImages, DataError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| DataError::Parse { file: file.into(), line: 1, message: "not UTF-8 text; save the CSV as UTF-8".into() })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
-    let (_, header) = lines.next().ok_or_else(|| DataError::Empty(file.to_owned()))?;
-    let header = split_csv(header, file, 1)?;
-    let find = |name: &str| {
-        header.iter().position(|h| h == name).or_else(|| header.iter().position(|h| h.eq_ignore_ascii_case(name))).ok_or_else(|| {
-            DataError::NoColumn { file: file.to_owned(), name: name.to_owned(), available: header.join(", ") }
-        })
-    };
-    let (ci, ct, ca) = (find(&columns.image)?, find(&columns.target)?, find(&columns.attribute)?);
+    let err = |line: usize, message: String| DataError::Parse { file: file.into(), line, message };
+    let table = read_table(bytes, file, [&columns.image, &columns.target, &columns.attribute], "the image, target and attribute columns")?;
+    let [ci, ct, ca] = table.columns;
     let mut seen = std::collections::HashMap::new();
     let mut out = LabelledImages { source: file.to_owned(), images: Vec::new(), lines: Vec::new(), target: Vec::new(), attribute: Vec::new() };
-    for (line, l) in lines {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let fields = split_csv(l, file, line)?;
-        if fields.len() != header.len() {
-            return Err(DataError::Parse {
-                file: file.into(),
-                line,
-                message: format!("the row has {} fields but the header has {}; check for a missing or extra comma", fields.len(), header.len()),
-            });
-        }
-        let image = fields[ci].clone();
+    for (line, record) in &table.rows {
+        let line = *line;
+        let image = record[ci].to_owned();
         if image.is_empty() {
-            return Err(DataError::Parse { file: file.into(), line, message: format!("the {:?} column is empty; name an image file", columns.image) });
+            return Err(err(line, format!("the {:?} column is empty; name an image file", columns.image)));
         }
         if let Some(first) = seen.insert(image.clone(), line) {
-            return Err(DataError::Parse {
-                file: file.into(),
-                line,
-                message: format!("image {:?} is listed twice (first on line {first}); remove the duplicate row", clip(&image)),
-            });
+            return Err(err(line, format!("image {:?} is listed twice (first on line {first}); remove the duplicate row", clip(&image))));
         }
         let label = |col: usize, name: &str| {
-            parse_label(&fields[col]).ok_or_else(|| DataError::Parse {
-                file: file.into(),
-                line,
-                message: if fields[col].is_empty() {
-                    format!("column {name:?} is empty; write 1/0, 1/-1, true/false or yes/no")
-                } else {
-                    format!("column {name:?} has {:?}; write 1/0, 1/-1, true/false or yes/no", clip(&fields[col]))
-                },
+            parse_label(&record[col]).ok_or_else(|| {
+                err(
+                    line,
+                    if record[col].is_empty() {
+                        format!("column {name:?} is empty; write 1/0, 1/-1, true/false or yes/no")
+                    } else {
+                        format!("column {name:?} has {:?}; write 1/0, 1/-1, true/false or yes/no", clip(&record[col]))
+                    },
+                )
             })
         };
         out.target.push(label(ct, &columns.target)?);
@@ -115,7 +109,7 @@ impl LabelledImages {
         Ok(())
     }
 
-    fn bad_image(&self, row: usize, reason: String) -> DataError {
+    pub(crate) fn bad_image(&self, row: usize, reason: String) -> DataError {
         DataError::BadImage { file: self.source.clone(), line: self.lines[row], image: self.images[row].clone(), reason }
     }
 
@@ -171,5 +165,65 @@ mod tests {
         let e = l.check_images(&src).expect_err("b and c missing");
         assert!(matches!(&e, DataError::MissingImage { line: 3, missing: 2, total: 3, .. }), "{e}");
         assert!(e.to_string().starts_with("l.csv, line 3: image \"b.png\""), "{e}");
+    }
+
+    fn default_cols(bytes: &[u8]) -> Result<LabelledImages, DataError> {
+        parse_own_csv(bytes, "l.csv", &OwnColumns::default())
+    }
+
+    #[test]
+    fn spreadsheet_dialects_read_the_same_rows() {
+        // One table, written as the spreadsheets and scripts people use write it.
+        let plain = default_cols(b"image,target,attribute\na.png,1,0\nb.png,0,1\n").expect("valid");
+        let dialects: [(&str, &[u8]); 7] = [
+            ("CRLF, semicolon, BOM", b"\xEF\xBB\xBFimage;target;attribute\r\na.png;1;0\r\nb.png;0;1\r\n"),
+            ("CRLF", b"image,target,attribute\r\na.png,1,0\r\nb.png,0,1\r\n"),
+            ("BOM", b"\xEF\xBB\xBFimage,target,attribute\na.png,1,0\nb.png,0,1\n"),
+            ("semicolon", b"image;target;attribute\r\na.png;1;0\r\nb.png;0;1\r\n"),
+            ("tab", b"image\ttarget\tattribute\na.png\t1\t0\nb.png\t0\t1\n"),
+            ("quoted", b"\"image\",\"target\",\"attribute\"\n\"a.png\",\"1\",\"0\"\n\"b.png\",\"0\",\"1\"\n"),
+            ("no final newline, trailing empty rows", b"image,target,attribute\na.png,1,0\n\n,,\nb.png,0,1"),
+        ];
+        for (name, bytes) in dialects {
+            let l = default_cols(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((&l.images, &l.target, &l.attribute), (&plain.images, &plain.target, &plain.attribute), "{name}");
+            // Line numbers count physical lines, whatever ends them (row b is on line 5 after the
+            // blank and `,,` rows).
+            assert_eq!(l.lines, if name.starts_with("no final") { vec![2, 5] } else { vec![2, 3] }, "{name}");
+        }
+    }
+
+    #[test]
+    fn quoted_separators_quotes_and_line_breaks_stay_in_their_field() {
+        // A file name with a comma, one with a quote, and a notes field spanning two lines: the
+        // row after it is reported on its own physical line (5).
+        let csv = "image,notes,target,attribute\n\"a, b.png\",x,1,0\n\"say \"\"cheese\"\".png\",\"two\nlines\",0,1\nc.png,,maybe,1\n";
+        let e = default_cols(csv.as_bytes()).expect_err("bad label on line 5");
+        assert!(matches!(&e, DataError::Parse { line: 5, .. }) && e.to_string().contains("\"maybe\""), "{e}");
+        let l = default_cols(csv.replace("maybe", "0").as_bytes()).expect("valid");
+        assert_eq!(l.images, vec!["a, b.png", "say \"cheese\".png", "c.png"]);
+        assert_eq!(l.lines, vec![2, 3, 5]);
+        // A semicolon file whose fields hold commas (decimal commas) is still split at `;`.
+        let l = default_cols("image;target;attribute;score\na.png;1;0;0,5\nb.png;0;1;1,25\n".as_bytes()).expect("valid");
+        assert_eq!(l.images, vec!["a.png", "b.png"]);
+    }
+
+    #[test]
+    fn oddities_that_cannot_be_read_are_refused_with_line_and_remedy() {
+        let cases: [(&str, &[u8], usize, &str); 6] = [
+            ("unclosed quote", b"image,target,attribute\na.png,1,0\n\"b.png,0,1\nc.png,1,1\n", 3, "quoted field is not closed"),
+            ("not UTF-8", b"image,target,attribute\na.png,1,0\nb\xE9.png,0,1\n", 3, "not UTF-8"),
+            ("ragged", b"image;target;attribute\na.png;1;0\nb.png;0;1;x\n", 3, "extra semicolon"),
+            ("doubled header", b"image,target,attribute,target\na.png,1,0,1\nb.png,0,1,0\n", 1, "column \"target\" twice (columns 2 and 4)"),
+            ("empty", b"", 1, "the file is empty"),
+            ("BOM only", b"\xEF\xBB\xBF\r\n", 1, "the file is empty"),
+        ];
+        for (name, bytes, line, text) in cases {
+            let e = default_cols(bytes).expect_err(name);
+            assert!(matches!(&e, DataError::Parse { line: l, .. } if *l == line) && e.to_string().contains(text), "{name}: {e}");
+        }
+        // A separator that splits nothing: the message lists the header as one column.
+        let e = default_cols(b"image|target|attribute\na.png|1|0\n").expect_err("pipes");
+        assert!(matches!(&e, DataError::NoColumn { available, .. } if available == "image|target|attribute"), "{e}");
     }
 }

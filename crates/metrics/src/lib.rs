@@ -7,7 +7,9 @@
 //! maps back from the device once per batch and pass slices.
 //!
 //! Coordinate space: a saliency map for one image is a row-major `H×W` slice (`map[y * W + x]`),
-//! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to.
+//! x = column, y = row, origin top-left; [`Roi`] carries the image size it belongs to. A region may
+//! also be a pixel [`Mask`], and each image may have its own ([`Region`],
+//! [`per_image_metrics_each`]; `docs/METHODS.md#per-image-regions`).
 //!
 //! # Where this differs from the paper or the authors' code
 //!
@@ -28,19 +30,23 @@
 //! * ROI axes: x = column as drawn in the authors' figures; [`Roi::from_code_rect`] reproduces a
 //!   call in their slicing order `(row, column)`.
 //! * Pooling: over all images given; the code's "first 5 batches of 128" is the caller's choice.
+//! * Regions: besides the paper's one box for all images, a box or a pixel mask per image
+//!   ([`Region`]), an extension; the formulas are the same over each image's own pixels.
 
 pub mod fairness;
 pub mod preprocess;
+pub mod region;
 pub mod roi;
 pub mod saliency;
 pub mod stats;
 
 pub use fairness::{Confusion, FairnessReport, GroupRates, PairedGap, eo_permutation_p, fairness_report, paired_eo_difference, yule_phi};
 pub use preprocess::{ChannelReduction, Normalisation, PreprocessSettings, preprocess, preprocess_into};
+pub use region::{Inside, Mask, Region};
 pub use roi::{ImageSize, Roi, RoiError, RoiPreset};
 pub use saliency::{
     DetOutside, GroupKey, IdenticalMaps, ImageMetrics, MapMetrics, SaliencyReport, SaliencySettings,
-    SaliencySummary, map_metrics, paired_metrics, per_image_metrics, saliency_report,
+    SaliencySummary, map_metrics, paired_metrics, per_image_metrics, per_image_metrics_each, saliency_report,
 };
 pub use stats::{BootstrapSettings, Interval, TTest, holm, mean_t_interval, spearman, ttest_greater, two_sided_p};
 
@@ -60,13 +66,14 @@ pub enum MetricsError {
 
 /// Fraction of absolute saliency that falls inside `roi`: `Σ_{p∈ROI} |s_p| / Σ_p |s_p|`.
 ///
-/// `map` is one image's single-channel map, row-major `H×W` in `roi`'s image space. This is the
-/// numerator/denominator of the paper's RRF (Rectangle Relevance Fraction, eq. 1) on the absolute
-/// map. A map with no relevance anywhere returns `0.0` (nothing of it lies inside), not NaN.
+/// `map` is one image's single-channel map, row-major `H×W` in `roi`'s image space; `roi` is a
+/// box, a mask or either ([`Inside`]). This is the numerator/denominator of the paper's RRF
+/// (Rectangle Relevance Fraction, eq. 1) on the absolute map. A map with no relevance anywhere
+/// returns `0.0` (nothing of it lies inside), not NaN.
 ///
 /// # Errors
 /// [`RoiError::MapSize`] if `map.len()` is not `H×W` of the ROI's image.
-pub fn abs_fraction_in_roi(map: &[f32], roi: &Roi) -> Result<f64, RoiError> {
+pub fn abs_fraction_in_roi<R: Inside + ?Sized>(map: &[f32], roi: &R) -> Result<f64, RoiError> {
     let size = roi.image();
     if map.len() != size.pixels() {
         return Err(RoiError::MapSize { expected: size, len: map.len() });
@@ -75,16 +82,7 @@ pub fn abs_fraction_in_roi(map: &[f32], roi: &Roi) -> Result<f64, RoiError> {
     if total == 0.0 {
         return Ok(0.0);
     }
-    let inside: f64 = roi
-        .rows()
-        .map(|y| {
-            let start = y * size.width as usize;
-            map[start + roi.x() as usize..start + (roi.x() + roi.w()) as usize]
-                .iter()
-                .map(|v| f64::from(v.abs()))
-                .sum::<f64>()
-        })
-        .sum();
+    let inside: f64 = roi.spans().map(|r| map[r].iter().map(|v| f64::from(v.abs())).sum::<f64>()).sum();
     Ok(inside / total)
 }
 

@@ -70,6 +70,30 @@ pub enum RoiError {
         /// Number of values in the map.
         len: usize,
     },
+    /// A mask with another number of flags than its image has pixels.
+    #[error("a mask for a {image} map needs {} values (one per pixel), this one has {len}", image.pixels())]
+    MaskLength {
+        /// The map size the mask is meant for.
+        image: ImageSize,
+        /// Number of flags given.
+        len: usize,
+    },
+    /// A mask without any pixel inside.
+    #[error("the mask ({image}) has no pixel inside; mark the region with non-zero pixels, or leave the image out")]
+    EmptyMask {
+        /// The map size of the mask.
+        image: ImageSize,
+    },
+    /// One image's region belongs to another image size than the maps.
+    #[error("the region of image {index} belongs to a {found} image but the maps are {expected}; give every region in map pixels")]
+    RegionImage {
+        /// 0-based image index.
+        index: usize,
+        /// The maps' size.
+        expected: ImageSize,
+        /// The region's size.
+        found: ImageSize,
+    },
 }
 
 /// An axis-aligned box of pixels `[x, x+w) × [y, y+h)` inside an image of known size.

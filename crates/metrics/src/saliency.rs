@@ -18,13 +18,18 @@
 //!   (setting [`IdenticalMaps`]), since batches are not a property of the data.
 //!
 //! Pooled values are mean ± population std (ddof = 0), as the code's `reduce()`.
+//!
+//! The region `R` is one box for all images ([`crate::Roi`], the paper's set-up) or, per image, a box or a
+//! pixel mask ([`crate::Region`], [`per_image_metrics_each`]; `docs/METHODS.md#per-image-regions`):
+//! every formula above only needs `R`'s pixels and their count, so it is the same for both.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::preprocess::{PreprocessSettings, preprocess_into};
-use crate::roi::Roi;
+use crate::region::Inside;
+use crate::roi::RoiError;
 use crate::stats::{BootstrapSettings, Interval, TTest, bootstrap, mean_std, ttest_greater};
 use crate::MetricsError;
 
@@ -108,18 +113,18 @@ pub struct ImageMetrics {
     pub dif: f64,
 }
 
-/// Metrics of one preprocessed `H×W` map `p` (row-major, in `roi`'s image).
+/// Metrics of one preprocessed `H×W` map `p` (row-major, in `roi`'s image); `roi` is a box, a
+/// mask or either ([`Inside`]).
 ///
 /// # Shapes
 /// `p`: `[H, W]` flattened, `H×W = roi.image().pixels()` (checked by the callers).
-pub fn map_metrics(p: &[f64], roi: &Roi, s: &SaliencySettings) -> MapMetrics {
-    let width = roi.image().width as usize;
+pub fn map_metrics<R: Inside + ?Sized>(p: &[f64], roi: &R, s: &SaliencySettings) -> MapMetrics {
     let hw = p.len();
     let total: f64 = p.iter().sum();
     let mut roi_sum = 0.0;
     let mut high = 0usize;
-    for y in roi.rows() {
-        for &v in &p[y * width + roi.x() as usize..][..roi.w() as usize] {
+    for span in roi.spans() {
+        for &v in &p[span] {
             roi_sum += v;
             high += usize::from(v > s.hrf_threshold);
         }
@@ -149,18 +154,15 @@ fn allclose(d: &[f64], v: &[f64]) -> bool {
     d.iter().zip(v).all(|(&d, &v)| (d - v).abs() <= 1e-8 + 1e-5 * v.abs())
 }
 
-/// ADR and DIF of two preprocessed maps over `roi`.
-pub fn paired_metrics(v: &[f64], d: &[f64], roi: &Roi, s: &SaliencySettings) -> (f64, f64) {
+/// ADR and DIF of two preprocessed maps over `roi` (a box, a mask or either).
+pub fn paired_metrics<R: Inside + ?Sized>(v: &[f64], d: &[f64], roi: &R, s: &SaliencySettings) -> (f64, f64) {
     if s.identical_maps == IdenticalMaps::Zero && allclose(d, v) {
         return (0.0, 0.0);
     }
-    let width = roi.image().width as usize;
     let mut diff_sum = 0.0;
     let mut decreased = 0usize;
-    for y in roi.rows() {
-        let start = y * width + roi.x() as usize;
-        let w = roi.w() as usize;
-        for (&a, &b) in v[start..start + w].iter().zip(&d[start..start + w]) {
+    for span in roi.spans() {
+        for (&a, &b) in v[span.clone()].iter().zip(&d[span]) {
             let diff = a - b;
             diff_sum += diff;
             decreased += usize::from(diff > s.dif_margin);
@@ -170,43 +172,100 @@ pub fn paired_metrics(v: &[f64], d: &[f64], roi: &Roi, s: &SaliencySettings) -> 
     (diff_sum / n, decreased as f64 / n)
 }
 
-/// Per-image metrics of `N` vanilla and `N` debiased attributions.
+/// Per-image metrics of `N` vanilla and `N` debiased attributions, one region for all images.
 ///
 /// # Shapes
 /// `vanilla`, `debiased`: `[N, C, H, W]` flattened (C order), `H×W` = `roi.image()`.
 ///
 /// # Errors
 /// [`MetricsError::Shape`] if the lengths differ or are not a multiple of `C·H·W`, or `C = 0`.
-pub fn per_image_metrics<T: Copy + Into<f64>>(
+pub fn per_image_metrics<T: Copy + Into<f64>, R: Inside + ?Sized>(
     vanilla: &[T],
     debiased: &[T],
     channels: usize,
-    roi: &Roi,
+    roi: &R,
     s: &SaliencySettings,
 ) -> Result<Vec<ImageMetrics>, MetricsError> {
-    let hw = roi.image().pixels();
-    let per = channels * hw;
+    check_shapes(vanilla, debiased, channels, roi.image())?;
+    Ok(score(vanilla, debiased, channels, roi.image(), s, |_| roi))
+}
+
+/// Per-image metrics with a region per image: `regions[i]` (a box or a mask, in map pixels) is
+/// image `i`'s region. With every region the same box, the result equals [`per_image_metrics`]
+/// with that box, bit for bit.
+///
+/// # Shapes
+/// `vanilla`, `debiased`: `[N, C, H, W]` flattened (C order); `regions`: `N`, each of image size
+/// `H×W` (taken from `regions[0]`).
+///
+/// # Errors
+/// [`MetricsError::Shape`] if the map lengths differ or do not fit `N` regions of `C·H·W`, or
+/// `C = 0`; [`MetricsError::Roi`] ([`RoiError::RegionImage`]) naming the first region whose image
+/// size differs from the first one's.
+pub fn per_image_metrics_each<T: Copy + Into<f64>, R: Inside>(
+    vanilla: &[T],
+    debiased: &[T],
+    channels: usize,
+    regions: &[R],
+    s: &SaliencySettings,
+) -> Result<Vec<ImageMetrics>, MetricsError> {
+    let Some(first) = regions.first() else {
+        if vanilla.is_empty() && debiased.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(MetricsError::Shape(format!("{} vanilla values but no regions; give one region per image", vanilla.len())));
+    };
+    let image = first.image();
+    if let Some((index, r)) = regions.iter().enumerate().find(|(_, r)| r.image() != image) {
+        return Err(RoiError::RegionImage { index, expected: image, found: r.image() }.into());
+    }
+    check_shapes(vanilla, debiased, channels, image)?;
+    let n = vanilla.len() / (channels * image.pixels());
+    if n != regions.len() {
+        return Err(MetricsError::Shape(format!("{n} images but {} regions; give one region per image, in the maps' order", regions.len())));
+    }
+    Ok(score(vanilla, debiased, channels, image, s, |i| &regions[i]))
+}
+
+fn check_shapes<T>(vanilla: &[T], debiased: &[T], channels: usize, image: crate::ImageSize) -> Result<(), MetricsError> {
+    let per = channels * image.pixels();
     if channels == 0 || per == 0 || vanilla.len() != debiased.len() || !vanilla.len().is_multiple_of(per) {
         return Err(MetricsError::Shape(format!(
             "vanilla has {} values and debiased {}; both must be N×{channels}×{}×{} for the ROI's image",
             vanilla.len(),
             debiased.len(),
-            roi.image().height,
-            roi.image().width
+            image.height,
+            image.width
         )));
     }
+    Ok(())
+}
+
+/// Preprocesses each image's pair of maps and scores them in `region(i)`; shapes are checked.
+fn score<'r, T: Copy + Into<f64>, R: Inside + ?Sized + 'r>(
+    vanilla: &[T],
+    debiased: &[T],
+    channels: usize,
+    image: crate::ImageSize,
+    s: &SaliencySettings,
+    region: impl Fn(usize) -> &'r R,
+) -> Vec<ImageMetrics> {
+    let hw = image.pixels();
+    let per = channels * hw;
     let mut pv = vec![0.0; hw];
     let mut pd = vec![0.0; hw];
-    Ok(vanilla
+    vanilla
         .chunks_exact(per)
         .zip(debiased.chunks_exact(per))
-        .map(|(v, d)| {
+        .enumerate()
+        .map(|(i, (v, d))| {
+            let roi = region(i);
             preprocess_into(v, channels, s.preprocess, &mut pv);
             preprocess_into(d, channels, s.preprocess, &mut pd);
             let (adr, dif) = paired_metrics(&pv, &pd, roi, s);
             ImageMetrics { vanilla: map_metrics(&pv, roi, s), debiased: map_metrics(&pd, roi, s), adr, dif }
         })
-        .collect())
+        .collect()
 }
 
 /// A pooled scalar metric: mean ± population std over images, and a bootstrap interval of the mean.
@@ -370,7 +429,7 @@ pub fn saliency_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roi::ImageSize;
+    use crate::roi::{ImageSize, Roi};
 
     fn raw() -> SaliencySettings {
         SaliencySettings {
@@ -420,6 +479,45 @@ mod tests {
         let r = saliency_report(&per, None, &s, None).expect("no groups");
         assert!(!r.pooled.rddt.test.significant);
         assert_eq!(r.pooled.rddt.test.p, None);
+    }
+
+    #[test]
+    fn per_image_regions_score_each_image_in_its_own_region() {
+        use crate::region::{Mask, Region};
+        let image = ImageSize { width: 5, height: 3 };
+        let v: Vec<f32> = (0..4 * 15).map(|i| ((i * 7) % 11) as f32 - 4.0).collect();
+        let d: Vec<f32> = (0..4 * 15).map(|i| ((i * 5) % 13) as f32 - 6.0).collect();
+        let s = SaliencySettings::default();
+        let boxes = [(0, 0, 2, 2), (3, 1, 2, 2), (1, 0, 1, 3), (0, 2, 5, 1)].map(|(x, y, w, h)| Roi::new(x, y, w, h, image).expect("fits"));
+        // The default, one box for all, is unchanged when given per image or as masks: bit for bit.
+        let shared = per_image_metrics(&v, &d, 1, &boxes[1], &s).expect("shapes match");
+        assert_eq!(per_image_metrics_each(&v, &d, 1, &vec![Region::Box(boxes[1]); 4], &s).expect("shapes match"), shared);
+        let as_masks: Vec<Region> = (0..4).map(|_| Region::Mask(Mask::from_roi(&boxes[1]))).collect();
+        assert_eq!(per_image_metrics_each(&v, &d, 1, &as_masks, &s).expect("shapes match"), shared);
+        // Image i in region i equals image i alone in that region.
+        let each = per_image_metrics_each(&v, &d, 1, &boxes, &s).expect("shapes match");
+        for (i, roi) in boxes.iter().enumerate() {
+            let alone = per_image_metrics(&v[i * 15..][..15], &d[i * 15..][..15], 1, roi, &s).expect("shapes match");
+            assert_eq!(each[i], alone[0], "image {i}");
+        }
+        assert_ne!(each[0], shared[0], "a different region changes the numbers");
+        // An L-shaped mask: RRF is its share of the map, by hand.
+        let mut inside = vec![false; 15];
+        for i in [0, 5, 10, 11] {
+            inside[i] = true;
+        }
+        let l = Mask::new(image, inside).expect("four pixels");
+        let raw = SaliencySettings { identical_maps: IdenticalMaps::Compute, ..raw() };
+        let p: Vec<f64> = (1..=15).map(f64::from).collect();
+        let m = map_metrics(&p, &l, &raw);
+        assert!((m.rrf - (1.0 + 6.0 + 11.0 + 12.0) / 120.0).abs() < 1e-15, "{}", m.rrf);
+        assert!((m.mrr - (30.0 / 4.0) / (90.0 / 11.0)).abs() < 1e-15, "{}", m.mrr);
+        // Refusals: one region short, and a region of another image size.
+        let e = per_image_metrics_each(&v, &d, 1, &boxes[..3], &s).expect_err("3 regions for 4 images");
+        assert!(e.to_string().contains("4 images but 3 regions"), "{e}");
+        let other = Roi::new(0, 0, 1, 1, ImageSize::square(5)).expect("fits");
+        let e = per_image_metrics_each(&v, &d, 1, &[boxes[0], boxes[1], other, boxes[3]], &s).expect_err("5×5 region");
+        assert!(e.to_string().contains("region of image 2 belongs to a 5×5 (W×H) image but the maps are 5×3 (W×H)"), "{e}");
     }
 
     #[test]
