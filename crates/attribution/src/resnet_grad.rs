@@ -127,11 +127,7 @@ impl BlockWalk {
             .map(|(c, bn, l)| Layer::new(c, bn, &format!("{name}.{l}")))
             .collect::<Result<Vec<_>, _>>()?;
         let downsample = match ds {
-            Some(d) => Some(Layer::new(
-                &d.conv,
-                &d.bn,
-                &format!("{name}.downsample.0"),
-            )?),
+            Some(d) => Some(Layer::new(&d.conv, &d.bn, &format!("{name}.downsample.0"))?),
             None => None,
         };
         Ok(Self { layers, downsample })
@@ -499,8 +495,8 @@ pub fn resnet_input_grad(
 /// [`crate::gradient_x_input_with`]. The layers are prepared once, at [`ResNetGrad::new`].
 pub struct ResNetGrad<'a> {
     walk: Walk,
-    hook: Option<&'a mut dyn ForwardHook>,
-    output: Option<&'a OutputFn<'a>>,
+    hook: Option<Box<dyn ForwardHook + 'a>>,
+    output: Option<Box<OutputFn<'a>>>,
 }
 
 impl std::fmt::Debug for ResNetGrad<'_> {
@@ -526,24 +522,36 @@ impl<'a> ResNetGrad<'a> {
     }
 
     /// With `hook` at the taps (as [`ResNet::forward_hooked`] applies it).
-    pub fn with_hook(mut self, hook: &'a mut dyn ForwardHook) -> Self {
-        self.hook = Some(hook);
+    pub fn with_hook(mut self, hook: impl ForwardHook + 'a) -> Self {
+        self.hook = Some(Box::new(hook));
         self
     }
 
-    /// With the model's output `output(logits)` instead of the logits.
-    pub fn with_output(mut self, output: &'a OutputFn<'a>) -> Self {
-        self.output = Some(output);
+    /// With the model's output `output(logits)` instead of the logits ([`OutputFn`]).
+    pub fn with_output(
+        mut self,
+        output: impl Fn(Tensor<2>) -> Result<Tensor<2>, AttributionError> + 'a,
+    ) -> Self {
+        self.output = Some(Box::new(output));
         self
+    }
+}
+
+/// A boxed hook as the walk takes it.
+fn reborrow<'s>(
+    hook: &'s mut Option<Box<dyn ForwardHook + '_>>,
+) -> Option<&'s mut dyn ForwardHook> {
+    match hook.as_mut() {
+        Some(h) => Some(&mut **h),
+        None => None,
     }
 }
 
 impl GradModel for ResNetGrad<'_> {
     fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
-        let (logits, _) = self
-            .walk
-            .forward(x.inner(), &mut self.hook, false)?;
-        match self.output {
+        let mut hook = reborrow(&mut self.hook);
+        let (logits, _) = self.walk.forward(x.inner(), &mut hook, false)?;
+        match &self.output {
             Some(f) => Ok(f(logits)?.inner()),
             None => Ok(logits),
         }
@@ -556,15 +564,14 @@ impl GradModel for ResNetGrad<'_> {
         weights: &[f32],
         relevance: OutputRelevance,
     ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
-        let output = self.output;
         let mut outputs = None;
-        let (grad, logits) =
-            self.walk
-                .input_grad(&mut self.hook, points, |logits| {
-                    let (g, y) = output_gradient(logits, output, targets, weights, relevance)?;
-                    outputs = Some(y);
-                    Ok(g)
-                })?;
+        let mut hook = reborrow(&mut self.hook);
+        let output = self.output.as_deref();
+        let (grad, logits) = self.walk.input_grad(&mut hook, points, |logits| {
+            let (g, y) = output_gradient(logits, output, targets, weights, relevance)?;
+            outputs = Some(y);
+            Ok(g)
+        })?;
         Ok((grad, outputs.unwrap_or(logits)))
     }
 }

@@ -11,7 +11,9 @@ use biaslens_rng::SplitMix64;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{AttributionError, AutodiffGrad, GradModel, OutputRelevance, Progress, chunked_weighted_grad};
+use crate::{
+    AttributionError, AutodiffGrad, GradModel, OutputRelevance, Progress, chunked_weighted_grad,
+};
 
 /// SmoothGrad settings; they go into the report so a map can be recomputed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

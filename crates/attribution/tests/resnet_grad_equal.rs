@@ -86,7 +86,9 @@ impl ForwardHook for Projection {
 /// row `r` taken from `thresholds[r mod thresholds.len()]` (a per-group threshold).
 fn threshold(logits: Tensor<2>, thresholds: &[f32]) -> Tensor<2> {
     let [rows, _] = logits.dims();
-    let t: Vec<f32> = (0..rows).map(|r| thresholds[r % thresholds.len()]).collect();
+    let t: Vec<f32> = (0..rows)
+        .map(|r| thresholds[r % thresholds.len()])
+        .collect();
     let t = Tensor::<2>::from_data(TensorData::new(t, [rows, 1]), &logits.device());
     let p1 = softmax(logits, 1).narrow(1, 1, 1);
     let s = sigmoid((p1 - t).mul_scalar(10.0));
@@ -99,7 +101,10 @@ fn check(name: &str, ours: Tensor<4>, reference: Tensor<4>) {
     assert!(scale > 0.0, "{name}: the reference gradient is zero");
     let (_, max, l2) = compare(&ours, &reference, TOL);
     println!("{name}: max {max:.2e} of max|ref|, rel L2 {l2:.2e}");
-    assert!(max <= TOL && l2 <= TOL, "{name}: max {max:e}, rel L2 {l2:e}");
+    assert!(
+        max <= TOL && l2 <= TOL,
+        "{name}: max {max:e}, rel L2 {l2:e}"
+    );
 }
 
 /// The thresholds of the two images (per group).
@@ -124,7 +129,8 @@ fn compare_model(arch: &str, model: &ResNet, x: &Tensor<4>, targets: &[usize]) {
             alpha: 0.5,
         }),
     ];
-    let out_fn = |l: Tensor<2>| -> Result<Tensor<2>, AttributionError> { Ok(threshold(l, &THRESHOLDS)) };
+    let out_fn =
+        |l: Tensor<2>| -> Result<Tensor<2>, AttributionError> { Ok(threshold(l, &THRESHOLDS)) };
     for hook in hooks {
         for transform in [false, true] {
             for relevance in [OutputRelevance::OneHot, OutputRelevance::LogitOneHot] {
@@ -145,19 +151,21 @@ fn compare_model(arch: &str, model: &ResNet, x: &Tensor<4>, targets: &[usize]) {
                 };
                 let (want, want_out) =
                     gradient(forward, x.clone(), targets, relevance).expect("autodiff");
-                let mut h = hook.clone();
                 let mut walk = ResNetGrad::new(model).expect("walk");
-                if let Some(h) = h.as_mut() {
+                if let Some(h) = hook.clone() {
                     walk = walk.with_hook(h);
                 }
                 if transform {
-                    walk = walk.with_output(&out_fn);
+                    walk = walk.with_output(out_fn);
                 }
                 let (got, got_out) =
                     gradient_with(&mut walk, x.clone(), targets, relevance).expect("walk");
                 check(&name, got, want);
                 let (a, b) = (to_vec(got_out), to_vec(want_out.inner()));
-                let out_err = a.iter().zip(&b).fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+                let out_err = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
                 assert!(out_err < 1e-6, "{name}: outputs differ by {out_err:e}");
             }
         }
@@ -174,13 +182,15 @@ fn resnet18_walk_equals_autodiff() {
     compare_model("resnet18", &model, &x, &[1, 0]);
 
     // Any gradient at the logits: the VJP of a fixed vector.
-    let v = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -1.2, 0.7, 0.25], [2, 2]), &device);
+    let v = Tensor::<2>::from_data(
+        TensorData::new(vec![0.3f32, -1.2, 0.7, 0.25], [2, 2]),
+        &device,
+    );
     let xa = x.clone().autodiff().require_grad();
     let logits = model.forward(xa.clone());
     let grads = (logits * v.clone()).sum().backward();
     let want = xa.grad(&grads).expect("grad");
-    let (got, _) =
-        resnet_input_grad(&model, None, x.clone(), |_| Ok(v.clone())).expect("walk");
+    let (got, _) = resnet_input_grad(&model, None, x.clone(), |_| Ok(v.clone())).expect("walk");
     check("resnet18 VJP of a fixed vector", got, want);
     // A gradient of the wrong shape is an error, not a panic.
     let err = resnet_input_grad(&model, None, x, |_| Ok(Tensor::zeros([2, 3], &device)));
@@ -213,15 +223,32 @@ fn integrated_gradients_through_the_walk_equal_autodiff() {
     };
     let config = IgConfig::captum().with_steps(7).with_steps_per_chunk(3);
     let forward = |x: Tensor<4>| threshold(model.forward_hooked(x, &mut hook.clone()), &THRESHOLDS);
-    let want = integrated_gradients(forward, x.clone(), &targets, &config, None, || false, |_| {})
-        .expect("autodiff IG");
-    let out_fn = |l: Tensor<2>| -> Result<Tensor<2>, AttributionError> { Ok(threshold(l, &THRESHOLDS)) };
-    let mut h = hook.clone();
-    let mut walk = ResNetGrad::new(&model).expect("walk").with_hook(&mut h).with_output(&out_fn);
+    let want = integrated_gradients(
+        forward,
+        x.clone(),
+        &targets,
+        &config,
+        None,
+        || false,
+        |_| {},
+    )
+    .expect("autodiff IG");
+    let out_fn =
+        |l: Tensor<2>| -> Result<Tensor<2>, AttributionError> { Ok(threshold(l, &THRESHOLDS)) };
+    let mut walk = ResNetGrad::new(&model)
+        .expect("walk")
+        .with_hook(hook.clone())
+        .with_output(out_fn);
     let mut seen = Vec::new();
-    let got = integrated_gradients_with(&mut walk, x, &targets, &config, None, || false, |p| {
-        seen.push(p.done)
-    })
+    let got = integrated_gradients_with(
+        &mut walk,
+        x,
+        &targets,
+        &config,
+        None,
+        || false,
+        |p| seen.push(p.done),
+    )
     .expect("walk IG");
     assert_eq!(seen, vec![1, 2, 3]);
     check("IG resnet18 Layer3 hook + threshold", got.map, want.map);

@@ -14,7 +14,10 @@ use super::{LayerRules, LrpConfig, LrpOutput, output_relevance};
 use crate::AttributionError;
 
 /// Symmetric padding of a layer, or an error naming it.
-pub(crate) fn symmetric(padding: &PaddingConfig2d, layer: &str) -> Result<[usize; 2], AttributionError> {
+pub(crate) fn symmetric(
+    padding: &PaddingConfig2d,
+    layer: &str,
+) -> Result<[usize; 2], AttributionError> {
     match *padding {
         PaddingConfig2d::Valid => Ok([0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
