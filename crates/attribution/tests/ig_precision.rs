@@ -45,7 +45,12 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     let reference = biaslens_npy::from_bytes(MAP).expect("npy").to_f64();
     let device = Device::flex();
     let model = reference_resnet("resnet50", seed, 2, &device).freeze();
-    let x = reference_input(seed, case["input_key"].as_str().expect("key"), shape, &device);
+    let x = reference_input(
+        seed,
+        case["input_key"].as_str().expect("key"),
+        shape,
+        &device,
+    );
     let config = IgConfig::captum().with_steps(steps).with_steps_per_chunk(8);
     let torch = &case["f32_vs_f64"];
     let (torch_max, torch_l2) = (
@@ -55,23 +60,50 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     println!("torch float32: max {torch_max:.2e}, rel L2 {torch_l2:.2e}");
 
     let mut walk = ResNetGrad::new(&model).expect("walk");
-    let ours = integrated_gradients_with(&mut walk, x.clone(), &targets, &config, None, || false, |_| {})
-        .expect("IG");
+    let ours = integrated_gradients_with(
+        &mut walk,
+        x.clone(),
+        &targets,
+        &config,
+        None,
+        || false,
+        |_| {},
+    )
+    .expect("IG");
     let ours_map = to_vec(ours.map);
     let (near, max, l2) = compare(&ours_map, &reference, 1e-3);
     println!(
         "walk: within 1e-3·max {near:.5}, max {max:.2e}, rel L2 {l2:.2e} ({:.2}× torch float32's)",
         l2 / torch_l2
     );
-    assert!(l2 <= 2.0 * torch_l2 && near >= 0.997, "walk: {near} within, rel L2 {l2:e}");
-    for (img, want) in case["delta_f64"].as_array().expect("deltas").iter().enumerate() {
-        let (got, want) = (to_vec(ours.delta.clone())[img], want.as_f64().expect("delta"));
+    assert!(
+        l2 <= 2.0 * torch_l2 && near >= 0.997,
+        "walk: {near} within, rel L2 {l2:e}"
+    );
+    for (img, want) in case["delta_f64"]
+        .as_array()
+        .expect("deltas")
+        .iter()
+        .enumerate()
+    {
+        let (got, want) = (
+            to_vec(ours.delta.clone())[img],
+            want.as_f64().expect("delta"),
+        );
         println!("  delta image {img}: ours {got:.6e}, float64 {want:.6e}");
         assert!((got - want).abs() <= 2e-4, "delta {img}");
     }
 
-    let auto = integrated_gradients(|x| model.forward(x), x.clone(), &targets, &config, None, || false, |_| {})
-        .expect("IG");
+    let auto = integrated_gradients(
+        |x| model.forward(x),
+        x.clone(),
+        &targets,
+        &config,
+        None,
+        || false,
+        |_| {},
+    )
+    .expect("IG");
     let auto_map = to_vec(auto.map);
     let (_, _, auto_l2) = compare(&auto_map, &reference, 1e-3);
     let walk_vs_auto = rel_l2(&ours_map, &auto_map);
@@ -84,7 +116,12 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     let mut acc = vec![0.0f64; xs.len()];
     for (&a, &w) in alphas.iter().zip(&weights) {
         let (g, _) = walk
-            .weighted_grad(x.clone().mul_scalar(a), &targets, &[w, w], OutputRelevance::OneHot)
+            .weighted_grad(
+                x.clone().mul_scalar(a),
+                &targets,
+                &[w, w],
+                OutputRelevance::OneHot,
+            )
             .expect("step gradient");
         for (s, v) in acc.iter_mut().zip(to_vec(g)) {
             *s += v;
@@ -94,5 +131,8 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     let (_, _, host_l2) = compare(&host, &reference, 1e-3);
     let device_vs_host = rel_l2(&ours_map, &host);
     println!("float64 host sum: rel L2 {host_l2:.2e}; device sum vs host sum {device_vs_host:.2e}");
-    assert!(device_vs_host <= 1e-5, "device vs host sum {device_vs_host:e}");
+    assert!(
+        device_vs_host <= 1e-5,
+        "device vs host sum {device_vs_host:e}"
+    );
 }
