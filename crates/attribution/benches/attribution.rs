@@ -1,7 +1,10 @@
 //! Throughput (images/s) of LRP (EpsilonPlus, the paper's; and EpsilonGammaBox with the
 //! canonizer) and IG-32 (Gauss–Legendre, zero baseline, 32 rows per pass as Captum's
 //! `internal_batch_size=32`) for ResNet-18 and ResNet-50 (2 classes) at 64×64 and 224×224 on
-//! the flex CPU device. Weights come from a seeded init; throughput does not depend on them.
+//! the flex CPU device. IG runs twice: through burn's autodiff (`IG-32 autodiff`, a `forward`
+//! closure) and through the hand-written ResNet walk (`IG-32 walk`, `ResNetGrad`, what the
+//! experiment and the CLI use for ResNets); `-- IG-32` runs both. Weights come from a seeded
+//! init; throughput does not depend on them.
 //!
 //! `cargo bench -p biaslens-attribution --bench attribution [-- FILTER]`, next to
 //! `.refenv/bin/python tests/reference/attribution_bench.py` (Zennit and Captum on the same
@@ -9,7 +12,10 @@
 
 use std::time::Instant;
 
-use biaslens_attribution::{Composite, IgConfig, LrpConfig, integrated_gradients, lrp_resnet};
+use biaslens_attribution::{
+    Composite, IgConfig, LrpConfig, ResNetGrad, integrated_gradients, integrated_gradients_with,
+    lrp_resnet,
+};
 use biaslens_model::ResNetConfig;
 use burn::module::Module;
 use burn::prelude::*;
@@ -80,22 +86,40 @@ fn main() {
             });
             println!("biaslens {case} flex: {:.2} images/s", batch as f64 / secs);
         }
-        let case = format!("IG-32 {arch} {side}x{side} b{batch}");
-        if filter.as_deref().is_some_and(|f| !case.contains(f)) {
-            continue;
-        }
         // 32 rows per pass: Captum's internal_batch_size=32.
         let per_chunk = (32 / batch).max(1);
         let ig = IgConfig::captum()
             .with_steps(32)
             .with_steps_per_chunk(per_chunk);
-        let forward = |x: Tensor<4>| model.forward(x);
-        let secs = best(if side == 224 { 0 } else { 1 }, || {
-            let out =
-                integrated_gradients(forward, x.clone(), &targets, &ig, None, || false, |_| {})
-                    .expect("IG");
-            std::hint::black_box(out.delta.into_data());
-        });
-        println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+        let reps = if side == 224 { 0 } else { 1 };
+        let case = format!("IG-32 autodiff {arch} {side}x{side} b{batch}");
+        if filter.as_deref().is_none_or(|f| case.contains(f)) {
+            let forward = |x: Tensor<4>| model.forward(x);
+            let secs = best(reps, || {
+                let out =
+                    integrated_gradients(forward, x.clone(), &targets, &ig, None, || false, |_| {})
+                        .expect("IG");
+                std::hint::black_box(out.delta.into_data());
+            });
+            println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+        }
+        let case = format!("IG-32 walk {arch} {side}x{side} b{batch}");
+        if filter.as_deref().is_none_or(|f| case.contains(f)) {
+            let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet");
+            let secs = best(reps, || {
+                let out = integrated_gradients_with(
+                    &mut walk,
+                    x.clone(),
+                    &targets,
+                    &ig,
+                    None,
+                    || false,
+                    |_| {},
+                )
+                .expect("IG");
+                std::hint::black_box(out.delta.into_data());
+            });
+            println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+        }
     }
 }

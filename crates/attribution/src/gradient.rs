@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::{AttributionError, OutputRelevance, weighted_grad};
+use crate::{AttributionError, AutodiffGrad, GradModel, OutputRelevance};
 
 /// The input gradient of the output relevance of `targets[i]` in image `i` (Captum's `Saliency`
 /// without the absolute value; Zennit's `Gradient` with no composite).
@@ -19,8 +19,25 @@ pub fn gradient(
     targets: &[usize],
     relevance: OutputRelevance,
 ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+    gradient_with(&mut AutodiffGrad(forward), x, targets, relevance)
+}
+
+/// [`gradient`] of any [`GradModel`], e.g. a [`crate::ResNetGrad`] (the hand-written ResNet
+/// backward walk) instead of a `forward` closure differentiated by autodiff.
+///
+/// # Shapes
+/// - as [`gradient`]; `logits` are the model's output
+///
+/// # Errors
+/// As [`gradient`].
+pub fn gradient_with(
+    model: &mut (impl GradModel + ?Sized),
+    x: Tensor<4>,
+    targets: &[usize],
+    relevance: OutputRelevance,
+) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
     let weights = vec![1.0f32; targets.len()];
-    weighted_grad(&forward, x, targets, &weights, relevance)
+    model.weighted_grad(x, targets, &weights, relevance)
 }
 
 /// Gradient × input: [`gradient`] of the output relevance of `targets[i]` in image `i`, times the
@@ -41,7 +58,23 @@ pub fn gradient_x_input(
     targets: &[usize],
     relevance: OutputRelevance,
 ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
-    let (grad, logits) = gradient(forward, x.clone(), targets, relevance)?;
+    gradient_x_input_with(&mut AutodiffGrad(forward), x, targets, relevance)
+}
+
+/// [`gradient_x_input`] of any [`GradModel`], e.g. a [`crate::ResNetGrad`].
+///
+/// # Shapes
+/// - as [`gradient_x_input`]
+///
+/// # Errors
+/// As [`gradient`].
+pub fn gradient_x_input_with(
+    model: &mut (impl GradModel + ?Sized),
+    x: Tensor<4>,
+    targets: &[usize],
+    relevance: OutputRelevance,
+) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+    let (grad, logits) = gradient_with(model, x.clone(), targets, relevance)?;
     Ok((grad * x.inner(), logits))
 }
 

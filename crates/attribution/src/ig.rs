@@ -21,8 +21,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AttributionError, Baseline, OutputRelevance, Progress, check_targets, chunked_weighted_grad,
-    relevance_function,
+    AttributionError, AutodiffGrad, Baseline, GradModel, OutputRelevance, Progress, check_targets,
+    chunked_weighted_grad, relevance_function,
 };
 
 /// The quadrature rule along the path, with Captum's names and definitions.
@@ -263,6 +263,35 @@ pub fn integrated_gradients(
     config: &IgConfig,
     given_baseline: Option<&Tensor<4>>,
     should_stop: impl Fn() -> bool,
+    progress: impl FnMut(Progress),
+) -> Result<IgOutput, AttributionError> {
+    integrated_gradients_with(
+        &mut AutodiffGrad(forward),
+        x,
+        targets,
+        config,
+        given_baseline,
+        should_stop,
+        progress,
+    )
+}
+
+/// [`integrated_gradients`] of any [`GradModel`], e.g. a [`crate::ResNetGrad`] (the hand-written
+/// ResNet backward walk) instead of a `forward` closure differentiated by autodiff.
+///
+/// # Shapes
+/// - as [`integrated_gradients`]; the model is called with `steps_per_chunk × N` rows for the
+///   gradients and once with `2N` rows (input, then baseline) for the end points
+///
+/// # Errors
+/// As [`integrated_gradients`], and whatever the model's [`GradModel::forward`] returns.
+pub fn integrated_gradients_with(
+    model: &mut (impl GradModel + ?Sized),
+    x: Tensor<4>,
+    targets: &[usize],
+    config: &IgConfig,
+    given_baseline: Option<&Tensor<4>>,
+    should_stop: impl Fn() -> bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<IgOutput, AttributionError> {
     if config.steps_per_chunk == 0 {
@@ -275,7 +304,9 @@ pub fn integrated_gradients(
     let [n, c, h, w] = x.dims();
     let baseline = config.baseline.build(&x, given_baseline)?;
 
-    let ends = forward(Tensor::cat(vec![x.clone(), baseline.clone()], 0)).inner();
+    let ends = model
+        .forward(Tensor::cat(vec![x.clone(), baseline.clone()], 0))?
+        .inner();
     let [_, k] = ends.dims();
     check_targets(targets, n, k)?;
     let logits = ends.clone().slice([0..n, 0..k]);
@@ -284,7 +315,7 @@ pub fn integrated_gradients(
 
     let diff = x.clone() - baseline.clone();
     let sum = chunked_weighted_grad(
-        &forward,
+        model,
         x.zeros_like(),
         targets,
         config.relevance,

@@ -12,8 +12,10 @@
 //!   2019) with Zennit 1.0's rules, composites and ResNet canonizer, for the ResNets of
 //!   `biaslens-model` ([`lrp_resnet`]).
 //!
-//! Every function takes the model as `forward: impl Fn(Tensor<4>) -> Tensor<2>`, so it works for
-//! any network. The model may live on an autodiff device or not (its parameters are then
+//! Every gradient method takes the model as `forward: impl Fn(Tensor<4>) -> Tensor<2>`, so it
+//! works for any network (burn's autodiff computes the gradient), or, through its `_with` variant,
+//! as a [`GradModel`]: [`ResNetGrad`] computes the input gradient of a `biaslens-model` ResNet by
+//! a hand-written backward walk ([`resnet_input_grad`]), equal to autodiff's and faster. The model may live on an autodiff device or not (its parameters are then
 //! constants); the input is moved onto autodiff internally. **Freeze a model with BatchNorm**
 //! (`Module::freeze`) before attributing: burn's BatchNorm takes its training path (batch
 //! statistics) whenever its input is on autodiff and the layer is not frozen, which would give
@@ -25,16 +27,20 @@ mod baseline;
 mod gradient;
 mod ig;
 pub mod lrp;
+mod resnet_grad;
 mod smoothgrad;
 
 pub use baseline::{Baseline, gaussian_blur};
-pub use gradient::{gradient, gradient_x_input};
-pub use ig::{IgConfig, IgMethod, IgOutput, integrated_gradients, quadrature};
+pub use gradient::{gradient, gradient_with, gradient_x_input, gradient_x_input_with};
+pub use ig::{
+    IgConfig, IgMethod, IgOutput, integrated_gradients, integrated_gradients_with, quadrature,
+};
 pub use lrp::{
     Composite, LayerRules, LrpConfig, LrpOutput, Rule, lrp_resnet, lrp_resnet_with_output,
     output_relevance,
 };
-pub use smoothgrad::{SmoothGradConfig, smooth_grad};
+pub use resnet_grad::{OutputFn, ResNetGrad, resnet_input_grad};
+pub use smoothgrad::{SmoothGradConfig, smooth_grad, smooth_grad_with};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -155,20 +161,87 @@ fn weighted_grad(
 ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
     let points = points.inner().autodiff().require_grad();
     let logits = forward(points.clone());
-    let [rows, classes] = logits.dims();
-    check_targets(targets, rows, classes)?;
-    let mask = weighted_onehot(targets, weights, classes, &logits.device());
-    let out = match relevance {
-        OutputRelevance::OneHot => mask,
-        OutputRelevance::LogitOneHot => logits.clone().detach() * mask,
-    };
-    let grads = (logits.clone() * out).sum().backward();
+    let seed = output_seed(&logits, targets, weights, relevance)?;
+    let grads = (logits.clone() * seed).sum().backward();
     let grad = match points.grad(&grads) {
         Some(g) => g,
         // The output does not depend on the input at all: its gradient is zero.
         None => points.clone().inner().zeros_like(),
     };
     Ok((grad, logits.inner()))
+}
+
+/// A model whose weighted input gradient the gradient methods need: either a plain `forward`
+/// closure differentiated by burn's autodiff ([`AutodiffGrad`]) or a ResNet walked by hand
+/// ([`ResNetGrad`]). The `_with` variants of [`integrated_gradients`], [`smooth_grad`],
+/// [`gradient`] and [`gradient_x_input`] take one.
+pub trait GradModel {
+    /// The model's output (no gradient).
+    ///
+    /// # Shapes
+    /// - `x`: `[R, C, H, W]`; returns `[R, K]` without autodiff
+    ///
+    /// # Errors
+    /// When the model cannot be evaluated (e.g. an output transform refuses the batch).
+    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError>;
+
+    /// `Σ_r w_r ∂(r_out,r · y_r)/∂points` with `y` the model's output and `r_out,r` the output
+    /// relevance of row `r` ([`OutputRelevance`] of `targets[r]`), and the output `y`.
+    ///
+    /// # Shapes
+    /// - `points`: `[R, C, H, W]`; `targets`, `weights`: `R` each
+    /// - returns `[R, C, H, W]`, `[R, K]`, both without autodiff
+    ///
+    /// # Errors
+    /// [`AttributionError::TargetCount`] / [`AttributionError::TargetOutOfRange`] for bad targets.
+    fn weighted_grad(
+        &mut self,
+        points: Tensor<4>,
+        targets: &[usize],
+        weights: &[f32],
+        relevance: OutputRelevance,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError>;
+}
+
+/// Any `forward` closure as a [`GradModel`], differentiated by burn's autodiff.
+#[derive(Debug, Clone, Copy)]
+pub struct AutodiffGrad<F>(pub F);
+
+impl<F: Fn(Tensor<4>) -> Tensor<2>> GradModel for AutodiffGrad<F> {
+    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
+        Ok((self.0)(x).inner())
+    }
+
+    fn weighted_grad(
+        &mut self,
+        points: Tensor<4>,
+        targets: &[usize],
+        weights: &[f32],
+        relevance: OutputRelevance,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+        weighted_grad(&self.0, points, targets, weights, relevance)
+    }
+}
+
+/// The gradient at a model's output `y` (`[R, K]`) from which the backward pass computes
+/// `Σ_r w_r ∂(r_out,r · y_r)`: `w_r e_t` (one-hot) or `w_r y_t e_t` (logit × one-hot, the output
+/// taken as a constant, as [`weighted_grad`] does).
+///
+/// # Shapes
+/// - `outputs`: `[R, K]`; `targets`, `weights`: `R` each; returns `[R, K]`
+fn output_seed(
+    outputs: &Tensor<2>,
+    targets: &[usize],
+    weights: &[f32],
+    relevance: OutputRelevance,
+) -> Result<Tensor<2>, AttributionError> {
+    let [rows, classes] = outputs.dims();
+    check_targets(targets, rows, classes)?;
+    let mask = weighted_onehot(targets, weights, classes, &outputs.device());
+    Ok(match relevance {
+        OutputRelevance::OneHot => mask,
+        OutputRelevance::LogitOneHot => outputs.clone().detach() * mask,
+    })
 }
 
 /// `F(z)` per image for the output relevance: `z_t` (one-hot) or `½ z_t²` (logit × one-hot), the
@@ -222,7 +295,7 @@ fn sum_row_blocks(t: Tensor<4>, m: usize) -> Tensor<4> {
 /// - `targets`: `n` class indices; returns `[n, C, H, W]`
 #[allow(clippy::too_many_arguments)]
 fn chunked_weighted_grad(
-    forward: &impl Fn(Tensor<4>) -> Tensor<2>,
+    model: &mut (impl GradModel + ?Sized),
     zeros: Tensor<4>,
     targets: &[usize],
     relevance: OutputRelevance,
@@ -247,7 +320,7 @@ fn chunked_weighted_grad(
             .iter()
             .flat_map(|&w| std::iter::repeat_n(w, n))
             .collect();
-        let (grad, _) = weighted_grad(forward, rows, &row_targets, &row_weights, relevance)?;
+        let (grad, _) = model.weighted_grad(rows, &row_targets, &row_weights, relevance)?;
         sum = sum + sum_row_blocks(grad, m);
         progress(Progress {
             done: chunk + 1,

@@ -11,7 +11,9 @@ use biaslens_rng::SplitMix64;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{AttributionError, OutputRelevance, Progress, chunked_weighted_grad};
+use crate::{
+    AttributionError, AutodiffGrad, GradModel, OutputRelevance, Progress, chunked_weighted_grad,
+};
 
 /// SmoothGrad settings; they go into the report so a map can be recomputed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +58,32 @@ pub fn smooth_grad(
     targets: &[usize],
     config: &SmoothGradConfig,
     should_stop: impl Fn() -> bool,
+    progress: impl FnMut(Progress),
+) -> Result<Tensor<4>, AttributionError> {
+    smooth_grad_with(
+        &mut AutodiffGrad(forward),
+        x,
+        targets,
+        config,
+        should_stop,
+        progress,
+    )
+}
+
+/// [`smooth_grad`] of any [`GradModel`], e.g. a [`crate::ResNetGrad`] (the hand-written ResNet
+/// backward walk) instead of a `forward` closure differentiated by autodiff.
+///
+/// # Shapes
+/// - as [`smooth_grad`]
+///
+/// # Errors
+/// As [`smooth_grad`].
+pub fn smooth_grad_with(
+    model: &mut (impl GradModel + ?Sized),
+    x: Tensor<4>,
+    targets: &[usize],
+    config: &SmoothGradConfig,
+    should_stop: impl Fn() -> bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<Tensor<4>, AttributionError> {
     if config.samples == 0 || config.samples_per_chunk == 0 {
@@ -79,7 +107,7 @@ pub fn smooth_grad(
         .reshape([n, 1, 1, 1]);
     let weight = 1.0 / config.samples as f32;
     let sum = chunked_weighted_grad(
-        &forward,
+        model,
         x.zeros_like(),
         targets,
         config.relevance,

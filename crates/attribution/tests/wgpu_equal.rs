@@ -21,7 +21,9 @@
 
 use std::sync::OnceLock;
 
-use biaslens_attribution::{IgConfig, OutputRelevance, gradient, integrated_gradients, lrp_resnet};
+use biaslens_attribution::{
+    IgConfig, OutputRelevance, ResNetGrad, gradient, gradient_with, integrated_gradients_with, lrp_resnet,
+};
 use burn::prelude::*;
 use serde_json::Value;
 
@@ -110,7 +112,10 @@ fn lrp_on_wgpu_matches_flex_and_zennit() {
 }
 
 /// The authors' IG (Zennit's right Riemann with logit output), Captum's Gauss–Legendre, and the
-/// gradient on wgpu, with IG's steps in chunks as the page runs them.
+/// gradient on wgpu, with IG's steps in chunks as the page runs them, through the hand-written
+/// ResNet walk (`ResNetGrad`, what the experiment uses); the gradient also through autodiff on
+/// wgpu, which the walk must equal to float32 rounding (1e-5 relative L2, as in
+/// `resnet_grad_equal.rs`).
 #[test]
 fn ig_and_gradient_on_wgpu_match_flex_and_captum() {
     let Some(gpu) = wgpu() else { return };
@@ -126,14 +131,23 @@ fn ig_and_gradient_on_wgpu_match_flex_and_captum() {
     let key = cases["input_key"].as_str().expect("key");
     let run = |device: &Device, name: &str| -> (Vec<f64>, Vec<f64>) {
         let model = reference_resnet("resnet18", seed, classes, device).freeze();
-        let forward = |x: Tensor<4>| model.forward(x);
         let x = reference_input(seed, key, SHAPE, device);
-        let ig = |config: IgConfig| {
-            let out = integrated_gradients(forward, x.clone(), &targets, &config, None, || false, |_| {}).expect("IG");
+        let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet");
+        let mut ig = |config: IgConfig| {
+            let out = integrated_gradients_with(&mut walk, x.clone(), &targets, &config, None, || false, |_| {}).expect("IG");
             (to_vec(out.map), to_vec(out.delta))
         };
         match name {
-            "gradient" => (to_vec(gradient(forward, x.clone(), &targets, OutputRelevance::OneHot).expect("gradient").0), Vec::new()),
+            "gradient" => {
+                let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet");
+                let ours = to_vec(gradient_with(&mut walk, x.clone(), &targets, OutputRelevance::OneHot).expect("gradient").0);
+                let forward = |x: Tensor<4>| model.forward(x);
+                let autodiff = to_vec(gradient(forward, x.clone(), &targets, OutputRelevance::OneHot).expect("gradient").0);
+                let vs_autodiff = rel_l2(&ours, &autodiff);
+                println!("gradient on {device:?}: walk vs autodiff rel L2 {vs_autodiff:.2e}");
+                assert!(vs_autodiff <= 1e-5, "walk vs autodiff on {device:?}: {vs_autodiff:e}");
+                (ours, Vec::new())
+            }
             "zennit_right_logit_zero" => ig(IgConfig::zennit().with_steps(zennit_steps).with_steps_per_chunk(8)),
             "captum_gausslegendre_zero" => ig(IgConfig::captum().with_steps(steps).with_steps_per_chunk(8)),
             other => panic!("case {other} is not part of this test"),

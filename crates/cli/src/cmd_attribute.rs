@@ -7,14 +7,15 @@
 //! settings (`docs/METHODS.md#attribution`): LRP EpsilonPlus without canonizer and IG as Zennit
 //! computes it, both with logit × one-hot output relevance of the target. A JSON summary goes to
 //! stdout: per image the target, its logit and the sanity number of the method (LRP input and
-//! output relevance sums, IG completeness delta).
+//! output relevance sums, IG completeness delta). The gradient methods differentiate the ResNet by
+//! the hand-written backward walk of `biaslens_attribution::ResNetGrad` (equal to autodiff).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use biaslens_attribution::{
-    Baseline, Composite, IgConfig, IgMethod, LrpConfig, OutputRelevance, SmoothGradConfig,
-    gradient, integrated_gradients, lrp_resnet, smooth_grad,
+    Baseline, Composite, IgConfig, IgMethod, LrpConfig, OutputRelevance, ResNetGrad,
+    SmoothGradConfig, gradient_with, integrated_gradients_with, lrp_resnet, smooth_grad_with,
 };
 use biaslens_npy::{NpyArray, NpyData};
 use burn::module::Module;
@@ -289,7 +290,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         relevance,
         ..SmoothGradConfig::default()
     };
-    let forward = |x: Tensor<4>| model.forward(x);
+    // The ResNet's gradients by the hand-written walk (layers prepared once for all batches).
+    let mut walk = ResNetGrad::new(&model)?;
     let per_image = c * h * w;
     let mut maps = Vec::with_capacity(pixels.len());
     let mut images = Vec::with_capacity(n);
@@ -326,19 +328,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 out.map
             }
             Method::Ig => {
-                let out =
-                    integrated_gradients(forward, x, &batch_targets, &ig, None, || false, |_| {})?;
+                let out = integrated_gradients_with(
+                    &mut walk,
+                    x,
+                    &batch_targets,
+                    &ig,
+                    None,
+                    || false,
+                    |_| {},
+                )?;
                 let delta = values(out.delta)?;
                 for (i, s) in sanity.iter_mut().enumerate() {
                     *s = json!({"completeness_delta": delta[i]});
                 }
                 out.map
             }
-            Method::Gradient => gradient(forward, x, &batch_targets, relevance)?.0,
+            Method::Gradient => gradient_with(&mut walk, x, &batch_targets, relevance)?.0,
             Method::GradientXInput => {
-                gradient(forward, x.clone(), &batch_targets, relevance)?.0 * x
+                gradient_with(&mut walk, x.clone(), &batch_targets, relevance)?.0 * x
             }
-            Method::Smoothgrad => smooth_grad(forward, x, &batch_targets, &sg, || false, |_| {})?,
+            Method::Smoothgrad => {
+                smooth_grad_with(&mut walk, x, &batch_targets, &sg, || false, |_| {})?
+            }
         };
         maps.extend(values(map)?);
         for (i, (t, s)) in batch_targets.iter().zip(sanity).enumerate() {

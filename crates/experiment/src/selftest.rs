@@ -13,7 +13,7 @@
 //! the compact ResNet on more synthetic faces ([`biaslens_model::train`], BatchNorm in training
 //! mode, autodiff through the whole network), so training is checked on the device too.
 
-use biaslens_attribution::{IgConfig, LrpConfig, OutputRelevance, gradient_x_input, integrated_gradients, lrp_resnet};
+use biaslens_attribution::{IgConfig, LrpConfig, OutputRelevance, ResNetGrad, gradient_x_input, integrated_gradients_with, lrp_resnet};
 use biaslens_data::{SyntheticConfig, SyntheticError, rng::SplitMix64};
 use biaslens_metrics::{ImageSize, Roi, RoiError, abs_fraction_in_roi};
 use biaslens_model::{NoHook, ResNetConfig, TinyCnn, TinyCnnWeights, TinyShapeError, TrainConfig, TrainData, TrainError};
@@ -202,12 +202,14 @@ pub async fn run_selftest(config: &SelfTestConfig, device: &Device) -> Result<Se
     let (map, logits) = gradient_x_input(|x| net.forward(x), x, &targets, OutputRelevance::OneHot)?;
     let map: Tensor<3> = map.sum_dim(1).reshape([n, h, w]);
 
-    // The compact ResNet: BatchNorm frozen so IG's autodiff path uses the running statistics.
+    // The compact ResNet (frozen: BatchNorm with its running statistics). IG goes through the
+    // hand-written ResNet walk, as the experiment's gradient methods do; the tiny CNN above
+    // checks the autodiff path.
     let resnet = ResNetConfig::compact(2).init_seeded(config.weight_seed, device).freeze();
     let xr: Tensor<4> = Tensor::from_data(TensorData::new(batch.pixels.clone(), [n, 3, h, w]), device);
     let x_after = xr.clone();
     let lrp = lrp_resnet(&resnet, xr.clone(), Some(&targets), &config.lrp, None)?;
-    let ig = integrated_gradients(|x| resnet.forward(x), xr, &targets, &config.ig, None, || false, |_| {})?;
+    let ig = integrated_gradients_with(&mut ResNetGrad::new(&resnet)?, xr, &targets, &config.ig, None, || false, |_| {})?;
 
     let mut rb = Readback::new();
     let slots = [

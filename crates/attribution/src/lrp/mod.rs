@@ -22,8 +22,8 @@
 //! composite's rule to each node. Nothing is read back; the maps, the logits and the
 //! conservation sums stay on the device for one batched read-back by the caller.
 
-mod resnet;
-mod rules;
+pub(crate) mod resnet;
+pub(crate) mod rules;
 
 pub use resnet::{lrp_resnet, lrp_resnet_with_output};
 pub use rules::Rule;

@@ -14,30 +14,33 @@ use super::{LayerRules, LrpConfig, LrpOutput, output_relevance};
 use crate::AttributionError;
 
 /// Symmetric padding of a layer, or an error naming it.
-fn symmetric(padding: &PaddingConfig2d, layer: &str) -> Result<[usize; 2], AttributionError> {
+pub(crate) fn symmetric(
+    padding: &PaddingConfig2d,
+    layer: &str,
+) -> Result<[usize; 2], AttributionError> {
     match *padding {
         PaddingConfig2d::Valid => Ok([0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
             Ok([top, left])
         }
         ref other => Err(AttributionError::Config(format!(
-            "LRP supports symmetric explicit padding only; {layer} has {other:?}"
+            "the ResNet walks (LRP, gradient) support symmetric explicit padding only; {layer} has {other:?}"
         ))),
     }
 }
 
 /// BatchNorm in evaluation mode as plain tensors.
 #[derive(Debug, Clone)]
-struct Bn {
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    var: Tensor<1>,
-    epsilon: f64,
+pub(crate) struct Bn {
+    pub gamma: Tensor<1>,
+    pub beta: Tensor<1>,
+    pub mean: Tensor<1>,
+    pub var: Tensor<1>,
+    pub epsilon: f64,
 }
 
 impl Bn {
-    fn of(bn: &BatchNorm) -> Self {
+    pub(crate) fn of(bn: &BatchNorm) -> Self {
         Self {
             gamma: bn.gamma.val().inner(),
             beta: bn.beta.val().inner(),
@@ -49,7 +52,7 @@ impl Bn {
 
     /// # Shapes
     /// `[N, C, H, W]` → the same.
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         batch_norm(
             x,
             self.gamma.clone(),

@@ -2,7 +2,7 @@
 //! the explained class's output times the input, through the whole classifier
 //! (docs/METHODS.md#gradient).
 
-use biaslens_attribution::{AttributionError, gradient_x_input};
+use biaslens_attribution::{AttributionError, gradient_x_input_with};
 
 use super::gradient::GradientConfig;
 use super::{Expected, Explanation, MemoryPass, Request, TypedAttribution};
@@ -27,7 +27,7 @@ impl TypedAttribution for GradientXInput {
         MemoryPass { chunk_field: None, points: 1, backward: true }
     }
     fn explain(request: &Request<'_>, c: &GradientConfig) -> Result<Explanation, AttributionError> {
-        let (map, _) = gradient_x_input(|x| request.forward(x), request.x.clone(), request.targets, c.relevance)?;
+        let (map, _) = gradient_x_input_with(&mut request.grad_model()?, request.x.clone(), request.targets, c.relevance)?;
         Ok(Explanation { map, sum: None, expected: Expected::None, logits: None })
     }
 }

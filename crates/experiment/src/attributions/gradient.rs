@@ -1,7 +1,7 @@
 //! The input gradient of the explained class's output (Simonyan, Vedaldi & Zisserman, 2014),
 //! through the whole classifier (docs/METHODS.md#gradient).
 
-use biaslens_attribution::{AttributionError, OutputRelevance, gradient};
+use biaslens_attribution::{AttributionError, OutputRelevance, gradient_with};
 use serde::{Deserialize, Serialize};
 
 use super::{Expected, Explanation, MemoryPass, Request, TypedAttribution};
@@ -34,7 +34,7 @@ impl TypedAttribution for Gradient {
         MemoryPass { chunk_field: None, points: 1, backward: true }
     }
     fn explain(request: &Request<'_>, c: &GradientConfig) -> Result<Explanation, AttributionError> {
-        let (map, _) = gradient(|x| request.forward(x), request.x.clone(), request.targets, c.relevance)?;
+        let (map, _) = gradient_with(&mut request.grad_model()?, request.x.clone(), request.targets, c.relevance)?;
         Ok(Explanation { map, sum: None, expected: Expected::None, logits: None })
     }
 }

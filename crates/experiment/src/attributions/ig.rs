@@ -2,7 +2,7 @@
 //! output transform included; by default the paper's: Zennit's 20-step right Riemann sum from a
 //! black image with relevance `z_c e_c` (docs/METHODS.md#ig).
 
-use biaslens_attribution::{AttributionError, IgConfig, integrated_gradients};
+use biaslens_attribution::{AttributionError, IgConfig, integrated_gradients_with};
 
 use super::{Expected, Explanation, MemoryPass, Request, TypedAttribution};
 
@@ -36,7 +36,7 @@ impl TypedAttribution for IntegratedGradients {
         true
     }
     fn explain(request: &Request<'_>, c: &IgConfig) -> Result<Explanation, AttributionError> {
-        let out = integrated_gradients(|x| request.forward(x), request.x.clone(), request.targets, c, None, request.should_stop, |_| {})?;
+        let out = integrated_gradients_with(&mut request.grad_model()?, request.x.clone(), request.targets, c, None, request.should_stop, |_| {})?;
         Ok(Explanation { map: out.map, sum: None, expected: Expected::Delta(out.delta), logits: None })
     }
 }

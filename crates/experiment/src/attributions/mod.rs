@@ -20,7 +20,7 @@ mod smoothgrad;
 
 use std::sync::{Arc, OnceLock};
 
-use biaslens_attribution::AttributionError;
+use biaslens_attribution::{AttributionError, ResNetGrad};
 use biaslens_debias::{DebiasedModel, OutputTransform, merge};
 use burn::prelude::*;
 use serde::de::DeserializeOwned;
@@ -57,6 +57,15 @@ impl Request<'_> {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         classifier_output(self.model, x, self.groups)
     }
+
+    /// The classifier as the gradient methods differentiate it ([`classifier_grad`]): the
+    /// hand-written ResNet backward walk, equal to autodiff of [`Request::forward`].
+    ///
+    /// # Errors
+    /// [`AttributionError::Config`] for a network layer the walk does not support.
+    pub fn grad_model(&self) -> Result<ResNetGrad<'_>, AttributionError> {
+        classifier_grad(self.model, self.groups)
+    }
 }
 
 /// The classifier's output for `x`, whose rows belong to images `r mod groups.len()`.
@@ -64,8 +73,15 @@ impl Request<'_> {
 /// # Shapes
 /// `[R, 3, H, W]` → `[R, 2]`.
 pub fn classifier_output(dm: &DebiasedModel, x: Tensor<4>, groups: &[u8]) -> Tensor<2> {
-    let logits = dm.logits(x);
-    match &dm.output {
+    transform_rows(&dm.output, dm.logits(x), groups)
+}
+
+/// `transform` of `logits` whose rows belong to images `r mod groups.len()`.
+///
+/// # Shapes
+/// `[R, 2]` → `[R, 2]`.
+fn transform_rows(transform: &OutputTransform, logits: Tensor<2>, groups: &[u8]) -> Tensor<2> {
+    match transform {
         OutputTransform::Identity => logits,
         transform => {
             let rows = logits.dims()[0];
@@ -76,6 +92,25 @@ pub fn classifier_output(dm: &DebiasedModel, x: Tensor<4>, groups: &[u8]) -> Ten
             transform.apply(logits.clone(), Some(&g)).unwrap_or(logits)
         }
     }
+}
+
+/// The classifier of [`classifier_output`] as a gradient model: its ResNet walked by hand
+/// (`biaslens_attribution::ResNetGrad`, Simonyan et al.'s gradient without burn's autodiff tape),
+/// the ClArC projection and the output transform differentiated exactly by local autodiff at
+/// their own layers. Rows belong to images `r mod groups.len()`, as for [`classifier_output`].
+///
+/// # Errors
+/// [`AttributionError::Config`] for a network layer the walk does not support.
+pub fn classifier_grad<'a>(dm: &'a DebiasedModel, groups: &'a [u8]) -> Result<ResNetGrad<'a>, AttributionError> {
+    let mut grad = ResNetGrad::new(&dm.model)?;
+    if let Some(hook) = &dm.hook {
+        grad = grad.with_hook(hook.clone());
+    }
+    if dm.output != OutputTransform::Identity {
+        let transform = &dm.output;
+        grad = grad.with_output(move |logits| Ok(transform_rows(transform, logits, groups)));
+    }
+    Ok(grad)
 }
 
 /// What the sum of a map should equal, per image (the sanity number that travels with it).
@@ -304,5 +339,65 @@ impl AttributionRegistry {
         self.get(id).ok_or_else(|| {
             format!("unknown attribution method {id:?}; use one of {:?}", self.methods.iter().map(|m| m.id()).collect::<Vec<_>>())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biaslens_attribution::{IgConfig, OutputRelevance, gradient, integrated_gradients};
+    use biaslens_debias::ClarcProjection;
+    use biaslens_model::{ResNetConfig, Tap};
+    use burn::module::Module;
+
+    /// The gradient methods of the experiment go through the hand-written ResNet walk
+    /// ([`classifier_grad`]); on a debiased classifier with a ClArC projection and a per-group
+    /// soft threshold (rows matched to their image's group, several path points per pass) they
+    /// equal autodiff of [`classifier_output`], for IG (map and completeness delta) and the
+    /// gradient under both output relevances. Bound 1e-5 relative to the map's largest value:
+    /// float32 rounding of the backward only (`biaslens-attribution/tests/resnet_grad_equal.rs`).
+    #[test]
+    fn gradient_methods_through_the_walk_equal_autodiff_of_the_classifier() {
+        let device = Device::flex();
+        let model = ResNetConfig::resnet18(2).with_width(8).init_seeded(11, &device).freeze();
+        let d = 64; // feature_dim = width · 8
+        let cav: Vec<f32> = (0..d).map(|i| if i % 3 == 0 { 0.5 } else { 0.0 }).collect();
+        let norm = cav.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let dm = DebiasedModel {
+            model,
+            hook: Some(ClarcProjection {
+                cav: cav.iter().map(|v| v / norm).collect(),
+                reference: (0..d).map(|i| 0.01 * i as f32).collect(),
+                alpha: 1.0,
+                tap: Tap::Pooled,
+            }),
+            output: OutputTransform::GroupSoftThreshold { thresholds: [0.4, 0.6], temperature: 10.0 },
+        };
+        let vals: Vec<f32> = (0..2 * 3 * 36 * 36).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(vals, [2, 3, 36, 36]), &device);
+        let (targets, groups) = ([1usize, 0], [0u8, 1]);
+        let request = Request { model: &dm, x: x.clone(), targets: &targets, groups: &groups, should_stop: &|| false };
+        let close = |name: &str, a: Tensor<4>, b: Tensor<4>| {
+            let a = a.into_data().try_into_vec::<f32>().expect("f32");
+            let b = b.into_data().try_into_vec::<f32>().expect("f32");
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = a.iter().zip(&b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs())) / scale;
+            assert!(scale > 0.0 && err <= 1e-5, "{name}: {err:e} of {scale:e}");
+        };
+
+        let config = IgConfig::zennit().with_steps(5).with_steps_per_chunk(2);
+        let ours = <IntegratedGradients as TypedAttribution>::explain(&request, &config).expect("walk IG");
+        let want = integrated_gradients(|x| request.forward(x), x.clone(), &targets, &config, None, || false, |_| {})
+            .expect("autodiff IG");
+        close("IG", ours.map, want.map);
+        let Expected::Delta(delta) = ours.expected else { panic!("IG reports its delta") };
+        let (a, b) = (delta.into_data().try_into_vec::<f32>().expect("f32"), want.delta.into_data().try_into_vec::<f32>().expect("f32"));
+        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6), "{a:?} vs {b:?}");
+
+        for relevance in [OutputRelevance::OneHot, OutputRelevance::LogitOneHot] {
+            let ours = <Gradient as TypedAttribution>::explain(&request, &gradient::GradientConfig { relevance }).expect("walk gradient");
+            let (want, _) = gradient(|x| request.forward(x), x.clone(), &targets, relevance).expect("autodiff gradient");
+            close("gradient", ours.map, want);
+        }
     }
 }

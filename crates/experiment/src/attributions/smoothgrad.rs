@@ -1,7 +1,7 @@
 //! SmoothGrad (Smilkov et al., 2017): the mean input gradient over seeded noisy copies, through
 //! the whole classifier (docs/METHODS.md#gradient).
 
-use biaslens_attribution::{AttributionError, SmoothGradConfig, smooth_grad};
+use biaslens_attribution::{AttributionError, SmoothGradConfig, smooth_grad_with};
 
 use super::{Expected, Explanation, MemoryPass, Request, TypedAttribution};
 
@@ -38,7 +38,7 @@ impl TypedAttribution for SmoothGrad {
         true
     }
     fn explain(request: &Request<'_>, c: &SmoothGradConfig) -> Result<Explanation, AttributionError> {
-        let map = smooth_grad(|x| request.forward(x), request.x.clone(), request.targets, c, request.should_stop, |_| {})?;
+        let map = smooth_grad_with(&mut request.grad_model()?, request.x.clone(), request.targets, c, request.should_stop, |_| {})?;
         Ok(Explanation { map, sum: None, expected: Expected::None, logits: None })
     }
 }
