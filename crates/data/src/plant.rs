@@ -230,6 +230,12 @@ pub fn choose(target: &[u8], config: &PlantConfig) -> Result<Choice, PlantError>
         return Err(unreachable());
     }
     let planted_total = (q * nf).round() as usize;
+    if planted_total == 0 || planted_total == n {
+        return Err(PlantError::Setting {
+            field: "attribute_rate",
+            message: format!("{q} of {n} images plants {planted_total}; φ needs images with and without the artifact (use more images or a rate nearer 0.5)"),
+        });
+    }
     let n11 = ((p11 * nf).round() as usize).min(positives).min(planted_total);
     let n01 = planted_total - n11;
     if n01 > n - positives {
@@ -402,6 +408,8 @@ mod tests {
         let PlantError::Unreachable { lo, hi, .. } = e else { panic!("{e}") };
         assert!((lo - (-0.428_571)).abs() < 1e-5 && (hi - 1.0).abs() < 1e-9, "{lo} {hi}");
         assert!(e.to_string().contains("reaches φ from -0.429 to 1.000"), "{e}");
+        let e = choose(&target[..10], &PlantConfig { phi: 0.0, attribute_rate: 0.01, ..PlantConfig::default() }).expect_err("nothing planted");
+        assert!(e.to_string().contains("0.01 of 10 images plants 0"), "{e}");
     }
 
     #[test]
