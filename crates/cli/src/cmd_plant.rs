@@ -56,17 +56,17 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "patch")]
     kind: Kind,
     /// Its colour, `R,G,B` (0–255).
-    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [255u8, 0, 255])]
+    #[arg(long, value_delimiter = ',', default_values_t = [255u8, 0, 255])]
     colour: Vec<u8>,
     /// The artifact's side as a fraction of each image's shorter side, in (0, 1].
     #[arg(long, default_value_t = 0.15)]
     size: f64,
     /// A fixed place, `X,Y` in [0, 1] (0,0 = top left corner, 1,1 = bottom right), instead of a
     /// random place per image.
-    #[arg(long, value_delimiter = ',', num_args = 2, conflicts_with = "region")]
+    #[arg(long, value_delimiter = ',', conflicts_with = "region")]
     at: Option<Vec<f64>>,
     /// The region a random place is drawn from, `X0,Y0,X1,Y1` as fractions of the image.
-    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [0.0, 0.0, 1.0, 1.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.0, 1.0, 1.0])]
     region: Vec<f64>,
     /// Seed of every random choice (which images, where).
     #[arg(long, default_value_t = 0)]
@@ -90,11 +90,14 @@ struct Manifest<'a> {
 
 /// `biaslens plant`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let placement = match &a.at {
-        Some(at) => Placement::Fixed { x: at[0], y: at[1] },
-        None => Placement::Random { x0: a.region[0], y0: a.region[1], x1: a.region[2], y1: a.region[3] },
+    let placement = match (a.at.as_deref(), a.region.as_slice()) {
+        (Some(&[x, y]), _) => Placement::Fixed { x, y },
+        (Some(at), _) => bail!("--at has {} numbers; give X,Y (fractions of the image, 0,0 = top left)", at.len()),
+        (None, &[x0, y0, x1, y1]) => Placement::Random { x0, y0, x1, y1 },
+        (None, r) => bail!("--region has {} numbers; give X0,Y0,X1,Y1 (fractions of the image)", r.len()),
     };
-    let colour = [a.colour[0], a.colour[1], a.colour[2]];
+    let &[r, g, b] = a.colour.as_slice() else { bail!("--colour has {} numbers; give R,G,B, each 0–255 (255,0,255 = magenta)", a.colour.len()) };
+    let colour = [r, g, b];
     let kind = match a.kind {
         Kind::Patch => ArtifactKind::Patch { colour },
         Kind::Disc => ArtifactKind::Sticker { shape: StickerShape::Disc, colour },
