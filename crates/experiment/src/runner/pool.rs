@@ -241,21 +241,16 @@ impl Pool<'_> {
 }
 
 impl Pool<'_> {
-    /// The counterfactual pairs of `images` (the attribute painted in and out of every face),
-    /// on the synthetic benchmark; `None` for the user's images, which have no such pairs.
+    /// The counterfactual pairs of `images`: on the synthetic benchmark the attribute painted in
+    /// and out of every face; on the user's images the pairs given with the pool (a planted
+    /// dataset's `with/` and `clean/`, docs/METHODS.md#planting), else `None`.
     pub(crate) fn counterfactuals(&self, images: &SplitImages) -> Result<Option<super::evaluate::Counterfactuals>, RunError> {
         match self {
             Pool::Own(ImagePool { counterfactuals: None, .. }) => Ok(None),
             Pool::Own(pool @ ImagePool { counterfactuals: Some(pairs), .. }) => {
                 let rows: Vec<usize> = images.indices.iter().map(|&i| i as usize).collect();
                 let pre = pool.preprocess();
-                let load = |source: &Box<dyn ImageSource + Send + Sync>, what: &str| -> Result<Vec<f32>, RunError> {
-                    let loaded = pool.labelled.load_batch(&rows, source, &pre);
-                    if let Some(s) = loaded.skipped.first() {
-                        return Err(RunError::Images(format!("{} ({what}): {} cannot be used: {}", pairs.name, s.image, s.reason)));
-                    }
-                    Ok(loaded.batch.pixels)
-                };
+                let load = |source, what| load_pairs(pool, &rows, source, &pre, &pairs.name, what);
                 let with = load(&pairs.with, "with the attribute")?;
                 let without = load(&pairs.without, "without the attribute")?;
                 Ok(Some(super::evaluate::Counterfactuals { with, without }))
@@ -267,6 +262,15 @@ impl Pool<'_> {
             }
         }
     }
+}
+
+/// The pixels of the pool's `rows` from one side of its counterfactual pairs.
+fn load_pairs(pool: &ImagePool, rows: &[usize], source: &impl ImageSource, pre: &Preprocess, name: &str, what: &str) -> Result<Vec<f32>, RunError> {
+    let loaded = pool.labelled.load_batch(rows, source, pre);
+    if let Some(s) = loaded.skipped.first() {
+        return Err(RunError::Images(format!("{name} ({what}): {} cannot be used: {}", s.image, s.reason)));
+    }
+    Ok(loaded.batch.pixels)
 }
 
 /// The splits of `phi` with `seed` from a pool's labels.
