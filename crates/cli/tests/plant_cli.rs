@@ -169,6 +169,9 @@ fn a_planted_dataset_runs_with_its_boxes_and_counterfactuals() {
     let (strong, none) = (vanilla(-0.9), vanilla(0.0));
     assert!(strong.shortcut.value > 0.1 && strong.shortcut_p.is_some_and(|p| p < 0.01), "{strong:?}");
     assert!(strong.logit_change.value > none.logit_change.value, "{strong:?}\n{none:?}");
+    // The premise names the planted attribute, not the config's synthetic necktie.
+    let premises = biaslens_experiment::findings::verdicts(&r).premises;
+    assert!(premises.iter().all(|p| p.reason.contains("without the protected attribute") && !p.reason.contains("Necktie")), "{premises:?}");
 
     // Every image's box set to the config's one ROI: the same numbers as no --boxes at all.
     let (plain, _) = run(&d, &planted, "plain", &["--counterfactuals".as_ref(), planted.as_os_str()]);
