@@ -493,3 +493,42 @@ mod tests {
         assert_eq!(planted_name("faces/a.jpg"), "faces/a.png");
     }
 }
+
+#[cfg(test)]
+mod model_pixels {
+    use super::*;
+    use crate::images::{Preprocess, decode_image};
+    use crate::regions::Geometry;
+    use biaslens_metrics::ImageSize;
+
+    #[test]
+    fn in_model_pixels_a_pair_differs_in_its_mapped_box_and_the_resize_filters_reach() {
+        // What the run sees: both versions padded and resized (here 60×40 → 60×60 → 24×24, a
+        // factor 2.5). Without a resize the pair differs exactly inside the mapped box; with one,
+        // the Triangle filter (support ±1 source pixel scaled by 2.5) blends the patch's edge into
+        // the next model pixel, never further (`docs/METHODS.md#planting`).
+        let photo = image::RgbImage::from_fn(60, 40, |x, y| image::Rgb([(x * 4) as u8, (y * 6) as u8, 40]));
+        let bytes = png(&photo).expect("png");
+        let config = PlantConfig { size: 0.3, ..PlantConfig::default() };
+        let mut spilled = 0;
+        for index in 0..20 {
+            let pair = plant_pair(&bytes, "a.png", index, &config).expect("plants");
+            for (pre, reach) in [(Preprocess { square_pad: true, resize: None }, 0), (Preprocess { square_pad: true, resize: Some(24) }, 1)] {
+                let (size, clean) = decode_image(&pair.clean, &pre).expect("decodes");
+                let (_, with) = decode_image(&pair.with, &pre).expect("decodes");
+                let roi = Geometry::new(ImageSize { width: 60, height: 40 }, &pre).expect("valid").box_to_model(pair.bbox).expect("fits");
+                let plane = size.pixels();
+                for i in 0..plane {
+                    let (x, y) = ((i % size.width as usize) as i64, (i / size.width as usize) as i64);
+                    if (0..3).any(|c| clean[c * plane + i] != with[c * plane + i]) {
+                        let (x0, y0) = (i64::from(roi.x()), i64::from(roi.y()));
+                        let (x1, y1) = (x0 + i64::from(roi.w()), y0 + i64::from(roi.h()));
+                        assert!(x >= x0 - reach && x < x1 + reach && y >= y0 - reach && y < y1 + reach, "{pre:?}: ({x}, {y}) outside {roi:?} + {reach}");
+                        spilled += usize::from(x < x0 || x >= x1 || y < y0 || y >= y1);
+                    }
+                }
+            }
+        }
+        assert!(spilled > 0, "the resize does blend the edge outward (else the reach of 1 is not needed)");
+    }
+}
