@@ -185,5 +185,8 @@ fn a_planted_dataset_runs_with_its_boxes_and_counterfactuals() {
     let (boxed, _) = run(&d, &planted, "same", &["--boxes".as_ref(), same_file.as_os_str(), "--counterfactuals".as_ref(), planted.as_os_str()]);
     assert_eq!(boxed.without_timings().phis, plain.without_timings().phis, "a box per image equal to the ROI changes nothing");
     assert_ne!(r.without_timings().phis, plain.without_timings().phis, "the planted boxes are used");
+    // Runs scored in different regions are not pieces of one run.
+    let e = biaslens_experiment::merge(vec![("boxes.json".into(), r.clone()), ("plain.json".into(), plain.clone())], false).expect_err("regions differ");
+    assert!(matches!(e, biaslens_experiment::MergeError::Mismatch { what: "data", .. }), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
