@@ -388,9 +388,10 @@ mod tests {
 
     #[test]
     fn the_chosen_images_reach_the_requested_phi_within_rounding() {
-        // 400 images, 30% with target 1, 30% planted (reachable: φ ∈ [−0.43, 1]). Rounding the cell counts to whole images moves φ by
-        // at most one count of each of two cells: |Δφ| ≤ 2·(1/n)/√(p(1−p)q(1−q)) (the derivative
-        // of φ in P(T=1, A=1) is 1/√(…), in q at fixed cells at most about the same).
+        // 400 images, 30% with target 1, 30% planted (reachable: φ ∈ [−0.43, 1]). Rounding the
+        // cell counts to whole images moves φ by at most one count of each of two cells:
+        // |Δφ| ≤ 2·(1/n)/√(p(1−p)q(1−q)) (the derivative of φ in P(T=1, A=1) is 1/√(…), in q at
+        // fixed cells at most about the same; the random test below checks the bound widely).
         let n = 400;
         let target: Vec<u8> = (0..n).map(|i| u8::from(i % 10 < 3)).collect();
         for phi in [-0.4, -0.2, 0.0, 0.3, 0.9] {
