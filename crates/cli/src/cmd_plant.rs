@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     /// The signed φ between target and artifact, in [-1, 1] (negative: the artifact goes with
-    /// target 0).
+    /// target 0). Planting at 0 keeps every (target, artifact) cell large, so that `run` can draw
+    /// any training φ from the planted images by undersampling.
     #[arg(long, default_value_t = -0.9, allow_hyphen_values = true)]
     phi: f64,
     /// The fraction of images that get the artifact, in (0, 1).
@@ -56,7 +57,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "patch")]
     kind: Kind,
     /// Its colour, `R,G,B` (0–255).
-    #[arg(long, value_delimiter = ',', default_values_t = [255u8, 0, 255])]
+    #[arg(long, value_delimiter = ',', default_value = "255,0,255")]
     colour: Vec<u8>,
     /// The artifact's side as a fraction of each image's shorter side, in (0, 1].
     #[arg(long, default_value_t = 0.15)]
@@ -66,7 +67,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', conflicts_with = "region")]
     at: Option<Vec<f64>>,
     /// The region a random place is drawn from, `X0,Y0,X1,Y1` as fractions of the image.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.0, 1.0, 1.0])]
+    #[arg(long, value_delimiter = ',', default_value = "0,0,1,1")]
     region: Vec<f64>,
     /// Seed of every random choice (which images, where).
     #[arg(long, default_value_t = 0)]
