@@ -185,6 +185,23 @@ fn a_planted_dataset_runs_with_its_boxes_and_counterfactuals() {
     let (boxed, _) = run(&d, &planted, "same", &["--boxes".as_ref(), same_file.as_os_str(), "--counterfactuals".as_ref(), planted.as_os_str()]);
     assert_eq!(boxed.without_timings().phis, plain.without_timings().phis, "a box per image equal to the ROI changes nothing");
     assert_ne!(r.without_timings().phis, plain.without_timings().phis, "the planted boxes are used");
+    // The pairs are read from the folders given: with the clean photo on both sides every model's
+    // reliance is exactly zero; without --counterfactuals own images have none.
+    let same = d.join("same-pairs");
+    for side in ["with", "clean"] {
+        std::fs::create_dir_all(same.join(side)).expect("mkdir");
+        for i in 1..=1500 {
+            let name = format!("{i:06}.png");
+            std::fs::copy(planted.join("clean").join(&name), same.join(side).join(&name)).expect("copy");
+        }
+    }
+    let (flat, _) = run(&d, &planted, "same-pairs", &["--counterfactuals".as_ref(), same.as_os_str()]);
+    for m in flat.phis.iter().flat_map(|p| &p.models) {
+        let x = m.reliance.as_ref().expect("a reliance");
+        assert_eq!((x.logit_change.value, x.flip_rate.value, x.shortcut.value), (0.0, 0.0, 0.0), "{}", m.name);
+    }
+    let (none, _) = run(&d, &planted, "no-pairs", &[]);
+    assert!(none.phis.iter().flat_map(|p| &p.models).all(|m| m.reliance.is_none()));
     // Runs scored in different regions are not pieces of one run.
     let e = biaslens_experiment::merge(vec![("boxes.json".into(), r.clone()), ("plain.json".into(), plain.clone())], false).expect_err("regions differ");
     assert!(matches!(e, biaslens_experiment::MergeError::Mismatch { what: "data", .. }), "{e}");
