@@ -120,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
                     let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
                     let table = parse_box_csv(&bytes, &name)?;
+                    table.check_listed(&labelled.images, &labelled.source)?;
                     Some((name, labelled.box_regions(&table, &source, &pre)?))
                 }
                 (None, Some(dir)) => {

@@ -5,7 +5,9 @@
 //!
 //! The units (each φ with each seed) run through the library's driver, as in the page. With
 //! `--labels FILE --images DIR` the run uses the user's labelled images instead of the synthetic
-//! benchmark, exactly as the page's "own images" does. Ctrl-C stops the run at the next batch and
+//! benchmark, exactly as the page's "own images" does; `--boxes` gives each image its own region
+//! and `--counterfactuals` the pairs for the ground-truth reliance (a planted dataset,
+//! docs/METHODS.md#planting). Ctrl-C stops the run at the next batch and
 //! still writes the report of the units already finished (its config lists only those, so it
 //! re-runs as what it is); a second Ctrl-C quits at once. Exit status 130 after a stop.
 
@@ -44,6 +46,16 @@ pub struct Args {
     /// The folder holding the images the label file names (JPEG or PNG).
     #[arg(long, requires = "labels")]
     images: Option<PathBuf>,
+    /// Score every image's saliency in its own box instead of the config's one ROI: a CSV with
+    /// the columns `image,x0,y0,x1,y1` in the original images' pixels (`biaslens plant` writes
+    /// one). Needs `--labels`.
+    #[arg(long, requires = "labels")]
+    boxes: Option<PathBuf>,
+    /// Measure each model's reliance on the attribute from counterfactual pairs: a folder with
+    /// `with/` and `clean/` holding every listed image with and without the attribute, under the
+    /// label file's names (`biaslens plant --out` is such a folder). Needs `--labels`.
+    #[arg(long, requires = "labels")]
+    counterfactuals: Option<PathBuf>,
     /// Run the whole experiment once per seed (comma-separated, e.g. `1,2,3`), replacing the
     /// config's seed(s): claims are then reported as "holds in k of n seeds".
     #[arg(long, value_delimiter = ',')]
@@ -112,9 +124,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut options = RunOptions { shard: args.shard, ..RunOptions::default() };
     if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
-        options.images = Some(Arc::new(own_pool(labels, images, &config)?));
+        let mut pool = own_pool(labels, images, &config)?;
+        if let Some(boxes) = &args.boxes {
+            let bytes = std::fs::read(boxes).with_context(|| format!("reading the box file {}", boxes.display()))?;
+            pool = pool.with_boxes(&bytes, &file_name(boxes)).map_err(|e| anyhow::anyhow!("--boxes: {e}"))?;
+        }
+        if let Some(dir) = &args.counterfactuals {
+            let (with, clean) = (dir.join("with"), dir.join("clean"));
+            anyhow::ensure!(
+                with.is_dir() && clean.is_dir(),
+                "--counterfactuals {} needs the folders with/ and clean/ (every listed image with and without the attribute, as `biaslens plant` writes them)",
+                dir.display()
+            );
+            let pairs = biaslens_experiment::CounterfactualSources {
+                name: format!("--counterfactuals {}", dir.display()),
+                with: Box::new(DirSource { root: with }),
+                without: Box::new(DirSource { root: clean }),
+            };
+            pool = pool.with_counterfactuals(pairs).map_err(|e| anyhow::anyhow!(e))?;
+        }
+        options.images = Some(Arc::new(pool));
     }
     execute(&config, &options, &args.out, args.json.as_deref(), args.quiet, args.device)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The user's labelled images, built as the page builds them, every listed image checked to
@@ -122,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn own_pool(labels: &Path, images: &Path, config: &ExperimentConfig) -> anyhow::Result<ImagePool> {
     anyhow::ensure!(images.is_dir(), "--images {} is not a folder", images.display());
     let bytes = std::fs::read(labels).with_context(|| format!("reading the label file {}", labels.display()))?;
-    let name = labels.file_name().map_or_else(|| labels.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = file_name(labels);
     let pool = ImagePool::from_labels(&bytes, &name, Box::new(DirSource { root: images.to_path_buf() }), config)
         .map_err(|e| anyhow::anyhow!(e))?;
     pool.check_decodable().map_err(|e| anyhow::anyhow!("{e} (in {})", images.display()))?;

@@ -8,6 +8,7 @@ mod cmd_data;
 mod cmd_compare;
 mod cmd_merge;
 mod cmd_metrics;
+mod cmd_plant;
 mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
@@ -53,6 +54,9 @@ enum Command {
     Sweep(cmd_sweep::Args),
     /// Every figure (SVG) and table (CSV) of a finished run, and the HTML report again.
     Report(cmd_report::Args),
+    /// Paste a known artifact (a patch or a sticker) into own labelled photos at a chosen φ with
+    /// the target: the planted dataset, every image's box, and each image with and without it.
+    Plant(cmd_plant::Args),
     /// Read a report, config, link, own data or weights and say what is wrong with it, without
     /// running anything.
     Check(cmd_check::Args),
@@ -73,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::Sweep(args) => cmd_sweep::run(args),
         Command::Report(args) => cmd_report::run(args),
         Command::Check(args) => cmd_check::run(args),
+        Command::Plant(args) => cmd_plant::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

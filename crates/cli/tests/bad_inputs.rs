@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use biaslens_data::{AttributeTable, DirSource, OwnColumns, Preprocess, SplitConfig, make_splits, mask_region, parse_box_csv, parse_own_csv, parse_partition};
+use biaslens_data::{AttributeTable, DirSource, OwnColumns, PlantConfig, Preprocess, SplitConfig, make_splits, mask_region, parse_box_csv, parse_own_csv, parse_partition};
 
 /// `.npy` maps carry no images: the CLI's per-map regions are in map pixels (no pad, no resize).
 const MAP_PIXELS: Preprocess = Preprocess { square_pad: false, resize: None };
-use biaslens_experiment::{ExperimentConfig, import_report};
+use biaslens_experiment::{CounterfactualSources, ExperimentConfig, ImagePool, import_report};
 use biaslens_metrics::{ImageSize, Roi};
 use biaslens_model::{ResNetConfig, torchvision_num_classes};
 use biaslens_npy::{NpyArray, NpyData};
@@ -112,6 +112,10 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     g.insert("own/masks-wrong-size/ok-a.png".into(), mask(8, 8, true));
     g.insert("own/masks-wrong-size/ok-b.png".into(), mask(16, 16, true));
     g.insert("own/masks-missing/ok-a.png".into(), mask(16, 16, true));
+    // Counterfactual pairs of own/two-images.csv with one image missing from clean/.
+    g.insert("plant/pairs-missing/with/ok-a.jpg".into(), jpg.clone());
+    g.insert("plant/pairs-missing/with/ok-b.png".into(), png.clone());
+    g.insert("plant/pairs-missing/clean/ok-a.jpg".into(), jpg.clone());
     g.insert("own/images/ok-a.jpg".into(), jpg);
     g.insert("own/images/ok-b.png".into(), png);
 
@@ -277,6 +281,35 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
                 }
                 None => l.mask_regions(&DirSource { root: corpus().join(param(c, "masks")) }, &source, &pre).map(|_| ()).map_err(|e| e.to_string()),
             }
+        })()),
+        "own-run-extras" => e((|| {
+            let csv = param(c, "csv");
+            let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();
+            let source = Box::new(DirSource { root: corpus().join(param(c, "images")) });
+            let pool = ImagePool::from_labels(&read(csv), &name, source, &ExperimentConfig::demo())?;
+            match c.params.get("boxes").and_then(Value::as_str) {
+                Some(boxes) => {
+                    let bname = Path::new(boxes).file_name().expect("name").to_string_lossy().into_owned();
+                    pool.with_boxes(&read(boxes), &bname).map(|_| ())
+                }
+                None => {
+                    let root = corpus().join(param(c, "counterfactuals"));
+                    let pairs = CounterfactualSources {
+                        name: "pairs".into(),
+                        with: Box::new(DirSource { root: root.join("with") }),
+                        without: Box::new(DirSource { root: root.join("clean") }),
+                    };
+                    pool.with_counterfactuals(pairs).map(|_| ())
+                }
+            }
+        })()),
+        "plant" => e((|| {
+            let csv = param(c, "csv");
+            let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();
+            let l = parse_own_csv(&read(csv), &name, &OwnColumns::default()).map_err(|e| e.to_string())?;
+            let number = |k: &str| c.params[k].as_f64().unwrap_or_else(|| panic!("{}: params.{k}", c.id));
+            let config = PlantConfig { phi: number("phi"), attribute_rate: number("attribute_rate"), ..PlantConfig::default() };
+            biaslens_data::plant::choose(&l.target, &config).map(|_| ()).map_err(|e| e.to_string())
         })()),
         "weights" => e((|| {
             let bytes = read(param(c, "file"));

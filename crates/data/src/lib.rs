@@ -11,6 +11,7 @@ pub mod celeba;
 pub mod export;
 pub mod images;
 pub mod own;
+pub mod plant;
 pub mod regions;
 pub use biaslens_rng as rng;
 pub mod splits;
@@ -22,4 +23,5 @@ pub use splits::{CellCounts, Correlation, Labels, Pools, Split, SplitConfig, Spl
 pub use celeba::{AttributeTable, CELEBA_ATTRIBUTES, DataError, parse_partition};
 pub use images::{DirSource, ImageSource, LabelledImages, Loaded, MemorySource, Preprocess, Skipped, decode_image};
 pub use own::{OwnColumns, parse_own_csv};
+pub use plant::{ArtifactKind, Choice, PlantConfig, PlantError, Placement, PlantedPair, StickerShape};
 pub use regions::{BoxTable, Geometry, PixelBox, decode_mask, image_size, mask_name_for, mask_region, parse_box_csv};

@@ -239,6 +239,29 @@ pub fn parse_box_csv(bytes: &[u8], file: &str) -> Result<BoxTable, DataError> {
 }
 
 impl BoxTable {
+    /// Refuses boxes for images the label file `labels` (named `labels_file`) does not list: a
+    /// box CSV of another dataset, or names changed by hand, would otherwise be ignored silently.
+    ///
+    /// # Errors
+    /// [`DataError::Parse`] with the line of the first unlisted image and the count.
+    pub fn check_listed(&self, images: &[String], labels_file: &str) -> Result<(), DataError> {
+        let listed: std::collections::HashSet<&str> = images.iter().map(String::as_str).collect();
+        let unlisted: Vec<usize> = (0..self.images.len()).filter(|&i| !listed.contains(self.images[i].as_str())).collect();
+        match unlisted.first() {
+            None => Ok(()),
+            Some(&row) => Err(DataError::Parse {
+                file: self.file.clone(),
+                line: self.lines[row],
+                message: format!(
+                    "image {:?} has a box but {labels_file} does not list it ({} of {} boxes name unlisted images); give the box file of this dataset, named as its label file names the images",
+                    clip(&self.images[row]),
+                    unlisted.len(),
+                    self.images.len()
+                ),
+            }),
+        }
+    }
+
     /// The region of each of `images` (whose original sizes are `originals`) in model pixels
     /// under `pre`.
     ///
@@ -420,6 +443,9 @@ mod tests {
         assert_eq!(regions[0], Region::Box(Roi::new(2, 1, 3, 2, ImageSize::square(6)).expect("fits")));
         assert_eq!(regions[1], Region::Box(Roi::new(0, 0, 2, 2, ImageSize::square(4)).expect("fits")));
         assert_eq!(Inside::pixels(&regions[0]), 6);
+        t.check_listed(&names, "labels.csv").expect("both listed");
+        let e = t.check_listed(&names[..1], "labels.csv").expect_err("a.png unlisted");
+        assert_eq!(e.to_string(), "boxes.csv, line 2: image \"a.png\" has a box but labels.csv does not list it (1 of 2 boxes name unlisted images); give the box file of this dataset, named as its label file names the images");
         let e = t.regions(&["z.png".to_owned()], &sizes[..1], &pre).expect_err("no box");
         assert!(e.to_string().contains("no box for image \"z.png\""), "{e}");
         let e = t.regions(&["b, c.png".to_owned()], &[ImageSize::square(3)], &pre).expect_err("box outside a 3×3 image");

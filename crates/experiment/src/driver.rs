@@ -189,6 +189,7 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
                     timings,
                     total_seconds: start.elapsed().as_secs_f64(),
                     data_source: pool.own_name(),
+                    per_image_regions: pool.regions_source(),
                     partial: None,
                 });
                 if let Some(so_far) = finished(parts.clone()) {

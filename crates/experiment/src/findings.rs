@@ -294,9 +294,13 @@ fn premise(results: &ExperimentResults, p: &PhiResult, key: Option<&str>) -> Pre
     let make = |roi: bool, eo: bool, reason: String| Premise { phi: p.phi, seed: p.seed, roi, eo, reason, attention: attention(p, key) };
     if let Some(r) = vanilla.and_then(|v| v.reliance.as_ref()) {
         let ok = r.shortcut.value > 0.0 && r.shortcut_p.is_some_and(|q| q < PREMISE_ALPHA);
+        // Own images with counterfactual pairs (a planted artifact) are not the config's attribute.
+        let attribute = match results.data_source {
+            Some(_) => "protected attribute".to_owned(),
+            None => results.config.data.synthetic.attribute.celeba_name().to_owned(),
+        };
         let text = format!(
-            "vanilla's shortcut effect (ground truth: P(smiling) with minus without the {}, in the training correlation's direction, {} test faces) is {:+.3}{}, one-sided p = {}",
-            results.config.data.synthetic.attribute.celeba_name(),
+            "vanilla's shortcut effect (ground truth: P(smiling) with minus without the {attribute}, in the training correlation's direction, {} test faces) is {:+.3}{}, one-sided p = {}",
             r.n,
             r.shortcut.value,
             ci_text(r.shortcut.ci),

@@ -163,7 +163,7 @@ pub fn merge(pieces: Vec<(String, ExperimentResults)>, allow_missing: bool) -> R
             Some("results format")
         } else if piece.image != head.image || piece.roi != head.roi || piece.attributions != head.attributions {
             Some("image geometry or attributions")
-        } else if piece.data_source != head.data_source {
+        } else if piece.data_source != head.data_source || piece.per_image_regions != head.per_image_regions {
             Some("data")
         } else {
             None

@@ -329,6 +329,11 @@ pub struct ExperimentResults {
     /// The user's images the run used instead of the synthetic benchmark (`None`: synthetic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_source: Option<String>,
+    /// Where each image's own region came from when the saliency metrics used one region per
+    /// image (`"boxes.csv"`, docs/METHODS.md#per-image-regions); `roi` then applies to no image.
+    /// `None`: `roi` for every image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_image_regions: Option<String>,
     /// Set when the document holds only some of its config's units (a stopped run whose
     /// finished units are not a smaller config of their own).
     #[serde(default, skip_serializing_if = "Option::is_none")]

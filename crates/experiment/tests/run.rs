@@ -458,7 +458,7 @@ fn own_images_run_through_the_same_experiment() {
     c.phis = vec![-0.5];
     let (labelled, source) = png_pool(&c);
     let roi = c.data.synthetic.roi().unwrap();
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi, regions: None, counterfactuals: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let own = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect("own images run");
     let (synthetic, _) = run(&c);
@@ -480,7 +480,7 @@ fn own_images_run_through_the_same_experiment() {
     }
     let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute).unwrap()[0].train.indices[0];
     broken.insert(&labelled.images[first_train], b"not a png".to_vec());
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi, regions: None, counterfactuals: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let err = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect_err("broken image");
     let text = err.to_string();

@@ -144,7 +144,8 @@ pub fn saliency_grid(results: &ExperimentResults, phi: &PhiResult, key: &str) ->
         height: results.image.height as usize,
         columns: phi.models.iter().map(|m| m.name.clone()).collect(),
         groups,
-        roi: Some(RoiBox { x: roi.x(), y: roi.y(), width: roi.w(), height: roi.h() }),
+        // One region per image: no single box applies to the mean maps.
+        roi: results.per_image_regions.is_none().then(|| RoiBox { x: roi.x(), y: roi.y(), width: roi.w(), height: roi.h() }),
         title: Some(format!(
             "Mean {} maps per group (φ = {}), each map normalised to max |R| = 1 before averaging",
             attribution_name(results, key),

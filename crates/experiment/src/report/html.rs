@@ -146,7 +146,7 @@ fn run_summary(h: &mut String, results: &ExperimentResults) {
          <tr><th>versions</th><td>biaslens {}, burn {}, config format {}, results format {}</td></tr>\
          <tr><th>explained test images per φ</th><td>{} (metrics pooled over them; accuracy and fairness use all {} test images)</td></tr>\
          <tr><th>ROI</th><td>x = {}, y = {}, w = {}, h = {} (x = column); {:.1} % of the image, so an RRF above {:.3} means \
-         more relevance in the box than its share of the area</td></tr></table>",
+         more relevance in the box than its share of the area</td></tr>{}</table>",
         esc(&phis.join(", ")),
         esc(&results.model_names().join(", ")),
         results.seed,
@@ -164,8 +164,12 @@ fn run_summary(h: &mut String, results: &ExperimentResults) {
         results.roi.h(),
         100.0 * area_fraction(results),
         area_fraction(results),
+        results.per_image_regions.as_ref().map_or(String::new(), |source| format!(
+            "<tr><th>regions</th><td class=\"warn\">one region per image, from {}: the saliency metrics used each image's own box, \
+             so the ROI above applies to no image and the figures draw no box</td></tr>",
+            esc(source)
+        )),
     );
-
 }
 
 /// The paper's findings checked.

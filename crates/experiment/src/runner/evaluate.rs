@@ -1,8 +1,9 @@
 //! Stage 4 of a unit: argmax predictions of every model on the whole balanced test split, and
 //! accuracy, EqualizedOdds and the other gaps with bootstrap intervals; each method's EO against
 //! vanilla's with a paired bootstrap, and a permutation test of each model's EO
-//! (docs/METHODS.md#fairness). On the synthetic benchmark, every model's reliance on the
-//! attribute from counterfactual pairs ([`super::reliance`]).
+//! (docs/METHODS.md#fairness). On the synthetic benchmark (and on own images given with
+//! counterfactual pairs), every model's reliance on the attribute from the pairs
+//! ([`super::reliance`]).
 
 use biaslens_metrics::fairness::PairedGap;
 use biaslens_metrics::{FairnessReport, eo_permutation_p, fairness_report, paired_eo_difference};
@@ -24,7 +25,7 @@ pub(crate) struct Evaluation {
     pub eo_vs_vanilla: Option<PairedGap>,
     /// Permutation p-value of the model's EO.
     pub eo_permutation_p: Option<f64>,
-    /// Reliance on the attribute (synthetic benchmark only).
+    /// Reliance on the attribute (where counterfactual pairs exist).
     pub reliance: Option<Reliance>,
 }
 

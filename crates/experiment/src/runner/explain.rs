@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use biaslens_debias::DebiasedModel;
-use biaslens_metrics::{ChannelReduction, GroupKey, ImageMetrics, PreprocessSettings, Roi, SaliencySettings, per_image_metrics, preprocess};
+use biaslens_metrics::{ChannelReduction, GroupKey, ImageMetrics, PreprocessSettings, Region, Roi, SaliencySettings, per_image_metrics, per_image_metrics_each, preprocess};
 use biaslens_model::readback::{Read, Readback, Slot};
 use burn::prelude::*;
 
@@ -254,7 +254,8 @@ fn read_maps(slots: &[Slots], b: usize, read: &mut Read) -> Result<(Vec<Vec<f32>
     Ok((maps, sanity))
 }
 
-/// The attribution stage of a unit over the explained images `images`.
+/// The attribution stage of a unit over the explained images `images`, scored in `roi`, or in
+/// `regions[i]` for image `i` when given (docs/METHODS.md#per-image-regions).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn explain_all(
     config: &ExperimentConfig,
@@ -262,6 +263,7 @@ pub(crate) async fn explain_all(
     models: &[Trained],
     images: &SplitImages,
     roi: &Roi,
+    regions: Option<&[Region]>,
     side: usize,
     inspect_bytes: usize,
     device: &Device,
@@ -332,7 +334,10 @@ pub(crate) async fn explain_all(
             let (maps, sanity) = read_maps(slots, b, &mut read)?;
             for (m, (map, pairs)) in maps.iter().zip(sanity).enumerate() {
                 let acc_m = &mut acc[a][m];
-                acc_m.metrics.extend(per_image_metrics(&maps[0], map, 3, roi, saliency)?);
+                acc_m.metrics.extend(match regions {
+                    Some(r) => per_image_metrics_each(&maps[0], map, 3, &r[first..end], saliency)?,
+                    None => per_image_metrics(&maps[0], map, 3, roi, saliency)?,
+                });
                 acc_m.sanity.extend(pairs);
                 accumulate(&mut acc_m.group_sum, map, batch_groups, hw);
                 if let Some(slot) = kept.maps.get_mut(&keys[a]).and_then(|v| v.get_mut(m)) {

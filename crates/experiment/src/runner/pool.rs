@@ -4,7 +4,7 @@
 
 use biaslens_data::images::{ImageSource, LabelledImages, Preprocess};
 use biaslens_data::{Correlation, Split, SplitConfig, Splits, make_splits};
-use biaslens_metrics::{ImageSize, Roi, RoiPreset};
+use biaslens_metrics::{ImageSize, Region, Roi, RoiPreset};
 
 use super::RunError;
 use crate::config::{CorrelationKind, ExperimentConfig};
@@ -22,6 +22,32 @@ pub struct ImagePool {
     pub side: u32,
     /// The protected attribute's box in `side × side` images.
     pub roi: Roi,
+    /// A region per listed image (model pixels), replacing `roi` in the saliency metrics
+    /// (docs/METHODS.md#per-image-regions); `None`: `roi` for every image.
+    pub regions: Option<PoolRegions>,
+    /// Every listed image with and without the attribute (a planted dataset,
+    /// docs/METHODS.md#planting), for the ground-truth reliance (docs/METHODS.md#reliance).
+    pub counterfactuals: Option<CounterfactualSources>,
+}
+
+/// Per-image regions of a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRegions {
+    /// Where they come from, for the results (`"boxes.csv"`).
+    pub source: String,
+    /// One per listed image, in list order, in model pixels.
+    pub regions: Vec<Region>,
+}
+
+/// Where each listed image (by its name in the label file) is found with the attribute and
+/// without it.
+pub struct CounterfactualSources {
+    /// What they are, for messages.
+    pub name: String,
+    /// The images with the attribute.
+    pub with: Box<dyn ImageSource + Send + Sync>,
+    /// The same images without it.
+    pub without: Box<dyn ImageSource + Send + Sync>,
 }
 
 impl std::fmt::Debug for ImagePool {
@@ -69,7 +95,40 @@ impl ImagePool {
             biaslens_data::ProtectedKind::Necktie => RoiPreset::Necktie,
         };
         let roi = preset.roi_for(ImageSize::square(side)).map_err(|e| format!("the region of interest: {e}"))?;
-        Ok(Self { name: format!("{}: {} images", labelled.source, labelled.len()), labelled, source, side, roi })
+        Ok(Self { name: format!("{}: {} images", labelled.source, labelled.len()), labelled, source, side, roi, regions: None, counterfactuals: None })
+    }
+
+    /// The preprocessing of the pool's images (SquarePad, resize to the side).
+    pub const fn preprocess(&self) -> Preprocess {
+        Preprocess { square_pad: true, resize: Some(self.side) }
+    }
+
+    /// Scores every image's saliency in its own box from the box CSV `bytes` (named `file`;
+    /// `image,x0,y0,x1,y1` in original pixels, docs/METHODS.md#per-image-regions), mapped to
+    /// model pixels as the images are.
+    ///
+    /// # Errors
+    /// A message naming the file and line: a malformed row, a listed image without a box, a box
+    /// for an image the label file does not list, a box outside its image.
+    pub fn with_boxes(mut self, bytes: &[u8], file: &str) -> Result<Self, String> {
+        let table = biaslens_data::parse_box_csv(bytes, file).map_err(|e| e.to_string())?;
+        table.check_listed(&self.labelled.images, &self.labelled.source).map_err(|e| e.to_string())?;
+        let regions = self.labelled.box_regions(&table, &self.source, &self.preprocess()).map_err(|e| e.to_string())?;
+        self.regions = Some(PoolRegions { source: file.to_owned(), regions });
+        Ok(self)
+    }
+
+    /// Measures each model's reliance on the attribute from `pairs`: every listed image with the
+    /// attribute and without it, under the same names (docs/METHODS.md#planting).
+    ///
+    /// # Errors
+    /// A message naming the first listed image either source lacks.
+    pub fn with_counterfactuals(mut self, pairs: CounterfactualSources) -> Result<Self, String> {
+        for (what, source) in [("with the attribute", &pairs.with), ("without the attribute", &pairs.without)] {
+            self.labelled.check_images(source).map_err(|e| format!("{} ({what}): {e}", pairs.name))?;
+        }
+        self.counterfactuals = Some(pairs);
+        Ok(self)
     }
 
     /// Checks that every listed image is among the files and decodes (JPEG or PNG).
@@ -118,6 +177,22 @@ impl Pool<'_> {
         Ok((roi, image))
     }
 
+    /// Each of `images`' own region (`None`: the run's one ROI for every image).
+    pub(crate) fn regions_of(&self, images: &SplitImages) -> Option<Vec<Region>> {
+        match self {
+            Pool::Own(ImagePool { regions: Some(r), .. }) => Some(images.indices.iter().map(|&i| r.regions[i as usize].clone()).collect()),
+            _ => None,
+        }
+    }
+
+    /// Where the per-image regions come from (`None`: one ROI for all).
+    pub(crate) fn regions_source(&self) -> Option<String> {
+        match self {
+            Pool::Own(ImagePool { regions: Some(r), .. }) => Some(r.source.clone()),
+            _ => None,
+        }
+    }
+
     /// The name of the user's data (`None`: synthetic).
     pub(crate) fn own_name(&self) -> Option<String> {
         match self {
@@ -142,7 +217,7 @@ impl Pool<'_> {
         let indices: Vec<u64> = split.indices.iter().map(|&i| i as u64).collect();
         match self {
             Pool::Own(pool) => {
-                let pre = Preprocess { square_pad: true, resize: Some(pool.side) };
+                let pre = pool.preprocess();
                 let loaded = pool.labelled.load_batch(&split.indices, &pool.source, &pre);
                 if let Some(s) = loaded.skipped.first() {
                     return Err(RunError::Images(format!(
@@ -166,11 +241,20 @@ impl Pool<'_> {
 }
 
 impl Pool<'_> {
-    /// The counterfactual pairs of `images` (the attribute painted in and out of every face),
-    /// on the synthetic benchmark; `None` for the user's images, which have no such pairs.
+    /// The counterfactual pairs of `images`: on the synthetic benchmark the attribute painted in
+    /// and out of every face; on the user's images the pairs given with the pool (a planted
+    /// dataset's `with/` and `clean/`, docs/METHODS.md#planting), else `None`.
     pub(crate) fn counterfactuals(&self, images: &SplitImages) -> Result<Option<super::evaluate::Counterfactuals>, RunError> {
         match self {
-            Pool::Own(_) => Ok(None),
+            Pool::Own(ImagePool { counterfactuals: None, .. }) => Ok(None),
+            Pool::Own(pool @ ImagePool { counterfactuals: Some(pairs), .. }) => {
+                let rows: Vec<usize> = images.indices.iter().map(|&i| i as usize).collect();
+                let pre = pool.preprocess();
+                let load = |source, what| load_pairs(pool, &rows, source, &pre, &pairs.name, what);
+                let with = load(&pairs.with, "with the attribute")?;
+                let without = load(&pairs.without, "without the attribute")?;
+                Ok(Some(super::evaluate::Counterfactuals { with, without }))
+            }
             Pool::Synthetic(c) => {
                 let with = c.data.synthetic.generate_counterfactual(&images.indices, true)?.pixels;
                 let without = c.data.synthetic.generate_counterfactual(&images.indices, false)?.pixels;
@@ -178,6 +262,15 @@ impl Pool<'_> {
             }
         }
     }
+}
+
+/// The pixels of the pool's `rows` from one side of its counterfactual pairs.
+fn load_pairs(pool: &ImagePool, rows: &[usize], source: &impl ImageSource, pre: &Preprocess, name: &str, what: &str) -> Result<Vec<f32>, RunError> {
+    let loaded = pool.labelled.load_batch(rows, source, pre);
+    if let Some(s) = loaded.skipped.first() {
+        return Err(RunError::Images(format!("{name} ({what}): {} cannot be used: {}", s.image, s.reason)));
+    }
+    Ok(loaded.batch.pixels)
 }
 
 /// The splits of `phi` with `seed` from a pool's labels.

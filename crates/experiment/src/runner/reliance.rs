@@ -1,6 +1,7 @@
-//! Ground-truth reliance on the protected attribute (synthetic benchmark only): every test face
-//! rendered twice, with the attribute painted in and painted out, nothing else changed
-//! (`SyntheticConfig::generate_counterfactual`); each model's outputs on the two renders compared
+//! Ground-truth reliance on the protected attribute (the synthetic benchmark, or own images with a
+//! planted artifact, docs/METHODS.md#planting): every test face rendered twice, with the attribute
+//! painted in and painted out, nothing else changed (`SyntheticConfig::generate_counterfactual`, or
+//! the planted dataset's `with/` and `clean/` pairs); each model's outputs on the two renders compared
 //! pair by pair (docs/METHODS.md#reliance). This is what the saliency metrics try to estimate from
 //! maps, measured directly, and the premise of every claim: a method cannot remove a reliance the
 //! vanilla model does not have.

@@ -120,12 +120,14 @@ pub(crate) async fn run_unit(
     let hw = side * side;
     let k = config.attribution.images.min(test_images.target.len());
     let explained_images = explain::explained_images(&test_images, k, hw);
+    let regions = ctx.pool.regions_of(&explained_images);
     let explained = explain::explain_all(
         config,
         registries,
         &models,
         &explained_images,
         &roi,
+        regions.as_deref(),
         side,
         ctx.options.inspect_bytes,
         device,
