@@ -42,7 +42,7 @@ use burn::tensor::module::{
 };
 use burn::tensor::ops::MaxPoolOptions;
 
-use crate::lrp::resnet::{Bn, symmetric};
+use crate::lrp::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use crate::lrp::rules::Affine;
 use crate::{AttributionError, GradModel, OutputRelevance, output_seed};
 
@@ -62,28 +62,11 @@ struct Layer {
 
 impl Layer {
     fn new(conv: &Conv2d, bn: &BatchNorm, name: &str) -> Result<Self, AttributionError> {
-        let padding = symmetric(&conv.padding, name)?;
-        if conv.groups != 1 || conv.dilation != [1, 1] {
-            return Err(AttributionError::Config(format!(
-                "the ResNet gradient walk supports ungrouped, undilated convolutions only; {name} has groups {} and dilation {:?}",
-                conv.groups, conv.dilation
-            )));
-        }
-        let weight = conv.weight.val().inner();
+        let conv = conv_affine(conv, name)?;
         let bn = Bn::of(bn);
-        let [c_out, ..] = weight.dims();
-        let scale = bn.gamma.clone() / (bn.var.clone() + bn.epsilon).sqrt();
-        let back = weight.clone() * scale.reshape([c_out, 1, 1, 1]);
-        Ok(Self {
-            conv: Affine {
-                weight,
-                bias: conv.bias.as_ref().map(|b| b.val().inner()),
-                stride: conv.stride,
-                padding,
-            },
-            bn,
-            back,
-        })
+        let [c_out, ..] = conv.weight.dims();
+        let back = conv.weight.clone() * bn.scale().reshape([c_out, 1, 1, 1]);
+        Ok(Self { conv, bn, back })
     }
 
     /// # Shapes
@@ -108,20 +91,7 @@ struct BlockWalk {
 
 impl BlockWalk {
     fn new(block: &Block, name: &str) -> Result<Self, AttributionError> {
-        let (pairs, ds) = match block {
-            Block::Basic(b) => (
-                vec![(&b.conv1, &b.bn1, "conv1"), (&b.conv2, &b.bn2, "conv2")],
-                &b.downsample,
-            ),
-            Block::Bottleneck(b) => (
-                vec![
-                    (&b.conv1, &b.bn1, "conv1"),
-                    (&b.conv2, &b.bn2, "conv2"),
-                    (&b.conv3, &b.bn3, "conv3"),
-                ],
-                &b.downsample,
-            ),
-        };
+        let (pairs, ds) = block_layers(block);
         let layers = pairs
             .into_iter()
             .map(|(c, bn, l)| Layer::new(c, bn, &format!("{name}.{l}")))
@@ -327,13 +297,7 @@ struct Walk {
 
 impl Walk {
     fn new(model: &ResNet) -> Result<Self, AttributionError> {
-        let mp = &model.maxpool;
-        let pool_padding = symmetric(&mp.padding, "maxpool")?;
-        let pool = MaxPoolOptions::new(mp.kernel_size)
-            .with_stride(mp.stride)
-            .with_padding(pool_padding)
-            .with_dilation(mp.dilation)
-            .with_ceil_mode(mp.ceil_mode);
+        let (pool, pool_padding) = max_pool_options(&model.maxpool)?;
         let stages = model
             .stages()
             .into_iter()

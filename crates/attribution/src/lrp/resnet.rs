@@ -2,8 +2,9 @@
 //! each layer's input, then one backward pass over the same nodes in reverse, each node applying
 //! its rule (see the module docs of [`crate::lrp`]).
 
-use biaslens_model::{Block, ForwardHook, ResNet, Tap};
+use biaslens_model::{Block, Downsample, ForwardHook, ResNet, Tap};
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::{batch_norm, max_pool2d_with_indices, max_pool2d_with_indices_backward};
@@ -29,6 +30,47 @@ pub(crate) fn symmetric(
     }
 }
 
+/// A convolution of the ResNet as an [`Affine`] layer (its own weight and bias), or an error
+/// naming it when it is grouped, dilated or asymmetrically padded (neither walk supports those).
+pub(crate) fn conv_affine(conv: &Conv2d, name: &str) -> Result<Affine, AttributionError> {
+    let padding = symmetric(&conv.padding, name)?;
+    if conv.groups != 1 || conv.dilation != [1, 1] {
+        return Err(AttributionError::Config(format!(
+            "the ResNet walks (LRP, gradient) support ungrouped, undilated convolutions only; {name} has groups {} and dilation {:?}",
+            conv.groups, conv.dilation
+        )));
+    }
+    Ok(Affine {
+        weight: conv.weight.val().inner(),
+        bias: conv.bias.as_ref().map(|b| b.val().inner()),
+        stride: conv.stride,
+        padding,
+    })
+}
+
+/// The (convolution, BatchNorm, name) pairs of a block's main branch in order, and its
+/// downsampling shortcut, if any.
+pub(crate) fn block_layers(block: &Block) -> (Vec<(&Conv2d, &BatchNorm, &'static str)>, Option<&Downsample>) {
+    match block {
+        Block::Basic(b) => (vec![(&b.conv1, &b.bn1, "conv1"), (&b.conv2, &b.bn2, "conv2")], b.downsample.as_ref()),
+        Block::Bottleneck(b) => (
+            vec![(&b.conv1, &b.bn1, "conv1"), (&b.conv2, &b.bn2, "conv2"), (&b.conv3, &b.bn3, "conv3")],
+            b.downsample.as_ref(),
+        ),
+    }
+}
+
+/// The options of the stem's max pooling, with its (checked) symmetric padding.
+pub(crate) fn max_pool_options(pool: &MaxPool2d) -> Result<(MaxPoolOptions<2>, [usize; 2]), AttributionError> {
+    let padding = symmetric(&pool.padding, "maxpool")?;
+    let options = MaxPoolOptions::new(pool.kernel_size)
+        .with_stride(pool.stride)
+        .with_padding(padding)
+        .with_dilation(pool.dilation)
+        .with_ceil_mode(pool.ceil_mode);
+    Ok((options, padding))
+}
+
 /// BatchNorm in evaluation mode as plain tensors.
 #[derive(Debug, Clone)]
 pub(crate) struct Bn {
@@ -48,6 +90,11 @@ impl Bn {
             var: bn.running_var.value().inner(),
             epsilon: bn.epsilon,
         }
+    }
+
+    /// `γ/√(σ²+ε)` per channel: the factor BatchNorm multiplies its input by.
+    pub(crate) fn scale(&self) -> Tensor<1> {
+        self.gamma.clone() / (self.var.clone() + self.epsilon).sqrt()
     }
 
     /// # Shapes
@@ -80,19 +127,11 @@ impl Unit {
         merge: bool,
         name: &str,
     ) -> Result<Self, AttributionError> {
-        let padding = symmetric(&conv.padding, name)?;
-        if conv.groups != 1 || conv.dilation != [1, 1] {
-            return Err(AttributionError::Config(format!(
-                "LRP supports ungrouped, undilated convolutions only; {name} has groups {} and dilation {:?}",
-                conv.groups, conv.dilation
-            )));
-        }
-        let weight = conv.weight.val().inner();
-        let bias = conv.bias.as_ref().map(|b| b.val().inner());
+        let Affine { weight, bias, stride, padding } = conv_affine(conv, name)?;
         let bn = Bn::of(bn);
         let (weight, bias, bn) = if merge {
             let [c_out, ..] = weight.dims();
-            let scale = bn.gamma.clone() / (bn.var.clone() + bn.epsilon).sqrt();
+            let scale = bn.scale();
             let bias0 = bias.unwrap_or_else(|| scale.zeros_like());
             let weight = weight * scale.clone().reshape([c_out, 1, 1, 1]);
             let bias = (bias0 - bn.mean) * scale + bn.beta;
@@ -100,15 +139,7 @@ impl Unit {
         } else {
             (weight, bias, Some(bn))
         };
-        Ok(Self {
-            conv: Affine {
-                weight,
-                bias,
-                stride: conv.stride,
-                padding,
-            },
-            bn,
-        })
+        Ok(Self { conv: Affine { weight, bias, stride, padding }, bn })
     }
 
     /// # Shapes
@@ -137,30 +168,13 @@ struct BlockTrace {
 
 impl BlockTrace {
     fn new(block: &Block, merge: bool, name: &str) -> Result<Self, AttributionError> {
-        let (units, ds) = match block {
-            Block::Basic(b) => (
-                vec![
-                    Unit::new(&b.conv1, &b.bn1, merge, &format!("{name}.conv1"))?,
-                    Unit::new(&b.conv2, &b.bn2, merge, &format!("{name}.conv2"))?,
-                ],
-                &b.downsample,
-            ),
-            Block::Bottleneck(b) => (
-                vec![
-                    Unit::new(&b.conv1, &b.bn1, merge, &format!("{name}.conv1"))?,
-                    Unit::new(&b.conv2, &b.bn2, merge, &format!("{name}.conv2"))?,
-                    Unit::new(&b.conv3, &b.bn3, merge, &format!("{name}.conv3"))?,
-                ],
-                &b.downsample,
-            ),
-        };
+        let (pairs, ds) = block_layers(block);
+        let units = pairs
+            .into_iter()
+            .map(|(conv, bn, layer)| Unit::new(conv, bn, merge, &format!("{name}.{layer}")))
+            .collect::<Result<Vec<_>, _>>()?;
         let downsample = match ds {
-            Some(d) => Some(Unit::new(
-                &d.conv,
-                &d.bn,
-                merge,
-                &format!("{name}.downsample.0"),
-            )?),
+            Some(d) => Some(Unit::new(&d.conv, &d.bn, merge, &format!("{name}.downsample.0"))?),
             None => None,
         };
         Ok(Self { units, downsample })
@@ -227,12 +241,7 @@ pub fn lrp_resnet_with_output(
     let conv1 = Unit::new(&model.conv1, &model.bn1, merge, "conv1")?;
     let pre_pool = conv1.forward(x.clone()).clamp_min(0.0);
     let pool = &model.maxpool;
-    let pool_padding = symmetric(&pool.padding, "maxpool")?;
-    let pool_options = MaxPoolOptions::new(pool.kernel_size)
-        .with_stride(pool.stride)
-        .with_padding(pool_padding)
-        .with_dilation(pool.dilation)
-        .with_ceil_mode(pool.ceil_mode);
+    let (pool_options, pool_padding) = max_pool_options(pool)?;
     let (pooled_stem, pool_indices) = max_pool2d_with_indices(pre_pool.clone(), pool_options);
     let mut h = pooled_stem;
     let mut nonnegative = true;
