@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from metrics_reference import blobs  # the same seeded integer maps as the shared-box fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "masks" / "masks_cases.json"
 QUANT = 1024
@@ -159,17 +161,6 @@ def regions(rng, n, h, w):
             out.append(("mask", m))
         else:  # a box written as a mask: Rust must give what it gives for the box
             out.append(("mask", box_mask(h, w, [3, 1, 4, 5])))
-    return out
-
-
-def blobs(rng, n, c, h, w, scale=300):
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = np.empty((n, c, h, w), dtype=np.int64)
-    for i in range(n):
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (h / 4) ** 2))
-        for ch in range(c):
-            out[i, ch] = np.round(scale * blob * rng.uniform(0.5, 1.5) + rng.normal(0, scale / 8, (h, w)))
     return out
 
 
