@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use biaslens_experiment::import_report;
 use biaslens_experiment::report::compare::{METRICS, compare, comparison_csv, metric_id, metric_of, run_label, runs_csv};
 
 use crate::cmd_run::check_writable;
@@ -39,9 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut loaded = Vec::with_capacity(args.runs.len());
     for path in &args.runs {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let r = import_report(&text).with_context(|| format!("{} is not biaslens results", path.display()))?;
-        loaded.push((path.display().to_string(), r));
+        loaded.push((path.display().to_string(), crate::load::results(path)?));
     }
     let runs: Vec<(String, &biaslens_experiment::ExperimentResults)> =
         loaded.iter().map(|(path, r)| (format!("{path}: {}", run_label(r)), r)).collect();

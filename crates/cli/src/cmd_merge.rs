@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use biaslens_experiment::{import_report, merge, render_report};
+use biaslens_experiment::{merge, render_report};
 
 use crate::cmd_run::{check_writable, summarise};
 
@@ -35,9 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut pieces = Vec::with_capacity(args.pieces.len());
     for path in &args.pieces {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let r = import_report(&text).with_context(|| format!("{} is not biaslens results", path.display()))?;
-        pieces.push((path.display().to_string(), r));
+        pieces.push((path.display().to_string(), crate::load::results(path)?));
     }
     let n = pieces.len();
     let merged = merge(pieces, args.partial)?;

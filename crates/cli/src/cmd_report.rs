@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use biaslens_experiment::report::exports;
-use biaslens_experiment::{import_report, render_report};
+use biaslens_experiment::render_report;
 
 use crate::cmd_run::check_writable;
 
@@ -32,8 +32,7 @@ pub struct Args {
 /// `biaslens report`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.figures.is_some() || args.out.is_some(), "nothing to write: give --figures DIR and/or --out report.html");
-    let text = std::fs::read_to_string(&args.results).with_context(|| format!("reading {}", args.results.display()))?;
-    let results = import_report(&text).with_context(|| format!("{} is not biaslens results", args.results.display()))?;
+    let results = crate::load::results(&args.results)?;
     if let Some(out) = &args.out {
         check_writable(out)?;
         std::fs::write(out, render_report(&results)).with_context(|| format!("writing the report {}", out.display()))?;

@@ -1,4 +1,5 @@
-//! Inputs shared by the subcommands that run a network: torchvision weights and `.npy` batches.
+//! Inputs shared by the subcommands: torchvision weights and `.npy` batches (for those that run a
+//! network), and finished runs' results.
 
 use std::path::Path;
 
@@ -76,4 +77,11 @@ pub fn image_batch(path: &Path) -> anyhow::Result<(Vec<f32>, [usize; 4])> {
         );
     }
     Ok((pixels, shape))
+}
+
+/// A finished run's results from a results `.json` (`run --json`) or a saved report `.html`, with
+/// the file named in either error.
+pub fn results(path: &Path) -> anyhow::Result<biaslens_experiment::ExperimentResults> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    biaslens_experiment::import_report(&text).with_context(|| format!("{} is not biaslens results", path.display()))
 }
