@@ -40,20 +40,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from metrics_reference import blobs  # the same seeded integer maps as the shared-box fixture
+# The same seeded integer maps, quantisation and metric settings as the shared-box fixture.
+from metrics_reference import DEFAULT_SETTINGS, QUANT, blobs
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "masks" / "masks_cases.json"
-QUANT = 1024
-
-DEFAULT_SETTINGS = {
-    "preprocess": {"channel_reduction": "signed_sum", "normalisation": "max_abs_half"},
-    "hrf_threshold": 0.05,
-    "dif_margin": 1e-3,
-    "alpha": 0.01,
-    "det_outside": "all_pixels",
-    "identical_maps": "zero",
-}
 
 
 def num(x):
