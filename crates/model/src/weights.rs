@@ -218,6 +218,19 @@ pub fn torchvision_num_classes(bytes: &[u8]) -> Result<usize, WeightsError> {
     }
 }
 
+/// A torchvision classifier with however many classes its file has (an ImageNet state dict: 1000)
+/// loaded into `config`'s architecture (depth and width from `config`, `num_classes` from the
+/// file's `fc.bias`): the first half of the pretrained start (docs/METHODS.md#pretrained-start);
+/// [`ResNet::with_new_head`] is the second.
+///
+/// # Errors
+/// [`WeightsError`] from [`torchvision_num_classes`] or [`ResNet::load_torchvision`] (a file of
+/// another depth or width names the first key that does not fit).
+pub fn load_torchvision_any_head(config: &crate::ResNetConfig, bytes: Vec<u8>, device: &Device) -> Result<ResNet, WeightsError> {
+    let classes = torchvision_num_classes(&bytes)?;
+    crate::ResNetConfig { num_classes: classes, ..config.clone() }.init(device).load_torchvision(bytes)
+}
+
 /// A [`WeightsError::Format`] that says what the first bytes announce, next to the parser's error.
 fn format_error(bytes: &[u8], e: &safetensors::SafeTensorError) -> WeightsError {
     let facts = match bytes.get(..8) {
