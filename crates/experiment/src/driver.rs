@@ -133,12 +133,10 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
         Ok(g) => g,
         Err(e) => return failed(e),
     };
-    let loaded = match &options.vanilla_weights {
-        Some(bytes) => match train::load_vanilla(config, bytes, &device) {
-            Ok(m) => Some(m),
-            Err(e) => return failed(e),
-        },
-        None => None,
+    let start_on = |device: &Device| train::start(config, options.vanilla_weights.as_deref(), options.pretrained_weights.as_deref(), device);
+    let start = match start_on(&device) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
     };
     let units = match options.shard {
         // A shard's units, numbered in the shard's own order for its progress.
@@ -160,7 +158,7 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
             return failed(e);
         }
     }
-    let mut ctx = Context { config, options, pool, loaded };
+    let mut ctx = Context { config, options, pool, start };
     let mut current = (device, device_name);
     let mut parts: Vec<ExperimentResults> = Vec::with_capacity(units.len());
     let mut k = 0;
@@ -200,11 +198,9 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
             Err(e) if device_failure(&e) => match host.fallback(&e) {
                 Some(next) => {
                     current = next;
-                    if let Some(bytes) = &options.vanilla_weights {
-                        match train::load_vanilla(config, bytes, &current.0) {
-                            Ok(m) => ctx.loaded = Some(m),
-                            Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
-                        }
+                    match start_on(&current.0) {
+                        Ok(s) => ctx.start = s,
+                        Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
                     }
                 }
                 None => return Driven { results: finished(parts), stopped: Some(e) },

@@ -23,7 +23,7 @@ pub mod results;
 pub mod runner;
 pub mod selftest;
 
-pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec};
+pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec, PretrainedStart};
 pub use driver::{Driven, Host, Unit, drive, units};
 pub use merge::{MergeError, Shard, merge};
 pub use registries::Registries;

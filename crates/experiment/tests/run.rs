@@ -534,3 +534,58 @@ fn any_registered_attribution_runs_from_the_config() {
     portable.phis.iter_mut().for_each(|p| p.explained = None);
     assert_eq!(import_report(&html).expect("imports"), portable);
 }
+
+/// The pretrained start (docs/METHODS.md#pretrained-start): a 1000-class torchvision file of the
+/// config's architecture becomes every unit's starting point with a new 2-class head. With
+/// everything but the head frozen, the kept vanilla model holds the file's backbone bit for bit
+/// (every tensor but `fc.*`, BatchNorm statistics included) and a trained 2-class head; a run
+/// without the file, with another file than the recorded digest, or with a file but no
+/// `model.pretrained` is refused before any work, saying what to do.
+#[test]
+fn a_pretrained_start_keeps_its_backbone_and_fine_tunes_a_new_head() {
+    use biaslens_experiment::PretrainedStart;
+    use biaslens_model::{FineTune, Tap};
+    let mut c = tiny();
+    c.phis.truncate(1);
+    c.methods.truncate(1);
+    let device = Device::flex();
+    let imagenet = biaslens_model::ResNetConfig { num_classes: 1000, ..c.model.resnet() }.init_seeded(11, &device);
+    let file: std::sync::Arc<[u8]> = pollster::block_on(imagenet.export_torchvision()).expect("export").into();
+    c.model.pretrained = Some(PretrainedStart::of("imagenet.safetensors", &file));
+    c.train = c.train.clone().with_fine_tune(FineTune::After(Tap::Layer4));
+    let options = RunOptions { pretrained_weights: Some(file.clone()), keep_vanilla_weights: true, ..RunOptions::default() };
+    let r = pollster::block_on(run_experiment_with(&c, &device, &options, |_| {}, || false)).expect("run");
+    assert!(r.phis[0].vanilla_training.steps > 0, "the head is fine-tuned");
+    assert_eq!(r.config.model.pretrained, c.model.pretrained, "the results say what the run started from");
+    let kept = r.phis[0].vanilla_weights.clone().expect("kept");
+    let (file_st, kept_st) = (safetensors::SafeTensors::deserialize(&file).unwrap(), safetensors::SafeTensors::deserialize(&kept).unwrap());
+    let mut compared = 0;
+    for (key, view) in kept_st.tensors() {
+        if key.starts_with("fc.") {
+            assert_eq!(view.shape()[0], 2, "{key}: a 2-class head");
+            continue;
+        }
+        assert_eq!(view.data(), file_st.tensor(&key).unwrap().data(), "{key} is the file's");
+        compared += 1;
+    }
+    assert!(compared > 20, "the backbone was compared ({compared} tensors)");
+    let scratch = { let mut s = c.clone(); s.model.pretrained = None; run(&s).0 };
+    assert_ne!(r.phis[0].models[0].fairness, scratch.phis[0].models[0].fairness, "not the model trained from scratch");
+
+    let refused = |config: &ExperimentConfig, options: &RunOptions, want: &str| {
+        let err = pollster::block_on(run_experiment_with(config, &device, options, |_| panic!("no work"), || false)).expect_err(want);
+        assert!(matches!(err, RunError::Pretrained(_)), "{err}");
+        assert!(err.to_string().contains(want), "{want:?} in {err}");
+    };
+    refused(&c, &RunOptions::default(), "no file was given");
+    let mut other = c.clone();
+    other.model.pretrained = Some(PretrainedStart { file: "imagenet.safetensors".into(), sha256: Some("0".repeat(64)) });
+    refused(&other, &options, "another file");
+    let mut none = c.clone();
+    none.model.pretrained = None;
+    refused(&none, &options, "model.pretrained is empty");
+    let mut wide = c.clone();
+    wide.model.width = 16;
+    wide.model.pretrained = Some(PretrainedStart { file: "imagenet.safetensors".into(), sha256: None });
+    refused(&wide, &options, "width 16");
+}

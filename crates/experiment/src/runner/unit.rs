@@ -1,7 +1,6 @@
 //! One unit of a run: one training correlation φ with one seed, through the six stages (pool →
 //! vanilla → methods → evaluation → attribution → scores).
 
-use biaslens_model::ResNet;
 use burn::prelude::*;
 use web_time::Instant;
 
@@ -22,8 +21,8 @@ pub(crate) struct Context<'a> {
     pub config: &'a ExperimentConfig,
     pub options: &'a RunOptions,
     pub pool: Pool<'a>,
-    /// The user's vanilla model, loaded on the unit's device.
-    pub loaded: Option<ResNet>,
+    /// Where the vanilla model comes from (a user's model is loaded on the unit's device).
+    pub start: super::train::Start,
 }
 
 /// Runs `unit`; returns its result and the stage timings.
@@ -67,7 +66,7 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("train vanilla", plan.train);
     let (vanilla, vanilla_training) =
-        train::vanilla(config, ctx.loaded.as_ref(), &train_images, side, unit.seed, device, &mut tracker, should_stop).await?;
+        train::vanilla(config, &ctx.start, &train_images, side, unit.seed, device, &mut tracker, should_stop).await?;
     drop(train_images);
     tracker.end();
     let vanilla_weights = if ctx.options.keep_vanilla_weights {
