@@ -479,6 +479,42 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
   });
 });
 
+test('an ImageNet-shaped file as the starting point: the page gives it a 2-class head and fine-tunes it as the CLI does', { timeout: 600_000 }, async () => {
+  assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
+  // A seeded 1000-class torchvision file of the small config's layout stands in for an ImageNet
+  // download (none can be fetched here); the stem stays frozen.
+  const SMALL = { ...smallConfig(), phis: [-0.5] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-pretrained-'));
+  fs.writeFileSync(path.join(dir, 'small.json'), JSON.stringify(SMALL));
+  const file = path.join(dir, 'imagenet-small.safetensors');
+  execFileSync(cli, ['weights', '--config', path.join(dir, 'small.json'), '--classes', '1000', '--seed', '5', '--out', file]);
+  const frozen = { ...SMALL, train: { ...SMALL.train, fine_tune: { After: 'Stem' } } };
+  fs.writeFileSync(path.join(dir, 'frozen.json'), JSON.stringify(frozen));
+  execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'frozen.json'), '--pretrained', file, '--out', path.join(dir, 'native.html'), '--json', path.join(dir, 'native.json')]);
+  const native = JSON.parse(fs.readFileSync(path.join(dir, 'native.json'), 'utf8'));
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await applyConfig(page, SMALL);
+    await page.setInputFiles('#weights-file', file);
+    await page.waitForFunction(() => /^fine-tuning from imagenet-small\.safetensors/.test(document.getElementById('pretrained-status')?.textContent ?? ''));
+    assert.match(await page.textContent('#notes'), /1000 classes/);
+    await page.selectOption('#pretrained-freeze', 'stem');
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    const { results } = await exportReport(page);
+    assert.equal(results.config.model.pretrained.file, 'imagenet-small.safetensors');
+    assert.equal(results.config.model.pretrained.sha256, native.config.model.pretrained.sha256, 'the same file, by digest');
+    assert.deepEqual(results.config.train.fine_tune, native.config.train.fine_tune);
+    assert.ok(results.phis[0].vanilla_training.steps > 0, 'fine-tuned, not used as is');
+    const worst = compareWithNative(results, native);
+    console.log(`# pretrained start: page vs native worst |Δ| = ${worst.toFixed(2)} of the summed interval half-widths`);
+    // Back to training from scratch: the config forgets the file.
+    await page.click('#pretrained-clear');
+    await page.waitForFunction(() => !document.getElementById('pretrained-status'));
+  });
+});
+
 test('own images: CelebA-layout files through the folder picker run the experiment', { timeout: 300_000 }, async () => {
   // 2,000 faces exported in CelebA's layout by the CLI stand in for a user's CelebA folder.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-own-'));

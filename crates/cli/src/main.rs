@@ -13,6 +13,7 @@ mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
 mod cmd_selftest;
+mod cmd_weights;
 mod cmd_sweep;
 mod device;
 mod load;
@@ -60,6 +61,9 @@ enum Command {
     /// Read a report, config, link, own data or weights and say what is wrong with it, without
     /// running anything.
     Check(cmd_check::Args),
+    /// Write the seeded torchvision initialisation of a ResNet as .safetensors (reproducible
+    /// untrained weights; a 1000-class file stands in for an ImageNet download in tests).
+    Weights(cmd_weights::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(args) => cmd_report::run(args),
         Command::Check(args) => cmd_check::run(args),
         Command::Plant(args) => cmd_plant::run(args),
+        Command::Weights(args) => cmd_weights::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

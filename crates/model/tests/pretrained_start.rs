@@ -93,7 +93,10 @@ fn check(model: &str) {
         .find(|c| c["model"] == model)
         .expect("a case per model")
         .clone();
-    let loaded = load_torchvision_any_head(&architecture(model), imagenet_file(&f, model), &device)
+    let file = imagenet_file(&f, model);
+    let inferred = biaslens_model::torchvision_architecture(&file).expect("an architecture");
+    assert_eq!(inferred, ResNetConfig { num_classes: 1000, ..architecture(model) }, "{model} read from its keys");
+    let loaded = load_torchvision_any_head(&architecture(model), file, &device)
         .expect("the ImageNet file loads");
     assert_eq!(loaded.num_classes(), 1000, "the file's head is kept until it is replaced");
     let x = input(&f, &case, &device);

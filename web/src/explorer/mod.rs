@@ -130,6 +130,8 @@ pub struct Ui {
     pub notes: RwSignal<Vec<Note>>,
     /// A vanilla model loaded from a file (name, bytes), used instead of training.
     pub weights: RwSignal<Option<(String, Arc<[u8]>)>>,
+    /// The ImageNet file (name, bytes) the config's `model.pretrained` starts from, if chosen.
+    pub pretrained: RwSignal<Option<(String, Arc<[u8]>)>>,
     /// Which unit the result views show (index into the results' `phis`).
     pub phi: RwSignal<usize>,
     /// Which attribution the result views show: its key in the results (`"lrp"`, `"ig"`, …).
@@ -179,6 +181,7 @@ impl Ui {
             source: RwSignal::new(String::new()),
             notes: RwSignal::new(Vec::new()),
             weights: RwSignal::new(None),
+            pretrained: RwSignal::new(None),
             phi: RwSignal::new(0),
             attribution: RwSignal::new("lrp".into()),
             colormap: RwSignal::new(Colormap::RdBu),
@@ -350,6 +353,9 @@ pub fn start_run(ui: Ui) {
     ui.elapsed.set(0.0);
     crate::pace::reset();
     let weights = ui.weights.get_untracked().map(|(_, b)| b);
+    // Only the file the config names: a config changed since (another preset, a link) without
+    // model.pretrained runs from scratch, and one naming a file not chosen here says so.
+    let pretrained = config.model.pretrained.as_ref().and(ui.pretrained.get_untracked().map(|(_, b)| b));
     let images = match own_pool(ui, &config) {
         Ok(p) => p,
         Err(e) => {
@@ -384,7 +390,7 @@ pub fn start_run(ui: Ui) {
             }
         };
         let options =
-            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images, keep_vanilla_weights: true, ..RunOptions::default() };
+            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, pretrained_weights: pretrained, images, keep_vanilla_weights: true, ..RunOptions::default() };
         let total = units(&config).len();
         let host = PageHost {
             ui,

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use biaslens_attribution::{Composite, IgConfig, LrpConfig};
 use biaslens_data::ProtectedKind;
 use biaslens_experiment::attributions::AttributionRegistry;
-use biaslens_experiment::{AttributionSpec, ExperimentConfig, MethodSpec, Registries, check_vanilla_weights, phi_splits};
+use biaslens_experiment::{
+    AttributionSpec, ExperimentConfig, MethodSpec, PretrainedStart, Registries, check_pretrained_weights, check_vanilla_weights, phi_splits,
+};
+use biaslens_model::{FineTune, Tap};
 use biaslens_viz::{LossSeries, LossStyle, loss_curve_svg};
 use leptos::prelude::*;
 use serde_json::Value;
@@ -382,7 +385,10 @@ fn IgControls() -> impl IntoView {
     }
 }
 
-/// A vanilla model from a `.safetensors` file instead of training.
+/// A model file instead of the seeded initialisation: a finished 2-class model is used as the
+/// vanilla model as is; any other torchvision classifier (an ImageNet file: 1000 classes) is the
+/// pretrained start (docs/METHODS.md#pretrained-start): the network takes the file's layout, the
+/// head is replaced by 2 outputs and the training settings above fine-tune it.
 #[component]
 fn WeightsPicker() -> impl IntoView {
     let ui = ui();
@@ -394,22 +400,96 @@ fn WeightsPicker() -> impl IntoView {
                 Ok(b) => b,
                 Err(e) => return ui.error(format!("{name}: {e}")),
             };
-            let config = ui.config.get_untracked();
-            match check_vanilla_weights(&config, &bytes, &burn::prelude::Device::flex()) {
-                Ok(()) => {
-                    ui.weights.set(Some((name.clone(), Arc::from(bytes))));
-                    ui.info(format!("{name} loaded: the next run uses it as the vanilla model at every φ instead of training one."));
+            let device = burn::prelude::Device::flex();
+            let layout = match biaslens_model::torchvision_architecture(&bytes) {
+                Ok(l) => l,
+                Err(e) => return ui.error(format!("{name} was not loaded: {e}. Choose a torchvision ResNet state dict saved as .safetensors.")),
+            };
+            let mut config = ui.config.get_untracked();
+            if layout.num_classes == 2 {
+                match check_vanilla_weights(&config, &bytes, &device) {
+                    Ok(()) => {
+                        config.model.pretrained = None;
+                        ui.config.set(config);
+                        ui.pretrained.set(None);
+                        ui.weights.set(Some((name.clone(), Arc::from(bytes))));
+                        ui.info(format!("{name} loaded: the next run uses it as the vanilla model at every φ instead of training one."));
+                    }
+                    Err(e) => ui.error(format!("{name} was not loaded: {e}. A 2-output file is used as the vanilla model and needs the architecture set above; or train in the page.")),
                 }
-                Err(e) => ui.error(format!("{name} was not loaded: {e}. Choose torchvision ResNet weights with 2 outputs and the architecture set above, or train in the page.")),
+                return;
+            }
+            config.model.block = layout.block;
+            config.model.layers = layout.layers;
+            config.model.width = layout.width;
+            config.model.pretrained = Some(PretrainedStart::of(name.clone(), &bytes));
+            match check_pretrained_weights(&config, &bytes, &device).map_err(|e| e.to_string()).and_then(|()| config.validate().map_err(|e| e.to_string())) {
+                Ok(()) => {
+                    ui.config.set(config);
+                    ui.weights.set(None);
+                    ui.pretrained.set(Some((name.clone(), Arc::from(bytes))));
+                    ui.info(format!(
+                        "{name} loaded as the starting point ({} classes, {:?} blocks {:?}, width {}): each run replaces its head by 2 outputs and fine-tunes it with the training settings above.",
+                        layout.num_classes, layout.block, layout.layers, layout.width
+                    ));
+                }
+                Err(e) => ui.error(format!("{name} was not loaded: {e}")),
             }
         });
     };
+    let from_scratch = move |_| {
+        ui.pretrained.set(None);
+        let mut c = ui.config.get_untracked();
+        c.model.pretrained = None;
+        ui.config.set(c);
+    };
+    let freeze_value = |f: FineTune| match f {
+        FineTune::All => "all",
+        FineTune::After(Tap::Stem) => "stem",
+        FineTune::After(Tap::Layer1) => "layer1",
+        FineTune::After(Tap::Layer2) => "layer2",
+        FineTune::After(Tap::Layer3) => "layer3",
+        FineTune::After(Tap::Layer4 | Tap::Pooled) => "head",
+    };
+    let on_freeze = move |ev: leptos::ev::Event| {
+        let v = input_value(&ev);
+        edit(ui, |c| {
+            c.train.fine_tune = match v.as_str() {
+                "stem" => FineTune::After(Tap::Stem),
+                "layer1" => FineTune::After(Tap::Layer1),
+                "layer2" => FineTune::After(Tap::Layer2),
+                "layer3" => FineTune::After(Tap::Layer3),
+                "head" => FineTune::After(Tap::Layer4),
+                _ => FineTune::All,
+            };
+            Ok(())
+        });
+    };
+    let named = move || ui.config.get().model.pretrained.map(|p| p.file);
     view! {
         <div class="field">
-            <span>"or load a trained vanilla model"</span>
+            <span>"or start from a model file: a trained 2-class model is used as is; an ImageNet torchvision file (e.g. resnet50, 1000 classes) gets a 2-class head and is fine-tuned"</span>
             <input type="file" id="weights-file" accept=".safetensors" on:change=on_file disabled=move || ui.running()/>
             {move || ui.weights.get().map(|(name, _)| view! {
                 <span class="loaded">{format!("using {name} ")}<button on:click=move |_| ui.weights.set(None)>"train instead"</button></span>
+            })}
+            {move || named().map(|file| {
+                let chosen = ui.pretrained.get().is_some_and(|(n, _)| n == file);
+                view! {
+                    <span class="loaded" id="pretrained-status">{if chosen {
+                        format!("fine-tuning from {file} ")
+                    } else {
+                        format!("this config starts from {file}: choose that file above ")
+                    }}<button id="pretrained-clear" on:click=from_scratch>"train from scratch instead"</button></span>
+                    <label class="field"><span>"layers kept frozen while fine-tuning"</span>
+                        <select id="pretrained-freeze" disabled=move || ui.running() on:change=on_freeze>
+                            {[("all", "none: fine-tune every layer"), ("stem", "the stem"), ("layer1", "stem and layer1"), ("layer2", "stem to layer2"), ("layer3", "stem to layer3"), ("head", "everything but the new head")]
+                                .into_iter()
+                                .map(|(v, label)| view! { <option value=v selected=move || freeze_value(ui.config.get().train.fine_tune) == v>{label}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                }
             })}
         </div>
     }
