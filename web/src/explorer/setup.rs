@@ -590,9 +590,22 @@ fn check_own(ui: Ui) {
 #[component]
 fn Presets() -> impl IntoView {
     let ui = ui();
-    let set = move |config: ExperimentConfig, what: &str| {
+    // A chosen ImageNet file stays the starting point of a preset of its layout (the paper's
+    // ResNet-50 fine-tuned, as the paper ran it); a preset of another network trains from scratch.
+    let set = move |mut config: ExperimentConfig, what: &str| {
+        let mut start = String::new();
+        if let Some((name, bytes)) = ui.pretrained.get_untracked() {
+            let fits = biaslens_model::torchvision_architecture(&bytes)
+                .is_ok_and(|l| (l.block, l.layers, l.width) == (config.model.block, config.model.layers, config.model.width));
+            if fits {
+                config.model.pretrained = Some(PretrainedStart::of(name.clone(), &bytes));
+                start = format!(", fine-tuning {name}");
+            } else {
+                start = format!(" (trained from scratch: {name} is another network)");
+            }
+        }
         ui.config.set(config);
-        ui.info(format!("Settings set to {what}. Press Run when ready."));
+        ui.info(format!("Settings set to {what}{start}. Press Run when ready."));
     };
     view! {
         <div class="presets" id="presets" role="group" aria-label="Ready-made settings">
