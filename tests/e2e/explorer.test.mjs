@@ -500,6 +500,8 @@ test('an ImageNet-shaped file as the starting point: the page gives it a 2-class
     await page.waitForFunction(() => /^fine-tuning from imagenet-small\.safetensors/.test(document.getElementById('pretrained-status')?.textContent ?? ''));
     assert.match(await page.textContent('#notes'), /1000 classes/);
     await page.selectOption('#pretrained-freeze', 'stem');
+    await page.locator('#pretrained-status').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(outDir, 'explorer-pretrained.png'), fullPage: false });
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
     const { results } = await exportReport(page);
