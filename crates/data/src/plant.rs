@@ -382,9 +382,39 @@ pub fn planted_name(name: &str) -> String {
     crate::regions::mask_name_for(name)
 }
 
+/// The box file of planted images, `image,x0,y0,x1,y1` per image in original pixels: what
+/// `biaslens plant` writes as `boxes.csv` and [`crate::parse_box_csv`] reads (the page plants in
+/// memory and hands this to the same reader).
+pub fn box_csv(names: &[String], boxes: &[PixelBox]) -> String {
+    let mut out = String::from("image,x0,y0,x1,y1\n");
+    for (name, b) in names.iter().zip(boxes) {
+        // Names with a separator or quote are quoted as CSV quotes them.
+        if name.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&name.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(name);
+        }
+        out.push_str(&format!(",{},{},{},{}\n", b.x0, b.y0, b.x1, b.y1));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn box_csv_is_read_back_by_the_box_reader() {
+        let names = vec!["a.png".to_owned(), "b,c.png".to_owned()];
+        let boxes = [PixelBox { x0: 1, y0: 2, x1: 5, y1: 6 }, PixelBox { x0: 0, y0: 0, x1: 3, y1: 3 }];
+        let text = box_csv(&names, &boxes);
+        let table = crate::parse_box_csv(text.as_bytes(), "boxes.csv").expect("reads back");
+        table.check_listed(&names, "labels.csv").expect("every image has its box");
+        assert_eq!(table.images, names);
+        assert_eq!(table.boxes, boxes.to_vec());
+    }
 
     #[test]
     fn the_chosen_images_reach_the_requested_phi_within_rounding() {

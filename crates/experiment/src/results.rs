@@ -286,6 +286,10 @@ pub struct ExplainedImages {
     pub attribute: Vec<u8>,
     /// Per attribution key, per model in results order.
     pub maps: BTreeMap<String, Vec<ModelMapsOf>>,
+    /// Each kept image's own region (model pixels) when the run scored per-image regions
+    /// (docs/METHODS.md#per-image-regions), so the inspector draws the region the metrics used;
+    /// `None`: the run's one ROI.
+    pub regions: Option<Vec<biaslens_metrics::Region>>,
 }
 
 /// One attribution method's per-image maps of one model.

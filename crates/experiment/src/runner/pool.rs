@@ -118,6 +118,19 @@ impl ImagePool {
         Ok(self)
     }
 
+    /// Scores every image's saliency in its own mask: a PNG per listed image in `masks` (named
+    /// after the image with `.png`, drawn at the image's size; non-black = inside,
+    /// docs/METHODS.md#per-image-regions), mapped to model pixels as the images are; `name` says
+    /// where they come from (`"masks/"`).
+    ///
+    /// # Errors
+    /// A message naming the mask: a listed image without one, one of another size, an empty one.
+    pub fn with_masks(mut self, masks: Box<dyn ImageSource + Send + Sync>, name: &str) -> Result<Self, String> {
+        let regions = self.labelled.mask_regions(&masks, &self.source, &self.preprocess()).map_err(|e| e.to_string())?;
+        self.regions = Some(PoolRegions { source: name.to_owned(), regions });
+        Ok(self)
+    }
+
     /// Measures each model's reliance on the attribute from `pairs`: every listed image with the
     /// attribute and without it, under the same names (docs/METHODS.md#planting).
     ///
