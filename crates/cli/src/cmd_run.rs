@@ -49,8 +49,13 @@ pub struct Args {
     /// Score every image's saliency in its own box instead of the config's one ROI: a CSV with
     /// the columns `image,x0,y0,x1,y1` in the original images' pixels (`biaslens plant` writes
     /// one). Needs `--labels`.
-    #[arg(long, requires = "labels")]
+    #[arg(long, requires = "labels", conflicts_with = "masks")]
     boxes: Option<PathBuf>,
+    /// Score every image's saliency in its own mask instead: a folder with one PNG per listed
+    /// image, named after the image with `.png` and drawn at its size (non-black = inside).
+    /// Needs `--labels`.
+    #[arg(long, requires = "labels")]
+    masks: Option<PathBuf>,
     /// Measure each model's reliance on the attribute from counterfactual pairs: a folder with
     /// `with/` and `clean/` holding every listed image with and without the attribute, under the
     /// label file's names (`biaslens plant --out` is such a folder). Needs `--labels`.
@@ -63,6 +68,16 @@ pub struct Args {
     /// `model.pretrained` (file and SHA-256), which a config can also name itself.
     #[arg(long)]
     pretrained: Option<PathBuf>,
+    /// Use this vanilla model at every unit instead of training one, as the page's "load a
+    /// trained vanilla model": torchvision ResNet weights (`.safetensors`, 2 outputs) of the
+    /// config's architecture (`--save-vanilla` writes such files).
+    #[arg(long)]
+    vanilla_weights: Option<PathBuf>,
+    /// Also write each unit's vanilla model into this folder as
+    /// `vanilla-phi<φ>-seed<S>.safetensors` (torchvision layout), for `--vanilla-weights`, the
+    /// page, `predict` and `attribute`.
+    #[arg(long)]
+    save_vanilla: Option<PathBuf>,
     /// Run the whole experiment once per seed (comma-separated, e.g. `1,2,3`), replacing the
     /// config's seed(s): claims are then reported as "holds in k of n seeds".
     #[arg(long, value_delimiter = ',')]
@@ -135,13 +150,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.seeds.is_empty() {
         config.set_seeds(&args.seeds);
     }
-    let mut options = RunOptions { shard: args.shard, ..RunOptions::default() };
+    let mut options = RunOptions { shard: args.shard, keep_vanilla_weights: args.save_vanilla.is_some(), ..RunOptions::default() };
+    if let Some(w) = &args.vanilla_weights {
+        let size = std::fs::metadata(w).with_context(|| format!("reading the vanilla weights {}", w.display()))?.len();
+        anyhow::ensure!(size <= MAX_WEIGHTS_BYTES, "--vanilla-weights {} is {} MB; the page and the CLI read at most {} MB of weights", w.display(), size >> 20, MAX_WEIGHTS_BYTES >> 20);
+        let bytes = std::fs::read(w).with_context(|| format!("reading the vanilla weights {}", w.display()))?;
+        options.vanilla_weights = Some(Arc::from(bytes));
+    }
+    if let Some(dir) = &args.save_vanilla {
+        anyhow::ensure!(dir.is_dir(), "--save-vanilla {} is not a folder; create it first", dir.display());
+    }
     options.pretrained_weights = pretrained_start(&mut config, args.pretrained.as_deref(), &args.config)?;
     if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
         let mut pool = own_pool(labels, images, &config)?;
         if let Some(boxes) = &args.boxes {
             let bytes = std::fs::read(boxes).with_context(|| format!("reading the box file {}", boxes.display()))?;
             pool = pool.with_boxes(&bytes, &file_name(boxes)).map_err(|e| anyhow::anyhow!("--boxes: {e}"))?;
+        }
+        if let Some(masks) = &args.masks {
+            anyhow::ensure!(masks.is_dir(), "--masks {} is not a folder", masks.display());
+            let name = format!("{}/", file_name(masks));
+            pool = pool.with_masks(Box::new(DirSource { root: masks.clone() }), &name).map_err(|e| anyhow::anyhow!("--masks: {e}"))?;
         }
         if let Some(dir) = &args.counterfactuals {
             let (with, clean) = (dir.join("with"), dir.join("clean"));
@@ -159,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         options.images = Some(Arc::new(pool));
     }
-    execute(&config, &options, &args.out, args.json.as_deref(), args.quiet, args.device)
+    execute(&config, &options, &args.out, args.json.as_deref(), args.save_vanilla.as_deref(), args.quiet, args.device)
 }
 
 /// The pretrained start's bytes: `--pretrained` (recorded in the config), or the file the
@@ -188,6 +217,9 @@ pub(crate) fn pretrained_start(config: &mut ExperimentConfig, flag: Option<&Path
     }
     Ok(Some(bytes.into()))
 }
+
+/// The largest weights file `--vanilla-weights` reads (as the page: a ResNet-50 is about 100 MB).
+const MAX_WEIGHTS_BYTES: u64 = 400 << 20;
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
@@ -228,7 +260,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if !args.seeds.is_empty() {
         config.set_seeds(&args.seeds);
     }
-    execute(&config, &RunOptions::default(), &out, args.json.as_deref(), args.quiet, args.device)
+    execute(&config, &RunOptions::default(), &out, args.json.as_deref(), None, args.quiet, args.device)
 }
 
 /// Checks that a file can be created at `path` before hours of compute.
@@ -244,6 +276,7 @@ fn execute(
     options: &RunOptions,
     out: &Path,
     json: Option<&Path>,
+    save_vanilla: Option<&Path>,
     quiet: bool,
     device: DeviceArgs,
 ) -> anyhow::Result<()> {
@@ -290,6 +323,14 @@ fn execute(
     std::fs::write(out, &html).with_context(|| format!("writing the report {}", out.display()))?;
     if let Some(j) = json {
         std::fs::write(j, results.to_json()).with_context(|| format!("writing the results {}", j.display()))?;
+    }
+    if let Some(dir) = save_vanilla {
+        for p in &results.phis {
+            if let Some(w) = &p.vanilla_weights {
+                let path = dir.join(format!("vanilla-phi{}-seed{}.safetensors", p.phi, p.seed));
+                std::fs::write(&path, w).with_context(|| format!("writing the vanilla model {}", path.display()))?;
+            }
+        }
     }
     summarise(&results, out);
     if let (Some(shard), Some(p)) = (options.shard, &results.partial) {
