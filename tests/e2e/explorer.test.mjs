@@ -551,6 +551,159 @@ test('own images: CelebA-layout files through the folder picker run the experime
   });
 });
 
+/** The config of the planted-artifact test: the demo's settings cut to one φ (−0.8, so the vanilla
+ * model learns the artifact), 256 training images for 16 Adam steps, ThrOpt and P-ClArC (neither
+ * trains: ThrOpt searches a threshold, P-ClArC projects out the artifact's CAV, a closed form),
+ * 16 explained images. */
+function plantedConfig() {
+  const demo = JSON.parse(execFileSync(cli, ['demo', '--print-config'], { encoding: 'utf8' }));
+  return {
+    ...demo,
+    name: 'e2e-planted',
+    seed: 7,
+    data: { ...demo.data, synthetic: { ...demo.data.synthetic, size: 48, seed: 7 } },
+    phis: [-0.8],
+    splits: { ...demo.splits, train: 256, debias: 128, test: 128 },
+    train: { ...demo.train, epochs: 1, batch_size: 16, learning_rate: 0.003 },
+    methods: [demo.methods.find((m) => m.method === 'thr_opt'), { method: 'p_clarc' }],
+    attribution: {
+      ...demo.attribution,
+      images: 16,
+      batch_size: 8,
+      methods: demo.attribution.methods.map((a) => (a.method === 'ig' ? { ...a, config: { ...a.config, steps: 8, steps_per_chunk: 8 } } : a)),
+    },
+    metrics: { ...demo.metrics, bootstrap: { ...demo.metrics.bootstrap, resamples: 100 } },
+  };
+}
+
+test('planted artifact: the page plants as the CLI does, reads its folder, and its per-image-box metrics and reliance equal `biaslens run`', { timeout: 600_000 }, async () => {
+  assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
+  // 2,000 faces exported by the CLI stand in for a user's photos; `biaslens plant` puts a star
+  // sticker into half of them at φ = 0 with the target (so the run can draw φ = −0.8 from them).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-plant-'));
+  execFileSync(cli, ['data', 'export', '--out', path.join(dir, 'src'), '--count', '2000', '--size', '48', '--seed', '3']);
+  const planted = path.join(dir, 'planted');
+  const plantArgs = { phi: '0', kind: 'star', size: '0.3', seed: '5' };
+  execFileSync(cli, ['plant', '--labels', path.join(dir, 'src', 'list_attr_celeba.txt'), '--images', path.join(dir, 'src', 'img_align_celeba'), '--out', planted,
+    '--phi', plantArgs.phi, '--kind', plantArgs.kind, '--size', plantArgs.size, '--seed', plantArgs.seed]);
+  const manifest = JSON.parse(fs.readFileSync(path.join(planted, 'plant.json'), 'utf8'));
+  const CONFIG = plantedConfig();
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(CONFIG));
+  const runNative = (extra) => execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'config.json'), '--labels', path.join(planted, 'labels.csv'),
+    '--images', path.join(planted, 'images'), '--boxes', path.join(planted, 'boxes.csv'), '--counterfactuals', planted,
+    '--out', path.join(dir, 'native.html'), '--json', path.join(dir, 'native.json'), ...extra]);
+  // The vanilla model is trained once natively and then loaded by both sides: training is not
+  // bit-reproducible across backends (wasm SIMD and native rayon sum in other orders and Adam
+  // amplifies that; here 16 steps already moved the final loss from 0.424 to 0.402), so with
+  // training in the loop page and CLI would be two draws of one recipe. With the same model,
+  // everything after it is the same computation on the same numbers.
+  fs.mkdirSync(path.join(dir, 'models'));
+  runNative(['--save-vanilla', path.join(dir, 'models')]);
+  const weights = path.join(dir, 'models', 'vanilla-phi-0.8-seed7.safetensors');
+  assert.ok(fs.existsSync(weights), 'run --save-vanilla wrote the vanilla model');
+  runNative(['--vanilla-weights', weights]);
+  const native = JSON.parse(fs.readFileSync(path.join(dir, 'native.json'), 'utf8'));
+  assert.equal(native.per_image_regions, 'boxes.csv');
+  const images = fs.readdirSync(path.join(dir, 'src', 'img_align_celeba')).map((f) => path.join(dir, 'src', 'img_align_celeba', f));
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await applyConfig(page, CONFIG);
+    await page.evaluate(() => { document.querySelector('details.own').open = true; document.getElementById('plant-form').open = true; });
+
+    // 1. Planting in the page: the same photos and settings give the CLI's choice and boxes.
+    await page.setInputFiles('#own-images', images);
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('2000 image files'));
+    await page.setInputFiles('#own-labels', path.join(dir, 'src', 'list_attr_celeba.txt'));
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.startsWith('using list_attr_celeba.txt'));
+    await page.selectOption('#plant-kind', plantArgs.kind);
+    for (const [id, v] of [['#plant-phi', plantArgs.phi], ['#plant-size', plantArgs.size], ['#plant-seed', plantArgs.seed]]) {
+      await page.fill(id, v);
+      await page.press(id, 'Tab');
+    }
+    await page.click('#plant-button');
+    await page.waitForFunction(() => document.getElementById('own-extra-status')?.textContent.includes('planted here'), null, { timeout: 60_000 });
+    const status = await page.textContent('#own-extra-status');
+    const c = manifest.counts;
+    assert.ok(status.includes(`in ${c.t1a1 + c.t0a1} of 2000 images; φ asked 0, achieved ${manifest.phi_achieved.toFixed(4)} (target 1: ${c.t1a1} with, ${c.t1a0} without; target 0: ${c.t0a1} with, ${c.t0a0} without)`), status);
+    assert.match(status, /regions: each image's own box from the planted boxes · reliance measured on the planted pairs/);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#boxes-download')]);
+    const boxesFile = path.join(dir, 'page-boxes.csv');
+    await download.saveAs(boxesFile);
+    assert.equal(fs.readFileSync(boxesFile, 'utf8'), fs.readFileSync(path.join(planted, 'boxes.csv'), 'utf8'), 'the page plants every box where the CLI does');
+
+    // 2. The folder `biaslens plant` wrote, chosen as a folder: labels, images, boxes, pairs and
+    // plant.json are taken from it.
+    await page.setInputFiles('#own-planted', planted);
+    await page.waitForFunction(() => document.getElementById('own-extra-status')?.textContent.includes('planted by biaslens plant'), null, { timeout: 60_000 });
+    assert.match(await page.textContent('#own-extra-status'), /regions: each image's own box from boxes\.csv · reliance measured on planted\/with and planted\/clean · planted by biaslens plant: a star in 1000 of 2000 images; φ asked 0, achieved 0\.0000/);
+    assert.match(await page.textContent('#own-status'), /^using labels\.csv \(2000 rows, 2000 files\)/);
+    await page.setInputFiles('#weights-file', weights);
+    await page.waitForSelector('.loaded');
+    const t0 = Date.now();
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    console.log(`# planted run in the page: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    assert.match(await page.textContent('#results-source'), /Saliency scored in each image's own region from boxes\.csv/);
+    const { results } = await exportReport(page);
+    assert.equal(results.per_image_regions, 'boxes.csv');
+    assert.equal(results.data_source, native.data_source);
+
+    // 3. Page against `biaslens run` on the same files, config and vanilla model. Splits are
+    // label-only: equal. The rest is one forward/backward computation per batch on two backends
+    // (wasm SIMD vs native rayon) that sum in different orders: float32 rounding, ~1e-6 relative
+    // on a logit or a map value, and means over 128 pairs or 16 maps do not grow it. 1e-4
+    // absolute leaves that margin a hundredfold. The flip rate and the accuracy count decisions:
+    // one whose logits lie within rounding of the threshold may land on either side, so they may
+    // differ by one image (1/128).
+    const TOL = 1e-4;
+    const p = results.phis[0];
+    const n = native.phis[0];
+    assert.deepEqual(p.train.counts, n.train.counts);
+    assert.deepEqual(p.test.counts, n.test.counts);
+    assert.equal(p.models.length, n.models.length);
+    let worst = 0;
+    const near = (what, a, b, tol) => {
+      worst = Math.max(worst, Math.abs(a - b));
+      assert.ok(Math.abs(a - b) <= tol, `${what}: page ${a}, native ${b} (|Δ| ${Math.abs(a - b)} > ${tol})`);
+    };
+    for (let m = 0; m < n.models.length; m++) {
+      const a = p.models[m];
+      const b = n.models[m];
+      assert.equal(a.name, b.name);
+      assert.ok(a.reliance && b.reliance, `${b.name}: both runs measured the reliance`);
+      assert.equal(a.reliance.n, b.reliance.n);
+      near(`${b.name} |Δ logit|`, a.reliance.logit_change.value, b.reliance.logit_change.value, TOL);
+      near(`${b.name} shortcut effect`, a.reliance.shortcut.value, b.reliance.shortcut.value, TOL);
+      near(`${b.name} flip rate`, a.reliance.flip_rate.value, b.reliance.flip_rate.value, 1 / b.reliance.n + 1e-12);
+      near(`${b.name} LRP RRF in each image's box`, a.attributions.lrp.saliency.pooled.rrf.mean, b.attributions.lrp.saliency.pooled.rrf.mean, TOL);
+      near(`${b.name} accuracy`, a.fairness.accuracy.value, b.fairness.accuracy.value, 1 / 128 + 1e-12);
+    }
+    console.log(`# planted run: worst page–native |Δ| ${worst.toExponential(2)}`);
+    // The reliance table shows the page's numbers per model.
+    for (const m of p.models) {
+      const shown = Number(await page.getAttribute(`#reliance tr[data-model="${m.name}"] td[data-metric="logit-change"]`, 'data-value'));
+      assert.ok(Math.abs(shown - m.reliance.logit_change.value) < 1e-12, `${m.name}: reliance table ${shown} vs results ${m.reliance.logit_change.value}`);
+    }
+
+    // 4. The inspector draws the image's own box, and its mean RRF over the kept images, each in
+    // its own box, is the run's pooled RRF when every explained image is kept.
+    await page.focus('#explained .thumb-button');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#inspector-metrics tbody tr');
+    assert.match(await page.textContent('#roi-text'), /^this image's own box: region \d+×\d+ at/);
+    const firstBox = await page.textContent('#roi-text');
+    const meanRrf = Number(await page.getAttribute('#inspector-metrics tr[data-kind="LRP"][data-model="Vanilla"] td[data-metric="mean-rrf"]', 'data-value'));
+    assert.ok(Math.abs(meanRrf - p.models[0].attributions.lrp.saliency.pooled.rrf.mean) < 1e-6, `inspector ${meanRrf} vs run ${p.models[0].attributions.lrp.saliency.pooled.rrf.mean}`);
+    await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-planted-inspector.png') });
+    // Another image has its own box.
+    await page.locator('#explained .thumb-button').nth(1).click();
+    await page.waitForFunction((b) => document.getElementById('roi-text')?.textContent !== b, firstBox);
+    assert.match(await page.textContent('#roi-text'), /^this image's own box/);
+    await page.locator('#reliance').screenshot({ path: path.join(outDir, 'explorer-planted-reliance.png') });
+  });
+});
+
 test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed selector, a loss line per unit', { timeout: 300_000 }, async () => {
   // The small config (64 training steps per unit), run for seeds 7 and 8, with a third
   // attribution named in the config alone (gradient × input beside LRP and IG).

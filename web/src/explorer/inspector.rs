@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use biaslens_experiment::{ExperimentResults, ModelMapsOf};
-use biaslens_metrics::{ImageSize, Roi, map_metrics, paired_metrics};
+use biaslens_metrics::{ImageSize, Region, Roi, map_metrics, paired_metrics};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -40,7 +40,7 @@ fn slice(v: &[f32], i: usize, hw: usize) -> Vec<f64> {
 }
 
 /// The selected image's metrics for one model's maps against vanilla's.
-fn image_row(maps: &ModelMapsOf, vanilla: &ModelMapsOf, i: usize, hw: usize, roi: &Roi, r: &ExperimentResults) -> (f64, f64, f64, f64) {
+fn image_row(maps: &ModelMapsOf, vanilla: &ModelMapsOf, i: usize, hw: usize, roi: &Region, r: &ExperimentResults) -> (f64, f64, f64, f64) {
     let s = &r.config.metrics.saliency;
     let d = slice(&maps.preprocessed, i, hw);
     let v = slice(&vanilla.preprocessed, i, hw);
@@ -52,10 +52,11 @@ fn image_row(maps: &ModelMapsOf, vanilla: &ModelMapsOf, i: usize, hw: usize, roi
     (m.rrf, m.hrf, adr, dif)
 }
 
-/// Mean RRF and ADR over all kept images for one model (each image as [`image_row`]).
-fn kept_means(maps: &ModelMapsOf, vanilla: &ModelMapsOf, n: usize, hw: usize, roi: &Roi, r: &ExperimentResults) -> (f64, f64) {
+/// Mean RRF and ADR over all kept images for one model (each image as [`image_row`], in the
+/// region `region_of(i)`).
+fn kept_means(maps: &ModelMapsOf, vanilla: &ModelMapsOf, n: usize, hw: usize, region_of: &dyn Fn(usize) -> Region, r: &ExperimentResults) -> (f64, f64) {
     let (rrf, adr) = (0..n).fold((0.0, 0.0), |(rrf, adr), i| {
-        let (a, _, b, _) = image_row(maps, vanilla, i, hw, roi, r);
+        let (a, _, b, _) = image_row(maps, vanilla, i, hw, &region_of(i), r);
         (rrf + a, adr + b)
     });
     (rrf / n.max(1) as f64, adr / n.max(1) as f64)
@@ -65,6 +66,54 @@ fn box_style(roi: &Roi) -> String {
     let img = roi.image();
     let pct = |v: u32, of: u32| format!("{:.4}%", 100.0 * f64::from(v) / f64::from(of));
     format!("left:{};top:{};width:{};height:{}", pct(roi.x(), img.width), pct(roi.y(), img.height), pct(roi.w(), img.width), pct(roi.h(), img.height))
+}
+
+/// The smallest box holding every pixel of `region` (a mask's starting point for editing).
+fn bounding_box(region: &Region) -> Option<Roi> {
+    match region {
+        Region::Box(b) => Some(*b),
+        Region::Mask(m) => {
+            let img = biaslens_metrics::Inside::image(region);
+            let w = img.width as usize;
+            let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+            for (k, _) in m.inside().iter().enumerate().filter(|(_, v)| **v) {
+                let (x, y) = (k % w, k / w);
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            (x0 <= x1).then_some(())?;
+            to_roi(x0 as i64, y0 as i64, (x1 - x0 + 1) as i64, (y1 - y0 + 1) as i64, img)
+        }
+    }
+}
+
+/// The outline of a mask as an RGBA overlay: its boundary pixels (inside, with a 4-neighbour
+/// outside or on the image's edge) orange (#e69f00, the editor's colour), everything else
+/// transparent.
+fn mask_outline(region: &Region) -> Option<(Vec<u8>, ImageSize)> {
+    let Region::Mask(m) = region else { return None };
+    let img = biaslens_metrics::Inside::image(region);
+    let (w, h) = (img.width as usize, img.height as usize);
+    let inside = m.inside();
+    let at = |x: isize, y: isize| x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h && inside[y as usize * w + x as usize];
+    let mut rgba = vec![0u8; w * h * 4];
+    for y in 0..h {
+        for x in 0..w {
+            let (xi, yi) = (x as isize, y as isize);
+            if at(xi, yi) && !(at(xi - 1, yi) && at(xi + 1, yi) && at(xi, yi - 1) && at(xi, yi + 1)) {
+                rgba[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&[230, 159, 0, 255]);
+            }
+        }
+    }
+    Some((rgba, img))
+}
+
+/// The region drawn over a frame: a dashed box, or a mask's outline.
+fn region_overlay(region: &Region, label: String) -> AnyView {
+    match (region, mask_outline(region)) {
+        (Region::Box(b), _) => view! { <div class="roi" style=box_style(b)></div> }.into_any(),
+        (_, Some((rgba, img))) => view! { <div class="roi-mask"><RgbaCanvas rgba=rgba width=img.width height=img.height label=label/></div> }.into_any(),
+        _ => ().into_any(),
+    }
 }
 
 /// The inspector panel (shown once an explained image is chosen).
@@ -90,11 +139,37 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
     let r = results.clone();
     let img = r.image;
     let run_roi = results.roi;
-    let roi = move || ui.roi.get().filter(|x| x.image() == img).unwrap_or(run_roi);
     let (side, hw) = (img.width, img.pixels());
     let drag: RwSignal<Option<(u32, u32)>> = RwSignal::new(None);
     let p = &r.phis[phi];
     let Some(e) = p.explained.clone().map(Arc::new) else { return view! { <p>"no maps"</p> }.into_any() };
+    // Each image's own region when the run scored per-image regions (a box or a mask); an edited
+    // region replaces it for every image, as it replaces the run's one ROI.
+    let own: Arc<Option<Vec<Region>>> = Arc::new(e.regions.clone().filter(|r| r.iter().all(|x| biaslens_metrics::Inside::image(x) == img)));
+    let per_image = own.is_some();
+    let region_of = {
+        let own = own.clone();
+        move |i: usize| -> Region {
+            match ui.roi.get().filter(|x| x.image() == img) {
+                Some(edited) => Region::Box(edited),
+                None => own.as_ref().as_ref().and_then(|r| r.get(i).cloned()).unwrap_or(Region::Box(run_roi)),
+            }
+        }
+    };
+    let region_of = Arc::new(region_of);
+    let own_here: Option<Region> = own.as_ref().as_ref().and_then(|r| r.get(image).cloned());
+    let own_box = own_here.as_ref().and_then(bounding_box);
+    let edited = move || ui.roi.get().filter(|x| x.image() == img);
+    let roi = move || edited().or(own_box).unwrap_or(run_roi);
+    let own_kind = match &own_here {
+        Some(Region::Box(_)) => "this image's own box: ",
+        Some(Region::Mask(_)) => "this image's own mask, within ",
+        None => "",
+    };
+    let input_outline = move || match (&own_here, edited()) {
+        (Some(m @ Region::Mask(_)), None) => Some(region_overlay(m, "outline of this image's own mask".to_owned())),
+        _ => None,
+    };
     let names: Vec<String> = p.models.iter().map(|m| m.name.clone()).collect();
     // Every attribution's maps by key, in the results' order, named as the tabs name them.
     let kinds: Arc<Vec<(String, String)>> =
@@ -164,8 +239,9 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
         let e = e.clone();
         let label = label.clone();
         let names = names.clone();
+        let region_of = region_of.clone();
         move || {
-            let roi_now = roi();
+            let region_now = region_of(image);
             let cmap = colormap.get();
             let mut rows = Vec::new();
             for (kind, key) in kinds.iter() {
@@ -185,7 +261,7 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
                                 <span class="cell-title">{name.clone()}</span>
                                 <div class="frame">
                                     <RgbaCanvas rgba=rgba width=side height=side label=format!("{kind} map of {name} for {label}")/>
-                                    <div class="roi" style=box_style(&roi_now)></div>
+                                    {region_overlay(&region_now, format!("outline of the region of {label}"))}
                                 </div>
                             </div>
                         })
@@ -202,15 +278,16 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
         let kinds = kinds.clone();
         let e = e.clone();
         let names = names.clone();
+        let region_of = region_of.clone();
         move || {
-            let roi_now = roi();
+            let region_now = region_of(image);
             let mut body = Vec::new();
             for (kind, key) in kinds.iter() {
                 let Some(maps) = e.maps.get(key) else { continue };
                 let Some(vanilla) = maps.first() else { continue };
                 for (m, (mm, name)) in maps.iter().zip(&names).enumerate() {
-                    let (rrf, hrf, adr, dif) = image_row(mm, vanilla, image, hw, &roi_now, &r);
-                    let (mean_rrf, mean_adr) = kept_means(mm, vanilla, e.n, hw, &roi_now, &r);
+                    let (rrf, hrf, adr, dif) = image_row(mm, vanilla, image, hw, &region_now, &r);
+                    let (mean_rrf, mean_adr) = kept_means(mm, vanilla, e.n, hw, &*region_of, &r);
                     let sanity = match mm.sanity.get(image) {
                         Some((sum, Some(should))) => format!("{sum:.3} / {should:.3}"),
                         Some((sum, None)) => format!("{sum:.3} / —"),
@@ -247,6 +324,7 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
                     on:pointerup=move |_| drag.set(None)
                     on:pointerleave=move |_| drag.set(None)>
                     <RgbaCanvas rgba=input width=side height=side label=format!("{label}, input")/>
+                    {input_outline}
                     <div class="roi editor" id="roi-editor" tabindex="0" role="group"
                         aria-label=move || { let q = roi(); format!("Region of interest: x {}, y {}, width {}, height {}. Arrow keys move it, Shift + arrow keys resize it.", q.x(), q.y(), q.w(), q.h()) }
                         style=move || box_style(&roi()) on:keydown=on_key></div>
@@ -255,7 +333,15 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
             <div class="roi-fields">
                 {field("x", 0)}{field("y", 1)}{field("width", 2)}{field("height", 3)}
                 <button id="roi-reset" on:click=move |_| ui.roi.set(None)>"the run's region"</button>
-                <p class="small" id="roi-text">{move || { let q = roi(); format!("region {}×{} at ({}, {}) of {}×{}", q.w(), q.h(), q.x(), q.y(), img.width, img.height) }}</p>
+                <p class="small" id="roi-text" data-per-image=per_image.to_string()>{move || {
+                    let q = roi();
+                    let whose = match edited() {
+                        None => own_kind,
+                        Some(_) if per_image => "edited (every image): ",
+                        Some(_) => "",
+                    };
+                    format!("{whose}region {}×{} at ({}, {}) of {}×{}", q.w(), q.h(), q.x(), q.y(), img.width, img.height)
+                }}</p>
             </div>
         </div>
         <Legend colormap=colormap.get_untracked()/>

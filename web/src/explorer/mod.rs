@@ -9,6 +9,7 @@
 
 mod compare;
 mod inspector;
+mod planted;
 mod results;
 mod setup;
 mod share;
@@ -154,6 +155,14 @@ pub struct Ui {
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
     /// The user's image files, by name.
     pub own_files: RwSignal<Option<Arc<MemorySource>>>,
+    /// Each own image's region (a box file or mask PNGs), replacing the one ROI in the metrics.
+    pub own_regions: RwSignal<Option<planted::OwnRegions>>,
+    /// Every own image with and without the attribute, for the ground-truth reliance.
+    pub own_pairs: RwSignal<Option<planted::OwnPairs>>,
+    /// What was planted (from `plant.json` or the page's plant form), in words.
+    pub planted: RwSignal<Option<String>>,
+    /// The labels and images before the page planted into them (a new plant starts from these).
+    pub unplanted: RwSignal<Option<(Arc<LabelledImages>, Arc<MemorySource>)>>,
     /// Runs side by side (the comparison panel), in the order added.
     pub compared: RwSignal<Vec<compare::Compared>>,
     /// The compared run (index) that the run in progress computes, started from its "Run it here".
@@ -194,6 +203,10 @@ impl Ui {
             simulate_gpu_loss_at: RwSignal::new(None),
             own_labels: RwSignal::new(None),
             own_files: RwSignal::new(None),
+            own_regions: RwSignal::new(None),
+            own_pairs: RwSignal::new(None),
+            planted: RwSignal::new(None),
+            unplanted: RwSignal::new(None),
             compared: RwSignal::new(Vec::new()),
             fill_slot: RwSignal::new(None),
             keep: RwSignal::new(true),
@@ -446,7 +459,11 @@ fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>,
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
-        (Some(labels), Some(files)) => Ok(Some(Arc::new(ImagePool::new((*labels).clone(), Box::new(files), config)?))),
+        (Some(labels), Some(files)) => {
+            let pool = ImagePool::new((*labels).clone(), Box::new(files), config)?;
+            let pool = planted::with_regions(pool, ui.own_regions.get_untracked())?;
+            Ok(Some(Arc::new(planted::with_pairs(pool, ui.own_pairs.get_untracked())?)))
+        }
     }
 }
 

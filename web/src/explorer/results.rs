@@ -113,6 +113,7 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                 if seeded { format!("{} units (φ value × seed)", results.phis.len()) } else { format!("{} φ value(s)", results.phis.len()) },
                 ui.source.get_untracked(), results.config.name, results.device, results.total_seconds,
                 results.data_source.clone().unwrap_or_else(|| "the synthetic benchmark".into()))}
+            {results.per_image_regions.as_ref().map(|source| format!("Saliency scored in each image's own region from {source} (the one ROI applies to no image; the inspector draws each image's own). "))}
             {results.partial.as_ref().map(|p| format!("{} unit(s) of the config did not finish. ", p.missing.len()))}
         </p>
         <div class="controls" role="group" aria-label="What the charts show">

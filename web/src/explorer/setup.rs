@@ -522,6 +522,8 @@ fn OwnDataPicker() -> impl IntoView {
             match parsed {
                 Ok(l) => {
                     ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
+                    ui.unplanted.set(None);
+                    ui.planted.set(None);
                     ui.own_labels.set(Some(Arc::new(l)));
                     check_own(ui);
                 }
@@ -550,6 +552,8 @@ fn OwnDataPicker() -> impl IntoView {
                 }
             }
             ui.info(format!("{} image files read.", files.len()));
+            ui.unplanted.set(None);
+            ui.planted.set(None);
             ui.own_files.set(Some(Arc::new(source)));
             check_own(ui);
         });
@@ -568,7 +572,15 @@ fn OwnDataPicker() -> impl IntoView {
                 (None, Some(f)) => format!("{} image files: now choose the labels", f.files.len()),
                 (None, None) => "using the synthetic benchmark".to_string(),
             }}</p>
-            <button disabled=move || !using() || ui.running() on:click=move |_| { ui.own_labels.set(None); ui.own_files.set(None); }>"back to the synthetic data"</button>
+            <super::planted::RegionsAndPlanting/>
+            <button disabled=move || !using() || ui.running() on:click=move |_| {
+                ui.own_labels.set(None);
+                ui.own_files.set(None);
+                ui.own_regions.set(None);
+                ui.own_pairs.set(None);
+                ui.planted.set(None);
+                ui.unplanted.set(None);
+            }>"back to the synthetic data"</button>
         </details>
     }
 }
@@ -582,6 +594,8 @@ fn check_own(ui: Ui) {
     if let Err(e) = labels.check_decodable(&*files, &pre) {
         ui.own_labels.set(None);
         ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
+    } else {
+        super::planted::check_extras(ui);
     }
 }
 
