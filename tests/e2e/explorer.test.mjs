@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { serveStatic, launchChromium, watchPage } from './harness.mjs';
 
@@ -576,6 +577,25 @@ function plantedConfig() {
   };
 }
 
+/** A greyscale PNG of `w`×`h` whose pixel (x, y) is `value(x, y)` (0–255). */
+function grayPng(w, h, value) {
+  const raw = Buffer.alloc((w + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[y * (w + 1) + 1 + x] = value(x, y);
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(zlib.crc32(body), body.length + 4);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // 8 bits, greyscale, no interlace
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 test('planted artifact: the page plants as the CLI does, reads its folder, and its per-image-box metrics and reliance equal `biaslens run`', { timeout: 600_000 }, async () => {
   assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
   // 2,000 faces exported by the CLI stand in for a user's photos; `biaslens plant` puts a star
@@ -589,8 +609,8 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
   const manifest = JSON.parse(fs.readFileSync(path.join(planted, 'plant.json'), 'utf8'));
   const CONFIG = plantedConfig();
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(CONFIG));
-  const runNative = (extra) => execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'config.json'), '--labels', path.join(planted, 'labels.csv'),
-    '--images', path.join(planted, 'images'), '--boxes', path.join(planted, 'boxes.csv'), '--counterfactuals', planted,
+  const runNative = (extra, regions = ['--boxes', path.join(planted, 'boxes.csv')]) => execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'config.json'),
+    '--labels', path.join(planted, 'labels.csv'), '--images', path.join(planted, 'images'), ...regions, '--counterfactuals', planted,
     '--out', path.join(dir, 'native.html'), '--json', path.join(dir, 'native.json'), ...extra]);
   // The vanilla model is trained once natively and then loaded by both sides: training is not
   // bit-reproducible across backends (wasm SIMD and native rayon sum in other orders and Adam
@@ -695,12 +715,55 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     const firstBox = await page.textContent('#roi-text');
     const meanRrf = Number(await page.getAttribute('#inspector-metrics tr[data-kind="LRP"][data-model="Vanilla"] td[data-metric="mean-rrf"]', 'data-value'));
     assert.ok(Math.abs(meanRrf - p.models[0].attributions.lrp.saliency.pooled.rrf.mean) < 1e-6, `inspector ${meanRrf} vs run ${p.models[0].attributions.lrp.saliency.pooled.rrf.mean}`);
-    await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-planted-inspector.png') });
-    // Another image has its own box.
-    await page.locator('#explained .thumb-button').nth(1).click();
-    await page.waitForFunction((b) => document.getElementById('roi-text')?.textContent !== b, firstBox);
+    // Another image has its own box; shown on one with the star.
+    const thumbs = page.locator('#explained .thumb-button');
+    const openOneWithTheStar = async () => {
+      for (let i = 1; i < (await thumbs.count()); i++) {
+        await thumbs.nth(i).click();
+        await page.waitForSelector('#inspector-metrics tbody tr');
+        if (/, with the attribute/.test(await page.textContent('#inspector p.explain'))) return true;
+      }
+      return false;
+    };
+    assert.ok(await openOneWithTheStar(), 'an explained image with the star');
+    assert.notEqual(await page.textContent('#roi-text'), firstBox);
     assert.match(await page.textContent('#roi-text'), /^this image's own box/);
+    await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-planted-inspector.png') });
     await page.locator('#reliance').screenshot({ path: path.join(outDir, 'explorer-planted-reliance.png') });
+
+    // 5. Masks instead of boxes: each image's disc inscribed in its box (the star's circle), as
+    // PNGs named after the images. Same model, same pairs: the reliance is unchanged, RRF is now
+    // scored in the discs, in the page as in `biaslens run --masks`.
+    const masks = path.join(dir, 'masks');
+    fs.mkdirSync(masks);
+    for (const line of fs.readFileSync(path.join(planted, 'boxes.csv'), 'utf8').trim().split('\n').slice(1)) {
+      const [name, x0, y0, x1, y1] = line.split(',');
+      const [cx, cy, r] = [(+x0 + +x1) / 2, (+y0 + +y1) / 2, (x1 - x0) / 2];
+      fs.writeFileSync(path.join(masks, name), grayPng(48, 48, (x, y) => ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= r * r ? 255 : 0)));
+    }
+    runNative(['--vanilla-weights', weights], ['--masks', masks]);
+    const nativeMasks = JSON.parse(fs.readFileSync(path.join(dir, 'native.json'), 'utf8'));
+    assert.equal(nativeMasks.per_image_regions, 'masks/');
+    await page.setInputFiles('#own-masks', fs.readdirSync(masks).map((f) => path.join(masks, f)));
+    await page.waitForFunction(() => document.getElementById('own-extra-status')?.textContent.includes('own mask from 2000 mask files'), null, { timeout: 60_000 });
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    const masked = (await exportReport(page)).results;
+    assert.equal(masked.per_image_regions, '2000 mask files');
+    for (let m = 0; m < nativeMasks.phis[0].models.length; m++) {
+      const a = masked.phis[0].models[m];
+      const b = nativeMasks.phis[0].models[m];
+      near(`${b.name} |Δ logit| (masks run)`, a.reliance.logit_change.value, b.reliance.logit_change.value, TOL);
+      near(`${b.name} LRP RRF in each image's mask`, a.attributions.lrp.saliency.pooled.rrf.mean, b.attributions.lrp.saliency.pooled.rrf.mean, TOL);
+      near(`${b.name} IG HRF in each image's mask`, a.attributions.ig.saliency.pooled.hrf.mean, b.attributions.ig.saliency.pooled.hrf.mean, TOL);
+      assert.notEqual(b.attributions.lrp.saliency.pooled.rrf.mean, n.models[m].attributions.lrp.saliency.pooled.rrf.mean, 'the discs, not the boxes, were scored');
+    }
+    console.log(`# planted runs (boxes, masks): worst page–native |Δ| ${worst.toExponential(2)}`);
+    // The inspector outlines the mask of an image with the star.
+    assert.ok(await openOneWithTheStar(), 'an explained image with the star');
+    assert.match(await page.textContent('#roi-text'), /^this image's own mask, within region/);
+    assert.ok((await page.locator('#inspector .roi-mask canvas').count()) > 1, 'the mask outline on the input and on every map');
+    await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-planted-mask-inspector.png') });
   });
 });
 

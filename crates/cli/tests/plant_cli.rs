@@ -213,3 +213,54 @@ fn a_planted_dataset_runs_with_its_boxes_and_counterfactuals() {
     assert!(matches!(e, biaslens_experiment::MergeError::Mismatch { what: "data", .. }), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn masks_drawn_as_the_boxes_score_as_the_boxes_and_a_saved_vanilla_model_reproduces_the_run() {
+    let d = dir("masks");
+    let (labels, images) = export(&d, 1500);
+    let planted = d.join("planted");
+    ok(&plant(&labels, &images, &planted, &["--phi", "0", "--size", "0.25", "--seed", "1"]));
+    let boxes = planted.join("boxes.csv");
+    let models = d.join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    let (by_box, _) = run(&d, &planted, "boxes", &["--boxes".as_ref(), boxes.as_os_str(), "--save-vanilla".as_ref(), models.as_os_str()]);
+    // Every image's mask is its box, drawn as a PNG at the image's size (32×32): the same pixels
+    // in model pixels (no resize at this size), so every number is the same.
+    let table = parse_box_csv(&std::fs::read(&boxes).expect("boxes"), "boxes.csv").expect("reads");
+    let masks = d.join("masks");
+    std::fs::create_dir_all(&masks).expect("mkdir");
+    for (name, b) in table.images.iter().zip(&table.boxes) {
+        let mask = image::GrayImage::from_fn(32, 32, |x, y| image::Luma([if (b.x0..b.x1).contains(&x) && (b.y0..b.y1).contains(&y) { 255 } else { 0 }]));
+        mask.save(masks.join(name)).expect("mask written");
+    }
+    let (by_mask, _) = run(&d, &planted, "masks", &["--masks".as_ref(), masks.as_os_str()]);
+    assert_eq!(by_mask.per_image_regions.as_deref(), Some("masks/"));
+    assert_eq!(by_mask.without_timings().phis, by_box.without_timings().phis, "a mask equal to the box scores as the box");
+    // The vanilla model of φ = −0.9 written by --save-vanilla and read back by --vanilla-weights:
+    // that unit's models are the trained run's, bit for bit (same device, same weights).
+    let saved = models.join(format!("vanilla-phi-0.9-seed{}.safetensors", by_box.seed));
+    assert!(saved.is_file(), "--save-vanilla wrote {}", saved.display());
+    assert_eq!(std::fs::read_dir(&models).expect("listed").count(), 2, "one model per unit");
+    let (loaded, _) = run(&d, &planted, "loaded", &["--boxes".as_ref(), boxes.as_os_str(), "--vanilla-weights".as_ref(), saved.as_os_str()]);
+    assert_eq!(loaded.without_timings().phis[0].models, by_box.without_timings().phis[0].models);
+    // A missing mask is named.
+    std::fs::remove_file(masks.join(&table.images[3])).expect("removed");
+    let config = d.join("exp.json");
+    let out = biaslens()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--labels")
+        .arg(planted.join("labels.csv"))
+        .arg("--images")
+        .arg(planted.join("images"))
+        .arg("--masks")
+        .arg(&masks)
+        .arg("--out")
+        .arg(d.join("x.html"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--masks") && err.contains(&table.images[3]) && err.contains("no mask for image"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -41,7 +41,7 @@ impl OwnRegions {
     fn describe(&self) -> String {
         match self {
             Self::Boxes { name, .. } => format!("each image's own box from {name}"),
-            Self::Masks { name, files } => format!("each image's own mask from {name} ({} files)", files.files.len()),
+            Self::Masks { name, .. } => format!("each image's own mask from {name}"),
         }
     }
 }
