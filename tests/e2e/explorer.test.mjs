@@ -764,6 +764,45 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     assert.match(await page.textContent('#roi-text'), /^this image's own mask, within region/);
     assert.ok((await page.locator('#inspector .roi-mask canvas').count()) > 1, 'the mask outline on the input and on every map');
     await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-planted-mask-inspector.png') });
+
+    // 6. Bad inputs: a message in words naming the file, what was chosen before stays, and the
+    // results stay.
+    const clearNotes = () => page.evaluate(() => document.querySelectorAll('.note .dismiss').forEach((b) => b.click()));
+    const expectError = async (re) => {
+      const shown = await page.waitForFunction((src) => [...document.querySelectorAll('.note.error')].map((e) => e.textContent).find((t) => new RegExp(src).test(t)), re.source, { timeout: 20_000 })
+        .catch(async () => assert.fail(`no error matching ${re} among ${await page.textContent('#notes')}`));
+      return shown.jsonValue();
+    };
+    await clearNotes();
+    // A box file of other images: not used, the masks stay.
+    fs.writeFileSync(path.join(dir, 'other-boxes.csv'), 'image,x0,y0,x1,y1\nsomeone-else.png,0,0,4,4\n');
+    await page.setInputFiles('#own-boxes', path.join(dir, 'other-boxes.csv'));
+    assert.match(await expectError(/other-boxes\.csv/), /someone-else\.png.*Not used: the run keeps each image's own mask from 2000 mask files/);
+    assert.match(await page.textContent('#own-extra-status'), /regions: each image's own mask from 2000 mask files/);
+    // Pairs that lack the images: not used, the planted pairs stay.
+    fs.mkdirSync(path.join(dir, 'few', 'with'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'few', 'clean'), { recursive: true });
+    fs.copyFileSync(path.join(planted, 'with', '000001.png'), path.join(dir, 'few', 'with', '000001.png'));
+    fs.copyFileSync(path.join(planted, 'clean', '000001.png'), path.join(dir, 'few', 'clean', '000001.png'));
+    await clearNotes();
+    await page.setInputFiles('#own-pairs', path.join(dir, 'few'));
+    assert.match(await expectError(/few\/with and few\/clean/), /000002\.png.*Not used: the run keeps planted\/with and planted\/clean/);
+    // A box file that is not one: refused before anything changes.
+    await clearNotes();
+    fs.writeFileSync(path.join(dir, 'not-boxes.csv'), 'image,x0,y0,x1,y1\n000001.png,0,zero,4,4\n');
+    await page.setInputFiles('#own-boxes', path.join(dir, 'not-boxes.csv'));
+    assert.match(await expectError(/not-boxes\.csv was not used/), /line 2/);
+    // A folder that is not a planted one, and a φ the labels cannot reach: nothing changes.
+    await clearNotes();
+    await page.setInputFiles('#own-planted', masks);
+    assert.match(await expectError(/The planted folder was not used/), /masks has no labels\.csv/);
+    await page.fill('#plant-phi', '1');
+    await page.press('#plant-phi', 'Tab');
+    await page.click('#plant-button');
+    assert.match(await expectError(/Nothing planted/), /cannot be reached.*The chosen images are unchanged/);
+    assert.match(await page.textContent('#own-status'), /^using labels\.csv \(2000 rows, 2000 files\)/);
+    assert.match(await page.textContent('#own-extra-status'), /reliance measured on planted\/with and planted\/clean/);
+    assert.match(await page.textContent('#results-source'), /own mask from 2000 mask files|Saliency scored in each image's own region/);
   });
 });
 

@@ -100,6 +100,33 @@ pub fn check_extras(ui: Ui) {
     }
 }
 
+/// Uses `regions` if they fit the chosen labels and images (or none are chosen yet); else says why
+/// and keeps the regions in use.
+fn offer_regions(ui: Ui, regions: OwnRegions, done: &str) {
+    if let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
+        let config = ui.config.get_untracked();
+        if let Err(e) = ImagePool::new((*labels).clone(), Box::new(files), &config).and_then(|p| with_regions(p, Some(regions.clone()))) {
+            return ui.error(format!("{e}. Not used: the run keeps {}.", ui.own_regions.with_untracked(|r| r.as_ref().map_or("the one ROI".to_owned(), OwnRegions::describe))));
+        }
+    }
+    ui.own_regions.set(Some(regions));
+    ui.info(done.to_owned());
+}
+
+/// Uses `pairs` if they hold every chosen image (or none are chosen yet); else says why and keeps
+/// the pairs in use.
+fn offer_pairs(ui: Ui, pairs: OwnPairs) {
+    if let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
+        let config = ui.config.get_untracked();
+        if let Err(e) = ImagePool::new((*labels).clone(), Box::new(files), &config).and_then(|p| with_pairs(p, Some(pairs.clone()))) {
+            let kept = ui.own_pairs.with_untracked(|p| p.as_ref().map_or("no pairs".to_owned(), |p| p.name.clone()));
+            return ui.error(format!("{e}. Not used: the run keeps {kept}."));
+        }
+    }
+    ui.info(format!("{}: each model's reliance on the attribute is measured on these pairs.", pairs.name));
+    ui.own_pairs.set(Some(pairs));
+}
+
 /// A chosen folder: its name, its top-level files and, per first-level subfolder, its files.
 struct Folder {
     root: String,
@@ -324,9 +351,8 @@ pub fn RegionsAndPlanting() -> impl IntoView {
             if let Err(e) = biaslens_data::parse_box_csv(&bytes, &name) {
                 return ui.error(format!("{name} was not used: {e}"));
             }
-            ui.own_regions.set(Some(OwnRegions::Boxes { name: name.clone(), bytes: Arc::new(bytes) }));
-            ui.info(format!("{name}: each image's saliency is scored in its own box."));
-            check_extras(ui);
+            let done = format!("{name}: each image's saliency is scored in its own box.");
+            offer_regions(ui, OwnRegions::Boxes { name, bytes: Arc::new(bytes) }, &done);
         });
     };
     let on_masks = move |ev: leptos::ev::Event| {
@@ -343,9 +369,8 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                 }
             }
             let name = format!("{} mask files", files.len());
-            ui.own_regions.set(Some(OwnRegions::Masks { name, files: Arc::new(masks) }));
-            ui.info(format!("{} mask files: each image's saliency is scored in its own mask.", files.len()));
-            check_extras(ui);
+            let done = format!("{name}: each image's saliency is scored in its own mask.");
+            offer_regions(ui, OwnRegions::Masks { name, files: Arc::new(masks) }, &done);
         });
     };
     let on_pairs = move |ev: leptos::ev::Event| {
@@ -363,11 +388,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                 _ => Err(format!("{} needs the folders with/ and clean/ (every listed image with and without the attribute, as biaslens plant writes them)", f.root)),
             });
             match read {
-                Ok(p) => {
-                    ui.info(format!("{}: each model's reliance on the attribute is measured on these pairs.", p.name));
-                    ui.own_pairs.set(Some(p));
-                    check_extras(ui);
-                }
+                Ok(p) => offer_pairs(ui, p),
                 Err(e) => ui.error(format!("The counterfactual folder was not used: {e}")),
             }
         });
