@@ -647,6 +647,7 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     const c = manifest.counts;
     assert.ok(status.includes(`in ${c.t1a1 + c.t0a1} of 2000 images; φ asked 0, achieved ${manifest.phi_achieved.toFixed(4)} (target 1: ${c.t1a1} with, ${c.t1a0} without; target 0: ${c.t0a1} with, ${c.t0a0} without)`), status);
     assert.match(status, /regions: each image's own box from the planted boxes · reliance measured on the planted pairs/);
+    await page.locator('details.own').screenshot({ path: path.join(outDir, 'explorer-planted-setup.png') });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#boxes-download')]);
     const boxesFile = path.join(dir, 'page-boxes.csv');
     await download.saveAs(boxesFile);

@@ -567,13 +567,16 @@ fn OwnDataPicker() -> impl IntoView {
             <label class="field"><span>"the image files (select them all)"</span>
                 <input type="file" id="own-images" multiple accept="image/*" on:change=on_images disabled=move || ui.running()/></label>
             <p class="small" id="own-status">{move || match (ui.own_labels.get(), ui.own_files.get()) {
-                (Some(l), Some(f)) => format!("using {} ({} rows, {} files), padded to a square and resized to the image side above; the paper's box of the chosen attribute", l.source, l.len(), f.files.len()),
+                (Some(l), Some(f)) => format!(
+                    "using {} ({} rows, {} files), padded to a square and resized to the image side above; {}",
+                    l.source, l.len(), f.files.len(),
+                    if ui.own_regions.with(Option::is_some) { "each image's own region (below)" } else { "the paper's box of the chosen attribute" }
+                ),
                 (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
                 (None, Some(f)) => format!("{} image files: now choose the labels", f.files.len()),
                 (None, None) => "using the synthetic benchmark".to_string(),
             }}</p>
-            <super::planted::RegionsAndPlanting/>
-            <button disabled=move || !using() || ui.running() on:click=move |_| {
+            <button id="own-back" disabled=move || !using() || ui.running() on:click=move |_| {
                 ui.own_labels.set(None);
                 ui.own_files.set(None);
                 ui.own_regions.set(None);
@@ -581,6 +584,7 @@ fn OwnDataPicker() -> impl IntoView {
                 ui.planted.set(None);
                 ui.unplanted.set(None);
             }>"back to the synthetic data"</button>
+            <super::planted::RegionsAndPlanting/>
         </details>
     }
 }
