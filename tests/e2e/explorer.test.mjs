@@ -666,8 +666,12 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
     console.log(`# planted run in the page: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert.match(await page.textContent('#results-source'), /Saliency scored in each image's own region from boxes\.csv/);
-    const { results } = await exportReport(page);
+    const { results, html } = await exportReport(page);
     assert.equal(results.per_image_regions, 'boxes.csv');
+    // The report the page exports shows every model's reliance, as the page's table does.
+    assert.match(html, /<h2 id="reliance">/);
+    for (const m of results.phis[0].models) assert.ok(html.includes(`<td>${m.name}</td><td>${m.reliance.logit_change.value.toFixed(3)}`), `${m.name}'s reliance in the report`);
+    assert.match(html, /one region per image, from boxes\.csv/);
     assert.equal(results.data_source, native.data_source);
 
     // 3. Page against `biaslens run` on the same files, config and vanilla model. Splits are
