@@ -2,7 +2,8 @@
 // link reproduces identical numbers; the page's numbers equal the native CLI's on the same
 // config; the paper's claims are shown graded with the ground-truth reliance; seeds and presets
 // work; a bad file shows an error and keeps the results; the ROI is edited with the keyboard
-// alone; report export and import; nothing leaves 127.0.0.1.
+// alone; report export and import; nothing leaves 127.0.0.1; an artifact planted in the page or
+// by `biaslens plant` runs with per-image boxes, masks and counterfactuals as `biaslens run` does.
 //
 // Inputs (set by `cargo xtask test`): BIASLENS_DIST = built page, BIASLENS_CLI = native binary.
 // BIASLENS_FULL_DEMO=1 also runs the full default demo (every φ and method) on the CPU fallback;
@@ -631,6 +632,8 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     await applyConfig(page, CONFIG);
     await page.evaluate(() => { document.querySelector('details.own').open = true; document.getElementById('plant-form').open = true; });
 
+    await page.setInputFiles('#weights-file', weights);
+    await page.waitForSelector('.loaded');
     // 1. Planting in the page: the same photos and settings give the CLI's choice and boxes.
     await page.setInputFiles('#own-images', images);
     await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('2000 image files'));
@@ -652,6 +655,11 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     const boxesFile = path.join(dir, 'page-boxes.csv');
     await download.saveAs(boxesFile);
     assert.equal(fs.readFileSync(boxesFile, 'utf8'), fs.readFileSync(path.join(planted, 'boxes.csv'), 'utf8'), 'the page plants every box where the CLI does');
+    // Run in place on the set planted here (below: the same run on the CLI's files).
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    const inPlace = (await exportReport(page)).results;
+    assert.equal(inPlace.per_image_regions, 'the planted boxes');
 
     // 2. The folder `biaslens plant` wrote, chosen as a folder: labels, images, boxes, pairs and
     // plant.json are taken from it.
@@ -659,8 +667,6 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     await page.waitForFunction(() => document.getElementById('own-extra-status')?.textContent.includes('planted by biaslens plant'), null, { timeout: 60_000 });
     assert.match(await page.textContent('#own-extra-status'), /regions: each image's own box from boxes\.csv · reliance measured on planted\/with and planted\/clean · planted by biaslens plant: a star in 1000 of 2000 images; φ asked 0, achieved 0\.0000/);
     assert.match(await page.textContent('#own-status'), /^using labels\.csv \(2000 rows, 2000 files\)/);
-    await page.setInputFiles('#weights-file', weights);
-    await page.waitForSelector('.loaded');
     const t0 = Date.now();
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
@@ -673,6 +679,8 @@ test('planted artifact: the page plants as the CLI does, reads its folder, and i
     for (const m of results.phis[0].models) assert.ok(html.includes(`<td>${m.name}</td><td>${m.reliance.logit_change.value.toFixed(3)}`), `${m.name}'s reliance in the report`);
     assert.match(html, /one region per image, from boxes\.csv/);
     assert.equal(results.data_source, native.data_source);
+    // The set planted in the page and the CLI's files give the same run, every number.
+    assert.deepEqual(stable(inPlace).phis, stable(results).phis, 'planting in the page equals biaslens plant, through the whole run');
 
     // 3. Page against `biaslens run` on the same files, config and vanilla model. Splits are
     // label-only: equal. The rest is one forward/backward computation per batch on two backends
