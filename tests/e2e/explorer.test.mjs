@@ -467,6 +467,38 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       checked++;
     }
     assert.ok(own.length >= 25, `${own.length} own-data cases`);
+    // Own images with a bad box file, masks or counterfactual folder, and a φ the plant form
+    // cannot reach: the library's message, the labels and images kept, the results kept.
+    await page.evaluate(() => { document.getElementById('plant-form').open = true; });
+    const extras = cases.filter((c) => c.page === 'own-regions' || c.page === 'plant');
+    assert.ok(extras.length >= 6, `${extras.length} region, pair and plant cases`);
+    for (const c of extras) {
+      await clearNotes();
+      const imagesDir = path.join(corpus, c.params.images ?? c.files.find((f) => f.endsWith('images/')));
+      await page.setInputFiles('#own-images', fs.readdirSync(imagesDir).map((f) => path.join(imagesDir, f)));
+      await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('image files'));
+      await page.setInputFiles('#own-labels', path.join(corpus, c.params.csv));
+      await page.waitForFunction(() => document.getElementById('own-status')?.textContent.startsWith('using'));
+      if (c.params.boxes) await page.setInputFiles('#own-boxes', path.join(corpus, c.params.boxes));
+      if (c.params.masks) {
+        const dir = path.join(corpus, c.params.masks);
+        await page.setInputFiles('#own-masks', fs.readdirSync(dir).map((f) => path.join(dir, f)));
+      }
+      if (c.params.counterfactuals) await page.setInputFiles('#own-pairs', path.join(corpus, c.params.counterfactuals));
+      if (c.page === 'plant') {
+        await page.fill('#plant-phi', String(c.params.phi));
+        await page.fill('#plant-rate', String(c.params.attribute_rate));
+        await page.press('#plant-rate', 'Tab');
+        await page.click('#plant-button');
+      }
+      const text = await errorText();
+      for (const want of [...c.expect, ...(c.expect_lib ?? [])]) assert.ok(text.includes(want), `${c.id}: "${want}" missing from: ${text}`);
+      assert.match(await page.textContent('#own-status'), /^using /, `${c.id}: the labels and images are kept`);
+      assert.match(await page.textContent('#own-extra-status'), /regions: the one ROI of the chosen attribute · no counterfactual pairs/, `${c.id}: nothing bad taken`);
+      assert.deepEqual(await tableNumbers(page), numbers, `${c.id}: earlier results kept`);
+      await page.click('#own-back');
+      checked++;
+    }
     // A request too large for a browser tab is refused before any work, naming the field.
     await clearNotes();
     const huge = { ...config, data: { ...config.data, synthetic: { ...config.data.synthetic, size: 224 }, pool: 20000 },

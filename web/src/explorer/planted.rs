@@ -399,6 +399,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
     let size = RwSignal::new("0.15".to_owned());
     let place = RwSignal::new("0, 0, 1, 1".to_owned());
     let seed = RwSignal::new("0".to_owned());
+    let rate = RwSignal::new("0.5".to_owned());
     let busy = RwSignal::new(false);
     let plant = move |_| {
         let colour = [255, 0, 255];
@@ -413,7 +414,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                 size: number("size", &size.get_untracked())?,
                 placement: parse_place(&place.get_untracked())?,
                 phi: number("φ", &phi.get_untracked())?,
-                attribute_rate: 0.5,
+                attribute_rate: number("share of images planted", &rate.get_untracked())?,
                 seed: seed.get_untracked().trim().parse().map_err(|_| format!("seed: \"{}\" is not a whole number ≥ 0", seed.get_untracked().trim()))?,
             })
         })();
@@ -477,6 +478,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                 {text_field("φ with the target", "plant-phi", phi)}
                 {text_field("size (fraction of the shorter side)", "plant-size", size)}
                 {text_field("place: X0,Y0,X1,Y1 to draw from, or X,Y", "plant-place", place)}
+                {text_field("share of images planted", "plant-rate", rate)}
                 {text_field("seed", "plant-seed", seed)}
                 <button id="plant-button" disabled=move || !have_data() || ui.running() || busy.get() on:click=plant>"Plant and use"</button>
             </details>
