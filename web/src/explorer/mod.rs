@@ -8,6 +8,7 @@
 //! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
 mod compare;
+mod files;
 mod inspector;
 mod results;
 mod setup;
@@ -19,7 +20,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use biaslens_data::{LabelledImages, MemorySource};
+use biaslens_data::LabelledImages;
+pub use files::PickedFiles;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{
     ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
@@ -152,8 +154,11 @@ pub struct Ui {
     pub hidden: RwSignal<Vec<Panel>>,
     /// The user's labels (own CSV or CelebA's attribute list), replacing the synthetic pool.
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
-    /// The user's image files, by name.
-    pub own_files: RwSignal<Option<Arc<MemorySource>>>,
+    /// The user's image files, by name: `File` handles, read only when a batch needs them.
+    pub own_files: RwSignal<Option<Arc<PickedFiles>>>,
+    /// CelebA's official partition of the user's labels (`list_eval_partition.txt`), aligned
+    /// with them; cleared when other labels are chosen.
+    pub own_partition: RwSignal<Option<Arc<biaslens_experiment::PoolPartition>>>,
     /// Runs side by side (the comparison panel), in the order added.
     pub compared: RwSignal<Vec<compare::Compared>>,
     /// The compared run (index) that the run in progress computes, started from its "Run it here".
@@ -194,6 +199,7 @@ impl Ui {
             simulate_gpu_loss_at: RwSignal::new(None),
             own_labels: RwSignal::new(None),
             own_files: RwSignal::new(None),
+            own_partition: RwSignal::new(None),
             compared: RwSignal::new(Vec::new()),
             fill_slot: RwSignal::new(None),
             keep: RwSignal::new(true),
@@ -446,7 +452,14 @@ fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>,
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
-        (Some(labels), Some(files)) => Ok(Some(Arc::new(ImagePool::new((*labels).clone(), Box::new(files), config)?))),
+        (Some(labels), Some(files)) => {
+            let pool = ImagePool::new((*labels).clone(), Box::new(files), config)?;
+            let pool = match ui.own_partition.get_untracked() {
+                Some(p) => pool.with_partition((*p).clone()),
+                None => pool,
+            };
+            Ok(Some(Arc::new(pool)))
+        }
     }
 }
 
