@@ -445,8 +445,8 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       checked++;
     }
     // Own data: label files (CSV or CelebA lists) and images through the pickers. Not reachable
-    // from the page: the partition file (the page makes its own splits), another target column
-    // than Smiling, and a pool too small for the splits (the page says so in the split table).
+    // from the page: another target column than Smiling, and a pool too small for the splits (the
+    // page says so in the split table). CelebA's partition files follow, through their own input.
     await page.evaluate(() => { document.querySelector('details.own').open = true; });
     const own = cases.filter((c) => c.page === 'own-data' && !c.params.official && (c.params.target ?? 'Smiling') === 'Smiling' && c.id !== 'celeba-empty-cell');
     for (const c of own) {
@@ -499,6 +499,22 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       await page.click('#own-back');
       checked++;
     }
+    // The official partition: its input takes a file once the labels are chosen.
+    const partitions = cases.filter((c) => c.page === 'own-data' && c.params.official && c.files[1]?.endsWith('list_eval_partition.txt'));
+    for (const c of partitions) {
+      await clearNotes();
+      await page.setInputFiles('#own-labels', path.join(corpus, c.files[0]));
+      await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('rows): now choose the image files'));
+      await page.setInputFiles('#own-partition', path.join(corpus, c.files[1]));
+      const text = await errorText();
+      for (const want of [...c.expect, ...(c.expect_lib ?? [])]) {
+        assert.ok(text.includes(want), `${c.id}: "${want}" missing from: ${text}`);
+      }
+      assert.deepEqual(await tableNumbers(page), numbers, `${c.id}: earlier results kept`);
+      await page.evaluate(() => document.querySelector('details.own button').click());
+      checked++;
+    }
+    assert.ok(partitions.length >= 5, `${partitions.length} partition cases`);
     // A request too large for a browser tab is refused before any work, naming the field.
     await clearNotes();
     const huge = { ...config, data: { ...config.data, synthetic: { ...config.data.synthetic, size: 224 }, pool: 20000 },
@@ -568,8 +584,17 @@ test('own images: CelebA-layout files through the folder picker run the experime
     await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('2000 image files'));
     await page.setInputFiles('#own-labels', path.join(dir, 'list_attr_celeba.txt'));
     await page.waitForFunction(() => document.getElementById('own-status')?.textContent.startsWith('using list_attr_celeba.txt'));
+    // CelebA's official partition: the split table follows it; taken back by choosing the labels
+    // again (the run below uses the authors' blocks, as the CLI without --partition).
+    const blocks = await page.textContent('#split-counts');
+    await page.setInputFiles('#own-partition', path.join(dir, 'list_eval_partition.txt'));
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('official partition list_eval_partition.txt'));
+    assert.doesNotMatch(await page.textContent('#split-counts'), /cannot be made/);
+    await page.setInputFiles('#own-labels', path.join(dir, 'list_attr_celeba.txt'));
+    await page.waitForFunction(() => !document.getElementById('own-status')?.textContent.includes('official partition'));
     // The split table now counts the user's pool.
     const train = await page.textContent('#split-counts');
+    assert.equal(train, blocks);
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
     assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);

@@ -46,6 +46,12 @@ pub struct Args {
     /// The folder holding the images the label file names (JPEG or PNG).
     #[arg(long, requires = "labels")]
     images: Option<PathBuf>,
+    /// CelebA's official partition (`list_eval_partition.txt` or Kaggle's `.csv`): draw the
+    /// train split from its train rows (0), the debias split from its validation rows (1) and the
+    /// test split from its test rows (2), instead of the authors' contiguous blocks. Needs
+    /// `--labels`.
+    #[arg(long, requires = "labels")]
+    partition: Option<PathBuf>,
     /// Score every image's saliency in its own box instead of the config's one ROI: a CSV with
     /// the columns `image,x0,y0,x1,y1` in the original images' pixels (`biaslens plant` writes
     /// one). Needs `--labels`.
@@ -162,7 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     options.pretrained_weights = pretrained_start(&mut config, args.pretrained.as_deref(), &args.config)?;
     if let (Some(labels), Some(images)) = (&args.labels, &args.images) {
-        let mut pool = own_pool(labels, images, &config)?;
+        let mut pool = own_pool(labels, images, args.partition.as_deref(), &config)?;
         if let Some(boxes) = &args.boxes {
             let bytes = std::fs::read(boxes).with_context(|| format!("reading the box file {}", boxes.display()))?;
             pool = pool.with_boxes(&bytes, &file_name(boxes)).map_err(|e| anyhow::anyhow!("--boxes: {e}"))?;
@@ -225,15 +231,23 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// The user's labelled images, built as the page builds them, every listed image checked to
-/// decode before any compute.
-fn own_pool(labels: &Path, images: &Path, config: &ExperimentConfig) -> anyhow::Result<ImagePool> {
+/// The user's labelled images, built as the page builds them: every listed image checked to be
+/// in the folder (by name, nothing read), the official partition if given. The images the
+/// splits pick, and only those, are decoded: checked before any compute, then a chunk at a time
+/// per split, so memory does not grow with the folder (all of CelebA's 202,599 images work).
+fn own_pool(labels: &Path, images: &Path, partition: Option<&Path>, config: &ExperimentConfig) -> anyhow::Result<ImagePool> {
     anyhow::ensure!(images.is_dir(), "--images {} is not a folder", images.display());
     let bytes = std::fs::read(labels).with_context(|| format!("reading the label file {}", labels.display()))?;
     let name = file_name(labels);
-    let pool = ImagePool::from_labels(&bytes, &name, Box::new(DirSource { root: images.to_path_buf() }), config)
+    let mut pool = ImagePool::from_labels(&bytes, &name, Box::new(DirSource { root: images.to_path_buf() }), config)
         .map_err(|e| anyhow::anyhow!(e))?;
-    pool.check_decodable().map_err(|e| anyhow::anyhow!("{e} (in {})", images.display()))?;
+    drop(bytes);
+    if let Some(file) = partition {
+        let bytes = std::fs::read(file).with_context(|| format!("reading the partition file {}", file.display()))?;
+        let parsed = biaslens_experiment::PoolPartition::parse(&bytes, &file_name(file), &pool.labelled).map_err(|e| anyhow::anyhow!("--partition: {e}"))?;
+        pool = pool.with_partition(parsed);
+    }
+    pool.check_listed().map_err(|e| anyhow::anyhow!("{e} (in {})", images.display()))?;
     Ok(pool)
 }
 

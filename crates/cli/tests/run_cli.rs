@@ -254,6 +254,27 @@ fn run_on_own_images_matches_the_library() {
     let lib = pollster::block_on(biaslens_experiment::run_experiment_with(&c, &device, &options, |_| {}, || false)).expect("library run");
     assert_eq!(cli.without_timings().phis, lib.without_timings().phis, "the CLI's numbers are the library's");
 
+    // CelebA's official partition: the splits come from its rows (which rows: the library's
+    // `the_official_partition_chooses_the_split_pools`), and the results say so.
+    let out = biaslens()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--images")
+        .arg(&images)
+        .arg("--partition")
+        .arg(data.join("list_eval_partition.txt"))
+        .arg("--out")
+        .arg(d.join("official.html"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let official = biaslens_experiment::import_report(&std::fs::read_to_string(&json).expect("written")).expect("imports");
+    assert!(official.data_source.as_deref().is_some_and(|s| s.ends_with("official partition list_eval_partition.txt")), "{:?}", official.data_source);
+
     // A missing image: refused before any work, naming the file and line.
     std::fs::remove_file(images.join("000010.jpg")).expect("exists");
     let out = biaslens()

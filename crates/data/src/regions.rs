@@ -322,10 +322,31 @@ impl LabelledImages {
     /// As [`LabelledImages::original_sizes`]; [`DataError::Mismatch`] naming the mask for a missing
     /// mask or one refused by [`mask_region`].
     pub fn mask_regions(&self, masks: &impl ImageSource, source: &impl ImageSource, pre: &Preprocess) -> Result<Vec<Region>, DataError> {
-        let sizes = self.original_sizes(source)?;
+        self.mask_regions_of_sizes(masks, &self.original_sizes(source)?, pre)
+    }
+
+    /// [`LabelledImages::original_sizes`], reading each image with
+    /// [`ImageSource::read_async`] (the page's files can only be read so).
+    ///
+    /// # Errors
+    /// As [`LabelledImages::original_sizes`].
+    pub async fn original_sizes_async(&self, source: &(impl ImageSource + ?Sized)) -> Result<Vec<ImageSize>, DataError> {
+        let mut sizes = Vec::with_capacity(self.len());
+        for i in 0..self.len() {
+            let bytes = source.read_async(&self.images[i]).await.map_err(|reason| self.bad_image(i, reason))?;
+            sizes.push(image_size(&bytes).map_err(|reason| self.bad_image(i, reason))?);
+        }
+        Ok(sizes)
+    }
+
+    /// [`LabelledImages::mask_regions`] for images whose original sizes are `sizes` (list order).
+    ///
+    /// # Errors
+    /// As [`LabelledImages::mask_regions`].
+    pub fn mask_regions_of_sizes(&self, masks: &(impl ImageSource + ?Sized), sizes: &[ImageSize], pre: &Preprocess) -> Result<Vec<Region>, DataError> {
         self.images
             .iter()
-            .zip(sizes)
+            .zip(sizes.iter().copied())
             .enumerate()
             .map(|(row, (image, size))| {
                 let name = mask_name_for(image);

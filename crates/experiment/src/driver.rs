@@ -153,11 +153,33 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
     };
     // Every unit's splits first (labels only, cheap), so a correlation the pool cannot supply is
     // reported before any training.
+    let mut all_splits = Vec::with_capacity(units.len());
     for u in &units {
-        if let Err(e) = pool.splits(config, u.phi, u.seed) {
-            return failed(e);
+        match pool.splits(config, u.phi, u.seed) {
+            Ok(s) => all_splits.push(s),
+            Err(e) => return failed(e),
         }
     }
+    // The user's images the splits pick (only those: a folder of all CelebA is never read
+    // whole) must read and decode, so a bad file is reported before any training.
+    let mut checked = |k: usize, n: usize| {
+        host.progress(&RunProgress {
+            stage: "check images".into(),
+            phi: None,
+            phi_index: 0,
+            seed: config.seed,
+            unit: 0,
+            units: units.len(),
+            fraction: 0.0,
+            detail: format!("decoded {k}/{n} images the splits picked"),
+            loss: None,
+            accuracy: None,
+        });
+    };
+    if let Err(e) = pool.check_picked(&all_splits, &mut checked).await {
+        return failed(e);
+    }
+    drop(all_splits);
     let mut ctx = Context { config, options, pool, start };
     let mut current = (device, device_name);
     let mut parts: Vec<ExperimentResults> = Vec::with_capacity(units.len());

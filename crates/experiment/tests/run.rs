@@ -458,7 +458,7 @@ fn own_images_run_through_the_same_experiment() {
     c.phis = vec![-0.5];
     let (labelled, source) = png_pool(&c);
     let roi = c.data.synthetic.roi().unwrap();
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi, regions: None, counterfactuals: None };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi, regions: None, counterfactuals: None, partition: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let own = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect("own images run");
     let (synthetic, _) = run(&c);
@@ -478,13 +478,89 @@ fn own_images_run_through_the_same_experiment() {
     for (name, bytes) in &good.files {
         broken.insert(name, bytes.clone());
     }
-    let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute).unwrap()[0].train.indices[0];
+    let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, None).unwrap()[0].train.indices[0];
     broken.insert(&labelled.images[first_train], b"not a png".to_vec());
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi, regions: None, counterfactuals: None };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi, regions: None, counterfactuals: None, partition: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let err = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect_err("broken image");
     let text = err.to_string();
     assert!(text.contains(&format!("labels.csv, line {}: {}", first_train + 2, labelled.images[first_train])), "{text}");
+}
+
+/// An image source that counts what is asked of it (thread-safe, as the runner's sources are).
+struct Counting {
+    inner: biaslens_data::MemorySource,
+    reads: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    contains: std::sync::atomic::AtomicUsize,
+}
+
+impl biaslens_data::ImageSource for Counting {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        *self.reads.lock().unwrap().entry(name.to_owned()).or_default() += 1;
+        self.inner.read(name)
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.contains.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.contains(name)
+    }
+}
+
+/// Full CelebA (202,599 images) must not be read whole: the labels of every listed image are
+/// used, but only the images the splits pick are read and decoded (each at most twice: checked
+/// before any compute, then drawn), and checking that the listed images are there reads nothing.
+#[test]
+fn only_the_images_the_splits_pick_are_read() {
+    let mut c = tiny();
+    c.phis = vec![-0.5];
+    c.splits = SplitSizes { train: 96, debias: 32, test: 32, ..SplitSizes::default() };
+    c.train = c.train.clone().with_epochs(1);
+    c.methods.truncate(1);
+    c.attribution.images = 8;
+    let (labelled, inner) = png_pool(&c);
+    let listed = labelled.len();
+    let source = std::sync::Arc::new(Counting { inner, reads: Default::default(), contains: Default::default() });
+    let pool = biaslens_experiment::ImagePool::new(labelled.clone(), Box::new(source.clone()), &c).unwrap();
+    pool.check_listed().expect("every listed image is there");
+    assert_eq!(source.contains.load(std::sync::atomic::Ordering::Relaxed), listed);
+    assert!(source.reads.lock().unwrap().is_empty(), "checking the listed images read none");
+    let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
+    let mut decoding = Vec::new();
+    let r = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |p| if p.detail.starts_with("decoding images") || p.stage == "check images" { decoding.push(p.detail.clone()) }, || false)).expect("own images run");
+    let splits = &biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, None).unwrap()[0];
+    let picked: std::collections::BTreeSet<String> =
+        [&splits.train, &splits.debias, &splits.test].iter().flat_map(|s| s.indices.iter().map(|&i| labelled.images[i].clone())).collect();
+    let reads = source.reads.lock().unwrap();
+    let read: std::collections::BTreeSet<String> = reads.keys().cloned().collect();
+    assert_eq!(read, picked, "exactly the picked images are read");
+    assert!(picked.len() <= 96 + 32 + 32 && picked.len() * 10 < listed, "{} of {listed}", picked.len());
+    assert!(reads.values().all(|&n| n <= 2), "each picked image is read at most twice");
+    assert_eq!(r.phis[0].train.images, 96);
+    // Decoding shows in the progress: the check before any compute, then each split.
+    assert!(decoding.iter().any(|d| d == &format!("decoded {0}/{0} images the splits picked", picked.len())), "{decoding:?}");
+    assert!(decoding.iter().any(|d| d == "decoding images 160/160"), "{decoding:?}");
+}
+
+/// CelebA's official partition draws each split from its own rows: train from partition 0, debias
+/// from 1 (validation), test from 2; a partition file that does not cover the labels is refused.
+#[test]
+fn the_official_partition_chooses_the_split_pools() {
+    let mut c = tiny();
+    c.phis = vec![-0.5];
+    let (labelled, source) = png_pool(&c);
+    let n = labelled.len();
+    let part = |i: usize| if i < n * 8 / 10 { 0 } else if i < n * 9 / 10 { 1 } else { 2 };
+    let text: String = labelled.images.iter().enumerate().map(|(i, name)| format!("{name} {}\n", part(i))).collect();
+    let p = biaslens_experiment::PoolPartition::parse(text.as_bytes(), "list_eval_partition.txt", &labelled).expect("valid");
+    c.splits = SplitSizes { train: 384, debias: 64, test: 64, ..SplitSizes::default() };
+    let splits = &biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, Some(&p.values)).unwrap()[0];
+    assert!(splits.train.indices.iter().all(|&i| part(i) == 0));
+    assert!(splits.debias.indices.iter().all(|&i| part(i) == 1));
+    assert!(splits.test.indices.iter().all(|&i| part(i) == 2));
+    let pool = biaslens_experiment::ImagePool::new(labelled.clone(), Box::new(source), &c).unwrap().with_partition(p);
+    assert!(pool.name.ends_with("official partition list_eval_partition.txt"), "{}", pool.name);
+    let short: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let e = biaslens_experiment::PoolPartition::parse(short.as_bytes(), "p.txt", &labelled).expect_err("an image without a partition");
+    assert!(e.contains("p.txt was not used") && e.contains(&format!("no partition for image {}", labelled.images[0])), "{e}");
 }
 
 /// Any attribution of the registry runs from the config alone, twice under different keys if

@@ -8,6 +8,7 @@
 //! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
 mod compare;
+mod files;
 mod inspector;
 mod planted;
 mod results;
@@ -20,7 +21,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use biaslens_data::{LabelledImages, MemorySource};
+use biaslens_data::LabelledImages;
+pub use files::PickedFiles;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{
     ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
@@ -153,8 +155,11 @@ pub struct Ui {
     pub hidden: RwSignal<Vec<Panel>>,
     /// The user's labels (own CSV or CelebA's attribute list), replacing the synthetic pool.
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
-    /// The user's image files, by name.
-    pub own_files: RwSignal<Option<Arc<MemorySource>>>,
+    /// The user's image files, by name: `File` handles, read only when a batch needs them.
+    pub own_files: RwSignal<Option<Arc<PickedFiles>>>,
+    /// CelebA's official partition of the user's labels (`list_eval_partition.txt`), aligned
+    /// with them; cleared when other labels are chosen.
+    pub own_partition: RwSignal<Option<Arc<biaslens_experiment::PoolPartition>>>,
     /// Each own image's region (a box file or mask PNGs), replacing the one ROI in the metrics.
     pub own_regions: RwSignal<Option<planted::OwnRegions>>,
     /// Every own image with and without the attribute, for the ground-truth reliance.
@@ -162,7 +167,7 @@ pub struct Ui {
     /// What was planted (from `plant.json` or the page's plant form), in words.
     pub planted: RwSignal<Option<String>>,
     /// The labels and images before the page planted into them (a new plant starts from these).
-    pub unplanted: RwSignal<Option<(Arc<LabelledImages>, Arc<MemorySource>)>>,
+    pub unplanted: RwSignal<Option<(Arc<LabelledImages>, Arc<PickedFiles>)>>,
     /// Runs side by side (the comparison panel), in the order added.
     pub compared: RwSignal<Vec<compare::Compared>>,
     /// The compared run (index) that the run in progress computes, started from its "Run it here".
@@ -207,6 +212,7 @@ impl Ui {
             own_pairs: RwSignal::new(None),
             planted: RwSignal::new(None),
             unplanted: RwSignal::new(None),
+            own_partition: RwSignal::new(None),
             compared: RwSignal::new(Vec::new()),
             fill_slot: RwSignal::new(None),
             keep: RwSignal::new(true),
@@ -369,15 +375,18 @@ pub fn start_run(ui: Ui) {
     // Only the file the config names: a config changed since (another preset, a link) without
     // model.pretrained runs from scratch, and one naming a file not chosen here says so.
     let pretrained = config.model.pretrained.as_ref().and(ui.pretrained.get_untracked().map(|(_, b)| b));
-    let images = match own_pool(ui, &config) {
-        Ok(p) => p,
-        Err(e) => {
-            ui.error(format!("The run did not start: {e}"));
-            return;
-        }
-    };
     ui.phase.set(Phase::Running);
     spawn_local(async move {
+        // The regions read the images' sizes, which the page's files give only asynchronously.
+        let images = match own_pool(ui, &config).await {
+            Ok(p) => p,
+            Err(e) => {
+                let text = format!("The run did not start: {e}");
+                ui.error(text.clone());
+                ui.phase.set(Phase::Failed(text));
+                return;
+            }
+        };
         let start = now_ms();
         let chosen = match ui.chosen.get_untracked() {
             Some(c) => c,
@@ -454,14 +463,18 @@ pub fn start_run(ui: Ui) {
 /// The user's images as the run's pool (`None`: the synthetic benchmark), made by the library
 /// (square-padded and resized to the config's image side, the paper's box of the chosen
 /// attribute scaled to it).
-fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>, String> {
+async fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>, String> {
     match (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
         (Some(labels), Some(files)) => {
             let pool = ImagePool::new((*labels).clone(), Box::new(files), config)?;
-            let pool = planted::with_regions(pool, ui.own_regions.get_untracked())?;
+            let pool = match ui.own_partition.get_untracked() {
+                Some(p) => pool.with_partition((*p).clone()),
+                None => pool,
+            };
+            let pool = planted::with_regions(pool, ui.own_regions.get_untracked()).await?;
             Ok(Some(Arc::new(planted::with_pairs(pool, ui.own_pairs.get_untracked())?)))
         }
     }

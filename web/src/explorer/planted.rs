@@ -38,6 +38,15 @@ pub enum OwnRegions {
 }
 
 impl OwnRegions {
+    /// Whether `other` is this very choice (the same bytes or files, not a copy).
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Boxes { bytes: a, .. }, Self::Boxes { bytes: b, .. }) => Arc::ptr_eq(a, b),
+            (Self::Masks { files: a, .. }, Self::Masks { files: b, .. }) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Self::Boxes { name, .. } => format!("each image's own box from {name}"),
@@ -61,11 +70,11 @@ pub struct OwnPairs {
 ///
 /// # Errors
 /// The library's message, naming the file and line.
-pub fn with_regions(pool: ImagePool, regions: Option<OwnRegions>) -> Result<ImagePool, String> {
+pub async fn with_regions(pool: ImagePool, regions: Option<OwnRegions>) -> Result<ImagePool, String> {
     match regions {
         None => Ok(pool),
-        Some(OwnRegions::Boxes { name, bytes }) => pool.with_boxes(&bytes, &name).map_err(|e| format!("the box file: {e}")),
-        Some(OwnRegions::Masks { name, files }) => pool.with_masks(Box::new(files), &name).map_err(|e| format!("the masks ({name}): {e}")),
+        Some(OwnRegions::Boxes { name, bytes }) => pool.with_boxes_async(&bytes, &name).await.map_err(|e| format!("the box file: {e}")),
+        Some(OwnRegions::Masks { name, files }) => pool.with_masks_async(Box::new(files), &name).await.map_err(|e| format!("the masks ({name}): {e}")),
     }
 }
 
@@ -85,27 +94,40 @@ pub fn with_pairs(pool: ImagePool, pairs: Option<OwnPairs>) -> Result<ImagePool,
 pub fn check_extras(ui: Ui) {
     let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) else { return };
     let config = ui.config.get_untracked();
-    let pool = || ImagePool::new((*labels).clone(), Box::new(files.clone()), &config);
-    if let Some(r) = ui.own_regions.get_untracked()
-        && let Err(e) = pool().and_then(|p| with_regions(p, Some(r)))
-    {
-        ui.own_regions.set(None);
-        ui.error(format!("{e}. The per-image regions were set aside (the run would use the one ROI): choose a box file or masks for these images."));
-    }
-    if let Some(p) = ui.own_pairs.get_untracked()
-        && let Err(e) = pool().and_then(|pool| with_pairs(pool, Some(p)))
-    {
-        ui.own_pairs.set(None);
-        ui.error(format!("{e}. The counterfactual images were set aside: choose a folder with with/ and clean/ holding every listed image."));
-    }
+    let pool = move || ImagePool::new((*labels).clone(), Box::new(files.clone()), &config);
+    leptos::task::spawn_local(async move {
+        if let Some(r) = ui.own_regions.get_untracked() {
+            let checked = match pool() {
+                Ok(p) => with_regions(p, Some(r.clone())).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            // Only if these regions are still the chosen ones.
+            if let Err(e) = checked
+                && ui.own_regions.with_untracked(|now| now.as_ref().is_some_and(|now| now.same(&r)))
+            {
+                ui.own_regions.set(None);
+                ui.error(format!("{e}. The per-image regions were set aside (the run would use the one ROI): choose a box file or masks for these images."));
+            }
+        }
+        if let Some(p) = ui.own_pairs.get_untracked()
+            && let Err(e) = pool().and_then(|pool| with_pairs(pool, Some(p)))
+        {
+            ui.own_pairs.set(None);
+            ui.error(format!("{e}. The counterfactual images were set aside: choose a folder with with/ and clean/ holding every listed image."));
+        }
+    });
 }
 
 /// Uses `regions` if they fit the chosen labels and images (or none are chosen yet); else says why
 /// and keeps the regions in use.
-fn offer_regions(ui: Ui, regions: OwnRegions, done: &str) {
+async fn offer_regions(ui: Ui, regions: OwnRegions, done: &str) {
     if let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
         let config = ui.config.get_untracked();
-        if let Err(e) = ImagePool::new((*labels).clone(), Box::new(files), &config).and_then(|p| with_regions(p, Some(regions.clone()))) {
+        let checked = match ImagePool::new((*labels).clone(), Box::new(files), &config) {
+            Ok(p) => with_regions(p, Some(regions.clone())).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
             return ui.error(format!("{e}. Not used: the run keeps {}.", ui.own_regions.with_untracked(|r| r.as_ref().map_or("the one ROI".to_owned(), OwnRegions::describe))));
         }
     }
@@ -225,8 +247,9 @@ fn use_planted_folder(ui: Ui, folder: Folder) -> Result<String, String> {
         if pairs.is_some() { ", every image with and without the artifact" } else { "" }
     );
     ui.unplanted.set(None);
+    ui.own_partition.set(None);
     ui.own_labels.set(Some(Arc::new(labelled)));
-    ui.own_files.set(Some(Arc::new(images)));
+    ui.own_files.set(Some(Arc::new(super::PickedFiles::in_memory(images))));
     ui.own_regions.set(regions);
     ui.own_pairs.set(pairs);
     ui.planted.set(folder.top.get("plant.json").and_then(|b| describe_manifest(b)));
@@ -258,7 +281,7 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         if !seen.insert(key.clone()) {
             return Err(format!("{}: would be planted as {key}, as an earlier image; rename one of them (planted images are PNG)", at()));
         }
-        let bytes = files.read(name).map_err(|e| format!("{}: {e}", at()))?;
+        let bytes = files.read_async(name).await.map_err(|e| format!("{}: {e}", at()))?;
         let pair = plant_pair(&bytes, name, i as u64, &config).map_err(|e| format!("{}: {e}", at()))?;
         images.insert(&key, if choice.planted[i] == 1 { pair.with.clone() } else { pair.clean.clone() });
         with.insert(&key, pair.with);
@@ -293,8 +316,9 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         c.t0a0
     );
     ui.unplanted.set(Some((labels, files)));
+    ui.own_partition.set(None);
     ui.own_labels.set(Some(Arc::new(planted)));
-    ui.own_files.set(Some(Arc::new(images)));
+    ui.own_files.set(Some(Arc::new(super::PickedFiles::in_memory(images))));
     ui.own_regions.set(Some(OwnRegions::Boxes { name: "the planted boxes".into(), bytes: Arc::new(box_csv(&names, &boxes).into_bytes()) }));
     ui.own_pairs.set(Some(OwnPairs { name: "the planted pairs".into(), with: Arc::new(with), without: Arc::new(clean) }));
     ui.planted.set(Some(text.clone()));
@@ -352,7 +376,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                 return ui.error(format!("{name} was not used: {e}"));
             }
             let done = format!("{name}: each image's saliency is scored in its own box.");
-            offer_regions(ui, OwnRegions::Boxes { name, bytes: Arc::new(bytes) }, &done);
+            offer_regions(ui, OwnRegions::Boxes { name, bytes: Arc::new(bytes) }, &done).await;
         });
     };
     let on_masks = move |ev: leptos::ev::Event| {
@@ -370,7 +394,7 @@ pub fn RegionsAndPlanting() -> impl IntoView {
             }
             let name = format!("{} mask files", files.len());
             let done = format!("{name}: each image's saliency is scored in its own mask.");
-            offer_regions(ui, OwnRegions::Masks { name, files: Arc::new(masks) }, &done);
+            offer_regions(ui, OwnRegions::Masks { name, files: Arc::new(masks) }, &done).await;
         });
     };
     let on_pairs = move |ev: leptos::ev::Event| {

@@ -495,11 +495,15 @@ fn WeightsPicker() -> impl IntoView {
     }
 }
 
-/// The largest total of image files the page reads into memory.
-const MAX_IMAGE_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
+/// Up to this many listed images, choosing labels and files decodes every one at once (a bad
+/// file is named before Run); above it (all of CelebA), only the images a run's splits pick are
+/// decoded, checked when the run starts.
+const CHECK_ALL_UP_TO: usize = 5_000;
 
 /// Own data instead of the synthetic pool: a CSV (`image,target,attribute`) or CelebA's
-/// `list_attr_celeba.txt` (Smiling against the chosen attribute), and the image files.
+/// `list_attr_celeba.txt` (Smiling against the chosen attribute), the image files (kept as the
+/// browser's `File` handles and read only when a batch needs them, so any number works), and
+/// optionally CelebA's official partition.
 #[component]
 fn OwnDataPicker() -> impl IntoView {
     let ui = ui();
@@ -524,6 +528,10 @@ fn OwnDataPicker() -> impl IntoView {
                     ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
                     ui.unplanted.set(None);
                     ui.planted.set(None);
+                    if ui.own_partition.get_untracked().is_some() {
+                        ui.own_partition.set(None);
+                        ui.info("The official partition belonged to the previous labels and was set aside; choose it again for these.");
+                    }
                     ui.own_labels.set(Some(Arc::new(l)));
                     check_own(ui);
                 }
@@ -536,26 +544,33 @@ fn OwnDataPicker() -> impl IntoView {
         if files.is_empty() {
             return;
         }
-        let total: f64 = files.iter().map(|f| f.size()).sum();
-        if total > MAX_IMAGE_BYTES {
-            return ui.error(format!(
-                "{} files of {:.0} MB in all are more than the page holds in memory ({:.0} MB); choose fewer images, or run the CLI on the folder (biaslens run).",
-                files.len(), total / 1048576.0, MAX_IMAGE_BYTES / 1048576.0
-            ));
-        }
+        // Only the handles are kept: nothing is read until a run's batch needs it.
+        let picked = super::PickedFiles::new(files);
+        ui.info(format!("{} image files chosen ({:.0} MB; read only as the run needs them).", picked.len(), picked.megabytes()));
+        ui.unplanted.set(None);
+        ui.planted.set(None);
+        ui.own_files.set(Some(Arc::new(picked)));
+        check_own(ui);
+    };
+    let on_partition = move |ev: leptos::ev::Event| {
+        let Some(file) = super::share::chosen_files(&ev).into_iter().next() else { return };
+        let name = file.name();
+        let Some(labels) = ui.own_labels.get_untracked() else {
+            return ui.error(format!("{name} was not used: choose the labels (list_attr_celeba) first, then their partition."));
+        };
         leptos::task::spawn_local(async move {
-            let mut source = biaslens_data::MemorySource::default();
-            for f in &files {
-                match super::share::read_bytes(f, MAX_IMAGE_BYTES).await {
-                    Ok(b) => source.insert(&f.name(), b),
-                    Err(e) => return ui.error(format!("{}: {e}", f.name())),
+            let bytes = match super::share::read_bytes(&file, 64.0 * 1024.0 * 1024.0).await {
+                Ok(b) => b,
+                Err(e) => return ui.error(format!("{name}: {e}")),
+            };
+            match biaslens_experiment::PoolPartition::parse(&bytes, &name, &labels) {
+                Ok(p) => {
+                    let count = |v: u8| p.values.iter().filter(|&&x| x == v).count();
+                    ui.info(format!("{name}: {} train, {} validation (the debias split), {} test images; the splits are drawn from these.", count(0), count(1), count(2)));
+                    ui.own_partition.set(Some(Arc::new(p)));
                 }
+                Err(e) => ui.error(format!("{e}. The splits stay the authors' contiguous blocks.")),
             }
-            ui.info(format!("{} image files read.", files.len()));
-            ui.unplanted.set(None);
-            ui.planted.set(None);
-            ui.own_files.set(Some(Arc::new(source)));
-            check_own(ui);
         });
     };
     let using = move || ui.own_labels.with(Option::is_some) || ui.own_files.with(Option::is_some);
@@ -564,21 +579,24 @@ fn OwnDataPicker() -> impl IntoView {
             <summary>"or use your own images (CSV or CelebA)"</summary>
             <label class="field"><span>"labels: a CSV (image, target, attribute) or CelebA's list_attr_celeba (.txt or Kaggle's .csv)"</span>
                 <input type="file" id="own-labels" accept=".csv,.txt" on:change=on_labels disabled=move || ui.running()/></label>
-            <label class="field"><span>"the image files (select them all)"</span>
+            <label class="field"><span>"the image files (select them all; any number: only the images the splits pick are read)"</span>
                 <input type="file" id="own-images" multiple accept="image/*" on:change=on_images disabled=move || ui.running()/></label>
-            <p class="small" id="own-status">{move || match (ui.own_labels.get(), ui.own_files.get()) {
-                (Some(l), Some(f)) => format!(
-                    "using {} ({} rows, {} files), padded to a square and resized to the image side above; {}",
-                    l.source, l.len(), f.files.len(),
-                    if ui.own_regions.with(Option::is_some) { "each image's own region (below)" } else { "the paper's box of the chosen attribute" }
-                ),
-                (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
-                (None, Some(f)) => format!("{} image files: now choose the labels", f.files.len()),
-                (None, None) => "using the synthetic benchmark".to_string(),
+            <label class="field"><span>"optional: CelebA's official partition (list_eval_partition .txt or .csv) instead of the authors' contiguous blocks"</span>
+                <input type="file" id="own-partition" accept=".csv,.txt" on:change=on_partition disabled=move || ui.running() || ui.own_labels.with(Option::is_none)/></label>
+            <p class="small" id="own-status">{move || {
+                let partition = ui.own_partition.with(|p| p.as_ref().map_or(String::new(), |p| format!("; splits from the official partition {}", p.source)));
+                match (ui.own_labels.get(), ui.own_files.get()) {
+                    (Some(l), Some(f)) => format!("using {} ({} rows, {} files), padded to a square and resized to the image side above; {}{partition}", l.source, l.len(), f.len(),
+                        if ui.own_regions.with(Option::is_some) { "each image's own region (below)" } else { "the paper's box of the chosen attribute" }),
+                    (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
+                    (None, Some(f)) => format!("{} image files: now choose the labels", f.len()),
+                    (None, None) => "using the synthetic benchmark".to_string(),
+                }
             }}</p>
             <button id="own-back" disabled=move || !using() || ui.running() on:click=move |_| {
                 ui.own_labels.set(None);
                 ui.own_files.set(None);
+                ui.own_partition.set(None);
                 ui.own_regions.set(None);
                 ui.own_pairs.set(None);
                 ui.planted.set(None);
@@ -589,18 +607,39 @@ fn OwnDataPicker() -> impl IntoView {
     }
 }
 
-/// Once labels and images are both chosen: every listed image must be among the files and decode
-/// (JPEG or PNG), else the labels are set aside with a message naming the line and file.
+/// Once labels and images are both chosen: every listed image must be among the files (by name,
+/// nothing read), and, up to [`CHECK_ALL_UP_TO`] of them, decode (JPEG or PNG); else the labels
+/// are set aside with a message naming the line and file. Above that, a run decodes the images
+/// its splits pick before any compute.
 fn check_own(ui: Ui) {
     let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) else { return };
+    let chosen = labels.clone();
+    let set_aside = move |e: biaslens_data::DataError| {
+        // Only if these labels are still the chosen ones.
+        if ui.own_labels.get_untracked().is_some_and(|l| Arc::ptr_eq(&l, &chosen)) {
+            ui.own_labels.set(None);
+            ui.own_partition.set(None);
+            ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
+        }
+    };
+    if let Err(e) = labels.check_images(&*files) {
+        return set_aside(e);
+    }
+    super::planted::check_extras(ui);
+    if labels.len() > CHECK_ALL_UP_TO {
+        return ui.info(format!(
+            "All {} listed images are among the files. The images the splits pick are decoded when the run starts (checked before any training), a batch at a time.",
+            labels.len()
+        ));
+    }
     let side = ui.config.with_untracked(|c| c.data.synthetic.size);
     let pre = biaslens_data::Preprocess { square_pad: true, resize: Some(side) };
-    if let Err(e) = labels.check_decodable(&*files, &pre) {
-        ui.own_labels.set(None);
-        ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
-    } else {
-        super::planted::check_extras(ui);
-    }
+    let rows: Vec<usize> = (0..labels.len()).collect();
+    leptos::task::spawn_local(async move {
+        if let Err(e) = labels.check_rows_decode(&rows, &*files, &pre).await {
+            set_aside(e);
+        }
+    });
 }
 
 /// Ready-made settings: the demo, the paper's sizes and the paper's sizes as the authors' code ran
@@ -703,7 +742,10 @@ fn DataPreview() -> impl IntoView {
     let splits = Memo::new(move |_| {
         let c = ui.config.get();
         let result = match ui.own_labels.get() {
-            Some(l) => biaslens_experiment::phi_splits_of(&c, &l.target, &l.attribute),
+            Some(l) => {
+                let partition = ui.own_partition.get();
+                biaslens_experiment::phi_splits_of(&c, &l.target, &l.attribute, partition.as_ref().map(|p| p.values.as_slice()))
+            }
             None => phi_splits(&c),
         };
         result.map(|s| (c.phis.clone(), s)).map_err(|e| e.to_string())

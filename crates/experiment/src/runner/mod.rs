@@ -44,7 +44,7 @@ use biaslens_model::TrainError;
 use biaslens_model::readback::ReadbackError;
 use burn::prelude::*;
 
-pub use pool::{CounterfactualSources, ImagePool, PoolRegions, phi_splits, phi_splits_of};
+pub use pool::{CounterfactualSources, ImagePool, PoolPartition, PoolRegions, phi_splits, phi_splits_of};
 pub use progress::RunProgress;
 pub use train::{check_pretrained_weights, check_vanilla_weights, sha256_hex};
 

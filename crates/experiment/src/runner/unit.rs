@@ -49,13 +49,18 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("data", plan.data);
     let splits = ctx.pool.splits(config, phi, unit.seed)?;
-    // Each split is drawn in one go; the page's event loop runs between them.
-    let train_images = ctx.pool.draw(&splits.train)?;
-    biaslens_model::pace::yield_now().await;
-    let debias_images = ctx.pool.draw(&splits.debias)?;
-    biaslens_model::pace::yield_now().await;
-    let test_images = ctx.pool.draw(&splits.test)?;
-    biaslens_model::pace::yield_now().await;
+    // Only the splits' images are decoded (the user's a chunk at a time, with progress); the
+    // page's event loop runs between chunks and splits.
+    let total = splits.train.indices.len() + splits.debias.indices.len() + splits.test.indices.len();
+    let mut before = 0;
+    let mut drawn = Vec::with_capacity(3);
+    for split in [&splits.train, &splits.debias, &splits.test] {
+        let mut decoded = |k: usize| tracker.report((before + k) as f64 / total.max(1) as f64, format!("decoding images {}/{total}", before + k));
+        drawn.push(ctx.pool.draw(split, &mut decoded).await?);
+        before += split.indices.len();
+        biaslens_model::pace::yield_now().await;
+    }
+    let [train_images, debias_images, test_images]: [_; 3] = drawn.try_into().map_err(|_| RunError::Images("three splits drawn".into()))?;
     tracker.end();
     timed(&mut timings, "data", t);
     if should_stop() {
