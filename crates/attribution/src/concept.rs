@@ -111,7 +111,7 @@ pub fn concept_relevance(
             // One image tells the activation's size, so a wrong direction is an error, not a
             // shape panic inside the backward pass.
             let mut probe = Capture::new([tap]);
-            let _ = model.forward_hooked(x.clone().inner().slice([0..1]), &mut probe);
+            let _ = model.forward_hooked(x.clone().inner().narrow(0, 0, 1), &mut probe);
             let d = probe.maps.first().map_or(0, |(_, a)| a.dims()[1..].iter().product());
             if direction.len() != d {
                 return Err(AttributionError::Config(format!(

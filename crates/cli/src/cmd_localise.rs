@@ -162,8 +162,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }));
     }
     let flat: Vec<f32> = heat.maps.concat();
-    biaslens_npy::write(&args.out.join("heatmaps.npy"), &NpyArray::new(vec![n, h, w], NpyData::F32(flat))?)?;
-    biaslens_npy::write(&args.out.join("cav.npy"), &NpyArray::new(vec![dim], NpyData::F32(cav.direction.clone()))?)?;
+    biaslens_npy::write(args.out.join("heatmaps.npy"), &NpyArray::new(vec![n, h, w], NpyData::F32(flat))?)?;
+    biaslens_npy::write(args.out.join("cav.npy"), &NpyArray::new(vec![dim], NpyData::F32(cav.direction.clone()))?)?;
     let empty = masks.iter().filter(|m| !m.iter().any(|v| *v)).count();
     println!(
         "{}",

@@ -98,7 +98,7 @@ fn masks_come_out_as_pngs_equal_to_the_library() {
         assert_eq!(&got, want, "image {i}");
         assert!(got.iter().any(|v| *v), "image {i}: top 5 % is never empty here");
     }
-    let h = biaslens_npy::read(&out.join("heatmaps.npy")).unwrap();
+    let h = biaslens_npy::read(out.join("heatmaps.npy")).unwrap();
     assert_eq!(h.shape, vec![N, SIDE, SIDE]);
 
     // One concept value only: refused, naming the fix.
