@@ -6,7 +6,7 @@
 
 use biaslens_data::plant::{self, ArtifactKind, PlantConfig};
 use biaslens_data::{Correlation, ProtectedKind, SplitConfig, SyntheticConfig, make_splits};
-use biaslens_debias::{CavKind, activations, fit_cav, DebiasData};
+use biaslens_debias::{DebiasData, PClarcConfig, p_clarc};
 use biaslens_experiment::localise::{self, Explain, LocaliseConfig, Scores};
 use biaslens_metrics::ImageSize;
 use biaslens_metrics::localise::{box_mask, bounding_box, random_box_mask};
@@ -173,8 +173,8 @@ pub fn train_model(case: &Case, seed: u64, epochs: usize) -> ResNet {
     out.model
 }
 
-/// The Signal CAV (the ClArC default) at the pooled features, on the debias images, concept =
-/// the artifact.
+/// The CAV the ClArC methods compute (P-ClArC's, at the defaults: the Signal pattern at the
+/// pooled features, each image's own attribute as its concept label) on the debias images.
 pub fn cav(case: &Case, model: &ResNet) -> Vec<f32> {
     let device = Device::flex();
     let data = DebiasData {
@@ -183,9 +183,8 @@ pub fn cav(case: &Case, model: &ResNet) -> Vec<f32> {
         attribute: &case.debias.attribute,
         image: [3, case.side, case.side],
     };
-    let feats = pollster::block_on(activations(model, data, Tap::Pooled, 128, &device, &mut |_| {}, &|| false)).expect("activations");
-    let dim = feats.len() / data.len();
-    fit_cav(&feats, dim, data.attribute, &CavKind::Signal).expect("cav").direction
+    let out = pollster::block_on(p_clarc(model.clone(), data, &PClarcConfig::new(), &device, |_| {}, || false)).expect("P-ClArC's CAV");
+    out.cav.direction
 }
 
 /// Mean shift of the logit margin `z₀ − z₁` when the artifact is added (with − without), per
