@@ -443,8 +443,8 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       checked++;
     }
     // Own data: label files (CSV or CelebA lists) and images through the pickers. Not reachable
-    // from the page: the partition file (the page makes its own splits), another target column
-    // than Smiling, and a pool too small for the splits (the page says so in the split table).
+    // from the page: another target column than Smiling, and a pool too small for the splits (the
+    // page says so in the split table). CelebA's partition files follow, through their own input.
     await page.evaluate(() => { document.querySelector('details.own').open = true; });
     const own = cases.filter((c) => c.page === 'own-data' && !c.params.official && (c.params.target ?? 'Smiling') === 'Smiling' && c.id !== 'celeba-empty-cell');
     for (const c of own) {
@@ -465,6 +465,22 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
       checked++;
     }
     assert.ok(own.length >= 25, `${own.length} own-data cases`);
+    // The official partition: its input takes a file once the labels are chosen.
+    const partitions = cases.filter((c) => c.page === 'own-data' && c.params.official && c.files[1]?.endsWith('list_eval_partition.txt'));
+    for (const c of partitions) {
+      await clearNotes();
+      await page.setInputFiles('#own-labels', path.join(corpus, c.files[0]));
+      await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('rows): now choose the image files'));
+      await page.setInputFiles('#own-partition', path.join(corpus, c.files[1]));
+      const text = await errorText();
+      for (const want of [...c.expect, ...(c.expect_lib ?? [])]) {
+        assert.ok(text.includes(want), `${c.id}: "${want}" missing from: ${text}`);
+      }
+      assert.deepEqual(await tableNumbers(page), numbers, `${c.id}: earlier results kept`);
+      await page.evaluate(() => document.querySelector('details.own button').click());
+      checked++;
+    }
+    assert.ok(partitions.length >= 5, `${partitions.length} partition cases`);
     // A request too large for a browser tab is refused before any work, naming the field.
     await clearNotes();
     const huge = { ...config, data: { ...config.data, synthetic: { ...config.data.synthetic, size: 224 }, pool: 20000 },
@@ -476,6 +492,44 @@ test('bad inputs from the corpus: a readable message in the page, earlier result
     checked++;
     await page.screenshot({ path: path.join(outDir, 'explorer-bad-inputs.png'), fullPage: false });
     console.log(`# ${checked} bad inputs from the corpus checked in the page`);
+  });
+});
+
+test('an ImageNet-shaped file as the starting point: the page gives it a 2-class head and fine-tunes it as the CLI does', { timeout: 600_000 }, async () => {
+  assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
+  // A seeded 1000-class torchvision file of the small config's layout stands in for an ImageNet
+  // download (none can be fetched here); the stem stays frozen.
+  const SMALL = { ...smallConfig(), phis: [-0.5] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-pretrained-'));
+  fs.writeFileSync(path.join(dir, 'small.json'), JSON.stringify(SMALL));
+  const file = path.join(dir, 'imagenet-small.safetensors');
+  execFileSync(cli, ['weights', '--config', path.join(dir, 'small.json'), '--classes', '1000', '--seed', '5', '--out', file]);
+  const frozen = { ...SMALL, train: { ...SMALL.train, fine_tune: { After: 'Stem' } } };
+  fs.writeFileSync(path.join(dir, 'frozen.json'), JSON.stringify(frozen));
+  execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'frozen.json'), '--pretrained', file, '--out', path.join(dir, 'native.html'), '--json', path.join(dir, 'native.json')]);
+  const native = JSON.parse(fs.readFileSync(path.join(dir, 'native.json'), 'utf8'));
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await applyConfig(page, SMALL);
+    await page.setInputFiles('#weights-file', file);
+    await page.waitForFunction(() => /^fine-tuning from imagenet-small\.safetensors/.test(document.getElementById('pretrained-status')?.textContent ?? ''));
+    assert.match(await page.textContent('#notes'), /1000 classes/);
+    await page.selectOption('#pretrained-freeze', 'stem');
+    await page.locator('#pretrained-status').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(outDir, 'explorer-pretrained.png'), fullPage: false });
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    const { results } = await exportReport(page);
+    assert.equal(results.config.model.pretrained.file, 'imagenet-small.safetensors');
+    assert.equal(results.config.model.pretrained.sha256, native.config.model.pretrained.sha256, 'the same file, by digest');
+    assert.deepEqual(results.config.train.fine_tune, native.config.train.fine_tune);
+    assert.ok(results.phis[0].vanilla_training.steps > 0, 'fine-tuned, not used as is');
+    const worst = compareWithNative(results, native);
+    console.log(`# pretrained start: page vs native worst |Δ| = ${worst.toFixed(2)} of the summed interval half-widths`);
+    // Back to training from scratch: the config forgets the file.
+    await page.click('#pretrained-clear');
+    await page.waitForFunction(() => !document.getElementById('pretrained-status'));
   });
 });
 
@@ -496,8 +550,17 @@ test('own images: CelebA-layout files through the folder picker run the experime
     await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('2000 image files'));
     await page.setInputFiles('#own-labels', path.join(dir, 'list_attr_celeba.txt'));
     await page.waitForFunction(() => document.getElementById('own-status')?.textContent.startsWith('using list_attr_celeba.txt'));
+    // CelebA's official partition: the split table follows it; taken back by choosing the labels
+    // again (the run below uses the authors' blocks, as the CLI without --partition).
+    const blocks = await page.textContent('#split-counts');
+    await page.setInputFiles('#own-partition', path.join(dir, 'list_eval_partition.txt'));
+    await page.waitForFunction(() => document.getElementById('own-status')?.textContent.includes('official partition list_eval_partition.txt'));
+    assert.doesNotMatch(await page.textContent('#split-counts'), /cannot be made/);
+    await page.setInputFiles('#own-labels', path.join(dir, 'list_attr_celeba.txt'));
+    await page.waitForFunction(() => !document.getElementById('own-status')?.textContent.includes('official partition'));
     // The split table now counts the user's pool.
     const train = await page.textContent('#split-counts');
+    assert.equal(train, blocks);
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
     assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);

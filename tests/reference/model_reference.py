@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Reference logits of torchvision ResNet-18 / ResNet-50 with formula-generated weights.
 
-Writes tests/fixtures/model/torchvision_logits.json. The weights are never stored: both this
+Writes tests/fixtures/model/torchvision_logits.json (2-class heads) and
+tests/fixtures/model/torchvision_imagenet_logits.json (1000-class ImageNet-shaped state dicts, the
+pretrained start's input). The weights are never stored: both this
 script and the Rust test (crates/model/tests/torchvision_equal.rs) generate them from the
 formula below, so the fixture stays a few tens of kilobytes.
 
@@ -39,6 +41,9 @@ BATCH = 2
 SIZES = [64, 218]
 MASK = (1 << 64) - 1
 OUT = pathlib.Path(__file__).resolve().parents[2] / "tests/fixtures/model/torchvision_logits.json"
+IMAGENET_CLASSES = 1000
+IMAGENET_SIZE = 64
+IMAGENET_OUT = OUT.parent / "torchvision_imagenet_logits.json"
 
 
 def fnv1a64(key: str) -> int:
@@ -81,8 +86,8 @@ def value(key: str, shape) -> np.ndarray:
     return x.astype(np.float32).reshape(shape)
 
 
-def build(name: str):
-    model = getattr(torchvision.models, name)(weights=None, num_classes=NUM_CLASSES)
+def build(name: str, num_classes: int = NUM_CLASSES):
+    model = getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
     state = model.state_dict()
     keys = []
     new_state = {}
@@ -132,6 +137,46 @@ def main():
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(fixture, indent=1) + "\n")
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+    imagenet()
+
+
+def imagenet():
+    """ImageNet-shaped (1000-class) state dicts: what `safetensors.torch.save_file(
+    model.state_dict())` writes for a torchvision ImageNet model, with formula weights instead of
+    the downloaded ones. The pretrained start (crates/model/tests/pretrained_start.rs) must give
+    torchvision's 1000 logits before it replaces the head. Only the float64 logits are stored
+    (with the float32 model's distance from them), to keep the fixture small."""
+    fixture = {
+        "about": "torchvision 1000-class logits for formula weights; see tests/reference/model_reference.py, imagenet()",
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "seed": SEED,
+        "num_classes": IMAGENET_CLASSES,
+        "models": {},
+        "cases": [],
+    }
+    for name in ["resnet18", "resnet34", "resnet50"]:
+        model, keys = build(name, IMAGENET_CLASSES)
+        fixture["models"][name] = keys
+        model64 = build(name, IMAGENET_CLASSES)[0].double()
+        key = f"input:{IMAGENET_SIZE}"
+        x = value_input(key, [BATCH, 3, IMAGENET_SIZE, IMAGENET_SIZE])
+        with torch.no_grad():
+            y32 = model(torch.from_numpy(x)).numpy()
+            y64 = model64(torch.from_numpy(x).double()).numpy()
+        gap = float(np.abs(y32.astype(np.float64) - y64).max())
+        print(f"{name} {IMAGENET_SIZE} (1000 classes): |f32 - f64| max {gap:.2e}")
+        fixture["cases"].append(
+            {
+                "model": name,
+                "input_key": key,
+                "input_shape": [BATCH, 3, IMAGENET_SIZE, IMAGENET_SIZE],
+                "torch_f32_vs_f64": gap,
+                "logits_f64": [float(v) for v in y64.ravel()],
+            }
+        )
+    IMAGENET_OUT.write_text(json.dumps(fixture, indent=1) + "\n")
+    print(f"wrote {IMAGENET_OUT} ({IMAGENET_OUT.stat().st_size} bytes)")
 
 
 def value_input(key: str, shape) -> np.ndarray:

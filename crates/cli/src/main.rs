@@ -14,6 +14,7 @@ mod cmd_predict;
 mod cmd_report;
 mod cmd_run;
 mod cmd_selftest;
+mod cmd_weights;
 mod cmd_sweep;
 mod device;
 mod load;
@@ -64,6 +65,9 @@ enum Command {
     /// Read a report, config, link, own data or weights and say what is wrong with it, without
     /// running anything.
     Check(cmd_check::Args),
+    /// Write the seeded torchvision initialisation of a ResNet as .safetensors (reproducible
+    /// untrained weights; a 1000-class file stands in for an ImageNet download in tests).
+    Weights(cmd_weights::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -83,6 +87,7 @@ fn main() -> std::process::ExitCode {
         Command::Check(args) => cmd_check::run(args),
         Command::Plant(args) => cmd_plant::run(args),
         Command::Localise(args) => cmd_localise::run(args),
+        Command::Weights(args) => cmd_weights::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -303,6 +303,14 @@ fn library_error(c: &Case) -> Option<Result<(), String>> {
                 }
             }
         })()),
+        "own-partition" => e((|| {
+            let labels = param(c, "labels");
+            let source = Box::new(DirSource { root: corpus().join(param(c, "images")) });
+            let pool = ImagePool::from_labels(&read(labels), "list_attr_celeba.txt", source, &ExperimentConfig::demo())?;
+            let partition = param(c, "partition");
+            let name = Path::new(partition).file_name().expect("name").to_string_lossy().into_owned();
+            biaslens_experiment::PoolPartition::parse(&read(partition), &name, &pool.labelled).map(|_| ())
+        })()),
         "plant" => e((|| {
             let csv = param(c, "csv");
             let name = Path::new(csv).file_name().expect("name").to_string_lossy().into_owned();

@@ -254,6 +254,27 @@ fn run_on_own_images_matches_the_library() {
     let lib = pollster::block_on(biaslens_experiment::run_experiment_with(&c, &device, &options, |_| {}, || false)).expect("library run");
     assert_eq!(cli.without_timings().phis, lib.without_timings().phis, "the CLI's numbers are the library's");
 
+    // CelebA's official partition: the splits come from its rows (which rows: the library's
+    // `the_official_partition_chooses_the_split_pools`), and the results say so.
+    let out = biaslens()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--labels")
+        .arg(&labels)
+        .arg("--images")
+        .arg(&images)
+        .arg("--partition")
+        .arg(data.join("list_eval_partition.txt"))
+        .arg("--out")
+        .arg(d.join("official.html"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let official = biaslens_experiment::import_report(&std::fs::read_to_string(&json).expect("written")).expect("imports");
+    assert!(official.data_source.as_deref().is_some_and(|s| s.ends_with("official partition list_eval_partition.txt")), "{:?}", official.data_source);
+
     // A missing image: refused before any work, naming the file and line.
     std::fs::remove_file(images.join("000010.jpg")).expect("exists");
     let out = biaslens()
@@ -526,4 +547,61 @@ fn compare_puts_runs_side_by_side() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("f1") && err.contains("rrf, adr, dif, rddt, eo, accuracy"), "{err}");
+}
+
+/// `--pretrained`: a 1000-class torchvision file of the config's architecture starts the vanilla
+/// model (fine-tuned, steps > 0), the results record its path and SHA-256, the recorded config
+/// re-runs to the same numbers from the file alone, and another file at that path is refused
+/// naming the digest; `demo --print-config --paper --pretrained` gives the paper preset with it.
+#[test]
+fn pretrained_start_from_an_imagenet_file() {
+    use burn::prelude::Device;
+    let d = dir("pretrained");
+    let config = d.join("exp.json");
+    std::fs::write(&config, TINY).expect("config written");
+    let device = Device::flex();
+    let tiny = biaslens_experiment::ExperimentConfig::from_json(TINY).expect("tiny config");
+    let imagenet = |seed: u64| {
+        let net = biaslens_model::ResNetConfig { num_classes: 1000, ..tiny.model.resnet() }.init_seeded(seed, &device);
+        pollster::block_on(net.export_torchvision()).expect("export")
+    };
+    let file = d.join("imagenet.safetensors");
+    let bytes = imagenet(1);
+    std::fs::write(&file, &bytes).expect("written");
+    let run = |config: &std::path::Path, extra: &[&std::ffi::OsStr], json: &str| {
+        biaslens()
+            .args(["run", "--quiet", "--config"])
+            .arg(config)
+            .args(extra)
+            .arg("--out")
+            .arg(d.join("report.html"))
+            .arg("--json")
+            .arg(d.join(json))
+            .output()
+            .expect("runs")
+    };
+    let out = run(&config, &["--pretrained".as_ref(), file.as_os_str()], "first.json");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = biaslens_experiment::import_report(&std::fs::read_to_string(d.join("first.json")).expect("json")).expect("imports");
+    let start = first.config.model.pretrained.clone().expect("recorded");
+    assert_eq!(start.sha256.as_deref(), Some(biaslens_experiment::runner::sha256_hex(&bytes).as_str()));
+    assert!(first.phis[0].vanilla_training.steps > 0, "fine-tuned");
+
+    let recorded = d.join("recorded.json");
+    std::fs::write(&recorded, first.config.to_json()).expect("written");
+    let out = run(&recorded, &[], "again.json");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = biaslens_experiment::import_report(&std::fs::read_to_string(d.join("again.json")).expect("json")).expect("imports");
+    assert_eq!(again.phis[0].models[0].fairness, first.phis[0].models[0].fairness, "the recorded config re-runs from the file");
+
+    std::fs::write(&file, imagenet(2)).expect("written");
+    let out = run(&recorded, &[], "other.json");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("another file") && stderr.contains("SHA-256"), "{stderr}");
+
+    let out = biaslens().args(["demo", "--print-config", "--paper", "--pretrained"]).arg(&file).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let paper = biaslens_experiment::ExperimentConfig::from_json(&String::from_utf8_lossy(&out.stdout)).expect("a config");
+    assert_eq!((paper.model.width, paper.model.layers), (64, [3, 4, 6, 3]), "the paper's ResNet-50");
+    assert_eq!(paper.model.pretrained.expect("set").file, file.display().to_string());
 }

@@ -347,7 +347,13 @@ fn count_lines(bytes: &[u8]) -> usize {
 /// [`DataError::Parse`] for a malformed line or value, [`DataError::Mismatch`] when an image
 /// of `images` has no partition.
 pub fn parse_partition(bytes: &[u8], file: &str, images: &[String]) -> Result<Vec<u8>, DataError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| parse_err(file, 1, "not UTF-8 text"))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        parse_err(
+            file,
+            1 + count_lines(&bytes[..e.valid_up_to()]),
+            format!("byte {} is not UTF-8 text; is this really list_eval_partition.txt? Save it as UTF-8 text", e.valid_up_to()),
+        )
+    })?;
     let mut by_name = std::collections::HashMap::with_capacity(images.len());
     for (i, l) in text.lines().enumerate() {
         let line = i + 1;
@@ -357,13 +363,20 @@ pub fn parse_partition(bytes: &[u8], file: &str, images: &[String]) -> Result<Ve
         }
         let mut fields = l.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty());
         let (Some(name), Some(v), None) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(parse_err(file, line, format!("expected \"<image> <0|1|2>\", found {l:?}")));
+            return Err(parse_err(
+                file,
+                line,
+                format!(
+                    "expected \"<image> <0|1|2>\" (the format of CelebA's list_eval_partition.txt, or image_id,partition in Kaggle's .csv), found {:?}; is this the partition file?",
+                    clip(l)
+                ),
+            ));
         };
         let v = match v {
             "0" => 0u8,
             "1" => 1,
             "2" => 2,
-            other => return Err(parse_err(file, line, format!("partition {other:?} of {name} is not 0, 1 or 2"))),
+            other => return Err(parse_err(file, line, format!("partition {:?} of {} is not 0, 1 or 2", clip(other), clip(name)))),
         };
         by_name.insert(name.to_owned(), v);
     }

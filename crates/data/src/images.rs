@@ -2,9 +2,12 @@
 //!
 //! CelebA ([`crate::celeba`]) and a user's own folder ([`crate::own`]) both end up as a
 //! [`LabelledImages`]: file names with a target and a protected attribute each. Images are only
-//! decoded a batch at a time ([`LabelledImages::load_batch`]), so CelebA's 202,599 images are
-//! never held decoded at once. The bytes come from an [`ImageSource`]: a folder on disk for the
-//! CLI, files picked in the browser for the page ([`MemorySource`]), or the caller fetches them
+//! decoded a batch at a time ([`LabelledImages::load_batch`], or [`LabelledImages::load_batch_async`]
+//! where bytes arrive asynchronously), so CelebA's 202,599 images are never held decoded at once,
+//! and checking that the listed images are there ([`LabelledImages::check_images`]) asks the
+//! source by name ([`ImageSource::contains`]) without reading a byte. The bytes come from an
+//! [`ImageSource`]: a folder on disk for the CLI, the browser's `File` handles for the page (read
+//! only when a batch needs them), bytes in memory ([`MemorySource`]), or the caller fetches them
 //! itself and calls [`LabelledImages::decode_batch`].
 //!
 //! Preprocessing follows the authors' transform (`docs/METHODS.md#image-preprocessing`):
@@ -80,6 +83,10 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
 }
 
+/// The bytes of one file, read asynchronously ([`ImageSource::read_async`]). Boxed, so sources
+/// work as trait objects; not `Send`, as the browser's files are not.
+pub type ReadFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + 'a>>;
+
 /// Where image bytes come from.
 pub trait ImageSource {
     /// The bytes of the image file `name` (relative to the image folder), or why not.
@@ -87,6 +94,18 @@ pub trait ImageSource {
     /// # Errors
     /// A message saying why the file cannot be read.
     fn read(&self, name: &str) -> Result<Vec<u8>, String>;
+
+    /// Whether the file `name` is there, without reading it (a folder: the file exists; the
+    /// page: among the picked files). The default reads it.
+    fn contains(&self, name: &str) -> bool {
+        self.read(name).is_ok()
+    }
+
+    /// [`ImageSource::read`], asynchronously: the page's files can only be read this way. The
+    /// default reads synchronously.
+    fn read_async<'a>(&'a self, name: &'a str) -> ReadFuture<'a> {
+        Box::pin(std::future::ready(self.read(name)))
+    }
 }
 
 /// Images in a folder on disk (the CLI).
@@ -100,6 +119,10 @@ impl ImageSource for DirSource {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = self.root.join(name);
         std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.root.join(name).is_file()
     }
 }
 
@@ -124,11 +147,23 @@ impl<S: ImageSource + ?Sized> ImageSource for std::sync::Arc<S> {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         (**self).read(name)
     }
+    fn contains(&self, name: &str) -> bool {
+        (**self).contains(name)
+    }
+    fn read_async<'a>(&'a self, name: &'a str) -> ReadFuture<'a> {
+        (**self).read_async(name)
+    }
 }
 
 impl<S: ImageSource + ?Sized> ImageSource for Box<S> {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         (**self).read(name)
+    }
+    fn contains(&self, name: &str) -> bool {
+        (**self).contains(name)
+    }
+    fn read_async<'a>(&'a self, name: &'a str) -> ReadFuture<'a> {
+        (**self).read_async(name)
     }
 }
 
@@ -136,6 +171,10 @@ impl ImageSource for MemorySource {
     fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         let key = name.rsplit(['/', '\\']).next().unwrap_or(name);
         self.files.get(key).cloned().ok_or_else(|| format!("{name} was not among the selected files"))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.files.contains_key(name.rsplit(['/', '\\']).next().unwrap_or(name))
     }
 }
 
@@ -219,6 +258,26 @@ impl LabelledImages {
         let mut files = Vec::with_capacity(rows.len());
         for &row in rows {
             match source.read(&self.images[row]) {
+                Ok(bytes) => files.push((row, bytes)),
+                Err(reason) => read_skipped.push(Skipped { row, image: self.images[row].clone(), reason }),
+            }
+        }
+        let items: Vec<(usize, &[u8])> = files.iter().map(|(r, b)| (*r, b.as_slice())).collect();
+        let mut loaded = self.decode_batch(&items, pre);
+        read_skipped.append(&mut loaded.skipped);
+        loaded.skipped = read_skipped;
+        loaded
+    }
+
+    /// [`LabelledImages::load_batch`] through [`ImageSource::read_async`] (the page's files).
+    ///
+    /// # Panics
+    /// If a row is out of range.
+    pub async fn load_batch_async(&self, rows: &[usize], source: &(impl ImageSource + ?Sized), pre: &Preprocess) -> Loaded {
+        let mut read_skipped = Vec::new();
+        let mut files = Vec::with_capacity(rows.len());
+        for &row in rows {
+            match source.read_async(&self.images[row]).await {
                 Ok(bytes) => files.push((row, bytes)),
                 Err(reason) => read_skipped.push(Skipped { row, image: self.images[row].clone(), reason }),
             }

@@ -134,11 +134,39 @@ pub struct ModelConfig {
     pub layers: [usize; 4],
     /// Channels of the stem (torchvision 64; the compact demo network 16).
     pub width: usize,
+    /// Where the vanilla model starts (docs/METHODS.md#pretrained-start): absent, the seeded
+    /// initialisation; given, a torchvision ImageNet state dict of this architecture whose head
+    /// is replaced by a seeded 2-class one before `train` fine-tunes it (the paper's recipe,
+    /// Adam 3·10⁻⁴, batch 128, one epoch, is [`TrainConfig::new`]; `train.fine_tune` freezes
+    /// early stages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedStart>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8 }
+        Self { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8, pretrained: None }
+    }
+}
+
+/// The file a pretrained start reads: named in the config so that a report says what it was
+/// fine-tuned from, and fingerprinted so that a re-run cannot silently start from another file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PretrainedStart {
+    /// The file: a path for the CLI (relative to the working directory, then to the config
+    /// file's folder), the chosen file's name in the page.
+    pub file: String,
+    /// SHA-256 of the file's bytes (lower-case hex), filled in when a run starts from it; a file
+    /// with another digest is refused. Absent: any file is taken (and the run records its digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl PretrainedStart {
+    /// The start from `file` with the digest of its `bytes` recorded, as hosts set it when the
+    /// user gives a file.
+    pub fn of(file: impl Into<String>, bytes: &[u8]) -> Self {
+        Self { file: file.into(), sha256: Some(crate::runner::sha256_hex(bytes)) }
     }
 }
 
@@ -341,7 +369,7 @@ impl ExperimentConfig {
             phis: vec![-0.9, -0.95],
             correlation: CorrelationKind::Phi,
             splits: SplitSizes { train: 2048, debias: 512, test: 384, ..SplitSizes::default() },
-            model: ModelConfig { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8 },
+            model: ModelConfig { block: BlockKind::Basic, layers: [1, 1, 1, 1], width: 8, pretrained: None },
             train: TrainConfig::new().with_learning_rate(2e-3).with_batch_size(64).with_epochs(3),
             methods: vec![
                 MethodSpec::new::<ThrOpt>(ThrOptConfig::new()),
@@ -393,7 +421,7 @@ impl ExperimentConfig {
             phis: vec![-0.2, -0.5, -0.8],
             correlation: CorrelationKind::Phi,
             splits: SplitSizes { train: 20_000, debias: 8_000, test: 4_000, ..SplitSizes::default() },
-            model: ModelConfig { block: BlockKind::Bottleneck, layers: [3, 4, 6, 3], width: 64 },
+            model: ModelConfig { block: BlockKind::Bottleneck, layers: [3, 4, 6, 3], width: 64, pretrained: None },
             train: TrainConfig::new(),
             methods: paper_methods(),
             attribution: AttributionConfig { images: 640, batch_size: 16, ..AttributionConfig::default() },
@@ -476,6 +504,16 @@ impl ExperimentConfig {
         let m = &self.model;
         if m.width == 0 || m.layers.contains(&0) {
             return bad("model.width and every entry of model.layers must be at least 1".into());
+        }
+        if let Some(p) = &m.pretrained {
+            if p.file.trim().is_empty() {
+                return bad("model.pretrained.file is empty: name the torchvision ImageNet .safetensors file, or remove model.pretrained to train from scratch".into());
+            }
+            if let Some(d) = &p.sha256
+                && (d.len() != 64 || !d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            {
+                return bad(format!("model.pretrained.sha256 {d:?} is not 64 lower-case hex digits; remove it to accept any file"));
+            }
         }
         if self.train.batch_size == 0 || self.train.epochs == 0 {
             return bad("train.batch_size and train.epochs must be at least 1".into());

@@ -133,12 +133,10 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
         Ok(g) => g,
         Err(e) => return failed(e),
     };
-    let loaded = match &options.vanilla_weights {
-        Some(bytes) => match train::load_vanilla(config, bytes, &device) {
-            Ok(m) => Some(m),
-            Err(e) => return failed(e),
-        },
-        None => None,
+    let start_on = |device: &Device| train::start(config, options.vanilla_weights.as_deref(), options.pretrained_weights.as_deref(), device);
+    let start = match start_on(&device) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
     };
     let units = match options.shard {
         // A shard's units, numbered in the shard's own order for its progress.
@@ -155,12 +153,34 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
     };
     // Every unit's splits first (labels only, cheap), so a correlation the pool cannot supply is
     // reported before any training.
+    let mut all_splits = Vec::with_capacity(units.len());
     for u in &units {
-        if let Err(e) = pool.splits(config, u.phi, u.seed) {
-            return failed(e);
+        match pool.splits(config, u.phi, u.seed) {
+            Ok(s) => all_splits.push(s),
+            Err(e) => return failed(e),
         }
     }
-    let mut ctx = Context { config, options, pool, loaded };
+    // The user's images the splits pick (only those: a folder of all CelebA is never read
+    // whole) must read and decode, so a bad file is reported before any training.
+    let mut checked = |k: usize, n: usize| {
+        host.progress(&RunProgress {
+            stage: "check images".into(),
+            phi: None,
+            phi_index: 0,
+            seed: config.seed,
+            unit: 0,
+            units: units.len(),
+            fraction: 0.0,
+            detail: format!("decoded {k}/{n} images the splits picked"),
+            loss: None,
+            accuracy: None,
+        });
+    };
+    if let Err(e) = pool.check_picked(&all_splits, &mut checked).await {
+        return failed(e);
+    }
+    drop(all_splits);
+    let mut ctx = Context { config, options, pool, start };
     let mut current = (device, device_name);
     let mut parts: Vec<ExperimentResults> = Vec::with_capacity(units.len());
     let mut k = 0;
@@ -200,11 +220,9 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
             Err(e) if device_failure(&e) => match host.fallback(&e) {
                 Some(next) => {
                     current = next;
-                    if let Some(bytes) = &options.vanilla_weights {
-                        match train::load_vanilla(config, bytes, &current.0) {
-                            Ok(m) => ctx.loaded = Some(m),
-                            Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
-                        }
+                    match start_on(&current.0) {
+                        Ok(s) => ctx.start = s,
+                        Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
                     }
                 }
                 None => return Driven { results: finished(parts), stopped: Some(e) },

@@ -24,14 +24,14 @@ pub mod results;
 pub mod runner;
 pub mod selftest;
 
-pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec};
+pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec, PretrainedStart};
 pub use driver::{Driven, Host, Unit, drive, units};
 pub use merge::{MergeError, Shard, merge};
 pub use registries::Registries;
 pub use report::{ReportError, import_report, render_report};
 pub use results::{ExperimentResults, ExplainedImages, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};
 pub use runner::{
-    CounterfactualSources, ImagePool, PoolRegions, RunError, RunOptions, RunProgress, check_vanilla_weights, device_label, phi_splits, phi_splits_of, run_experiment,
+    CounterfactualSources, ImagePool, PoolPartition, PoolRegions, RunError, RunOptions, RunProgress, check_pretrained_weights, check_vanilla_weights, device_label, phi_splits, phi_splits_of, run_experiment,
     run_experiment_with,
 };
 pub use selftest::{SelfTestConfig, SelfTestError, SelfTestReport, run_selftest};

@@ -458,7 +458,7 @@ fn own_images_run_through_the_same_experiment() {
     c.phis = vec![-0.5];
     let (labelled, source) = png_pool(&c);
     let roi = c.data.synthetic.roi().unwrap();
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi, regions: None, counterfactuals: None };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv: 3,000 images".into(), labelled: labelled.clone(), source: Box::new(source), side: 32, roi, regions: None, counterfactuals: None, partition: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let own = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect("own images run");
     let (synthetic, _) = run(&c);
@@ -478,13 +478,89 @@ fn own_images_run_through_the_same_experiment() {
     for (name, bytes) in &good.files {
         broken.insert(name, bytes.clone());
     }
-    let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute).unwrap()[0].train.indices[0];
+    let first_train = biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, None).unwrap()[0].train.indices[0];
     broken.insert(&labelled.images[first_train], b"not a png".to_vec());
-    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi, regions: None, counterfactuals: None };
+    let pool = biaslens_experiment::ImagePool { name: "labels.csv".into(), labelled: labelled.clone(), source: Box::new(broken), side: 32, roi, regions: None, counterfactuals: None, partition: None };
     let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
     let err = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |_| {}, || false)).expect_err("broken image");
     let text = err.to_string();
     assert!(text.contains(&format!("labels.csv, line {}: {}", first_train + 2, labelled.images[first_train])), "{text}");
+}
+
+/// An image source that counts what is asked of it (thread-safe, as the runner's sources are).
+struct Counting {
+    inner: biaslens_data::MemorySource,
+    reads: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    contains: std::sync::atomic::AtomicUsize,
+}
+
+impl biaslens_data::ImageSource for Counting {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        *self.reads.lock().unwrap().entry(name.to_owned()).or_default() += 1;
+        self.inner.read(name)
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.contains.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.contains(name)
+    }
+}
+
+/// Full CelebA (202,599 images) must not be read whole: the labels of every listed image are
+/// used, but only the images the splits pick are read and decoded (each at most twice: checked
+/// before any compute, then drawn), and checking that the listed images are there reads nothing.
+#[test]
+fn only_the_images_the_splits_pick_are_read() {
+    let mut c = tiny();
+    c.phis = vec![-0.5];
+    c.splits = SplitSizes { train: 96, debias: 32, test: 32, ..SplitSizes::default() };
+    c.train = c.train.clone().with_epochs(1);
+    c.methods.truncate(1);
+    c.attribution.images = 8;
+    let (labelled, inner) = png_pool(&c);
+    let listed = labelled.len();
+    let source = std::sync::Arc::new(Counting { inner, reads: Default::default(), contains: Default::default() });
+    let pool = biaslens_experiment::ImagePool::new(labelled.clone(), Box::new(source.clone()), &c).unwrap();
+    pool.check_listed().expect("every listed image is there");
+    assert_eq!(source.contains.load(std::sync::atomic::Ordering::Relaxed), listed);
+    assert!(source.reads.lock().unwrap().is_empty(), "checking the listed images read none");
+    let options = RunOptions { images: Some(std::sync::Arc::new(pool)), ..RunOptions::default() };
+    let mut decoding = Vec::new();
+    let r = pollster::block_on(run_experiment_with(&c, &Device::flex(), &options, |p| if p.detail.starts_with("decoding images") || p.stage == "check images" { decoding.push(p.detail.clone()) }, || false)).expect("own images run");
+    let splits = &biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, None).unwrap()[0];
+    let picked: std::collections::BTreeSet<String> =
+        [&splits.train, &splits.debias, &splits.test].iter().flat_map(|s| s.indices.iter().map(|&i| labelled.images[i].clone())).collect();
+    let reads = source.reads.lock().unwrap();
+    let read: std::collections::BTreeSet<String> = reads.keys().cloned().collect();
+    assert_eq!(read, picked, "exactly the picked images are read");
+    assert!(picked.len() <= 96 + 32 + 32 && picked.len() * 10 < listed, "{} of {listed}", picked.len());
+    assert!(reads.values().all(|&n| n <= 2), "each picked image is read at most twice");
+    assert_eq!(r.phis[0].train.images, 96);
+    // Decoding shows in the progress: the check before any compute, then each split.
+    assert!(decoding.iter().any(|d| d == &format!("decoded {0}/{0} images the splits picked", picked.len())), "{decoding:?}");
+    assert!(decoding.iter().any(|d| d == "decoding images 160/160"), "{decoding:?}");
+}
+
+/// CelebA's official partition draws each split from its own rows: train from partition 0, debias
+/// from 1 (validation), test from 2; a partition file that does not cover the labels is refused.
+#[test]
+fn the_official_partition_chooses_the_split_pools() {
+    let mut c = tiny();
+    c.phis = vec![-0.5];
+    let (labelled, source) = png_pool(&c);
+    let n = labelled.len();
+    let part = |i: usize| if i < n * 8 / 10 { 0 } else if i < n * 9 / 10 { 1 } else { 2 };
+    let text: String = labelled.images.iter().enumerate().map(|(i, name)| format!("{name} {}\n", part(i))).collect();
+    let p = biaslens_experiment::PoolPartition::parse(text.as_bytes(), "list_eval_partition.txt", &labelled).expect("valid");
+    c.splits = SplitSizes { train: 384, debias: 64, test: 64, ..SplitSizes::default() };
+    let splits = &biaslens_experiment::phi_splits_of(&c, &labelled.target, &labelled.attribute, Some(&p.values)).unwrap()[0];
+    assert!(splits.train.indices.iter().all(|&i| part(i) == 0));
+    assert!(splits.debias.indices.iter().all(|&i| part(i) == 1));
+    assert!(splits.test.indices.iter().all(|&i| part(i) == 2));
+    let pool = biaslens_experiment::ImagePool::new(labelled.clone(), Box::new(source), &c).unwrap().with_partition(p);
+    assert!(pool.name.ends_with("official partition list_eval_partition.txt"), "{}", pool.name);
+    let short: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let e = biaslens_experiment::PoolPartition::parse(short.as_bytes(), "p.txt", &labelled).expect_err("an image without a partition");
+    assert!(e.contains("p.txt was not used") && e.contains(&format!("no partition for image {}", labelled.images[0])), "{e}");
 }
 
 /// Any attribution of the registry runs from the config alone, twice under different keys if
@@ -533,4 +609,59 @@ fn any_registered_attribution_runs_from_the_config() {
     let mut portable = r.clone();
     portable.phis.iter_mut().for_each(|p| p.explained = None);
     assert_eq!(import_report(&html).expect("imports"), portable);
+}
+
+/// The pretrained start (docs/METHODS.md#pretrained-start): a 1000-class torchvision file of the
+/// config's architecture becomes every unit's starting point with a new 2-class head. With
+/// everything but the head frozen, the kept vanilla model holds the file's backbone bit for bit
+/// (every tensor but `fc.*`, BatchNorm statistics included) and a trained 2-class head; a run
+/// without the file, with another file than the recorded digest, or with a file but no
+/// `model.pretrained` is refused before any work, saying what to do.
+#[test]
+fn a_pretrained_start_keeps_its_backbone_and_fine_tunes_a_new_head() {
+    use biaslens_experiment::PretrainedStart;
+    use biaslens_model::{FineTune, Tap};
+    let mut c = tiny();
+    c.phis.truncate(1);
+    c.methods.truncate(1);
+    let device = Device::flex();
+    let imagenet = biaslens_model::ResNetConfig { num_classes: 1000, ..c.model.resnet() }.init_seeded(11, &device);
+    let file: std::sync::Arc<[u8]> = pollster::block_on(imagenet.export_torchvision()).expect("export").into();
+    c.model.pretrained = Some(PretrainedStart::of("imagenet.safetensors", &file));
+    c.train = c.train.clone().with_fine_tune(FineTune::After(Tap::Layer4));
+    let options = RunOptions { pretrained_weights: Some(file.clone()), keep_vanilla_weights: true, ..RunOptions::default() };
+    let r = pollster::block_on(run_experiment_with(&c, &device, &options, |_| {}, || false)).expect("run");
+    assert!(r.phis[0].vanilla_training.steps > 0, "the head is fine-tuned");
+    assert_eq!(r.config.model.pretrained, c.model.pretrained, "the results say what the run started from");
+    let kept = r.phis[0].vanilla_weights.clone().expect("kept");
+    let (file_st, kept_st) = (safetensors::SafeTensors::deserialize(&file).unwrap(), safetensors::SafeTensors::deserialize(&kept).unwrap());
+    let mut compared = 0;
+    for (key, view) in kept_st.tensors() {
+        if key.starts_with("fc.") {
+            assert_eq!(view.shape()[0], 2, "{key}: a 2-class head");
+            continue;
+        }
+        assert_eq!(view.data(), file_st.tensor(&key).unwrap().data(), "{key} is the file's");
+        compared += 1;
+    }
+    assert!(compared > 20, "the backbone was compared ({compared} tensors)");
+    let scratch = { let mut s = c.clone(); s.model.pretrained = None; run(&s).0 };
+    assert_ne!(r.phis[0].models[0].fairness, scratch.phis[0].models[0].fairness, "not the model trained from scratch");
+
+    let refused = |config: &ExperimentConfig, options: &RunOptions, want: &str| {
+        let err = pollster::block_on(run_experiment_with(config, &device, options, |_| panic!("no work"), || false)).expect_err(want);
+        assert!(matches!(err, RunError::Pretrained(_)), "{err}");
+        assert!(err.to_string().contains(want), "{want:?} in {err}");
+    };
+    refused(&c, &RunOptions::default(), "no file was given");
+    let mut other = c.clone();
+    other.model.pretrained = Some(PretrainedStart { file: "imagenet.safetensors".into(), sha256: Some("0".repeat(64)) });
+    refused(&other, &options, "another file");
+    let mut none = c.clone();
+    none.model.pretrained = None;
+    refused(&none, &options, "model.pretrained is empty");
+    let mut wide = c.clone();
+    wide.model.width = 16;
+    wide.model.pretrained = Some(PretrainedStart { file: "imagenet.safetensors".into(), sha256: None });
+    refused(&wide, &options, "width 16");
 }

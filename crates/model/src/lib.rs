@@ -35,4 +35,4 @@ pub use train::{
     COMPACT_DEMO_TRAIN_IMAGES, FineTune, TrainConfig, TrainData, TrainError, TrainOutcome,
     TrainProgress, train,
 };
-pub use weights::{StateTensor, WeightsError, check_finite, state_dict_to_safetensors, torchvision_num_classes};
+pub use weights::{StateTensor, WeightsError, check_finite, load_torchvision_any_head, state_dict_to_safetensors, torchvision_architecture, torchvision_num_classes};

@@ -133,20 +133,7 @@ impl ResNetConfig {
         let layer2 = stage(2, w * 2, self.layers[1], 2);
         let layer3 = stage(3, w * 4, self.layers[2], 2);
         let layer4 = stage(4, w * 8, self.layers[3], 2);
-        let (d_in, d_out) = (self.feature_dim(), self.num_classes);
-        let mut fc = LinearConfig::new(d_in, d_out).init(device);
-        if let Some(seed) = seed {
-            let (weight, bias) = crate::init::linear_default(seed, "fc", d_out, d_in);
-            // PyTorch [out, in] → burn [in, out].
-            let mut transposed = vec![0.0f32; weight.len()];
-            for o in 0..d_out {
-                for i in 0..d_in {
-                    transposed[i * d_out + o] = weight[o * d_in + i];
-                }
-            }
-            fc.weight = Param::from_data(TensorData::new(transposed, [d_in, d_out]), device);
-            fc.bias = Some(Param::from_data(TensorData::new(bias, [d_out]), device));
-        }
+        let fc = head(self.feature_dim(), self.num_classes, seed, device);
         ResNet {
             conv1,
             bn1: BatchNormConfig::new(w).init(device),
@@ -160,6 +147,25 @@ impl ResNetConfig {
             fc,
         }
     }
+}
+
+/// The classifier `fc`: `d_in` pooled features to `d_out` logits; with a seed PyTorch's
+/// `nn.Linear` default drawn from `(seed, "fc")` ([`crate::init::linear_default`]).
+fn head(d_in: usize, d_out: usize, seed: Option<u64>, device: &Device) -> Linear {
+    let mut fc = LinearConfig::new(d_in, d_out).init(device);
+    if let Some(seed) = seed {
+        let (weight, bias) = crate::init::linear_default(seed, "fc", d_out, d_in);
+        // PyTorch [out, in] → burn [in, out].
+        let mut transposed = vec![0.0f32; weight.len()];
+        for o in 0..d_out {
+            for i in 0..d_in {
+                transposed[i * d_out + o] = weight[o * d_in + i];
+            }
+        }
+        fc.weight = Param::from_data(TensorData::new(transposed, [d_in, d_out]), device);
+        fc.bias = Some(Param::from_data(TensorData::new(bias, [d_out]), device));
+    }
+    fc
 }
 
 /// Where a block's layers are created and, for seeded weights, the seed and the torchvision
@@ -568,6 +574,22 @@ impl ResNet {
         }
         let pooled = hook.pooled(self.pool(x));
         self.fc.forward(pooled)
+    }
+
+    /// The same network with a new classifier of `classes` outputs, drawn from `seed` as
+    /// [`ResNetConfig::init_seeded`] draws `fc` (PyTorch's `nn.Linear` default): the pretrained
+    /// start of docs/METHODS.md#pretrained-start, where an ImageNet model's 1000-class `fc` is
+    /// replaced by a 2-class one (`model.fc = nn.Linear(2048, 2)` in torchvision terms) before
+    /// fine-tuning. Every other parameter and BatchNorm statistic is kept.
+    ///
+    /// # Panics
+    /// If `classes` is zero.
+    #[must_use]
+    pub fn with_new_head(mut self, classes: usize, seed: u64) -> Self {
+        let [d_in, _] = self.fc.weight.shape().dims();
+        let device = self.fc.weight.device();
+        self.fc = head(d_in, classes, Some(seed), &device);
+        self
     }
 
     /// Freeze (no gradients, BatchNorm statistics fixed) the stem and every stage up to and

@@ -218,6 +218,51 @@ pub fn torchvision_num_classes(bytes: &[u8]) -> Result<usize, WeightsError> {
     }
 }
 
+/// The architecture a torchvision ResNet state dict describes, read from its keys and shapes
+/// alone: blocks per stage (`layer{s}.{b}.` prefixes), Bottleneck if `layer1.0.conv3.weight`
+/// exists, the stem width (`conv1.weight`'s outputs) and the classes (`fc.bias`). The page uses
+/// it to set the network a chosen pretrained file needs.
+///
+/// # Errors
+/// [`WeightsError::Format`] for a file that is not safetensors, [`WeightsError::Tensor`] when
+/// the stem, a stage or the head is missing.
+pub fn torchvision_architecture(bytes: &[u8]) -> Result<crate::ResNetConfig, WeightsError> {
+    let classes = torchvision_num_classes(bytes)?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_error(bytes, &e))?;
+    let missing = |key: &str, what: &str| WeightsError::Tensor { key: key.into(), message: format!("{what}; is it a torchvision ResNet state dict?") };
+    let width = match st.tensor("conv1.weight").ok().map(|t| t.shape().to_vec()).as_deref() {
+        Some([w, 3, 7, 7]) if *w > 0 => *w,
+        _ => return Err(missing("conv1.weight", "the stem convolution is missing or not [width, 3, 7, 7]")),
+    };
+    let mut layers = [0usize; 4];
+    for name in st.names() {
+        for (s, count) in layers.iter_mut().enumerate() {
+            let prefix = format!("layer{}.", s + 1);
+            if let Some(b) = name.strip_prefix(&prefix).and_then(|rest| rest.split('.').next()).and_then(|b| b.parse::<usize>().ok()) {
+                *count = (*count).max(b + 1);
+            }
+        }
+    }
+    if let Some(s) = layers.iter().position(|&n| n == 0) {
+        return Err(missing(&format!("layer{}.0", s + 1), "the stage has no blocks"));
+    }
+    let block = if st.tensor("layer1.0.conv3.weight").is_ok() { crate::BlockKind::Bottleneck } else { crate::BlockKind::Basic };
+    Ok(crate::ResNetConfig::new(block, layers, classes).with_width(width))
+}
+
+/// A torchvision classifier with however many classes its file has (an ImageNet state dict: 1000)
+/// loaded into `config`'s architecture (depth and width from `config`, `num_classes` from the
+/// file's `fc.bias`): the first half of the pretrained start (docs/METHODS.md#pretrained-start);
+/// [`ResNet::with_new_head`] is the second.
+///
+/// # Errors
+/// [`WeightsError`] from [`torchvision_num_classes`] or [`ResNet::load_torchvision`] (a file of
+/// another depth or width names the first key that does not fit).
+pub fn load_torchvision_any_head(config: &crate::ResNetConfig, bytes: Vec<u8>, device: &Device) -> Result<ResNet, WeightsError> {
+    let classes = torchvision_num_classes(&bytes)?;
+    crate::ResNetConfig { num_classes: classes, ..config.clone() }.init(device).load_torchvision(bytes)
+}
+
 /// A [`WeightsError::Format`] that says what the first bytes announce, next to the parser's error.
 fn format_error(bytes: &[u8], e: &safetensors::SafeTensorError) -> WeightsError {
     let facts = match bytes.get(..8) {

@@ -8,6 +8,7 @@
 //! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
 mod compare;
+mod files;
 mod inspector;
 mod results;
 mod setup;
@@ -19,7 +20,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use biaslens_data::{LabelledImages, MemorySource};
+use biaslens_data::LabelledImages;
+pub use files::PickedFiles;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{
     ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
@@ -130,6 +132,8 @@ pub struct Ui {
     pub notes: RwSignal<Vec<Note>>,
     /// A vanilla model loaded from a file (name, bytes), used instead of training.
     pub weights: RwSignal<Option<(String, Arc<[u8]>)>>,
+    /// The ImageNet file (name, bytes) the config's `model.pretrained` starts from, if chosen.
+    pub pretrained: RwSignal<Option<(String, Arc<[u8]>)>>,
     /// Which unit the result views show (index into the results' `phis`).
     pub phi: RwSignal<usize>,
     /// Which attribution the result views show: its key in the results (`"lrp"`, `"ig"`, …).
@@ -150,8 +154,11 @@ pub struct Ui {
     pub hidden: RwSignal<Vec<Panel>>,
     /// The user's labels (own CSV or CelebA's attribute list), replacing the synthetic pool.
     pub own_labels: RwSignal<Option<Arc<LabelledImages>>>,
-    /// The user's image files, by name.
-    pub own_files: RwSignal<Option<Arc<MemorySource>>>,
+    /// The user's image files, by name: `File` handles, read only when a batch needs them.
+    pub own_files: RwSignal<Option<Arc<PickedFiles>>>,
+    /// CelebA's official partition of the user's labels (`list_eval_partition.txt`), aligned
+    /// with them; cleared when other labels are chosen.
+    pub own_partition: RwSignal<Option<Arc<biaslens_experiment::PoolPartition>>>,
     /// Runs side by side (the comparison panel), in the order added.
     pub compared: RwSignal<Vec<compare::Compared>>,
     /// The compared run (index) that the run in progress computes, started from its "Run it here".
@@ -179,6 +186,7 @@ impl Ui {
             source: RwSignal::new(String::new()),
             notes: RwSignal::new(Vec::new()),
             weights: RwSignal::new(None),
+            pretrained: RwSignal::new(None),
             phi: RwSignal::new(0),
             attribution: RwSignal::new("lrp".into()),
             colormap: RwSignal::new(Colormap::RdBu),
@@ -191,6 +199,7 @@ impl Ui {
             simulate_gpu_loss_at: RwSignal::new(None),
             own_labels: RwSignal::new(None),
             own_files: RwSignal::new(None),
+            own_partition: RwSignal::new(None),
             compared: RwSignal::new(Vec::new()),
             fill_slot: RwSignal::new(None),
             keep: RwSignal::new(true),
@@ -350,6 +359,9 @@ pub fn start_run(ui: Ui) {
     ui.elapsed.set(0.0);
     crate::pace::reset();
     let weights = ui.weights.get_untracked().map(|(_, b)| b);
+    // Only the file the config names: a config changed since (another preset, a link) without
+    // model.pretrained runs from scratch, and one naming a file not chosen here says so.
+    let pretrained = config.model.pretrained.as_ref().and(ui.pretrained.get_untracked().map(|(_, b)| b));
     let images = match own_pool(ui, &config) {
         Ok(p) => p,
         Err(e) => {
@@ -384,7 +396,7 @@ pub fn start_run(ui: Ui) {
             }
         };
         let options =
-            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, images, keep_vanilla_weights: true, ..RunOptions::default() };
+            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, pretrained_weights: pretrained, images, keep_vanilla_weights: true, ..RunOptions::default() };
         let total = units(&config).len();
         let host = PageHost {
             ui,
@@ -440,7 +452,14 @@ fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>,
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
-        (Some(labels), Some(files)) => Ok(Some(Arc::new(ImagePool::new((*labels).clone(), Box::new(files), config)?))),
+        (Some(labels), Some(files)) => {
+            let pool = ImagePool::new((*labels).clone(), Box::new(files), config)?;
+            let pool = match ui.own_partition.get_untracked() {
+                Some(p) => pool.with_partition((*p).clone()),
+                None => pool,
+            };
+            Ok(Some(Arc::new(pool)))
+        }
     }
 }
 

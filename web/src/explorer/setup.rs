@@ -7,7 +7,10 @@ use std::sync::Arc;
 use biaslens_attribution::{Composite, IgConfig, LrpConfig};
 use biaslens_data::ProtectedKind;
 use biaslens_experiment::attributions::AttributionRegistry;
-use biaslens_experiment::{AttributionSpec, ExperimentConfig, MethodSpec, Registries, check_vanilla_weights, phi_splits};
+use biaslens_experiment::{
+    AttributionSpec, ExperimentConfig, MethodSpec, PretrainedStart, Registries, check_pretrained_weights, check_vanilla_weights, phi_splits,
+};
+use biaslens_model::{FineTune, Tap};
 use biaslens_viz::{LossSeries, LossStyle, loss_curve_svg};
 use leptos::prelude::*;
 use serde_json::Value;
@@ -382,7 +385,10 @@ fn IgControls() -> impl IntoView {
     }
 }
 
-/// A vanilla model from a `.safetensors` file instead of training.
+/// A model file instead of the seeded initialisation: a finished 2-class model is used as the
+/// vanilla model as is; any other torchvision classifier (an ImageNet file: 1000 classes) is the
+/// pretrained start (docs/METHODS.md#pretrained-start): the network takes the file's layout, the
+/// head is replaced by 2 outputs and the training settings above fine-tune it.
 #[component]
 fn WeightsPicker() -> impl IntoView {
     let ui = ui();
@@ -394,32 +400,110 @@ fn WeightsPicker() -> impl IntoView {
                 Ok(b) => b,
                 Err(e) => return ui.error(format!("{name}: {e}")),
             };
-            let config = ui.config.get_untracked();
-            match check_vanilla_weights(&config, &bytes, &burn::prelude::Device::flex()) {
-                Ok(()) => {
-                    ui.weights.set(Some((name.clone(), Arc::from(bytes))));
-                    ui.info(format!("{name} loaded: the next run uses it as the vanilla model at every φ instead of training one."));
+            let device = burn::prelude::Device::flex();
+            let layout = match biaslens_model::torchvision_architecture(&bytes) {
+                Ok(l) => l,
+                Err(e) => return ui.error(format!("{name} was not loaded: {e}. Choose a torchvision ResNet state dict saved as .safetensors.")),
+            };
+            let mut config = ui.config.get_untracked();
+            if layout.num_classes == 2 {
+                match check_vanilla_weights(&config, &bytes, &device) {
+                    Ok(()) => {
+                        config.model.pretrained = None;
+                        ui.config.set(config);
+                        ui.pretrained.set(None);
+                        ui.weights.set(Some((name.clone(), Arc::from(bytes))));
+                        ui.info(format!("{name} loaded: the next run uses it as the vanilla model at every φ instead of training one."));
+                    }
+                    Err(e) => ui.error(format!("{name} was not loaded: {e}. A 2-output file is used as the vanilla model and needs the architecture set above; or train in the page.")),
                 }
-                Err(e) => ui.error(format!("{name} was not loaded: {e}. Choose torchvision ResNet weights with 2 outputs and the architecture set above, or train in the page.")),
+                return;
+            }
+            config.model.block = layout.block;
+            config.model.layers = layout.layers;
+            config.model.width = layout.width;
+            config.model.pretrained = Some(PretrainedStart::of(name.clone(), &bytes));
+            match check_pretrained_weights(&config, &bytes, &device).map_err(|e| e.to_string()).and_then(|()| config.validate().map_err(|e| e.to_string())) {
+                Ok(()) => {
+                    ui.config.set(config);
+                    ui.weights.set(None);
+                    ui.pretrained.set(Some((name.clone(), Arc::from(bytes))));
+                    ui.info(format!(
+                        "{name} loaded as the starting point ({} classes, {:?} blocks {:?}, width {}): each run replaces its head by 2 outputs and fine-tunes it with the training settings above.",
+                        layout.num_classes, layout.block, layout.layers, layout.width
+                    ));
+                }
+                Err(e) => ui.error(format!("{name} was not loaded: {e}")),
             }
         });
     };
+    let from_scratch = move |_| {
+        ui.pretrained.set(None);
+        let mut c = ui.config.get_untracked();
+        c.model.pretrained = None;
+        ui.config.set(c);
+    };
+    let freeze_value = |f: FineTune| match f {
+        FineTune::All => "all",
+        FineTune::After(Tap::Stem) => "stem",
+        FineTune::After(Tap::Layer1) => "layer1",
+        FineTune::After(Tap::Layer2) => "layer2",
+        FineTune::After(Tap::Layer3) => "layer3",
+        FineTune::After(Tap::Layer4 | Tap::Pooled) => "head",
+    };
+    let on_freeze = move |ev: leptos::ev::Event| {
+        let v = input_value(&ev);
+        edit(ui, |c| {
+            c.train.fine_tune = match v.as_str() {
+                "stem" => FineTune::After(Tap::Stem),
+                "layer1" => FineTune::After(Tap::Layer1),
+                "layer2" => FineTune::After(Tap::Layer2),
+                "layer3" => FineTune::After(Tap::Layer3),
+                "head" => FineTune::After(Tap::Layer4),
+                _ => FineTune::All,
+            };
+            Ok(())
+        });
+    };
+    let named = move || ui.config.get().model.pretrained.map(|p| p.file);
     view! {
         <div class="field">
-            <span>"or load a trained vanilla model"</span>
+            <span>"or start from a model file: a trained 2-class model is used as is; an ImageNet torchvision file (e.g. resnet50, 1000 classes) gets a 2-class head and is fine-tuned"</span>
             <input type="file" id="weights-file" accept=".safetensors" on:change=on_file disabled=move || ui.running()/>
             {move || ui.weights.get().map(|(name, _)| view! {
                 <span class="loaded">{format!("using {name} ")}<button on:click=move |_| ui.weights.set(None)>"train instead"</button></span>
+            })}
+            {move || named().map(|file| {
+                let chosen = ui.pretrained.get().is_some_and(|(n, _)| n == file);
+                view! {
+                    <span class="loaded" id="pretrained-status">{if chosen {
+                        format!("fine-tuning from {file} ")
+                    } else {
+                        format!("this config starts from {file}: choose that file above ")
+                    }}<button id="pretrained-clear" on:click=from_scratch>"train from scratch instead"</button></span>
+                    <label class="field"><span>"layers kept frozen while fine-tuning"</span>
+                        <select id="pretrained-freeze" disabled=move || ui.running() on:change=on_freeze>
+                            {[("all", "none: fine-tune every layer"), ("stem", "the stem"), ("layer1", "stem and layer1"), ("layer2", "stem to layer2"), ("layer3", "stem to layer3"), ("head", "everything but the new head")]
+                                .into_iter()
+                                .map(|(v, label)| view! { <option value=v selected=move || freeze_value(ui.config.get().train.fine_tune) == v>{label}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                }
             })}
         </div>
     }
 }
 
-/// The largest total of image files the page reads into memory.
-const MAX_IMAGE_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
+/// Up to this many listed images, choosing labels and files decodes every one at once (a bad
+/// file is named before Run); above it (all of CelebA), only the images a run's splits pick are
+/// decoded, checked when the run starts.
+const CHECK_ALL_UP_TO: usize = 5_000;
 
 /// Own data instead of the synthetic pool: a CSV (`image,target,attribute`) or CelebA's
-/// `list_attr_celeba.txt` (Smiling against the chosen attribute), and the image files.
+/// `list_attr_celeba.txt` (Smiling against the chosen attribute), the image files (kept as the
+/// browser's `File` handles and read only when a batch needs them, so any number works), and
+/// optionally CelebA's official partition.
 #[component]
 fn OwnDataPicker() -> impl IntoView {
     let ui = ui();
@@ -442,6 +526,10 @@ fn OwnDataPicker() -> impl IntoView {
             match parsed {
                 Ok(l) => {
                     ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
+                    if ui.own_partition.get_untracked().is_some() {
+                        ui.own_partition.set(None);
+                        ui.info("The official partition belonged to the previous labels and was set aside; choose it again for these.");
+                    }
                     ui.own_labels.set(Some(Arc::new(l)));
                     check_own(ui);
                 }
@@ -454,24 +542,31 @@ fn OwnDataPicker() -> impl IntoView {
         if files.is_empty() {
             return;
         }
-        let total: f64 = files.iter().map(|f| f.size()).sum();
-        if total > MAX_IMAGE_BYTES {
-            return ui.error(format!(
-                "{} files of {:.0} MB in all are more than the page holds in memory ({:.0} MB); choose fewer images, or run the CLI on the folder (biaslens run).",
-                files.len(), total / 1048576.0, MAX_IMAGE_BYTES / 1048576.0
-            ));
-        }
+        // Only the handles are kept: nothing is read until a run's batch needs it.
+        let picked = super::PickedFiles::new(files);
+        ui.info(format!("{} image files chosen ({:.0} MB; read only as the run needs them).", picked.len(), picked.megabytes()));
+        ui.own_files.set(Some(Arc::new(picked)));
+        check_own(ui);
+    };
+    let on_partition = move |ev: leptos::ev::Event| {
+        let Some(file) = super::share::chosen_files(&ev).into_iter().next() else { return };
+        let name = file.name();
+        let Some(labels) = ui.own_labels.get_untracked() else {
+            return ui.error(format!("{name} was not used: choose the labels (list_attr_celeba) first, then their partition."));
+        };
         leptos::task::spawn_local(async move {
-            let mut source = biaslens_data::MemorySource::default();
-            for f in &files {
-                match super::share::read_bytes(f, MAX_IMAGE_BYTES).await {
-                    Ok(b) => source.insert(&f.name(), b),
-                    Err(e) => return ui.error(format!("{}: {e}", f.name())),
+            let bytes = match super::share::read_bytes(&file, 64.0 * 1024.0 * 1024.0).await {
+                Ok(b) => b,
+                Err(e) => return ui.error(format!("{name}: {e}")),
+            };
+            match biaslens_experiment::PoolPartition::parse(&bytes, &name, &labels) {
+                Ok(p) => {
+                    let count = |v: u8| p.values.iter().filter(|&&x| x == v).count();
+                    ui.info(format!("{name}: {} train, {} validation (the debias split), {} test images; the splits are drawn from these.", count(0), count(1), count(2)));
+                    ui.own_partition.set(Some(Arc::new(p)));
                 }
+                Err(e) => ui.error(format!("{e}. The splits stay the authors' contiguous blocks.")),
             }
-            ui.info(format!("{} image files read.", files.len()));
-            ui.own_files.set(Some(Arc::new(source)));
-            check_own(ui);
         });
     };
     let using = move || ui.own_labels.with(Option::is_some) || ui.own_files.with(Option::is_some);
@@ -480,29 +575,56 @@ fn OwnDataPicker() -> impl IntoView {
             <summary>"or use your own images (CSV or CelebA)"</summary>
             <label class="field"><span>"labels: a CSV (image, target, attribute) or CelebA's list_attr_celeba (.txt or Kaggle's .csv)"</span>
                 <input type="file" id="own-labels" accept=".csv,.txt" on:change=on_labels disabled=move || ui.running()/></label>
-            <label class="field"><span>"the image files (select them all)"</span>
+            <label class="field"><span>"the image files (select them all; any number: only the images the splits pick are read)"</span>
                 <input type="file" id="own-images" multiple accept="image/*" on:change=on_images disabled=move || ui.running()/></label>
-            <p class="small" id="own-status">{move || match (ui.own_labels.get(), ui.own_files.get()) {
-                (Some(l), Some(f)) => format!("using {} ({} rows, {} files), padded to a square and resized to the image side above; the paper's box of the chosen attribute", l.source, l.len(), f.files.len()),
-                (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
-                (None, Some(f)) => format!("{} image files: now choose the labels", f.files.len()),
-                (None, None) => "using the synthetic benchmark".to_string(),
+            <label class="field"><span>"optional: CelebA's official partition (list_eval_partition .txt or .csv) instead of the authors' contiguous blocks"</span>
+                <input type="file" id="own-partition" accept=".csv,.txt" on:change=on_partition disabled=move || ui.running() || ui.own_labels.with(Option::is_none)/></label>
+            <p class="small" id="own-status">{move || {
+                let partition = ui.own_partition.with(|p| p.as_ref().map_or(String::new(), |p| format!("; splits from the official partition {}", p.source)));
+                match (ui.own_labels.get(), ui.own_files.get()) {
+                    (Some(l), Some(f)) => format!("using {} ({} rows, {} files), padded to a square and resized to the image side above; the paper's box of the chosen attribute{partition}", l.source, l.len(), f.len()),
+                    (Some(l), None) => format!("{} ({} rows): now choose the image files", l.source, l.len()),
+                    (None, Some(f)) => format!("{} image files: now choose the labels", f.len()),
+                    (None, None) => "using the synthetic benchmark".to_string(),
+                }
             }}</p>
-            <button disabled=move || !using() || ui.running() on:click=move |_| { ui.own_labels.set(None); ui.own_files.set(None); }>"back to the synthetic data"</button>
+            <button disabled=move || !using() || ui.running() on:click=move |_| { ui.own_labels.set(None); ui.own_files.set(None); ui.own_partition.set(None); }>"back to the synthetic data"</button>
         </details>
     }
 }
 
-/// Once labels and images are both chosen: every listed image must be among the files and decode
-/// (JPEG or PNG), else the labels are set aside with a message naming the line and file.
+/// Once labels and images are both chosen: every listed image must be among the files (by name,
+/// nothing read), and, up to [`CHECK_ALL_UP_TO`] of them, decode (JPEG or PNG); else the labels
+/// are set aside with a message naming the line and file. Above that, a run decodes the images
+/// its splits pick before any compute.
 fn check_own(ui: Ui) {
     let (Some(labels), Some(files)) = (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) else { return };
+    let chosen = labels.clone();
+    let set_aside = move |e: biaslens_data::DataError| {
+        // Only if these labels are still the chosen ones.
+        if ui.own_labels.get_untracked().is_some_and(|l| Arc::ptr_eq(&l, &chosen)) {
+            ui.own_labels.set(None);
+            ui.own_partition.set(None);
+            ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
+        }
+    };
+    if let Err(e) = labels.check_images(&*files) {
+        return set_aside(e);
+    }
+    if labels.len() > CHECK_ALL_UP_TO {
+        return ui.info(format!(
+            "All {} listed images are among the files. The images the splits pick are decoded when the run starts (checked before any training), a batch at a time.",
+            labels.len()
+        ));
+    }
     let side = ui.config.with_untracked(|c| c.data.synthetic.size);
     let pre = biaslens_data::Preprocess { square_pad: true, resize: Some(side) };
-    if let Err(e) = labels.check_decodable(&*files, &pre) {
-        ui.own_labels.set(None);
-        ui.error(format!("{e}. The labels were set aside: fix the file or the images and choose them again."));
-    }
+    let rows: Vec<usize> = (0..labels.len()).collect();
+    leptos::task::spawn_local(async move {
+        if let Err(e) = labels.check_rows_decode(&rows, &*files, &pre).await {
+            set_aside(e);
+        }
+    });
 }
 
 /// Ready-made settings: the demo, the paper's sizes and the paper's sizes as the authors' code ran
@@ -510,9 +632,22 @@ fn check_own(ui: Ui) {
 #[component]
 fn Presets() -> impl IntoView {
     let ui = ui();
-    let set = move |config: ExperimentConfig, what: &str| {
+    // A chosen ImageNet file stays the starting point of a preset of its layout (the paper's
+    // ResNet-50 fine-tuned, as the paper ran it); a preset of another network trains from scratch.
+    let set = move |mut config: ExperimentConfig, what: &str| {
+        let mut start = String::new();
+        if let Some((name, bytes)) = ui.pretrained.get_untracked() {
+            let fits = biaslens_model::torchvision_architecture(&bytes)
+                .is_ok_and(|l| (l.block, l.layers, l.width) == (config.model.block, config.model.layers, config.model.width));
+            if fits {
+                config.model.pretrained = Some(PretrainedStart::of(name.clone(), &bytes));
+                start = format!(", fine-tuning {name}");
+            } else {
+                start = format!(" (trained from scratch: {name} is another network)");
+            }
+        }
         ui.config.set(config);
-        ui.info(format!("Settings set to {what}. Press Run when ready."));
+        ui.info(format!("Settings set to {what}{start}. Press Run when ready."));
     };
     view! {
         <div class="presets" id="presets" role="group" aria-label="Ready-made settings">
@@ -592,7 +727,10 @@ fn DataPreview() -> impl IntoView {
     let splits = Memo::new(move |_| {
         let c = ui.config.get();
         let result = match ui.own_labels.get() {
-            Some(l) => biaslens_experiment::phi_splits_of(&c, &l.target, &l.attribute),
+            Some(l) => {
+                let partition = ui.own_partition.get();
+                biaslens_experiment::phi_splits_of(&c, &l.target, &l.attribute, partition.as_ref().map(|p| p.values.as_slice()))
+            }
             None => phi_splits(&c),
         };
         result.map(|s| (c.phis.clone(), s)).map_err(|e| e.to_string())

@@ -44,9 +44,9 @@ use biaslens_model::TrainError;
 use biaslens_model::readback::ReadbackError;
 use burn::prelude::*;
 
-pub use pool::{CounterfactualSources, ImagePool, PoolRegions, phi_splits, phi_splits_of};
+pub use pool::{CounterfactualSources, ImagePool, PoolPartition, PoolRegions, phi_splits, phi_splits_of};
 pub use progress::RunProgress;
-pub use train::check_vanilla_weights;
+pub use train::{check_pretrained_weights, check_vanilla_weights, sha256_hex};
 
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::driver::{Watch, drive};
@@ -66,6 +66,10 @@ pub struct RunOptions {
     /// architecture), used at every unit instead of training one, so φ then changes only the
     /// splits. Checked before any work.
     pub vanilla_weights: Option<Arc<[u8]>>,
+    /// The bytes of the torchvision ImageNet file the config's `model.pretrained` names (the
+    /// pretrained start, docs/METHODS.md#pretrained-start): required when it is set, refused
+    /// when it is not, checked against its SHA-256 if the config records one.
+    pub pretrained_weights: Option<Arc<[u8]>>,
     /// Labelled images (own CSV + folder, or CelebA's lists) that replace the synthetic
     /// benchmark: the splits are drawn from their labels, the images decoded per split.
     pub images: Option<Arc<ImagePool>>,
@@ -103,6 +107,9 @@ pub enum RunError {
     /// The given vanilla weights do not fit the config's model.
     #[error("the vanilla weights cannot be used: {0}")]
     Weights(String),
+    /// The pretrained start cannot be used.
+    #[error("the pretrained start cannot be used: {0}")]
+    Pretrained(String),
     /// A debiasing method failed.
     #[error("{method} at φ = {phi}: {reason}")]
     Method {

@@ -3,7 +3,7 @@
 //! docs/METHODS.md#splits), and the pixels of each split.
 
 use biaslens_data::images::{ImageSource, LabelledImages, Preprocess};
-use biaslens_data::{Correlation, Split, SplitConfig, Splits, make_splits};
+use biaslens_data::{Correlation, Pools, Split, SplitConfig, Splits, make_splits};
 use biaslens_metrics::{ImageSize, Region, Roi, RoiPreset};
 
 use super::RunError;
@@ -28,6 +28,32 @@ pub struct ImagePool {
     /// Every listed image with and without the attribute (a planted dataset,
     /// docs/METHODS.md#planting), for the ground-truth reliance (docs/METHODS.md#reliance).
     pub counterfactuals: Option<CounterfactualSources>,
+    /// CelebA's official partition (`list_eval_partition.txt`): the splits are drawn from its
+    /// train (0), validation (1 → debias) and test (2) rows instead of the authors' contiguous
+    /// blocks; `None`: the blocks.
+    pub partition: Option<PoolPartition>,
+}
+
+/// CelebA's official partition of a pool's images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolPartition {
+    /// The file it was read from (for the results and messages).
+    pub source: String,
+    /// 0 train, 1 validation, 2 test, per listed image, in list order.
+    pub values: Vec<u8>,
+}
+
+impl PoolPartition {
+    /// Reads `list_eval_partition.txt` (or Kaggle's `.csv`) from `bytes` (named `file`) and
+    /// aligns it with the images of `labelled` by name.
+    ///
+    /// # Errors
+    /// A message naming the file and line of a malformed row, or the first listed image the file
+    /// has no partition for.
+    pub fn parse(bytes: &[u8], file: &str, labelled: &LabelledImages) -> Result<Self, String> {
+        let values = biaslens_data::parse_partition(bytes, file, &labelled.images).map_err(|e| format!("{file} was not used: {e}"))?;
+        Ok(Self { source: file.to_owned(), values })
+    }
 }
 
 /// Per-image regions of a pool.
@@ -95,7 +121,34 @@ impl ImagePool {
             biaslens_data::ProtectedKind::Necktie => RoiPreset::Necktie,
         };
         let roi = preset.roi_for(ImageSize::square(side)).map_err(|e| format!("the region of interest: {e}"))?;
-        Ok(Self { name: format!("{}: {} images", labelled.source, labelled.len()), labelled, source, side, roi, regions: None, counterfactuals: None })
+        Ok(Self {
+            name: format!("{}: {} images", labelled.source, labelled.len()),
+            labelled,
+            source,
+            side,
+            roi,
+            regions: None,
+            counterfactuals: None,
+            partition: None,
+        })
+    }
+
+    /// Draws the splits from CelebA's official partition (see [`PoolPartition`]).
+    #[must_use]
+    pub fn with_partition(mut self, partition: PoolPartition) -> Self {
+        self.name = format!("{}, official partition {}", self.name, partition.source);
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Checks that every listed image is among the files, by name: nothing is read or decoded,
+    /// so this is cheap for all of CelebA. The images the splits pick are decoded when the run
+    /// starts ([`crate::drive`] checks them before any compute).
+    ///
+    /// # Errors
+    /// A message naming the line of the first missing image and how many are missing.
+    pub fn check_listed(&self) -> Result<(), String> {
+        self.labelled.check_images(&self.source).map_err(|e| e.to_string())
     }
 
     /// The preprocessing of the pool's images (SquarePad, resize to the side).
@@ -131,7 +184,9 @@ impl ImagePool {
         Ok(self)
     }
 
-    /// Checks that every listed image is among the files and decodes (JPEG or PNG).
+    /// Checks that every listed image is among the files and decodes (JPEG or PNG): reads and
+    /// decodes all of them, one at a time (memory stays bounded; time grows with the folder, so
+    /// runs use [`ImagePool::check_listed`] and decode only what the splits pick).
     ///
     /// # Errors
     /// A message naming the line and file.
@@ -204,41 +259,84 @@ impl Pool<'_> {
     /// Splits at `phi` with `seed` (labels only, cheap).
     pub(crate) fn splits(&self, config: &ExperimentConfig, phi: f64, seed: u64) -> Result<Splits, RunError> {
         match self {
-            Pool::Own(p) => splits_of(config, phi, seed, &p.labelled.target, &p.labelled.attribute),
+            Pool::Own(p) => {
+                let partition = p.partition.as_ref().map(|x| x.values.as_slice());
+                splits_of(config, phi, seed, &p.labelled.target, &p.labelled.attribute, partition)
+            }
             Pool::Synthetic(c) => {
                 let (t, a) = c.data.synthetic.labels(0, c.data.pool);
-                splits_of(config, phi, seed, &t, &a)
+                splits_of(config, phi, seed, &t, &a, None)
             }
         }
     }
 
-    /// The pixels of `split`.
-    pub(crate) fn draw(&self, split: &Split) -> Result<SplitImages, RunError> {
+    /// The pixels of `split`. The user's images are read and decoded [`DRAW_CHUNK`] at a time
+    /// (only the split's own images, however large the folder), with `decoded(k)` after each
+    /// chunk (`k` of the split's images so far) and a turn for the page's event loop.
+    pub(crate) async fn draw(&self, split: &Split, decoded: &mut dyn FnMut(usize)) -> Result<SplitImages, RunError> {
         let indices: Vec<u64> = split.indices.iter().map(|&i| i as u64).collect();
         match self {
             Pool::Own(pool) => {
                 let pre = pool.preprocess();
-                let loaded = pool.labelled.load_batch(&split.indices, &pool.source, &pre);
-                if let Some(s) = loaded.skipped.first() {
-                    return Err(RunError::Images(format!(
-                        "{}, line {}: {} cannot be used: {}; fix or remove that row ({} image(s) of this split failed)",
-                        pool.labelled.source,
-                        pool.labelled.lines.get(s.row).copied().unwrap_or(0),
-                        s.image,
-                        s.reason,
-                        loaded.skipped.len()
-                    )));
+                let n = split.indices.len();
+                let mut images = SplitImages { pixels: Vec::with_capacity(n * 3 * (pool.side as usize).pow(2)), target: Vec::with_capacity(n), attribute: Vec::with_capacity(n), indices };
+                for (k, rows) in split.indices.chunks(DRAW_CHUNK).enumerate() {
+                    let loaded = pool.labelled.load_batch_async(rows, &pool.source, &pre).await;
+                    if let Some(s) = loaded.skipped.first() {
+                        return Err(RunError::Images(format!(
+                            "{}, line {}: {} cannot be used: {}; fix or remove that row ({} image(s) of this batch of the {} split failed)",
+                            pool.labelled.source,
+                            pool.labelled.lines.get(s.row).copied().unwrap_or(0),
+                            s.image,
+                            s.reason,
+                            loaded.skipped.len(),
+                            split.name
+                        )));
+                    }
+                    let b = loaded.batch;
+                    images.pixels.extend_from_slice(&b.pixels);
+                    images.target.extend_from_slice(&b.target);
+                    images.attribute.extend_from_slice(&b.attribute);
+                    decoded((k * DRAW_CHUNK + rows.len()).min(n));
+                    biaslens_model::pace::yield_now().await;
                 }
-                let b = loaded.batch;
-                Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute, indices })
+                Ok(images)
             }
             Pool::Synthetic(c) => {
                 let b = c.data.synthetic.generate_indices(&indices)?;
+                decoded(indices.len());
                 Ok(SplitImages { pixels: b.pixels, target: b.target, attribute: b.attribute, indices })
             }
         }
     }
+
+    /// Before any compute: every image the `splits` pick (each once) reads and decodes, the
+    /// user's images only ([`DRAW_CHUNK`] at a time, `checked(k, total)` after each chunk). Only
+    /// the picked images are read, whatever the size of the folder.
+    pub(crate) async fn check_picked(&self, splits: &[Splits], checked: &mut dyn FnMut(usize, usize)) -> Result<(), RunError> {
+        let Pool::Own(pool) = self else { return Ok(()) };
+        let mut rows: Vec<usize> = splits.iter().flat_map(|s| [&s.train, &s.debias, &s.test]).flat_map(|s| s.indices.iter().copied()).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let pre = pool.preprocess();
+        for (k, chunk) in rows.chunks(DRAW_CHUNK).enumerate() {
+            pool.labelled.check_rows_decode(chunk, &pool.source, &pre).await.map_err(|e| {
+                RunError::Images(match e {
+                    biaslens_data::DataError::BadImage { file, line, image, reason } => {
+                        format!("{file}, line {line}: {image} cannot be used: {reason}; fix or remove that row (the images the splits pick are checked before any training)")
+                    }
+                    other => other.to_string(),
+                })
+            })?;
+            checked((k * DRAW_CHUNK + chunk.len()).min(rows.len()), rows.len());
+            biaslens_model::pace::yield_now().await;
+        }
+        Ok(())
+    }
 }
+
+/// The user's images are read and decoded this many at a time.
+pub(crate) const DRAW_CHUNK: usize = 128;
 
 impl Pool<'_> {
     /// The counterfactual pairs of `images`: on the synthetic benchmark the attribute painted in
@@ -274,23 +372,22 @@ fn load_pairs(pool: &ImagePool, rows: &[usize], source: &impl ImageSource, pre: 
 }
 
 /// The splits of `phi` with `seed` from a pool's labels.
-fn splits_of(config: &ExperimentConfig, phi: f64, seed: u64, target: &[u8], attribute: &[u8]) -> Result<Splits, RunError> {
+fn splits_of(config: &ExperimentConfig, phi: f64, seed: u64, target: &[u8], attribute: &[u8], partition: Option<&[u8]>) -> Result<Splits, RunError> {
     let train = match config.correlation {
         CorrelationKind::Phi => Correlation::phi(phi),
         CorrelationKind::AuthorsPercentage => Correlation::CellPercentage { p: Correlation::authors_p_for_phi(phi) },
     };
     let debias = if config.splits.debias_at_train_phi { train.clone() } else { config.splits.debias_correlation.clone() };
     let split_config = SplitConfig {
+        pools: if partition.is_some() { Pools::Official } else { Pools::default() },
         train,
         debias,
-
         train_size: Some(config.splits.train),
         debias_size: Some(config.splits.debias),
         test_size: Some(config.splits.test),
         seed,
-        ..SplitConfig::default()
     };
-    make_splits(target, attribute, None, &split_config).map_err(|reason| RunError::Split { phi, reason })
+    make_splits(target, attribute, partition, &split_config).map_err(|reason| RunError::Split { phi, reason })
 }
 
 /// The splits of every φ of `config` at its first seed (labels only: cheap enough for a
@@ -303,10 +400,11 @@ pub fn phi_splits(config: &ExperimentConfig) -> Result<Vec<Splits>, RunError> {
     config.phis.iter().map(|&phi| pool.splits(config, phi, config.seed)).collect()
 }
 
-/// [`phi_splits`] of a pool given by its labels (the user's images).
+/// [`phi_splits`] of a pool given by its labels (the user's images), with CelebA's official
+/// partition of its rows if given (0 train, 1 validation, 2 test).
 ///
 /// # Errors
 /// As [`phi_splits`].
-pub fn phi_splits_of(config: &ExperimentConfig, pool_target: &[u8], pool_attribute: &[u8]) -> Result<Vec<Splits>, RunError> {
-    config.phis.iter().map(|&phi| splits_of(config, phi, config.seed, pool_target, pool_attribute)).collect()
+pub fn phi_splits_of(config: &ExperimentConfig, pool_target: &[u8], pool_attribute: &[u8], partition: Option<&[u8]>) -> Result<Vec<Splits>, RunError> {
+    config.phis.iter().map(|&phi| splits_of(config, phi, config.seed, pool_target, pool_attribute, partition)).collect()
 }

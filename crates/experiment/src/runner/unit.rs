@@ -1,7 +1,6 @@
 //! One unit of a run: one training correlation φ with one seed, through the six stages (pool →
 //! vanilla → methods → evaluation → attribution → scores).
 
-use biaslens_model::ResNet;
 use burn::prelude::*;
 use web_time::Instant;
 
@@ -22,8 +21,8 @@ pub(crate) struct Context<'a> {
     pub config: &'a ExperimentConfig,
     pub options: &'a RunOptions,
     pub pool: Pool<'a>,
-    /// The user's vanilla model, loaded on the unit's device.
-    pub loaded: Option<ResNet>,
+    /// Where the vanilla model comes from (a user's model is loaded on the unit's device).
+    pub start: super::train::Start,
 }
 
 /// Runs `unit`; returns its result and the stage timings.
@@ -50,13 +49,18 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("data", plan.data);
     let splits = ctx.pool.splits(config, phi, unit.seed)?;
-    // Each split is drawn in one go; the page's event loop runs between them.
-    let train_images = ctx.pool.draw(&splits.train)?;
-    biaslens_model::pace::yield_now().await;
-    let debias_images = ctx.pool.draw(&splits.debias)?;
-    biaslens_model::pace::yield_now().await;
-    let test_images = ctx.pool.draw(&splits.test)?;
-    biaslens_model::pace::yield_now().await;
+    // Only the splits' images are decoded (the user's a chunk at a time, with progress); the
+    // page's event loop runs between chunks and splits.
+    let total = splits.train.indices.len() + splits.debias.indices.len() + splits.test.indices.len();
+    let mut before = 0;
+    let mut drawn = Vec::with_capacity(3);
+    for split in [&splits.train, &splits.debias, &splits.test] {
+        let mut decoded = |k: usize| tracker.report((before + k) as f64 / total.max(1) as f64, format!("decoding images {}/{total}", before + k));
+        drawn.push(ctx.pool.draw(split, &mut decoded).await?);
+        before += split.indices.len();
+        biaslens_model::pace::yield_now().await;
+    }
+    let [train_images, debias_images, test_images]: [_; 3] = drawn.try_into().map_err(|_| RunError::Images("three splits drawn".into()))?;
     tracker.end();
     timed(&mut timings, "data", t);
     if should_stop() {
@@ -67,7 +71,7 @@ pub(crate) async fn run_unit(
     let t = Instant::now();
     tracker.begin("train vanilla", plan.train);
     let (vanilla, vanilla_training) =
-        train::vanilla(config, ctx.loaded.as_ref(), &train_images, side, unit.seed, device, &mut tracker, should_stop).await?;
+        train::vanilla(config, &ctx.start, &train_images, side, unit.seed, device, &mut tracker, should_stop).await?;
     drop(train_images);
     tracker.end();
     let vanilla_weights = if ctx.options.keep_vanilla_weights {
