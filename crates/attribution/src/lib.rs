@@ -11,6 +11,9 @@
 //! - [`lrp`]: Layer-wise Relevance Propagation (Bach et al., PLOS ONE 2015; Montavon et al.,
 //!   2019) with Zennit 1.0's rules, composites and ResNet canonizer, for the ResNets of
 //!   `biaslens-model` ([`lrp_resnet`]).
+//! - [`concept_relevance`]: the relevance of a concept direction (a CAV) at a layer, carried to
+//!   the pixels by LRP or gradient × input, to find where an artifact is (Pahde et al., "Reveal
+//!   to Revise", MICCAI 2023; `docs/METHODS.md#localise`).
 //!
 //! Every gradient method takes the model as `forward: impl Fn(Tensor<4>) -> Tensor<2>`, so it
 //! works for any network (burn's autodiff computes the gradient), or, through its `_with` variant,
@@ -24,6 +27,7 @@
 //! reads work.
 
 mod baseline;
+pub mod concept;
 mod gradient;
 mod ig;
 pub mod lrp;
@@ -31,6 +35,7 @@ mod resnet_grad;
 mod smoothgrad;
 
 pub use baseline::{Baseline, gaussian_blur};
+pub use concept::{ConceptMethod, concept_relevance};
 pub use gradient::{gradient, gradient_with, gradient_x_input, gradient_x_input_with};
 pub use ig::{
     IgConfig, IgMethod, IgOutput, integrated_gradients, integrated_gradients_with, quadrature,

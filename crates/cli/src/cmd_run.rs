@@ -477,6 +477,12 @@ pub(crate) fn summarise(r: &ExperimentResults, out: &Path) {
             let reliance = m.reliance.as_ref().map_or(String::new(), |x| format!("  reliance |Δlogit| {:.3} flips {:.3}", x.logit_change.value, x.flip_rate.value));
             println!("  {:<12} accuracy {:.3}  EO {:.3}{saliency}{reliance}", m.name, m.fairness.accuracy.value, m.fairness.equalized_odds.value);
         }
+        if let Some(l) = &p.localisation {
+            println!(
+                "  the artifact from {}'s CAV ({} images): IoU {:.3}, pointing {:.2}; class map {:.3} / {:.2}; fixed ROI IoU {:.3}; random box IoU {:.3}",
+                l.cav_from, l.cav.images, l.cav.iou_mean, l.cav.pointing_rate, l.class_map.iou_mean, l.class_map.pointing_rate, l.fixed_roi.iou_mean, l.random_box.iou_mean
+            );
+        }
     }
     let v = verdicts(r);
     for p in &v.premises {

@@ -5,6 +5,7 @@
 mod cmd_attribute;
 mod cmd_check;
 mod cmd_data;
+mod cmd_localise;
 mod cmd_compare;
 mod cmd_merge;
 mod cmd_metrics;
@@ -55,6 +56,9 @@ enum Command {
     Sweep(cmd_sweep::Args),
     /// Every figure (SVG) and table (CSV) of a finished run, and the HTML report again.
     Report(cmd_report::Args),
+    /// Find an artifact from its CAV: one mask PNG per image of a .npy batch (what `metrics
+    /// --masks` reads), from the concept's LRP or gradient × input heatmap, thresholded.
+    Localise(cmd_localise::Args),
     /// Paste a known artifact (a patch or a sticker) into own labelled photos at a chosen φ with
     /// the target: the planted dataset, every image's box, and each image with and without it.
     Plant(cmd_plant::Args),
@@ -82,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(args) => cmd_report::run(args),
         Command::Check(args) => cmd_check::run(args),
         Command::Plant(args) => cmd_plant::run(args),
+        Command::Localise(args) => cmd_localise::run(args),
         Command::Weights(args) => cmd_weights::run(args),
     };
     match result {

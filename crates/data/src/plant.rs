@@ -344,6 +344,39 @@ pub fn draw(img: &mut image::RgbImage, b: PixelBox, kind: &ArtifactKind) -> Resu
     Ok(())
 }
 
+/// Draws the artifact into `b` of one image given as model pixels (`[3, H, W]` values in
+/// `[0, 1]`, row-major, as [`crate::Batch`] holds them): the same pixels [`draw`] paints, in the
+/// colour divided by 255. For experiments on generated images (the synthetic faces) that never
+/// go through PNG files; `biaslens plant` uses [`draw`].
+///
+/// # Errors
+/// A message when `pixels` is not `3·W·H` values or the box reaches outside the image.
+pub fn draw_pixels(pixels: &mut [f32], width: u32, height: u32, b: PixelBox, kind: &ArtifactKind) -> Result<(), String> {
+    let plane = width as usize * height as usize;
+    if pixels.len() != 3 * plane {
+        return Err(format!("{} values are not a 3×{height}×{width} image", pixels.len()));
+    }
+    if b.x1 > width || b.y1 > height || b.x1 <= b.x0 || b.y1 <= b.y0 {
+        return Err(format!("the box {b} does not fit the {width}×{height} image"));
+    }
+    let colour = match kind {
+        ArtifactKind::Patch { colour } | ArtifactKind::Sticker { colour, .. } => *colour,
+    };
+    let (w, h) = (f64::from(b.x1 - b.x0), f64::from(b.y1 - b.y0));
+    for y in b.y0..b.y1 {
+        for x in b.x0..b.x1 {
+            let (u, v) = ((f64::from(x - b.x0) + 0.5) / w, (f64::from(y - b.y0) + 0.5) / h);
+            if in_shape(kind, u, v) {
+                let at = y as usize * width as usize + x as usize;
+                for (c, &value) in colour.iter().enumerate() {
+                    pixels[c * plane + at] = f32::from(value) / 255.0;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One image with its artifact's box: the photo without (`clean`) and with (`with`) the artifact,
 /// both as PNG, at the original size.
 #[derive(Debug, Clone, PartialEq)]
@@ -404,6 +437,31 @@ pub fn box_csv(names: &[String], boxes: &[PixelBox]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn draw_pixels_paints_what_draw_paints() {
+        let (w, h) = (13u32, 11u32);
+        let b = PixelBox { x0: 2, y0: 1, x1: 11, y1: 10 };
+        for kind in [
+            ArtifactKind::default(),
+            ArtifactKind::Sticker { shape: StickerShape::Disc, colour: [10, 200, 30] },
+            ArtifactKind::Sticker { shape: StickerShape::Star, colour: [255, 255, 0] },
+        ] {
+            let mut img = image::RgbImage::new(w, h);
+            draw(&mut img, b, &kind).expect("fits");
+            let plane = (w * h) as usize;
+            let mut px = vec![0.0f32; 3 * plane];
+            draw_pixels(&mut px, w, h, b, &kind).expect("fits");
+            for (x, y, p) in img.enumerate_pixels() {
+                for c in 0..3 {
+                    let v = px[c * plane + (y * w + x) as usize];
+                    assert_eq!(v, f32::from(p.0[c]) / 255.0, "{kind:?} at ({x}, {y}) channel {c}");
+                }
+            }
+        }
+        assert!(draw_pixels(&mut [0.0; 5], w, h, b, &ArtifactKind::default()).is_err());
+        assert!(draw_pixels(&mut vec![0.0; 3 * 143], w, h, PixelBox { x0: 0, y0: 0, x1: 14, y1: 2 }, &ArtifactKind::default()).is_err());
+    }
 
     #[test]
     fn box_csv_is_read_back_by_the_box_reader() {

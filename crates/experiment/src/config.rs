@@ -321,6 +321,10 @@ pub struct ExperimentConfig {
     pub attribution: AttributionConfig,
     /// Metrics.
     pub metrics: MetricsConfig,
+    /// Optional (not in the paper): find the artifact from the CAV a ClArC method fitted and score
+    /// the found masks against the known regions (docs/METHODS.md#localise). Absent: not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localise: Option<crate::localise::LocaliseConfig>,
 }
 
 impl Default for ExperimentConfig {
@@ -383,6 +387,7 @@ impl ExperimentConfig {
             ],
             attribution,
             metrics: MetricsConfig::default(),
+            localise: None,
         }
     }
 
@@ -429,6 +434,7 @@ impl ExperimentConfig {
                 bootstrap: BootstrapSettings::default(),
                 ..MetricsConfig::default()
             },
+            localise: None,
         }
     }
 
@@ -504,6 +510,14 @@ impl ExperimentConfig {
         let m = &self.model;
         if m.width == 0 || m.layers.contains(&0) {
             return bad("model.width and every entry of model.layers must be at least 1".into());
+        }
+        if let Some(l) = &self.localise {
+            if l.batch_size == 0 {
+                return bad("localise.batch_size must be at least 1".into());
+            }
+            if let Err(e) = l.mask.check() {
+                return bad(format!("localise.mask: {e}"));
+            }
         }
         if let Some(p) = &m.pretrained {
             if p.file.trim().is_empty() {

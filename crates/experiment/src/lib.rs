@@ -15,6 +15,7 @@ pub mod attributions;
 pub mod config;
 pub mod driver;
 pub mod findings;
+pub mod localise;
 pub mod merge;
 pub mod registries;
 pub mod report;

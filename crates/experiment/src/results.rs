@@ -267,6 +267,28 @@ pub struct PhiResult {
     /// numbers, not models).
     #[serde(skip)]
     pub vanilla_weights: Option<std::sync::Arc<[u8]>>,
+    /// The artifact found from the CAV, scored against the known regions, when the config asks
+    /// for it (`localise`) and a ClArC method kept a CAV (docs/METHODS.md#localise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localisation: Option<LocalisationResult>,
+}
+
+/// How well the CAV's heatmap finds the artifact on the explained images that carry it, beside
+/// the baselines of the same images (docs/METHODS.md#localise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalisationResult {
+    /// The method whose CAV was used (the first that kept one: A-ClArC or P-ClArC).
+    pub cav_from: String,
+    /// What the truth is: the synthetic attribute's own pixels, or the per-image regions' source.
+    pub truth: String,
+    /// The CAV's heatmap on the vanilla model, thresholded (`localise.mask`).
+    pub cav: biaslens_metrics::localise::LocalisationSummary,
+    /// Vanilla's own map of each image's target class, same method and threshold.
+    pub class_map: biaslens_metrics::localise::LocalisationSummary,
+    /// The config's fixed ROI as every image's mask (IoU only; no heatmap to point with).
+    pub fixed_roi: biaslens_metrics::localise::LocalisationSummary,
+    /// A seeded random box of the ROI's size per image (IoU only).
+    pub random_box: biaslens_metrics::localise::LocalisationSummary,
 }
 
 /// The first explained test images of one φ and every model's maps of them: what the page's

@@ -665,3 +665,30 @@ fn a_pretrained_start_keeps_its_backbone_and_fine_tunes_a_new_head() {
     wide.model.pretrained = Some(PretrainedStart { file: "imagenet.safetensors".into(), sha256: None });
     refused(&wide, &options, "width 16");
 }
+
+/// `localise` in the config (docs/METHODS.md#localise): each unit scores the artifact found from
+/// A-ClArC's CAV on the explained images that carry the attribute against the synthetic
+/// attribute's own pixels, beside the baselines on the same images; the truth lies inside the
+/// config's ROI, so the fixed ROI overlaps it more than a random box of its size (the wiring of
+/// truth and baselines); the result survives the report's round trip; without the field nothing
+/// is computed or written.
+#[test]
+fn the_artifact_found_from_the_cav_is_scored_when_asked() {
+    let mut c = tiny();
+    c.phis.truncate(1);
+    c.localise = Some(biaslens_experiment::localise::LocaliseConfig::default());
+    let (r, _) = run(&c);
+    let l = r.phis[0].localisation.as_ref().expect("A-ClArC kept its CAV");
+    assert_eq!(l.cav_from, "A-ClArC");
+    assert!(l.truth.contains("synthetic"), "{}", l.truth);
+    let carrying = c.attribution.images.min(r.phis[0].test.counts.total()) / 2;
+    for s in [&l.cav, &l.class_map, &l.fixed_roi, &l.random_box] {
+        assert_eq!(s.images, carrying, "every explained image with the attribute, and only those");
+        assert!((0.0..=1.0).contains(&s.iou_mean), "{s:?}");
+    }
+    assert!(l.fixed_roi.iou_mean > l.random_box.iou_mean, "fixed ROI {:?} vs random {:?}", l.fixed_roi, l.random_box);
+    assert!(render_report(&r).contains("Finding the artifact from the CAV"), "a table in the report");
+    let back = import_report(&r.to_json()).expect("imports");
+    assert_eq!(back.phis[0].localisation, r.phis[0].localisation);
+    assert!(shared().0.phis[0].localisation.is_none() && !shared().0.to_json().contains("localisation"), "opt-in");
+}

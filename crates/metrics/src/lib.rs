@@ -34,12 +34,14 @@
 //!   ([`Region`]), an extension; the formulas are the same over each image's own pixels.
 
 pub mod fairness;
+pub mod localise;
 pub mod preprocess;
 pub mod region;
 pub mod roi;
 pub mod saliency;
 pub mod stats;
 
+pub use localise::{LocalisationSummary, LocaliseError, LocaliseSettings, Polarity, ThresholdRule};
 pub use fairness::{Confusion, FairnessReport, GroupRates, PairedGap, eo_permutation_p, fairness_report, paired_eo_difference, yule_phi};
 pub use preprocess::{ChannelReduction, Normalisation, PreprocessSettings, preprocess, preprocess_into};
 pub use region::{Inside, Mask, Region};

@@ -359,6 +359,27 @@ impl SyntheticConfig {
         self.render_batch(indices, Some(attribute))
     }
 
+    /// The pixels the protected attribute paints in each face, as a row-major `size × size` mask:
+    /// where the face rendered with the attribute ([`SyntheticConfig::generate_counterfactual`]
+    /// with `true`) differs in any channel from the same face without it (`false`). Both renders
+    /// share parameters and noise, so this is the attribute's own footprint, inside
+    /// [`SyntheticConfig::roi`] and usually much smaller than it: the ground truth for finding
+    /// the attribute in an image (`docs/METHODS.md#localise`).
+    ///
+    /// # Errors
+    /// [`SyntheticError`] for an unusable size or label rate.
+    pub fn attribute_masks(&self, indices: &[u64]) -> Result<Vec<Vec<bool>>, SyntheticError> {
+        let with = self.generate_counterfactual(indices, true)?;
+        let without = self.generate_counterfactual(indices, false)?;
+        let plane = with.image.pixels();
+        Ok((0..indices.len())
+            .map(|i| {
+                let (a, b) = (with.image_pixels(i), without.image_pixels(i));
+                (0..plane).map(|p| (0..3).any(|c| a[c * plane + p] != b[c * plane + p])).collect()
+            })
+            .collect())
+    }
+
     /// The images with the given indices, with the protected attribute of every face set to
     /// `forced` when given (its label and its pixels), split over threads natively.
     fn render_batch(&self, indices: &[u64], forced: Option<bool>) -> Result<Batch, SyntheticError> {
@@ -413,6 +434,24 @@ const NOISE_STREAM: u64 = 0x6E6F_6973_6521_0001;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_masks_lie_in_the_roi_and_are_not_empty() {
+        for attribute in [ProtectedKind::Necktie, ProtectedKind::Hat] {
+            let cfg = SyntheticConfig { size: 48, attribute, ..SyntheticConfig::default() };
+            let roi = cfg.roi().expect("roi");
+            let masks = cfg.attribute_masks(&[0, 1, 2, 3]).expect("masks");
+            for m in &masks {
+                let inside = m.iter().filter(|v| **v).count();
+                assert!(inside > 10, "{attribute:?}: only {inside} attribute pixels");
+                for (p, _) in m.iter().enumerate().filter(|(_, v)| **v) {
+                    let (x, y) = ((p % 48) as u32, (p / 48) as u32);
+                    assert!(roi.contains(x, y));
+                }
+                assert!(inside < roi.w() as usize * roi.h() as usize);
+            }
+        }
+    }
 
     #[test]
     fn same_seed_same_bytes_and_batch_independence() {

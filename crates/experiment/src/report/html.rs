@@ -248,6 +248,7 @@ fn verdicts(h: &mut String, results: &ExperimentResults) {
         h.push_str("</ul>");
     }
     reliance_table(h, results, &v);
+    localisation_table(h, results);
 }
 
 /// Ground truth per model and unit, and how well each saliency metric tracks it (RQ1).
@@ -297,6 +298,39 @@ fn reliance_table(h: &mut String, results: &ExperimentResults, v: &Verdicts) {
         }
         h.push_str("</ul>");
     }
+}
+
+/// The artifact found from the CAV against the known regions, per unit, with the baselines
+/// (docs/METHODS.md#localise); nothing when the config did not ask for it.
+fn localisation_table(h: &mut String, results: &ExperimentResults) {
+    if !results.phis.iter().any(|p| p.localisation.is_some()) {
+        return;
+    }
+    h.push_str(
+ "<h2 id=\"localisation\">Finding the artifact from the CAV</h2><p class=\"muted\">On the explained test images that carry the attribute: the CAV's relevance on the vanilla model (Reveal to Revise's localisation), thresholded into a mask, scored against the truth; beside vanilla's own map of the target class (same method and threshold), the config's fixed ROI and a seeded random box of its size. IoU: mean with a 95 % t-interval; pointing: share of images whose heatmap maximum lies in the truth.</p><table><tr><th>φ</th><th>seed</th><th>CAV of</th><th>images</th> <th>CAV map IoU</th><th>pointing</th><th>class map IoU</th><th>pointing</th><th>fixed ROI IoU</th><th>random box IoU</th><th>truth</th></tr>",
+    );
+    for p in &results.phis {
+        if let Some(l) = &p.localisation {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}{}</td><td>{:.2}</td><td>{:.3}{}</td><td>{:.2}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
+                p.phi,
+                p.seed,
+                esc(&l.cav_from),
+                l.cav.images,
+                l.cav.iou_mean,
+                ci_text(l.cav.iou_interval),
+                l.cav.pointing_rate,
+                l.class_map.iou_mean,
+                ci_text(l.class_map.iou_interval),
+                l.class_map.pointing_rate,
+                l.fixed_roi.iou_mean,
+                l.random_box.iou_mean,
+                esc(&l.truth)
+            );
+        }
+    }
+    h.push_str("</table>");
 }
 
 /// Figure 3 per attribution, the trade-off, Figure 2 per φ and attribution.

@@ -26,6 +26,7 @@
 
 pub(crate) mod evaluate;
 pub(crate) mod explain;
+pub(crate) mod localise;
 pub(crate) mod methods;
 pub mod pool;
 pub(crate) mod progress;

@@ -7,7 +7,7 @@ use web_time::Instant;
 use super::methods::Trained;
 use super::pool::Pool;
 use super::progress::{Plan, Tracker};
-use super::{RunError, RunOptions, evaluate, explain, methods, score, train};
+use super::{RunError, RunOptions, evaluate, explain, localise, methods, score, train};
 use crate::config::ExperimentConfig;
 use crate::driver::Unit;
 use crate::results::{PhiResult, SplitSummary, StageTiming};
@@ -141,6 +141,11 @@ pub(crate) async fn run_unit(
     .await?;
     tracker.end();
     timed(&mut timings, "attribute", t);
+    let t = Instant::now();
+    let localisation = localise::localise_unit(config, &ctx.pool, &models, &explained_images, &roi, side, unit.seed, device).await?;
+    if config.localise.is_some() {
+        timed(&mut timings, "localise", t);
+    }
 
     // 6. Scores: pooled and per group, with bootstrap intervals; Figure 2's means.
     let t = Instant::now();
@@ -167,6 +172,7 @@ pub(crate) async fn run_unit(
             groups,
             explained: (keep > 0).then_some(explained.kept),
             vanilla_weights,
+            localisation,
         },
         timings,
     ))
