@@ -224,8 +224,9 @@ pub fn torchvision_num_classes(bytes: &[u8]) -> Result<usize, WeightsError> {
 /// it to set the network a chosen pretrained file needs.
 ///
 /// # Errors
-/// [`WeightsError::Format`] for a file that is not safetensors, [`WeightsError::Tensor`] when
-/// the stem, a stage or the head is missing.
+/// [`WeightsError::Format`] for a file that is not safetensors, [`WeightsError::Missing`] for a
+/// stem batch-norm tensor, [`WeightsError::Tensor`] when the stem convolution, a stage or the
+/// head is missing.
 pub fn torchvision_architecture(bytes: &[u8]) -> Result<crate::ResNetConfig, WeightsError> {
     let classes = torchvision_num_classes(bytes)?;
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_error(bytes, &e))?;
@@ -234,6 +235,12 @@ pub fn torchvision_architecture(bytes: &[u8]) -> Result<crate::ResNetConfig, Wei
         Some([w, 3, 7, 7]) if *w > 0 => *w,
         _ => return Err(missing("conv1.weight", "the stem convolution is missing or not [width, 3, 7, 7]")),
     };
+    // The stem's batch norm before the stages: a file that lacks it names the key as loading it would.
+    for key in ["bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var"] {
+        if st.tensor(key).is_err() {
+            return Err(WeightsError::Missing { key: key.into(), expected: vec![width] });
+        }
+    }
     let mut layers = [0usize; 4];
     for name in st.names() {
         for (s, count) in layers.iter_mut().enumerate() {

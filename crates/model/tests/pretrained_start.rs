@@ -20,11 +20,17 @@ fn fixture() -> Value {
 
 /// The 1000-class state dict of `model` (torchvision's keys and order, from the fixture).
 fn imagenet_file(f: &Value, model: &str) -> Vec<u8> {
+    imagenet_file_without(f, model, |_| false)
+}
+
+/// As [`imagenet_file`] without the keys `drop` picks.
+fn imagenet_file_without(f: &Value, model: &str, drop: impl Fn(&str) -> bool) -> Vec<u8> {
     let seed = f["seed"].as_u64().expect("seed");
     let entries = f["models"][model]
         .as_array()
         .expect("key list")
         .iter()
+        .filter(|e| !drop(e[0].as_str().expect("key")))
         .map(|e| {
             let key = e[0].as_str().expect("key").to_string();
             let shape: Vec<usize> = e[1]
@@ -149,6 +155,18 @@ fn a_file_of_another_depth_is_refused_by_key() {
         .expect_err("a ResNet-18 file is not a ResNet-50");
     let message = err.to_string();
     assert!(message.contains("layer1.0."), "names the first key that does not fit: {message}");
+}
+
+/// Reading the layout from the keys names what a damaged file lacks: the stem's batch norm as
+/// loading would name it, a stage without blocks by its first block.
+#[test]
+fn the_layout_read_from_the_keys_names_what_is_missing() {
+    let f = fixture();
+    let err = biaslens_model::torchvision_architecture(&imagenet_file_without(&f, "resnet18", |k| k == "bn1.weight")).expect_err("no stem norm");
+    assert!(matches!(&err, biaslens_model::WeightsError::Missing { key, .. } if key == "bn1.weight"), "{err}");
+    assert!(err.to_string().contains("the weights have no `bn1.weight`"), "{err}");
+    let err = biaslens_model::torchvision_architecture(&imagenet_file_without(&f, "resnet18", |k| k.starts_with("layer3."))).expect_err("no layer3");
+    assert!(err.to_string().contains("layer3.0"), "{err}");
 }
 
 fn first_conv(block: &Block) -> Tensor<4> {
