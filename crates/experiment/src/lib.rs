@@ -29,7 +29,7 @@ pub use driver::{Driven, Host, Unit, drive, units};
 pub use merge::{MergeError, Shard, merge};
 pub use registries::Registries;
 pub use report::{ReportError, import_report, render_report};
-pub use results::{ExperimentResults, ExplainedImages, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};
+pub use results::{ExperimentResults, ExplainedImages, FoundRegions, ModelMapsOf, RESULTS_FORMAT, RESULTS_VERSION};
 pub use runner::{
     CounterfactualSources, ImagePool, PoolPartition, PoolRegions, RunError, RunOptions, RunProgress, check_pretrained_weights, check_vanilla_weights, device_label, phi_splits, phi_splits_of, run_experiment,
     run_experiment_with,

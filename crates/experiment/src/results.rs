@@ -312,6 +312,21 @@ pub struct ExplainedImages {
     /// (docs/METHODS.md#per-image-regions), so the inspector draws the region the metrics used;
     /// `None`: the run's one ROI.
     pub regions: Option<Vec<biaslens_metrics::Region>>,
+    /// The artifact found from the CAV in each kept image (config `localise`;
+    /// docs/METHODS.md#localise), which the inspector offers as the region; `None` when the run
+    /// did not localise.
+    pub found: Option<FoundRegions>,
+}
+
+/// Each kept explained image's artifact mask found from a ClArC method's CAV: the concept's
+/// heatmap on the vanilla model, thresholded as `localise.mask` says (model pixels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundRegions {
+    /// The method whose CAV was used.
+    pub cav_from: String,
+    /// One mask per kept image, in the kept images' order; `None` where the heatmap has no
+    /// positive relevance to threshold (nothing found in that image).
+    pub regions: Vec<Option<biaslens_metrics::Region>>,
 }
 
 /// One attribution method's per-image maps of one model.

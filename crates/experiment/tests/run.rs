@@ -677,7 +677,7 @@ fn the_artifact_found_from_the_cav_is_scored_when_asked() {
     let mut c = tiny();
     c.phis.truncate(1);
     c.localise = Some(biaslens_experiment::localise::LocaliseConfig::default());
-    let (r, _) = run(&c);
+    let (r, _) = run_keeping(&c, 8 * TINY_BYTES_PER_IMAGE);
     let l = r.phis[0].localisation.as_ref().expect("A-ClArC kept its CAV");
     assert_eq!(l.cav_from, "A-ClArC");
     assert!(l.truth.contains("synthetic"), "{}", l.truth);
@@ -690,5 +690,17 @@ fn the_artifact_found_from_the_cav_is_scored_when_asked() {
     assert!(render_report(&r).contains("Finding the artifact from the CAV"), "a table in the report");
     let back = import_report(&r.to_json()).expect("imports");
     assert_eq!(back.phis[0].localisation, r.phis[0].localisation);
+    // The inspector's kept images carry their found masks (every kept image, with the attribute
+    // or not), at the model's image size; without `localise` there are none.
+    let e = r.phis[0].explained.as_ref().expect("kept images");
+    let found = e.found.as_ref().expect("found regions for the inspector");
+    assert_eq!(found.cav_from, l.cav_from);
+    assert_eq!(found.regions.len(), e.n, "one per kept image");
+    assert!(found.regions.iter().flatten().count() > 0, "something found");
+    for region in found.regions.iter().flatten() {
+        assert_eq!(biaslens_metrics::Inside::image(region), r.image);
+        assert!(matches!(region, biaslens_metrics::Region::Mask(_)), "a thresholded heatmap, not a box");
+    }
     assert!(shared().0.phis[0].localisation.is_none() && !shared().0.to_json().contains("localisation"), "opt-in");
+    assert!(shared().0.phis[0].explained.as_ref().is_none_or(|e| e.found.is_none()), "opt-in");
 }

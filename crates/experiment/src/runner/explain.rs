@@ -297,6 +297,7 @@ pub(crate) async fn explain_all(
         attribute: images.attribute[..keep].to_vec(),
         maps: if keep > 0 { keys.iter().map(|k| (k.clone(), vec![ModelMapsOf::default(); frozen.len()])).collect() } else { BTreeMap::new() },
         regions: regions.map(|r| r[..keep.min(r.len())].to_vec()),
+        found: None,
     };
     let mut acc: Vec<Vec<ModelMaps>> = keys.iter().map(|_| frozen.iter().map(|_| ModelMaps::default()).collect()).collect();
     let mut input_sum: BTreeMap<GroupKey, (Vec<f64>, usize)> = BTreeMap::new();

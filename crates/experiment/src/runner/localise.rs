@@ -15,7 +15,7 @@ use super::methods::Trained;
 use super::pool::{Pool, SplitImages};
 use crate::config::ExperimentConfig;
 use crate::localise::{Explain, heatmaps, masks, score};
-use crate::results::LocalisationResult;
+use crate::results::{ExplainedImages, FoundRegions, LocalisationResult};
 
 /// The localisation of one unit, or `None` when the config does not ask for it, no method kept a
 /// CAV, no explained image carries the attribute, or the pool has no known regions (own images
@@ -89,4 +89,34 @@ fn region_mask(region: &Region) -> Vec<bool> {
         Region::Box(r) => Mask::from_roi(r).inside().to_vec(),
         Region::Mask(m) => m.inside().to_vec(),
     }
+}
+
+/// The artifact found from the CAV in each of the inspector's kept images (whether or not it
+/// carries the attribute: the inspector offers the found mask as every image's region), or `None`
+/// when the config does not localise, no method kept a CAV or no image was kept.
+pub(crate) async fn found_regions(
+    config: &ExperimentConfig,
+    models: &[Trained],
+    kept: &ExplainedImages,
+    side: usize,
+    device: &Device,
+) -> Result<Option<FoundRegions>, RunError> {
+    let Some(settings) = &config.localise else { return Ok(None) };
+    let Some((from, hook)) = models.iter().find_map(|m| m.model.hook.as_ref().map(|h| (m.name.clone(), h))) else {
+        return Ok(None);
+    };
+    if kept.n == 0 {
+        return Ok(None);
+    }
+    let fail = |e: crate::localise::ArtifactError| RunError::Device(format!("finding the artifact in the inspector's images: {e}"));
+    let explain = Explain::Concept { tap: hook.tap, direction: &hook.cav };
+    let heat = heatmaps(&models[0].model.model, &kept.pixels, [3, side, side], explain, settings, device).await.map_err(fail)?;
+    let image = ImageSize::square(side as u32);
+    let regions = masks(&heat, &settings.mask)
+        .map_err(fail)?
+        .into_iter()
+        // An empty mask (no positive relevance) is "nothing found", not an error.
+        .map(|inside| Mask::new(image, inside).ok().map(Region::Mask))
+        .collect();
+    Ok(Some(FoundRegions { cav_from: from, regions }))
 }
