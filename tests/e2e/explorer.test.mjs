@@ -567,6 +567,70 @@ test('an ImageNet-shaped file as the starting point: the page gives it a 2-class
   });
 });
 
+test('the artifact found from the CAV: a table per unit as the CLI computes it, and the inspector scores every image in the found mask', { timeout: 600_000 }, async () => {
+  assert.ok(cli && fs.existsSync(cli), 'BIASLENS_CLI must point at the native biaslens binary');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-localise-'));
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url);
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await applyConfig(page, smallConfig());
+    // P-ClArC alone (its CAV, no training), and the localisation ticked in the form.
+    await page.check('input[data-method="p_clarc"]');
+    await page.uncheck('input[data-method="thr_opt"]');
+    await page.uncheck('input[data-method="rr_clarc"]');
+    await page.check('#localise-on');
+    await page.click('#run-button');
+    assert.equal(await waitForRun(page, 300_000), 'done', await page.textContent('#notes'));
+    const { results } = await exportReport(page);
+    assert.ok(results.config.localise, 'the checkbox set config.localise');
+    const l = results.phis[0].localisation;
+    assert.equal(l.cav_from, 'P-ClArC');
+    // The table shows the results' numbers.
+    for (const [row, s] of [['cav', l.cav], ['class', l.class_map], ['fixed', l.fixed_roi], ['random', l.random_box]]) {
+      const shown = Number(await page.getAttribute(`#localisation-table tr[data-localise="${row}"] td[data-metric="iou"]`, 'data-value'));
+      assert.ok(Math.abs(shown - s.iou_mean) < 1e-12 && s.iou_mean >= 0 && s.iou_mean <= 1, `${row}: table ${shown} vs results ${s.iou_mean}`);
+    }
+    // The CLI on the page's config localises the same images; training differs by float rounding
+    // between the backends, so the IoUs must agree within their intervals (as the other metrics).
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(results.config));
+    execFileSync(cli, ['run', '--quiet', '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'native.html'), '--json', path.join(dir, 'native.json')]);
+    const n = JSON.parse(fs.readFileSync(path.join(dir, 'native.json'), 'utf8')).phis[0].localisation;
+    assert.equal(n.cav_from, l.cav_from);
+    assert.equal(n.truth, l.truth);
+    for (const k of ['cav', 'class_map', 'fixed_roi', 'random_box']) {
+      assert.equal(n[k].images, l[k].images, `${k}: the same images`);
+      const [a, b] = [l[k], n[k]];
+      if (a.iou_interval && b.iou_interval) {
+        const half = (a.iou_interval.high - a.iou_interval.low + b.iou_interval.high - b.iou_interval.low) / 2;
+        assert.ok(Math.abs(a.iou_mean - b.iou_mean) <= half + 1e-9, `${k}: page IoU ${a.iou_mean} vs native ${b.iou_mean} (half-widths ${half})`);
+      }
+    }
+    // Fixed ROI and random box do not depend on training: equal to rounding.
+    assert.ok(Math.abs(n.fixed_roi.iou_mean - l.fixed_roi.iou_mean) < 1e-12 && Math.abs(n.random_box.iou_mean - l.random_box.iou_mean) < 1e-12);
+    await page.locator('#localisation-table').screenshot({ path: path.join(outDir, 'explorer-localisation.png') });
+
+    // The inspector offers the found masks as the region: every image's metrics follow, and
+    // unticking gives the run's numbers back.
+    await page.focus('#explained .thumb-button');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#inspector-metrics tbody tr');
+    const meanRrf = () => page.getAttribute('#inspector-metrics tr[data-kind="LRP"][data-model="Vanilla"] td[data-metric="mean-rrf"]', 'data-value');
+    const runMean = await meanRrf();
+    assert.ok(Math.abs(Number(runMean) - results.phis[0].models[0].attributions.lrp.saliency.pooled.rrf.mean) < 1e-6, 'the run\'s region first');
+    await page.check('#found-region');
+    await page.waitForFunction(() => /^(the artifact found from the CAV, within|nothing found from the CAV)/.test(document.getElementById('roi-text')?.textContent ?? ''));
+    const foundMean = await meanRrf();
+    assert.notEqual(foundMean, runMean, 'the found masks are not the paper\'s box');
+    assert.ok(Number(foundMean) >= 0 && Number(foundMean) <= 1, foundMean);
+    if (/^the artifact found/.test(await page.textContent('#roi-text'))) {
+      assert.ok((await page.locator('#inspector .roi-mask canvas').count()) > 1, 'the found mask outlined on the input and every map');
+    }
+    await page.locator('#inspector').screenshot({ path: path.join(outDir, 'explorer-found-region.png') });
+    await page.uncheck('#found-region');
+    await page.waitForFunction((m) => document.querySelector('#inspector-metrics tr[data-kind="LRP"][data-model="Vanilla"] td[data-metric="mean-rrf"]')?.dataset.value === m, runMean);
+  });
+});
+
 test('own images: CelebA-layout files through the folder picker run the experiment', { timeout: 300_000 }, async () => {
   // 2,000 faces exported in CelebA's layout by the CLI stand in for a user's CelebA folder.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'biaslens-own-'));

@@ -147,29 +147,71 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
     // region replaces it for every image, as it replaces the run's one ROI.
     let own: Arc<Option<Vec<Region>>> = Arc::new(e.regions.clone().filter(|r| r.iter().all(|x| biaslens_metrics::Inside::image(x) == img)));
     let per_image = own.is_some();
+    // The artifact found from the CAV in each kept image (runs with `localise`), which the
+    // checkbox below makes every image's region instead of its own or the run's.
+    let found: Option<Arc<biaslens_experiment::FoundRegions>> = e
+        .found
+        .clone()
+        .filter(|f| f.regions.len() == e.n && f.regions.iter().flatten().all(|x| biaslens_metrics::Inside::image(x) == img))
+        .map(Arc::new);
+    let found_from = found.as_ref().map(|f| f.cav_from.clone());
+    // Image i's region before any edit, and how the text names it.
+    let base_of = {
+        let (own, found) = (own.clone(), found.clone());
+        move |i: usize| -> (Option<Region>, &'static str) {
+            let own_of = |i: usize| match own.as_ref().as_ref().and_then(|r| r.get(i).cloned()) {
+                Some(b @ Region::Box(_)) => (Some(b), "this image's own box: "),
+                Some(m) => (Some(m), "this image's own mask, within "),
+                None => (None, ""),
+            };
+            match (&found, ui.found_region.get()) {
+                (Some(f), true) => match f.regions.get(i).cloned().flatten() {
+                    Some(m) => (Some(m), "the artifact found from the CAV, within "),
+                    None => (own_of(i).0, "nothing found from the CAV in this image; its region: "),
+                },
+                _ => own_of(i),
+            }
+        }
+    };
+    let base_of = Arc::new(base_of);
     let region_of = {
-        let own = own.clone();
+        let base_of = base_of.clone();
         move |i: usize| -> Region {
             match ui.roi.get().filter(|x| x.image() == img) {
                 Some(edited) => Region::Box(edited),
-                None => own.as_ref().as_ref().and_then(|r| r.get(i).cloned()).unwrap_or(Region::Box(run_roi)),
+                None => base_of(i).0.unwrap_or(Region::Box(run_roi)),
             }
         }
     };
     let region_of = Arc::new(region_of);
-    let own_here: Option<Region> = own.as_ref().as_ref().and_then(|r| r.get(image).cloned());
-    let own_box = own_here.as_ref().and_then(bounding_box);
     let edited = move || ui.roi.get().filter(|x| x.image() == img);
-    let roi = move || edited().or(own_box).unwrap_or(run_roi);
-    let own_kind = match &own_here {
-        Some(Region::Box(_)) => "this image's own box: ",
-        Some(Region::Mask(_)) => "this image's own mask, within ",
-        None => "",
+    // This image's region before any edit (follows the checkbox).
+    let base_here = {
+        let base_of = base_of.clone();
+        Memo::new(move |_| base_of(image))
     };
-    let input_outline = move || match (&own_here, edited()) {
-        (Some(m @ Region::Mask(_)), None) => Some(region_overlay(m, "outline of this image's own mask".to_owned())),
+    let roi = move || edited().or_else(|| base_here.with(|b| b.0.as_ref().and_then(bounding_box))).unwrap_or(run_roi);
+    let own_kind = move || base_here.with(|b| b.1);
+    let input_outline = move || match (base_here.get(), edited()) {
+        ((Some(m @ Region::Mask(_)), kind), None) => {
+            let what = if kind.starts_with("the artifact") { "the artifact found from the CAV" } else { "this image's own mask" };
+            Some(region_overlay(&m, format!("outline of {what}")))
+        }
         _ => None,
     };
+    let found_check = found_from.map(|from| {
+        view! {
+            <label class="check small" title="Reveal to Revise's localisation (docs/METHODS.md#localise): the CAV's relevance on the vanilla model, thresholded into a mask per image">
+                <input type="checkbox" id="found-region" prop:checked=move || ui.found_region.get()
+                    on:change=move |ev| {
+                        let on = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.checked());
+                        ui.roi.set(None);
+                        ui.found_region.set(on);
+                    }/>
+                <span>{format!("score every image in the artifact found from {from}'s CAV")}</span>
+            </label>
+        }
+    });
     let names: Vec<String> = p.models.iter().map(|m| m.name.clone()).collect();
     // Every attribution's maps by key, in the results' order, named as the tabs name them.
     let kinds: Arc<Vec<(String, String)>> =
@@ -333,10 +375,11 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
             <div class="roi-fields">
                 {field("x", 0)}{field("y", 1)}{field("width", 2)}{field("height", 3)}
                 <button id="roi-reset" on:click=move |_| ui.roi.set(None)>"the run's region"</button>
+                {found_check}
                 <p class="small" id="roi-text" data-per-image=per_image.to_string()>{move || {
                     let q = roi();
                     let whose = match edited() {
-                        None => own_kind,
+                        None => own_kind(),
                         Some(_) if per_image => "edited (every image): ",
                         Some(_) => "",
                     };

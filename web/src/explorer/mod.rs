@@ -145,6 +145,8 @@ pub struct Ui {
     pub inspect: RwSignal<Option<usize>>,
     /// The inspector's region of interest (edited by the user); `None` = the run's.
     pub roi: RwSignal<Option<Roi>>,
+    /// The inspector scores each image in the artifact found from the CAV (runs with `localise`).
+    pub found_region: RwSignal<bool>,
     /// Set by Cancel; read by the running computation between batches.
     pub cancel: StoredValue<Arc<AtomicBool>>,
     /// Seconds since the current run started.
@@ -201,6 +203,7 @@ impl Ui {
             colormap: RwSignal::new(Colormap::RdBu),
             inspect: RwSignal::new(None),
             roi: RwSignal::new(None),
+            found_region: RwSignal::new(false),
             cancel: StoredValue::new(Arc::new(AtomicBool::new(false))),
             elapsed: RwSignal::new(0.0),
             teach: RwSignal::new(None),

@@ -156,6 +156,7 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                         <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at {unit}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.")/>
                     </div>
                     <Explained results=r.clone() index=i/>
+                    {p.localisation.clone().map(|l| view! { <Localisation l=l unit=unit.clone()/> })}
                 }.into_any()
             }
         }
@@ -176,6 +177,39 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
             }
         }
         <VerdictsPanel results=r.clone()/>
+    }
+}
+
+/// Config `localise`: how well the CAV's heatmap finds the artifact in this unit's explained
+/// images that carry it, beside the baselines (as the report's table; docs/METHODS.md#localise).
+#[component]
+fn Localisation(l: biaslens_experiment::results::LocalisationResult, unit: String) -> impl IntoView {
+    // An IoU lies in [0, 1]: the t-interval is shown clipped to it.
+    let interval = |i: Option<biaslens_metrics::Interval>| i.map_or(String::new(), |i| format!(" [{:.3}, {:.3}]", i.low.max(0.0), i.high.min(1.0)));
+    let row = |name: &'static str, id: &'static str, s: &biaslens_metrics::localise::LocalisationSummary, pointing: bool| {
+        view! {
+            <tr data-localise=id>
+                <th scope="row">{name}</th>
+                <td class="num" data-metric="iou" data-value=format!("{:e}", s.iou_mean)>{format!("{:.3}{}", s.iou_mean, interval(s.iou_interval))}</td>
+                <td class="num" data-metric="pointing">{if pointing { format!("{:.2}", s.pointing_rate) } else { "—".to_owned() }}</td>
+            </tr>
+        }
+    };
+    view! {
+        <h3>{format!("Finding the artifact from the CAV at {unit}")}</h3>
+        <p class="explain">{format!(
+            "{} explained test images that carry the attribute: {}'s CAV, its relevance on the vanilla model thresholded into a mask, against the truth ({}); beside vanilla's own map of the target class, the fixed ROI and a seeded random box of its size. IoU: mean with a 95 % t-interval; pointing: share of images whose heatmap maximum lies in the truth. The inspector can score every image in the found mask.",
+            l.cav.images, l.cav_from, l.truth
+        )}</p>
+        <table class="metrics" id="localisation-table">
+            <thead><tr><th scope="col">"mask"</th><th scope="col">"IoU"</th><th scope="col">"pointing"</th></tr></thead>
+            <tbody>
+                {row("CAV heatmap", "cav", &l.cav, true)}
+                {row("vanilla's class map", "class", &l.class_map, true)}
+                {row("fixed ROI", "fixed", &l.fixed_roi, false)}
+                {row("random box", "random", &l.random_box, false)}
+            </tbody>
+        </table>
     }
 }
 

@@ -235,6 +235,7 @@ pub fn Setup() -> impl IntoView {
                 <fieldset>
                     <legend>"Debiasing methods"</legend>
                     <MethodChecks/>
+                    <LocaliseCheck/>
                 </fieldset>
                 <fieldset>
                     <legend>"Explanations"</legend>
@@ -282,6 +283,32 @@ fn MethodChecks() -> impl IntoView {
             }
         })
         .collect_view()
+}
+
+/// Config `localise`: find the artifact from the CAV a ClArC method fits, score it against the
+/// known regions and offer it in the inspector (docs/METHODS.md#localise).
+#[component]
+fn LocaliseCheck() -> impl IntoView {
+    let ui = ui();
+    view! {
+        <label class="check" title="Reveal to Revise's localisation: the CAV's relevance on the vanilla model, thresholded into a mask per image">
+            <input type="checkbox" id="localise-on" disabled=move || ui.running()
+                prop:checked=move || ui.config.with(|c| c.localise.is_some())
+                on:change=move |ev| {
+                    let on = checked(&ev);
+                    edit(ui, |cfg| {
+                        cfg.localise = on.then(biaslens_experiment::localise::LocaliseConfig::default);
+                        Ok(())
+                    })
+                }/>
+            <span>"Find the artifact from the CAV"</span>
+            <small>{move || if ui.config.with(|c| c.methods.iter().any(|m| m.method == "a_clarc" || m.method == "p_clarc")) {
+                "the first ClArC method's CAV, thresholded into a mask per image; scored against the known regions and offered in the inspector"
+            } else {
+                "needs A-ClArC or P-ClArC (their CAV); without one nothing is localised"
+            }}</small>
+        </label>
+    }
 }
 
 /// One checkbox per registered attribution method, in the registry's order, each keyed by its
@@ -401,12 +428,11 @@ fn WeightsPicker() -> impl IntoView {
                 Err(e) => return ui.error(format!("{name}: {e}")),
             };
             let device = burn::prelude::Device::flex();
-            let layout = match biaslens_model::torchvision_architecture(&bytes) {
-                Ok(l) => l,
-                Err(e) => return ui.error(format!("{name} was not loaded: {e}. Choose a torchvision ResNet state dict saved as .safetensors.")),
-            };
             let mut config = ui.config.get_untracked();
-            if layout.num_classes == 2 {
+            // A 2-output file is a finished vanilla model of the architecture set above (checked
+            // against it, so a wrong file names the first key that does not fit); any other class
+            // count is a pretrained start whose layout the file itself gives.
+            if biaslens_model::torchvision_num_classes(&bytes).is_ok_and(|c| c == 2) {
                 match check_vanilla_weights(&config, &bytes, &device) {
                     Ok(()) => {
                         config.model.pretrained = None;
@@ -419,6 +445,10 @@ fn WeightsPicker() -> impl IntoView {
                 }
                 return;
             }
+            let layout = match biaslens_model::torchvision_architecture(&bytes) {
+                Ok(l) => l,
+                Err(e) => return ui.error(format!("{name} was not loaded: {e}. Choose a torchvision ResNet state dict saved as .safetensors.")),
+            };
             config.model.block = layout.block;
             config.model.layers = layout.layers;
             config.model.width = layout.width;
