@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use biaslens_data::plant::{artifact_box, choose, draw, planted_name};
+use biaslens_data::plant::{PlantManifest, artifact_box, choose, draw, planted_name};
 use biaslens_data::{ArtifactKind, LabelledImages, Placement, PlantConfig, StickerShape};
 
 /// What to paste.
@@ -78,17 +78,6 @@ pub struct Args {
 }
 
 /// The manifest `plant.json`.
-#[derive(serde::Serialize)]
-struct Manifest<'a> {
-    format: &'static str,
-    labels: String,
-    images: usize,
-    config: &'a PlantConfig,
-    counts: biaslens_data::CellCounts,
-    phi_requested: f64,
-    phi_achieved: Option<f64>,
-}
-
 /// `biaslens plant`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let placement = match (a.at.as_deref(), a.region.as_slice()) {
@@ -147,16 +136,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     labels.flush()?;
     boxes.flush()?;
-    let manifest = Manifest {
-        format: "biaslens-plant",
-        labels: labelled.source.clone(),
-        images: labelled.len(),
-        config: &config,
-        counts: choice.counts,
-        phi_requested: config.phi,
-        phi_achieved: choice.phi,
-    };
-    std::fs::write(a.out.join("plant.json"), serde_json::to_string_pretty(&manifest)?).context("writing plant.json")?;
+    let manifest = PlantManifest::new(&labelled.source, labelled.len(), &config, &choice).to_json().map_err(anyhow::Error::msg)?;
+    std::fs::write(a.out.join("plant.json"), manifest).context("writing plant.json")?;
     let c = choice.counts;
     println!(
         "planted {} of {} images into {}; φ requested {}, achieved {} (target 1: {} with, {} without; target 0: {} with, {} without)",

@@ -415,6 +415,66 @@ pub fn planted_name(name: &str) -> String {
     crate::regions::mask_name_for(name)
 }
 
+/// `labels.csv` of a planted dataset, `image,target,attribute,source_attribute` per image: the
+/// attribute is the planted indicator, `source_attribute` the label file's own attribute (kept for
+/// reference). What `biaslens plant` writes; the page's "save the planted set" writes the same.
+///
+/// # Errors
+/// Only if the CSV writer fails (it writes to memory).
+pub fn labels_csv(names: &[String], target: &[u8], planted: &[u8], source_attribute: &[u8]) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| format!("writing labels.csv: {e}");
+    w.write_record(["image", "target", "attribute", "source_attribute"]).map_err(fail)?;
+    for (((name, t), a), s) in names.iter().zip(target).zip(planted).zip(source_attribute) {
+        w.write_record([name.as_str(), &t.to_string(), &a.to_string(), &s.to_string()]).map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| format!("writing labels.csv: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("writing labels.csv: {e}"))
+}
+
+/// `plant.json`: the settings, the cell counts and the achieved φ of a planted dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlantManifest {
+    /// `"biaslens-plant"`.
+    pub format: String,
+    /// The label file planted into.
+    pub labels: String,
+    /// Images listed.
+    pub images: usize,
+    /// The settings.
+    pub config: PlantConfig,
+    /// The (target, planted) cell counts.
+    pub counts: CellCounts,
+    /// φ asked for.
+    pub phi_requested: f64,
+    /// φ the counts give.
+    pub phi_achieved: Option<f64>,
+}
+
+impl PlantManifest {
+    /// The manifest of `choice` made with `config` from the label file named `labels` of `images`
+    /// images.
+    pub fn new(labels: &str, images: usize, config: &PlantConfig, choice: &Choice) -> Self {
+        Self {
+            format: "biaslens-plant".into(),
+            labels: labels.into(),
+            images,
+            config: config.clone(),
+            counts: choice.counts,
+            phi_requested: config.phi,
+            phi_achieved: choice.phi,
+        }
+    }
+
+    /// As `plant.json` holds it (pretty-printed JSON).
+    ///
+    /// # Errors
+    /// If serde_json refuses (it does not for these fields).
+    pub fn to_json(&self) -> Result<String, String> {
+        serde_json::to_string_pretty(self).map_err(|e| format!("writing plant.json: {e}"))
+    }
+}
+
 /// The box file of planted images, `image,x0,y0,x1,y1` per image in original pixels: what
 /// `biaslens plant` writes as `boxes.csv` and [`crate::parse_box_csv`] reads (the page plants in
 /// memory and hands this to the same reader).
@@ -461,6 +521,22 @@ mod tests {
         }
         assert!(draw_pixels(&mut [0.0; 5], w, h, b, &ArtifactKind::default()).is_err());
         assert!(draw_pixels(&mut vec![0.0; 3 * 143], w, h, PixelBox { x0: 0, y0: 0, x1: 14, y1: 2 }, &ArtifactKind::default()).is_err());
+    }
+
+    #[test]
+    fn labels_csv_is_read_back_as_the_planted_labels_and_the_manifest_round_trips() {
+        let names = vec!["a.png".to_owned(), "b,c.png".to_owned(), "d \"q\".png".to_owned()];
+        let text = labels_csv(&names, &[1, 0, 1], &[0, 1, 1], &[1, 1, 0]).expect("written");
+        let back = crate::parse_own_csv(text.as_bytes(), "labels.csv", &crate::OwnColumns::default()).expect("reads back");
+        assert_eq!(back.images, names);
+        assert_eq!(back.target, vec![1, 0, 1]);
+        assert_eq!(back.attribute, vec![0, 1, 1], "the planted indicator is the attribute");
+        let config = PlantConfig { phi: 0.0, ..PlantConfig::default() };
+        let choice = choose(&[1, 0, 1, 0, 1, 0, 1, 0], &config).expect("chosen");
+        let m = PlantManifest::new("labels.csv", 8, &config, &choice);
+        let json = m.to_json().expect("json");
+        assert!(json.starts_with("{\n  \"format\": \"biaslens-plant\""), "{json}");
+        assert_eq!(serde_json::from_str::<PlantManifest>(&json).expect("reads"), m);
     }
 
     #[test]
