@@ -168,6 +168,8 @@ pub struct Ui {
     pub own_pairs: RwSignal<Option<planted::OwnPairs>>,
     /// What was planted (from `plant.json` or the page's plant form), in words.
     pub planted: RwSignal<Option<String>>,
+    /// The set the page planted, for "save the planted set" (the folder `biaslens plant` writes).
+    pub planted_export: RwSignal<Option<Arc<planted::PlantedExport>>>,
     /// The labels and images before the page planted into them (a new plant starts from these).
     pub unplanted: RwSignal<Option<(Arc<LabelledImages>, Arc<PickedFiles>)>>,
     /// Runs side by side (the comparison panel), in the order added.
@@ -214,6 +216,7 @@ impl Ui {
             own_regions: RwSignal::new(None),
             own_pairs: RwSignal::new(None),
             planted: RwSignal::new(None),
+            planted_export: RwSignal::new(None),
             unplanted: RwSignal::new(None),
             own_partition: RwSignal::new(None),
             compared: RwSignal::new(Vec::new()),

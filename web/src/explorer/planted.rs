@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use biaslens_data::plant::{box_csv, choose, plant_pair, planted_name};
+use biaslens_data::plant::{PlantManifest, box_csv, choose, labels_csv, plant_pair, planted_name};
 use biaslens_data::{ArtifactKind, ImageSource, LabelledImages, MemorySource, Placement, PlantConfig, StickerShape};
 use biaslens_experiment::{CounterfactualSources, ImagePool};
 use leptos::prelude::*;
@@ -64,6 +64,56 @@ pub struct OwnPairs {
     pub with: Arc<MemorySource>,
     /// The same images without it.
     pub without: Arc<MemorySource>,
+}
+
+/// A set planted in the page, as `biaslens plant --out` writes it: `images/`, `with/`, `clean/`,
+/// `labels.csv`, `boxes.csv` and `plant.json` (docs/METHODS.md#planting). Holds the planted
+/// images and pairs themselves, so changing the run's data later does not change what is saved.
+pub struct PlantedExport {
+    /// Per image: the name the page's sources use (the bare file name).
+    keys: Vec<String>,
+    /// Per image: its path in the folder (`planted_name` of the listed name).
+    paths: Vec<String>,
+    /// The planted dataset's images.
+    images: Arc<super::PickedFiles>,
+    /// Every image with the artifact.
+    with: Arc<MemorySource>,
+    /// Every image without it.
+    clean: Arc<MemorySource>,
+    labels_csv: String,
+    boxes_csv: String,
+    manifest: String,
+}
+
+impl PlantedExport {
+    /// The folder as a zip archive (stored, not compressed: the images are PNG already).
+    ///
+    /// # Errors
+    /// A file that cannot be read back or written into the archive.
+    pub async fn zip(&self) -> Result<Vec<u8>, String> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let put = |zip: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>, name: &str, bytes: &[u8]| -> Result<(), String> {
+            zip.start_file(name, options).map_err(|e| format!("{name}: {e}"))?;
+            zip.write_all(bytes).map_err(|e| format!("{name}: {e}"))
+        };
+        put(&mut zip, "labels.csv", self.labels_csv.as_bytes())?;
+        put(&mut zip, "boxes.csv", self.boxes_csv.as_bytes())?;
+        put(&mut zip, "plant.json", self.manifest.as_bytes())?;
+        for (i, (key, path)) in self.keys.iter().zip(&self.paths).enumerate() {
+            let image = self.images.read_async(key).await.map_err(|e| format!("images/{path}: {e}"))?;
+            let with = self.with.read(key).map_err(|e| format!("with/{path}: {e}"))?;
+            let clean = self.clean.read(key).map_err(|e| format!("clean/{path}: {e}"))?;
+            for (dir, bytes) in [("images", &image), ("with", &with), ("clean", &clean)] {
+                put(&mut zip, &format!("{dir}/{path}"), bytes)?;
+            }
+            if i % 64 == 63 {
+                biaslens_model::pace::yield_now().await;
+            }
+        }
+        Ok(zip.finish().map_err(|e| format!("finishing the zip: {e}"))?.into_inner())
+    }
 }
 
 /// `pool` with the chosen regions (the library's readers).
@@ -253,6 +303,7 @@ fn use_planted_folder(ui: Ui, folder: Folder) -> Result<String, String> {
     ui.own_regions.set(regions);
     ui.own_pairs.set(pairs);
     ui.planted.set(folder.top.get("plant.json").and_then(|b| describe_manifest(b)));
+    ui.planted_export.set(None);
     check_extras(ui);
     Ok(summary)
 }
@@ -270,6 +321,7 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
     };
     config.check().map_err(|e| e.to_string())?;
     let choice = choose(&labels.target, &config).map_err(|e| format!("{e}; here: change φ in the plant form"))?;
+    let mut keys = Vec::with_capacity(labels.len());
     let (mut images, mut with, mut clean) = (MemorySource::default(), MemorySource::default(), MemorySource::default());
     let (mut names, mut boxes) = (Vec::with_capacity(labels.len()), Vec::with_capacity(labels.len()));
     let mut seen = HashSet::new();
@@ -287,6 +339,7 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         with.insert(&key, pair.with);
         clean.insert(&key, pair.clean);
         names.push(out);
+        keys.push(key);
         boxes.push(pair.bbox);
         // Decoding and encoding an image takes milliseconds: give the browser a turn.
         biaslens_model::pace::yield_now().await;
@@ -315,13 +368,26 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         c.t0a1,
         c.t0a0
     );
+    let boxes_csv = box_csv(&names, &boxes);
+    let (images, with, clean) = (Arc::new(super::PickedFiles::in_memory(images)), Arc::new(with), Arc::new(clean));
+    let export = PlantedExport {
+        labels_csv: labels_csv(&names, &labels.target, &choice.planted, &labels.attribute)?,
+        manifest: PlantManifest::new(&labels.source, labels.len(), &config, &choice).to_json()?,
+        boxes_csv: boxes_csv.clone(),
+        keys,
+        paths: names,
+        images: images.clone(),
+        with: with.clone(),
+        clean: clean.clone(),
+    };
     ui.unplanted.set(Some((labels, files)));
     ui.own_partition.set(None);
     ui.own_labels.set(Some(Arc::new(planted)));
-    ui.own_files.set(Some(Arc::new(super::PickedFiles::in_memory(images))));
-    ui.own_regions.set(Some(OwnRegions::Boxes { name: "the planted boxes".into(), bytes: Arc::new(box_csv(&names, &boxes).into_bytes()) }));
-    ui.own_pairs.set(Some(OwnPairs { name: "the planted pairs".into(), with: Arc::new(with), without: Arc::new(clean) }));
+    ui.own_files.set(Some(images));
+    ui.own_regions.set(Some(OwnRegions::Boxes { name: "the planted boxes".into(), bytes: Arc::new(boxes_csv.into_bytes()) }));
+    ui.own_pairs.set(Some(OwnPairs { name: "the planted pairs".into(), with, without: clean }));
     ui.planted.set(Some(text.clone()));
+    ui.planted_export.set(Some(Arc::new(export)));
     check_extras(ui);
     Ok(text)
 }
@@ -487,6 +553,20 @@ pub fn RegionsAndPlanting() -> impl IntoView {
                     })
                 }
                 _ => None,
+            })}
+            {move || ui.planted_export.get().map(|export| view! {
+                <button id="planted-download" title="images/, with/, clean/, labels.csv, boxes.csv and plant.json: the folder biaslens plant writes, for the CLI's run or to choose here again"
+                    on:click=move |_| {
+                        let export = export.clone();
+                        leptos::task::spawn_local(async move {
+                            ui.info("Packing the planted set…".to_owned());
+                            let saved = export.zip().await.and_then(|bytes| super::share::download_bytes("planted.zip", &bytes, "application/zip").map(|()| bytes.len()));
+                            match saved {
+                                Ok(n) => ui.info(format!("planted.zip saved ({:.1} MB): unzipped, it is the folder biaslens plant writes (run --labels planted/labels.csv --images planted/images --boxes planted/boxes.csv --counterfactuals planted), and the planted-folder picker here reads it.", n as f64 / 1e6)),
+                                Err(e) => ui.error(format!("planted.zip was not saved: {e}")),
+                            }
+                        });
+                    }>"save the planted set (planted.zip)"</button>
             })}
             <button disabled=move || ui.running() || (ui.own_regions.with(Option::is_none) && ui.own_pairs.with(Option::is_none))
                 on:click=move |_| { ui.own_regions.set(None); ui.own_pairs.set(None); }>"one ROI, no pairs"</button>

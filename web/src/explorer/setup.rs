@@ -558,6 +558,7 @@ fn OwnDataPicker() -> impl IntoView {
                     ui.info(format!("{name}: {} labelled images. The run draws its splits from them once their image files are chosen too.", l.len()));
                     ui.unplanted.set(None);
                     ui.planted.set(None);
+                    ui.planted_export.set(None);
                     if ui.own_partition.get_untracked().is_some() {
                         ui.own_partition.set(None);
                         ui.info("The official partition belonged to the previous labels and was set aside; choose it again for these.");
@@ -579,6 +580,7 @@ fn OwnDataPicker() -> impl IntoView {
         ui.info(format!("{} image files chosen ({:.0} MB; read only as the run needs them).", picked.len(), picked.megabytes()));
         ui.unplanted.set(None);
         ui.planted.set(None);
+        ui.planted_export.set(None);
         ui.own_files.set(Some(Arc::new(picked)));
         check_own(ui);
     };
@@ -630,6 +632,7 @@ fn OwnDataPicker() -> impl IntoView {
                 ui.own_regions.set(None);
                 ui.own_pairs.set(None);
                 ui.planted.set(None);
+                ui.planted_export.set(None);
                 ui.unplanted.set(None);
             }>"back to the synthetic data"</button>
             <super::planted::RegionsAndPlanting/>

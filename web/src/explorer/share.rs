@@ -157,6 +157,22 @@ pub(super) fn download(name: &str, text: &str, mime: &str) -> Result<(), String>
     Ok(())
 }
 
+/// Offers `bytes` as a download named `name`.
+pub(super) fn download_bytes(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
 /// Offers an SVG drawing as a PNG named `name`, rasterised by the browser itself (its fonts
 /// draw the labels) at twice the drawing's size.
 async fn download_png(name: &str, svg: &str) -> Result<(), String> {
