@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use biaslens_data::plant::{PlantManifest, artifact_box, choose, draw, planted_name};
+use biaslens_data::plant::{PlantManifest, artifact_box, choose, draw, labels_csv, planted_name};
 use biaslens_data::{ArtifactKind, LabelledImages, Placement, PlantConfig, StickerShape};
 
 /// What to paste.
@@ -111,8 +111,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     for dir in ["images", "clean", "with"] {
         std::fs::create_dir_all(a.out.join(dir)).with_context(|| format!("creating {}", a.out.join(dir).display()))?;
     }
-    let mut labels = csv::Writer::from_path(a.out.join("labels.csv")).context("creating labels.csv")?;
-    labels.write_record(["image", "target", "attribute", "source_attribute"])?;
     let mut boxes = csv::Writer::from_path(a.out.join("boxes.csv")).context("creating boxes.csv")?;
     boxes.write_record(["image", "x0", "y0", "x1", "y1"])?;
     for (i, name) in labelled.images.iter().enumerate() {
@@ -131,10 +129,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             }
             img.save_with_format(&path, image::ImageFormat::Png).with_context(|| format!("writing {}", path.display()))?;
         }
-        labels.write_record([out.as_str(), &labelled.target[i].to_string(), &choice.planted[i].to_string(), &labelled.attribute[i].to_string()])?;
         boxes.write_record([out.as_str(), &b.x0.to_string(), &b.y0.to_string(), &b.x1.to_string(), &b.y1.to_string()])?;
     }
-    labels.flush()?;
+    let labels = labels_csv(&names, &labelled.target, &choice.planted, &labelled.attribute).map_err(anyhow::Error::msg)?;
+    std::fs::write(a.out.join("labels.csv"), labels).context("writing labels.csv")?;
     boxes.flush()?;
     let manifest = PlantManifest::new(&labelled.source, labelled.len(), &config, &choice).to_json().map_err(anyhow::Error::msg)?;
     std::fs::write(a.out.join("plant.json"), manifest).context("writing plant.json")?;
