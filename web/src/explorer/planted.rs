@@ -325,6 +325,7 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
     let (mut images, mut with, mut clean) = (MemorySource::default(), MemorySource::default(), MemorySource::default());
     let (mut names, mut boxes) = (Vec::with_capacity(labels.len()), Vec::with_capacity(labels.len()));
     let mut seen = HashSet::new();
+    let mut held = 0.0f64;
     for (i, name) in labels.images.iter().enumerate() {
         let at = || format!("{}, line {}: image {name}", labels.source, labels.lines[i]);
         let out = planted_name(name);
@@ -335,6 +336,16 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         }
         let bytes = files.read_async(name).await.map_err(|e| format!("{}: {e}", at()))?;
         let pair = plant_pair(&bytes, name, i as u64, &config).map_err(|e| format!("{}: {e}", at()))?;
+        // The planted set lives in memory (the dataset, and every image with and without the
+        // artifact): stop before the tab runs out of it, as the folder pickers do.
+        held += (pair.with.len() + 2 * pair.clean.len()) as f64;
+        if held > MAX_FOLDER_BYTES {
+            return Err(format!(
+                "planting in the page keeps every image three times in memory, and after {i} of {} images that passed {:.0} MB; plant a large set with biaslens plant (it writes to disk) and choose its folder here, or choose fewer images",
+                labels.len(),
+                MAX_FOLDER_BYTES / 1048576.0
+            ));
+        }
         images.insert(&key, if choice.planted[i] == 1 { pair.with.clone() } else { pair.clean.clone() });
         with.insert(&key, pair.with);
         clean.insert(&key, pair.clean);
