@@ -118,6 +118,9 @@ fn tiny_run_is_consistent() {
     assert!(events.windows(2).all(|w| w[0].fraction <= w[1].fraction));
     assert_eq!(events.last().map(|e| e.fraction), Some(1.0));
     assert!(events.iter().any(|e| e.stage == "method A-ClArC"));
+    // The synthetic pool renders its faces (own images are decoded: the own-images test).
+    assert!(events.iter().any(|e| e.stage == "data" && e.detail.starts_with("rendering faces ")), "the data stage says what it does");
+    assert!(!events.iter().any(|e| e.detail.starts_with("decoding images")));
 }
 
 /// The per-image maps kept for the inspector are the ones the metrics read: their RRF, ADR and

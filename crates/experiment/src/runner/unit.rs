@@ -54,8 +54,12 @@ pub(crate) async fn run_unit(
     let total = splits.train.indices.len() + splits.debias.indices.len() + splits.test.indices.len();
     let mut before = 0;
     let mut drawn = Vec::with_capacity(3);
+    let doing = match ctx.pool {
+        Pool::Synthetic(_) => "rendering faces",
+        Pool::Own(_) => "decoding images",
+    };
     for split in [&splits.train, &splits.debias, &splits.test] {
-        let mut decoded = |k: usize| tracker.report((before + k) as f64 / total.max(1) as f64, format!("decoding images {}/{total}", before + k));
+        let mut decoded = |k: usize| tracker.report((before + k) as f64 / total.max(1) as f64, format!("{doing} {}/{total}", before + k));
         drawn.push(ctx.pool.draw(split, &mut decoded).await?);
         before += split.indices.len();
         biaslens_model::pace::yield_now().await;
