@@ -14,56 +14,79 @@ use super::RunError;
 use super::methods::Trained;
 use super::pool::{Pool, SplitImages};
 use crate::config::ExperimentConfig;
-use crate::localise::{Explain, heatmaps, masks, score};
-use crate::results::{ExplainedImages, FoundRegions, LocalisationResult};
+use crate::localise::{Explain, Heatmaps, heatmaps, masks, score};
+use crate::results::{FoundRegions, LocalisationResult};
 
 /// The localisation of one unit, or `None` when the config does not ask for it, no method kept a
 /// CAV, no explained image carries the attribute, or the pool has no known regions (own images
-/// without boxes or masks: nothing to score against).
+/// without boxes or masks: nothing to score against); and the artifact found in each of the
+/// inspector's `kept` images (the first of the explained images, with the attribute or not: the
+/// inspector offers the found mask as every image's region), or `None` when the config does not
+/// localise, no method kept a CAV or no image was kept. The CAV's heatmap of an image that is
+/// both scored and kept is computed once.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn localise_unit(
     config: &ExperimentConfig,
     pool: &Pool<'_>,
     models: &[Trained],
     explained: &SplitImages,
+    kept: usize,
     roi: &Roi,
     side: usize,
     seed: u64,
     device: &Device,
-) -> Result<Option<LocalisationResult>, RunError> {
-    let Some(settings) = &config.localise else { return Ok(None) };
+) -> Result<(Option<LocalisationResult>, Option<FoundRegions>), RunError> {
+    let Some(settings) = &config.localise else { return Ok((None, None)) };
     let Some((from, hook)) = models.iter().find_map(|m| m.model.hook.as_ref().map(|h| (m.name.clone(), h))) else {
-        return Ok(None);
+        return Ok((None, None));
     };
-    let carrying: Vec<usize> = (0..explained.attribute.len()).filter(|&i| explained.attribute[i] == 1).collect();
-    if carrying.is_empty() {
-        return Ok(None);
-    }
     let hw = side * side;
     let image = ImageSize::square(side as u32);
-    let subset = SplitImages {
-        pixels: carrying.iter().flat_map(|&i| explained.pixels[i * 3 * hw..(i + 1) * 3 * hw].iter().copied()).collect(),
-        target: carrying.iter().map(|&i| explained.target[i]).collect(),
-        attribute: carrying.iter().map(|_| 1).collect(),
-        indices: carrying.iter().map(|&i| explained.indices[i]).collect(),
+    let kept = kept.min(explained.attribute.len());
+    let carrying: Vec<usize> = (0..explained.attribute.len()).filter(|&i| explained.attribute[i] == 1).collect();
+    let truths = if carrying.is_empty() {
+        None
+    } else {
+        let indices: Vec<_> = carrying.iter().map(|&i| explained.indices[i]).collect();
+        match pool {
+            Pool::Synthetic(c) => {
+                Some((c.data.synthetic.attribute_masks(&indices)?, "the synthetic attribute's own pixels (each face with minus without it)".to_owned()))
+            }
+            Pool::Own(_) => {
+                let subset = SplitImages { pixels: Vec::new(), target: Vec::new(), attribute: Vec::new(), indices };
+                pool.regions_of(&subset).zip(pool.regions_source()).map(|(regions, source)| (regions.iter().map(region_mask).collect::<Vec<_>>(), source))
+            }
+        }
     };
-    let (truths, truth) = match pool {
-        Pool::Synthetic(c) => (
-            c.data.synthetic.attribute_masks(&subset.indices)?,
-            "the synthetic attribute's own pixels (each face with minus without it)".to_owned(),
-        ),
-        Pool::Own(_) => match (pool.regions_of(&subset), pool.regions_source()) {
-            (Some(regions), Some(source)) => (regions.iter().map(region_mask).collect(), source),
-            _ => return Ok(None),
-        },
-    };
+    // The images whose CAV heatmap is needed: the scored ones (if there is a truth) and the kept
+    // ones, each once, in explained order.
+    let mut needed: Vec<usize> = truths.as_ref().map_or_else(Vec::new, |_| carrying.clone());
+    needed.extend(0..kept);
+    needed.sort_unstable();
+    needed.dedup();
+    if needed.is_empty() {
+        return Ok((None, None));
+    }
+    let pixels: Vec<f32> = needed.iter().flat_map(|&i| explained.pixels[i * 3 * hw..(i + 1) * 3 * hw].iter().copied()).collect();
     let fail = |e: crate::localise::ArtifactError| RunError::Device(format!("localising the artifact: {e}"));
     let vanilla = &models[0].model.model;
     let shape = [3, side, side];
-    let cav = heatmaps(vanilla, &subset.pixels, shape, Explain::Concept { tap: hook.tap, direction: &hook.cav }, settings, device)
-        .await
-        .map_err(fail)?;
-    let targets: Vec<usize> = subset.target.iter().map(|&t| usize::from(t)).collect();
-    let class = heatmaps(vanilla, &subset.pixels, shape, Explain::Class { targets: &targets }, settings, device).await.map_err(fail)?;
+    let heat = heatmaps(vanilla, &pixels, shape, Explain::Concept { tap: hook.tap, direction: &hook.cav }, settings, device).await.map_err(fail)?;
+    let heat_of = |rows: &mut dyn Iterator<Item = usize>| Heatmaps {
+        image: heat.image,
+        maps: rows.map(|i| heat.maps[needed.binary_search(&i).unwrap_or_default()].clone()).collect(),
+    };
+    let found = (kept > 0)
+        .then(|| masks(&heat_of(&mut (0..kept)), &settings.mask))
+        .transpose()
+        .map_err(fail)?
+        // An empty mask (no positive relevance) is "nothing found", not an error.
+        .map(|found| FoundRegions { cav_from: from.clone(), regions: found.into_iter().map(|inside| Mask::new(image, inside).ok().map(Region::Mask)).collect() });
+    let Some((truths, truth)) = truths else { return Ok((None, found)) };
+    let cav = heat_of(&mut carrying.iter().copied());
+    let subset_pixels: Vec<f32> = carrying.iter().flat_map(|&i| explained.pixels[i * 3 * hw..(i + 1) * 3 * hw].iter().copied()).collect();
+    let targets: Vec<usize> = carrying.iter().map(|&i| usize::from(explained.target[i])).collect();
+    let class = heatmaps(vanilla, &subset_pixels, shape, Explain::Class { targets: &targets }, settings, device).await.map_err(fail)?;
     let mask_settings: &LocaliseSettings = &settings.mask;
     let scored = |m: &[Vec<bool>], h| score(m, h, &truths, mask_settings).map(|s| s.summary).map_err(fail);
     let (x, y, w, h) = (roi.x(), roi.y(), roi.w(), roi.h());
@@ -73,14 +96,15 @@ pub(crate) async fn localise_unit(
         .map(|_| random_box_mask(image, w, h, &mut rng))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| fail(e.into()))?;
-    Ok(Some(LocalisationResult {
+    let localisation = LocalisationResult {
         cav_from: from,
         truth,
         cav: scored(&masks(&cav, mask_settings).map_err(fail)?, Some(&cav))?,
         class_map: scored(&masks(&class, mask_settings).map_err(fail)?, Some(&class))?,
         fixed_roi: scored(&fixed, None)?,
         random_box: scored(&random, None)?,
-    }))
+    };
+    Ok((Some(localisation), found))
 }
 
 /// A region as a mask of its image's pixels.
@@ -91,32 +115,3 @@ fn region_mask(region: &Region) -> Vec<bool> {
     }
 }
 
-/// The artifact found from the CAV in each of the inspector's kept images (whether or not it
-/// carries the attribute: the inspector offers the found mask as every image's region), or `None`
-/// when the config does not localise, no method kept a CAV or no image was kept.
-pub(crate) async fn found_regions(
-    config: &ExperimentConfig,
-    models: &[Trained],
-    kept: &ExplainedImages,
-    side: usize,
-    device: &Device,
-) -> Result<Option<FoundRegions>, RunError> {
-    let Some(settings) = &config.localise else { return Ok(None) };
-    let Some((from, hook)) = models.iter().find_map(|m| m.model.hook.as_ref().map(|h| (m.name.clone(), h))) else {
-        return Ok(None);
-    };
-    if kept.n == 0 {
-        return Ok(None);
-    }
-    let fail = |e: crate::localise::ArtifactError| RunError::Device(format!("finding the artifact in the inspector's images: {e}"));
-    let explain = Explain::Concept { tap: hook.tap, direction: &hook.cav };
-    let heat = heatmaps(&models[0].model.model, &kept.pixels, [3, side, side], explain, settings, device).await.map_err(fail)?;
-    let image = ImageSize::square(side as u32);
-    let regions = masks(&heat, &settings.mask)
-        .map_err(fail)?
-        .into_iter()
-        // An empty mask (no positive relevance) is "nothing found", not an error.
-        .map(|inside| Mask::new(image, inside).ok().map(Region::Mask))
-        .collect();
-    Ok(Some(FoundRegions { cav_from: from, regions }))
-}

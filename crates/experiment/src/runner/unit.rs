@@ -146,9 +146,10 @@ pub(crate) async fn run_unit(
     tracker.end();
     timed(&mut timings, "attribute", t);
     let t = Instant::now();
-    let localisation = localise::localise_unit(config, &ctx.pool, &models, &explained_images, &roi, side, unit.seed, device).await?;
     let mut explained = explained;
-    explained.kept.found = localise::found_regions(config, &models, &explained.kept, side, device).await?;
+    let (localisation, found) =
+        localise::localise_unit(config, &ctx.pool, &models, &explained_images, explained.kept.n, &roi, side, unit.seed, device).await?;
+    explained.kept.found = found;
     if config.localise.is_some() {
         timed(&mut timings, "localise", t);
     }
