@@ -134,20 +134,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let labels = labels_csv(&names, &labelled.target, &choice.planted, &labelled.attribute).map_err(anyhow::Error::msg)?;
     std::fs::write(a.out.join("labels.csv"), labels).context("writing labels.csv")?;
     boxes.flush()?;
-    let manifest = PlantManifest::new(&labelled.source, labelled.len(), &config, &choice).to_json().map_err(anyhow::Error::msg)?;
-    std::fs::write(a.out.join("plant.json"), manifest).context("writing plant.json")?;
-    let c = choice.counts;
+    let manifest = PlantManifest::new(&labelled.source, labelled.len(), &config, &choice);
+    std::fs::write(a.out.join("plant.json"), manifest.to_json().map_err(anyhow::Error::msg)?).context("writing plant.json")?;
     println!(
-        "planted {} of {} images into {}; φ requested {}, achieved {} (target 1: {} with, {} without; target 0: {} with, {} without)",
-        c.t1a1 + c.t0a1,
-        labelled.len(),
+        "planted {} of {} images into {}; φ requested {}, achieved {} {}",
+        manifest.planted(),
+        manifest.images,
         a.out.display(),
-        config.phi,
-        choice.phi.map_or("undefined".to_owned(), |p| format!("{p:.4}")),
-        c.t1a1,
-        c.t1a0,
-        c.t0a1,
-        c.t0a0
+        manifest.phi_requested,
+        manifest.achieved(),
+        manifest.cells()
     );
     Ok(())
 }

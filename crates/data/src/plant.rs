@@ -62,6 +62,17 @@ pub enum ArtifactKind {
     },
 }
 
+impl ArtifactKind {
+    /// Its name in words and on the command line: `patch`, `disc` or `star`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Patch { .. } => "patch",
+            Self::Sticker { shape: StickerShape::Disc, .. } => "disc",
+            Self::Sticker { shape: StickerShape::Star, .. } => "star",
+        }
+    }
+}
+
 impl Default for ArtifactKind {
     fn default() -> Self {
         Self::Patch { colour: [255, 0, 255] }
@@ -326,8 +337,15 @@ fn in_shape(kind: &ArtifactKind, u: f64, v: f64) -> bool {
 /// # Errors
 /// A message when the box reaches outside the image.
 pub fn draw(img: &mut image::RgbImage, b: PixelBox, kind: &ArtifactKind) -> Result<(), String> {
-    if b.x1 > img.width() || b.y1 > img.height() || b.x1 <= b.x0 || b.y1 <= b.y0 {
-        return Err(format!("the box {b} does not fit the {}×{} image", img.width(), img.height()));
+    paint(img.width(), img.height(), b, kind, |x, y, colour| img.put_pixel(x, y, image::Rgb(colour)))
+}
+
+/// Calls `put(x, y, colour)` for every pixel of a `width`×`height` image that the artifact
+/// covers in `b` (those whose centre lies in the shape inscribed in the box): what [`draw`] and
+/// [`draw_pixels`] paint.
+fn paint(width: u32, height: u32, b: PixelBox, kind: &ArtifactKind, mut put: impl FnMut(u32, u32, [u8; 3])) -> Result<(), String> {
+    if b.x1 > width || b.y1 > height || b.x1 <= b.x0 || b.y1 <= b.y0 {
+        return Err(format!("the box {b} does not fit the {width}×{height} image"));
     }
     let colour = match kind {
         ArtifactKind::Patch { colour } | ArtifactKind::Sticker { colour, .. } => *colour,
@@ -337,7 +355,7 @@ pub fn draw(img: &mut image::RgbImage, b: PixelBox, kind: &ArtifactKind) -> Resu
         for x in b.x0..b.x1 {
             let (u, v) = ((f64::from(x - b.x0) + 0.5) / w, (f64::from(y - b.y0) + 0.5) / h);
             if in_shape(kind, u, v) {
-                img.put_pixel(x, y, image::Rgb(colour));
+                put(x, y, colour);
             }
         }
     }
@@ -356,25 +374,12 @@ pub fn draw_pixels(pixels: &mut [f32], width: u32, height: u32, b: PixelBox, kin
     if pixels.len() != 3 * plane {
         return Err(format!("{} values are not a 3×{height}×{width} image", pixels.len()));
     }
-    if b.x1 > width || b.y1 > height || b.x1 <= b.x0 || b.y1 <= b.y0 {
-        return Err(format!("the box {b} does not fit the {width}×{height} image"));
-    }
-    let colour = match kind {
-        ArtifactKind::Patch { colour } | ArtifactKind::Sticker { colour, .. } => *colour,
-    };
-    let (w, h) = (f64::from(b.x1 - b.x0), f64::from(b.y1 - b.y0));
-    for y in b.y0..b.y1 {
-        for x in b.x0..b.x1 {
-            let (u, v) = ((f64::from(x - b.x0) + 0.5) / w, (f64::from(y - b.y0) + 0.5) / h);
-            if in_shape(kind, u, v) {
-                let at = y as usize * width as usize + x as usize;
-                for (c, &value) in colour.iter().enumerate() {
-                    pixels[c * plane + at] = f32::from(value) / 255.0;
-                }
-            }
+    paint(width, height, b, kind, |x, y, colour| {
+        let at = y as usize * width as usize + x as usize;
+        for (c, &value) in colour.iter().enumerate() {
+            pixels[c * plane + at] = f32::from(value) / 255.0;
         }
-    }
-    Ok(())
+    })
 }
 
 /// One image with its artifact's box: the photo without (`clean`) and with (`with`) the artifact,
@@ -464,6 +469,27 @@ impl PlantManifest {
             phi_requested: config.phi,
             phi_achieved: choice.phi,
         }
+    }
+
+    /// Images planted.
+    pub fn planted(&self) -> usize {
+        self.counts.t1a1 + self.counts.t0a1
+    }
+
+    /// The achieved φ to four places, or `undefined`.
+    pub fn achieved(&self) -> String {
+        self.phi_achieved.map_or("undefined".to_owned(), |p| format!("{p:.4}"))
+    }
+
+    /// What was planted: `a star in 1000 of 2000 images; φ asked 0, achieved 0.0000`.
+    pub fn summary(&self) -> String {
+        format!("a {} in {} of {} images; φ asked {}, achieved {}", self.config.kind.name(), self.planted(), self.images, self.phi_requested, self.achieved())
+    }
+
+    /// The cells: `(target 1: 506 with, 506 without; target 0: 494 with, 494 without)`.
+    pub fn cells(&self) -> String {
+        let c = self.counts;
+        format!("(target 1: {} with, {} without; target 0: {} with, {} without)", c.t1a1, c.t1a0, c.t0a1, c.t0a0)
     }
 
     /// As `plant.json` holds it (pretty-printed JSON).

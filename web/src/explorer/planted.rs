@@ -251,20 +251,8 @@ async fn read_folder(files: Vec<web_sys::File>, keep_top: &[&str], keep_sub: &[&
 
 /// `plant.json` in words (what was planted, φ asked and achieved); `None` if it is not one.
 fn describe_manifest(bytes: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    if v.get("format")?.as_str()? != "biaslens-plant" {
-        return None;
-    }
-    let kind = v.pointer("/config/kind/shape").or_else(|| v.pointer("/config/kind/kind")).and_then(|k| k.as_str()).unwrap_or("artifact");
-    let c = v.get("counts")?;
-    let count = |k: &str| c.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-    Some(format!(
-        "planted by biaslens plant: a {kind} in {} of {} images; φ asked {}, achieved {}",
-        count("t1a1") + count("t0a1"),
-        v.get("images")?.as_u64()?,
-        v.get("phi_requested")?.as_f64()?,
-        v.get("phi_achieved").and_then(serde_json::Value::as_f64).map_or("undefined".to_owned(), |p| format!("{p:.4}"))
-    ))
+    let m: PlantManifest = serde_json::from_slice(bytes).ok()?;
+    (m.format == "biaslens-plant").then(|| format!("planted by biaslens plant: {}", m.summary()))
 }
 
 /// The whole folder `biaslens plant --out` wrote: labels, images, boxes, pairs, manifest.
@@ -362,28 +350,13 @@ async fn plant_here(ui: Ui, config: PlantConfig) -> Result<String, String> {
         target: labels.target.clone(),
         attribute: choice.planted.clone(),
     };
-    let c = choice.counts;
-    let kind = match config.kind {
-        ArtifactKind::Patch { .. } => "patch",
-        ArtifactKind::Sticker { shape: StickerShape::Disc, .. } => "disc",
-        ArtifactKind::Sticker { shape: StickerShape::Star, .. } => "star",
-    };
-    let text = format!(
-        "planted here: a {kind} in {} of {} images; φ asked {}, achieved {} (target 1: {} with, {} without; target 0: {} with, {} without)",
-        c.t1a1 + c.t0a1,
-        labels.len(),
-        config.phi,
-        choice.phi.map_or("undefined".to_owned(), |p| format!("{p:.4}")),
-        c.t1a1,
-        c.t1a0,
-        c.t0a1,
-        c.t0a0
-    );
+    let manifest = PlantManifest::new(&labels.source, labels.len(), &config, &choice);
+    let text = format!("planted here: {} {}", manifest.summary(), manifest.cells());
     let boxes_csv = box_csv(&names, &boxes);
     let (images, with, clean) = (Arc::new(super::PickedFiles::in_memory(images)), Arc::new(with), Arc::new(clean));
     let export = PlantedExport {
         labels_csv: labels_csv(&names, &labels.target, &choice.planted, &labels.attribute)?,
-        manifest: PlantManifest::new(&labels.source, labels.len(), &config, &choice).to_json()?,
+        manifest: manifest.to_json()?,
         boxes_csv: boxes_csv.clone(),
         keys,
         paths: names,
