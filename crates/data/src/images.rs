@@ -262,11 +262,7 @@ impl LabelledImages {
                 Err(reason) => read_skipped.push(Skipped { row, image: self.images[row].clone(), reason }),
             }
         }
-        let items: Vec<(usize, &[u8])> = files.iter().map(|(r, b)| (*r, b.as_slice())).collect();
-        let mut loaded = self.decode_batch(&items, pre);
-        read_skipped.append(&mut loaded.skipped);
-        loaded.skipped = read_skipped;
-        loaded
+        self.decode_read(&files, read_skipped, pre)
     }
 
     /// [`LabelledImages::load_batch`] through [`ImageSource::read_async`] (the page's files).
@@ -282,6 +278,12 @@ impl LabelledImages {
                 Err(reason) => read_skipped.push(Skipped { row, image: self.images[row].clone(), reason }),
             }
         }
+        self.decode_read(&files, read_skipped, pre)
+    }
+
+    /// Decodes the files a batch read, the rows that could not be read listed first among the
+    /// skipped ones.
+    fn decode_read(&self, files: &[(usize, Vec<u8>)], mut read_skipped: Vec<Skipped>, pre: &Preprocess) -> Loaded {
         let items: Vec<(usize, &[u8])> = files.iter().map(|(r, b)| (*r, b.as_slice())).collect();
         let mut loaded = self.decode_batch(&items, pre);
         read_skipped.append(&mut loaded.skipped);
