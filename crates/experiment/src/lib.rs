@@ -23,6 +23,7 @@ pub mod resources;
 pub mod results;
 pub mod runner;
 pub mod selftest;
+pub mod transfer;
 
 pub use config::{AttributionSpec, CONFIG_VERSION, ConfigError, ExperimentConfig, MethodSpec, PretrainedStart};
 pub use driver::{Driven, Host, Unit, drive, units};

@@ -263,6 +263,58 @@ fn kept_vanilla_weights_reproduce_the_trained_model() {
     assert_eq!(a.attributions, b.attributions);
 }
 
+/// What the results' JSON never holds (the inspector's maps, the kept vanilla model, per-image
+/// and found regions) crosses to another thread as bytes (the page's compute worker) and comes
+/// back exactly: the JSON and the bytes together are the run again. A damaged buffer is an
+/// error naming where, never a panic.
+#[test]
+fn a_units_extras_cross_to_another_thread_exactly() {
+    use biaslens_experiment::transfer::{extras_from_bytes, extras_to_bytes};
+    use biaslens_experiment::{ExplainedImages, FoundRegions, ModelMapsOf};
+    use biaslens_metrics::{ImageSize, Mask, Region};
+    let mut r = shared().0.clone();
+    let corner = |image: ImageSize| Mask::new(image, (0..image.pixels()).map(|i| i % 7 == 0).collect()).expect("mask");
+    for (i, p) in r.phis.iter_mut().enumerate() {
+        p.vanilla_weights = Some(std::sync::Arc::from(vec![7u8, 0, 255, i as u8]));
+        let e = p.explained.as_mut().expect("maps kept");
+        e.regions = Some((0..e.n).map(|k| if k % 2 == 0 { Region::Box(r.roi) } else { Region::Mask(corner(r.image)) }).collect());
+        e.found = Some(FoundRegions { cav_from: "A-ClArC".into(), regions: (0..e.n).map(|k| (k % 3 == 1).then(|| Region::Mask(corner(r.image)))).collect() });
+    }
+    let mut back: ExperimentResults = serde_json::from_str(&r.to_json()).expect("the results' JSON");
+    for (b, p) in back.phis.iter_mut().zip(&r.phis) {
+        (b.explained, b.vanilla_weights) = extras_from_bytes(&extras_to_bytes(p)).expect("extras");
+    }
+    assert_eq!(back, r, "JSON and extras are the run again, bit for bit");
+    let mut bare = r.phis[0].clone();
+    (bare.explained, bare.vanilla_weights) = (None, None);
+    assert_eq!(extras_from_bytes(&extras_to_bytes(&bare)).expect("none"), (None, None));
+
+    // Every cut of a small buffer, a byte too many and a bad flag are refused.
+    let image = ImageSize::square(2);
+    let small = ExplainedImages {
+        n: 1,
+        pixels: vec![0.25; 12],
+        target: vec![1],
+        attribute: vec![0],
+        maps: [("lrp".to_owned(), vec![ModelMapsOf { signed: vec![1.0, -2.0, 0.5, 0.0], preprocessed: vec![0.1; 4], sanity: vec![(1.5, Some(1.0))] }])].into(),
+        regions: Some(vec![Region::Mask(Mask::new(image, vec![true, false, false, true]).expect("mask"))]),
+        found: Some(FoundRegions { cav_from: "P-ClArC".into(), regions: vec![None] }),
+    };
+    bare.explained = Some(small);
+    bare.vanilla_weights = Some(std::sync::Arc::from(vec![1u8, 2, 3]));
+    let bytes = extras_to_bytes(&bare);
+    assert_eq!(extras_from_bytes(&bytes).expect("small"), (bare.explained.clone(), bare.vanilla_weights.clone()));
+    for cut in 0..bytes.len() {
+        assert!(extras_from_bytes(&bytes[..cut]).is_err(), "cut at {cut} of {}", bytes.len());
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(extras_from_bytes(&longer).expect_err("one byte too many").contains("left over"));
+    let mut flag = bytes;
+    flag[4] = 2;
+    assert!(extras_from_bytes(&flag).expect_err("bad flag").contains("byte 4"));
+}
+
 /// Two runs side by side: each cell is that run's own value at that φ and model (checked against
 /// the unit's numbers directly), a φ one run lacks is an empty cell there, and the CSV holds
 /// every cell.
