@@ -690,6 +690,7 @@ test('own images: CelebA-layout files through the folder picker run the experime
     assert.equal(train, blocks);
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
+    assert.match(await page.textContent('#responsiveness'), /on the page's own thread, for your own images/, 'own images are read on the page\'s thread');
     assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);
     // No counterfactual faces for own images: no ground-truth table, and the premise says so.
     assert.equal(await page.locator('#reliance').count(), 0, 'no ground-truth reliance on own images');
@@ -1079,15 +1080,22 @@ test('presets, and two seeds: the seeds field, "holds in k of 2 seeds", a seed s
     for (const col of ['phi', 'seed', 'model', 'accuracy', 'eo', 'attribution', 'rrf', 'adr']) assert.ok(header.includes(col), `models.csv has ${col}`);
     for (const line of table.slice(1)) assert.equal(line.split(',').length, header.length, line);
     assert.equal(table.length - 1, 2 * 3 * 3, 'a row per (seed, model, attribution)');
-    // "Run 3 seeds" runs seed, seed + 1, seed + 2 of the current config (cancelled at once here).
+    // "Run 3 seeds" runs seed, seed + 1, seed + 2 of the current config; cancelled once the
+    // second unit runs, the compute worker stops at its next batch and the finished unit stays.
     await page.fill('#seeds', '7');
     await page.press('#seeds', 'Tab');
     await page.waitForFunction(() => !JSON.parse(document.getElementById('config-json')?.value ?? '{}').seeds);
     await page.click('#run-seeds-button');
     await page.waitForFunction(() => document.getElementById('seeds')?.value === '7, 8, 9');
     assert.deepEqual(JSON.parse(await page.inputValue('#config-json')).seeds, [7, 8, 9]);
+    await page.waitForFunction(() => / · unit 2 of \d+ · /.test(document.querySelector('.progress span')?.textContent ?? ''), null, { timeout: 120_000 });
+    assert.match(await page.textContent('#responsiveness'), /runs in a worker thread of its own/, 'the synthetic run computes in the compute worker');
     await page.click('#cancel-button');
     assert.equal(await waitForRun(page, 120_000), 'cancelled');
+    const cancelled = (await page.textContent('#notes')).match(/Cancelled after (\d+) of (\d+) units \(φ value × seed\); their results are kept/);
+    assert.ok(cancelled, await page.textContent('#notes'));
+    assert.equal(Number(cancelled[1]), 1, 'stopped in the second unit');
+    assert.match(await page.textContent('#results-source'), /^1 (units \(φ value × seed\)|φ value\(s\))/, 'the finished unit is shown');
     console.log(`# explorer small run with two seeds: ${seconds.toFixed(1)} s`);
   });
 });

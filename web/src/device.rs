@@ -37,11 +37,11 @@ impl Kind {
     }
 }
 
-/// A device together with the reason it was chosen.
+/// What the page knows of the compute device: its kind, why it was chosen and its limits. The
+/// burn device itself lives where the computation runs (the compute worker, or the main thread
+/// when the worker cannot start); see [`choose`].
 #[derive(Debug, Clone)]
 pub struct Chosen {
-    /// The burn device to compute on.
-    pub device: Device,
     /// Backend kind.
     pub kind: Kind,
     /// One sentence for the user: what runs where, and why.
@@ -50,15 +50,23 @@ pub struct Chosen {
     pub limits: DeviceLimits,
 }
 
-/// The flex CPU device, with the reason we are on it.
-pub fn cpu(why: impl Into<String>) -> Chosen {
-    Chosen { device: Device::flex(), kind: Kind::Cpu, why: why.into(), limits: DeviceLimits::WASM_CPU }
+impl Kind {
+    /// The kind [`Kind::id`] names.
+    pub fn from_id(id: &str) -> Option<Self> {
+        [Kind::WebGpu, Kind::Cpu].into_iter().find(|k| k.id() == id)
+    }
 }
 
-/// Ask the browser for a WebGPU adapter; `Ok(None)` when there is none.
+/// The flex CPU (device [`Device::flex`]), with the reason we are on it.
+pub fn cpu(why: impl Into<String>) -> Chosen {
+    Chosen { kind: Kind::Cpu, why: why.into(), limits: DeviceLimits::WASM_CPU }
+}
+
+/// Ask the browser for a WebGPU adapter; `Ok(None)` when there is none. Works on the page and
+/// in a worker (both have `navigator.gpu` in Chromium).
 async fn browser_adapter() -> Result<Option<JsValue>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let gpu = js_sys::Reflect::get(&window.navigator(), &"gpu".into()).map_err(|_| "navigator unreadable")?;
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| "no navigator")?;
+    let gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map_err(|_| "navigator unreadable")?;
     if gpu.is_undefined() || gpu.is_null() {
         return Ok(None);
     }
@@ -72,11 +80,12 @@ async fn browser_adapter() -> Result<Option<JsValue>, String> {
     Ok((!adapter.is_null() && !adapter.is_undefined()).then_some(adapter))
 }
 
-/// Pick WebGPU when it works here, else the CPU, and say why.
-pub async fn choose() -> Chosen {
+/// Pick WebGPU when it works here, else the CPU, and say why: the device and what the page shows.
+pub async fn choose() -> (Chosen, Device) {
+    let on_cpu = |why: String| (cpu(why), Device::flex());
     match browser_adapter().await {
-        Ok(None) => return cpu("This browser offers no WebGPU adapter, so the CPU computes (burn flex, WebAssembly SIMD)."),
-        Err(e) => return cpu(format!("WebGPU could not be queried ({e}), so the CPU computes.")),
+        Ok(None) => return on_cpu("This browser offers no WebGPU adapter, so the CPU computes (burn flex, WebAssembly SIMD).".into()),
+        Err(e) => return on_cpu(format!("WebGPU could not be queried ({e}), so the CPU computes.")),
         Ok(Some(_)) => {}
     }
     match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_with_setup_async().await {
@@ -92,8 +101,8 @@ pub async fn choose() -> Chosen {
             };
             let l = setup.device.limits();
             let limits = DeviceLimits::webgpu(u64::from(l.max_storage_buffer_binding_size), l.max_buffer_size);
-            Chosen { device, kind: Kind::WebGpu, why, limits }
+            (Chosen { kind: Kind::WebGpu, why, limits }, device)
         }
-        Err(e) => cpu(format!("WebGPU is present but could not start ({e}), so the CPU computes.")),
+        Err(e) => on_cpu(format!("WebGPU is present but could not start ({e}), so the CPU computes.")),
     }
 }

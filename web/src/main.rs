@@ -1,16 +1,18 @@
 //! The biaslens page (Leptos 0.8, client-side rendered).
 //!
-//! Thin shell over the library: it picks a device, runs the library's experiment through its
-//! driver (`biaslens_experiment::drive`, one unit of φ and seed at a time), and renders plain
-//! state. No
-//! network request leaves the page; all compute happens in this tab. `?selftest` shows the
-//! device self-test instead of the explorer.
+//! Thin shell over the library: it runs the library's experiment through its driver
+//! (`biaslens_experiment::drive`, one unit of φ and seed at a time) in a compute worker (this
+//! same bundle, started in a dedicated worker: [`worker`]), which picks the device, and renders
+//! plain state. No network request leaves the page; all compute happens in this tab.
+//! `?selftest` shows the device self-test instead of the explorer.
 
 mod device;
 mod explorer;
+mod messages;
 mod pace;
 mod selftest;
 mod widgets;
+mod worker;
 
 // Static constructors (the `inventory` registrations of pliron, which burn's cubecl links in).
 // wasm-ld runs them at the start of *every* exported function of a module that never calls
@@ -32,7 +34,11 @@ fn main() {
         __wasm_call_ctors();
     }
     console_error_panic_hook::set_once();
-    pace::install();
+    // In the compute worker the same bundle answers the page's messages and mounts nothing.
+    if worker::start() {
+        return;
+    }
+    pace::install(pace::MIN_GAP_MS);
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     if search.contains("selftest") {
         leptos::mount::mount_to_body(selftest::SelfTest);

@@ -3,9 +3,11 @@
 
 use biaslens_experiment::{SelfTestConfig, SelfTestReport, run_selftest};
 use leptos::prelude::*;
+use burn::prelude::Device;
 use leptos::task::spawn_local;
 
 use crate::device::{self, Chosen, Kind};
+use crate::pace::now_ms;
 use crate::widgets::RgbaCanvas;
 
 /// What the page knows about the self-test run.
@@ -21,17 +23,14 @@ enum Run {
     Failed { chosen: Option<Chosen>, message: String },
 }
 
-fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
-}
 
 /// Run the self-test on `chosen`; if the GPU fails, say so and finish on the CPU.
-async fn self_test(chosen: Chosen, config: &SelfTestConfig) -> (Chosen, Result<SelfTestReport, String>) {
-    match run_selftest(config, &chosen.device).await {
+async fn self_test(chosen: Chosen, device: Device, config: &SelfTestConfig) -> (Chosen, Result<SelfTestReport, String>) {
+    match run_selftest(config, &device).await {
         Ok(report) => (chosen, Ok(report)),
         Err(e) if chosen.kind == Kind::WebGpu => {
             let cpu = device::cpu(format!("WebGPU failed during the run ({e}), so the CPU finished it."));
-            let result = run_selftest(config, &cpu.device).await.map_err(|e| e.to_string());
+            let result = run_selftest(config, &Device::flex()).await.map_err(|e| e.to_string());
             (cpu, result)
         }
         Err(e) => (chosen, Err(e.to_string())),
@@ -43,10 +42,10 @@ async fn self_test(chosen: Chosen, config: &SelfTestConfig) -> (Chosen, Result<S
 pub fn SelfTest() -> impl IntoView {
     let (run, set_run) = signal(Run::Choosing);
     spawn_local(async move {
-        let chosen = device::choose().await;
+        let (chosen, device) = device::choose().await;
         set_run.set(Run::Computing(chosen.clone()));
         let start = now_ms();
-        let (chosen, result) = self_test(chosen, &SelfTestConfig::default()).await;
+        let (chosen, result) = self_test(chosen, device, &SelfTestConfig::default()).await;
         let millis = now_ms() - start;
         set_run.set(match result {
             Ok(report) => Run::Done { chosen, report, millis },

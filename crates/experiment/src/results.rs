@@ -259,9 +259,10 @@ pub struct PhiResult {
     pub groups: Vec<GroupMeans>,
     /// The explained images with every model's per-image maps, kept in memory for the page's
     /// inspector when [`crate::RunOptions::inspect_bytes`] allows; never serialised (at the
-    /// paper's sizes they would be gigabytes), so an imported report has none.
+    /// paper's sizes they would be gigabytes), so an imported report has none. Shared, not
+    /// copied, when the results are (the page shows a copy of the results after every unit).
     #[serde(skip)]
-    pub explained: Option<ExplainedImages>,
+    pub explained: Option<std::sync::Arc<ExplainedImages>>,
     /// The unit's vanilla model as torchvision `.safetensors` bytes, when
     /// [`crate::RunOptions::keep_vanilla_weights`] asked for it; never serialised (a report holds
     /// numbers, not models).

@@ -4,15 +4,19 @@
 //! The results travel as their JSON (exact: `float_roundtrip`). What the JSON never holds is
 //! what only a host in the same memory can use: the inspector's per-image maps
 //! ([`PhiResult::explained`], up to the page's whole budget of maps) and the kept vanilla model
-//! ([`PhiResult::vanilla_weights`]). [`extras_to_bytes`] writes both as one little-endian buffer
-//! (the floats as raw `f32`/`f64`, so a 96 MB budget costs one copy, not a text encoding), and
-//! [`extras_from_bytes`] reads it back exactly; a damaged buffer is an error, never a panic.
+//! ([`PhiResult::vanilla_weights`]). [`extras_to_parts`] splits both into a small little-endian
+//! header and the large `f32` arrays as they are (the input pixels and every map), so the
+//! receiver copies each array once, one at a time, with no text encoding and no per-value
+//! decoding (the page takes a turn of its event loop between arrays). [`extras_from_parts`]
+//! puts them back together exactly; a damaged header or a missing or mis-sized array is an
+//! error, never a panic.
 //!
-//! # Layout
+//! # Header layout
 //! `"BLX1"`, then an optional explained-images block and an optional weights block, each behind
-//! a presence byte. Lengths are `u64`; strings UTF-8 with their length; a region is a tag byte
-//! (0 box: x, y, w, h, image width and height as `u32`; 1 mask: width, height and one byte per
-//! pixel).
+//! a presence byte. Lengths are `u64`; strings UTF-8 with their length; an `f32` array is only
+//! its length in the header (its values are the next of the parts' arrays); a region is a tag
+//! byte (0 box: x, y, w, h, image width and height as `u32`; 1 mask: width, height and one byte
+//! per pixel).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,9 +27,10 @@ use crate::results::{ExplainedImages, FoundRegions, ModelMapsOf, PhiResult};
 
 const MAGIC: &[u8; 4] = b"BLX1";
 
-/// `phi`'s explained images and vanilla weights as bytes (see the module's layout).
-pub fn extras_to_bytes(phi: &PhiResult) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(64 + phi.explained.as_ref().map_or(0, explained_bytes)));
+/// `phi`'s explained images and vanilla weights: the header (see the module's layout) and the
+/// `f32` arrays in the order the header names them.
+pub fn extras_to_parts(phi: &PhiResult) -> (Vec<u8>, Vec<&[f32]>) {
+    let mut w = Writer(Vec::with_capacity(64 + phi.vanilla_weights.as_ref().map_or(0, |b| b.len())), Vec::new());
     w.0.extend_from_slice(MAGIC);
     match &phi.explained {
         None => w.u8(0),
@@ -41,35 +46,36 @@ pub fn extras_to_bytes(phi: &PhiResult) -> Vec<u8> {
             w.bytes(b);
         }
     }
-    w.0
+    (w.0, w.1)
 }
 
-/// The extras [`extras_to_bytes`] wrote: (explained images, vanilla weights).
+/// The extras [`extras_to_parts`] split: (explained images, vanilla weights), the arrays moved
+/// in, not copied.
 ///
 /// # Errors
-/// What is wrong with the buffer (not ours, cut short, a length beyond its end, a bad region).
-pub fn extras_from_bytes(bytes: &[u8]) -> Result<(Option<ExplainedImages>, Option<Arc<[u8]>>), String> {
-    let mut r = Reader { bytes, at: 0 };
+/// What is wrong with the header (not ours, cut short, a length beyond its end, a bad region)
+/// or the arrays (too few, too many, one of another length than the header says).
+pub fn extras_from_parts(header: &[u8], arrays: Vec<Vec<f32>>) -> Result<(Option<Arc<ExplainedImages>>, Option<Arc<[u8]>>), String> {
+    let count = arrays.len();
+    let mut r = Reader { bytes: header, at: 0, arrays: arrays.into_iter(), taken: 0 };
     if r.take(4)? != MAGIC {
         return Err("not a biaslens extras buffer (no BLX1 mark)".into());
     }
-    let explained = if r.flag()? { Some(r.explained()?) } else { None };
+    let explained = if r.flag()? { Some(Arc::new(r.explained()?)) } else { None };
     let weights = if r.flag()? { Some(Arc::from(r.bytes()?)) } else { None };
-    if r.at != bytes.len() {
-        return Err(format!("{} bytes left over after the extras", bytes.len() - r.at));
+    if r.at != header.len() {
+        return Err(format!("{} bytes left over after the extras", header.len() - r.at));
+    }
+    if r.taken != count {
+        return Err(format!("{count} arrays came with extras that name {}", r.taken));
     }
     Ok((explained, weights))
 }
 
-/// About how many bytes the explained images take (to size the buffer once).
-fn explained_bytes(e: &ExplainedImages) -> usize {
-    let maps: usize = e.maps.values().flatten().map(|m| 4 * (m.signed.len() + m.preprocessed.len()) + 17 * m.sanity.len()).sum();
-    4 * e.pixels.len() + e.target.len() + e.attribute.len() + maps
-}
+/// The header, and the arrays it names.
+struct Writer<'a>(Vec<u8>, Vec<&'a [f32]>);
 
-struct Writer(Vec<u8>);
-
-impl Writer {
+impl<'a> Writer<'a> {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -89,11 +95,9 @@ impl Writer {
     fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
-    fn f32s(&mut self, v: &[f32]) {
+    fn f32s(&mut self, v: &'a [f32]) {
         self.len(v.len());
-        for x in v {
-            self.0.extend_from_slice(&x.to_le_bytes());
-        }
+        self.1.push(v);
     }
     fn region(&mut self, region: &Region) {
         match region {
@@ -112,7 +116,7 @@ impl Writer {
             }
         }
     }
-    fn explained(&mut self, e: &ExplainedImages) {
+    fn explained(&mut self, e: &'a ExplainedImages) {
         self.len(e.n);
         self.f32s(&e.pixels);
         self.bytes(&e.target);
@@ -170,6 +174,9 @@ impl Writer {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    arrays: std::vec::IntoIter<Vec<f32>>,
+    /// Arrays taken so far.
+    taken: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -220,8 +227,14 @@ impl<'a> Reader<'a> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|_| format!("the text at byte {at} is not UTF-8"))
     }
     fn f32s(&mut self) -> Result<Vec<f32>, String> {
-        let n = self.len(4)?;
-        Ok(self.take(4 * n)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        let at = self.at;
+        let n = usize::try_from(u64::from_le_bytes(self.array()?)).map_err(|_| format!("the length at byte {at} does not fit this machine"))?;
+        let array = self.arrays.next().ok_or_else(|| format!("the array named at byte {at} did not come (only {} did)", self.taken))?;
+        self.taken += 1;
+        if array.len() != n {
+            return Err(format!("array {} has {} values where the header (byte {at}) says {n}", self.taken, array.len()));
+        }
+        Ok(array)
     }
     fn region(&mut self) -> Result<Region, String> {
         let at = self.at;

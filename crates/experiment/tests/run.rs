@@ -264,30 +264,35 @@ fn kept_vanilla_weights_reproduce_the_trained_model() {
 }
 
 /// What the results' JSON never holds (the inspector's maps, the kept vanilla model, per-image
-/// and found regions) crosses to another thread as bytes (the page's compute worker) and comes
-/// back exactly: the JSON and the bytes together are the run again. A damaged buffer is an
-/// error naming where, never a panic.
+/// and found regions) crosses to another thread as a header and raw arrays (the page's compute
+/// worker) and comes back exactly: the JSON and the extras together are the run again. A
+/// damaged header or a missing, extra or mis-sized array is an error naming where, never a
+/// panic.
 #[test]
 fn a_units_extras_cross_to_another_thread_exactly() {
-    use biaslens_experiment::transfer::{extras_from_bytes, extras_to_bytes};
+    use biaslens_experiment::transfer::{extras_from_parts, extras_to_parts};
+    let round_trip = |p: &biaslens_experiment::results::PhiResult| {
+        let (header, arrays) = extras_to_parts(p);
+        extras_from_parts(&header, arrays.into_iter().map(<[f32]>::to_vec).collect())
+    };
     use biaslens_experiment::{ExplainedImages, FoundRegions, ModelMapsOf};
     use biaslens_metrics::{ImageSize, Mask, Region};
     let mut r = shared().0.clone();
     let corner = |image: ImageSize| Mask::new(image, (0..image.pixels()).map(|i| i % 7 == 0).collect()).expect("mask");
     for (i, p) in r.phis.iter_mut().enumerate() {
         p.vanilla_weights = Some(std::sync::Arc::from(vec![7u8, 0, 255, i as u8]));
-        let e = p.explained.as_mut().expect("maps kept");
+        let e = std::sync::Arc::make_mut(p.explained.as_mut().expect("maps kept"));
         e.regions = Some((0..e.n).map(|k| if k % 2 == 0 { Region::Box(r.roi) } else { Region::Mask(corner(r.image)) }).collect());
         e.found = Some(FoundRegions { cav_from: "A-ClArC".into(), regions: (0..e.n).map(|k| (k % 3 == 1).then(|| Region::Mask(corner(r.image)))).collect() });
     }
     let mut back: ExperimentResults = serde_json::from_str(&r.to_json()).expect("the results' JSON");
     for (b, p) in back.phis.iter_mut().zip(&r.phis) {
-        (b.explained, b.vanilla_weights) = extras_from_bytes(&extras_to_bytes(p)).expect("extras");
+        (b.explained, b.vanilla_weights) = round_trip(p).expect("extras");
     }
     assert_eq!(back, r, "JSON and extras are the run again, bit for bit");
     let mut bare = r.phis[0].clone();
     (bare.explained, bare.vanilla_weights) = (None, None);
-    assert_eq!(extras_from_bytes(&extras_to_bytes(&bare)).expect("none"), (None, None));
+    assert_eq!(round_trip(&bare).expect("none"), (None, None));
 
     // Every cut of a small buffer, a byte too many and a bad flag are refused.
     let image = ImageSize::square(2);
@@ -300,19 +305,28 @@ fn a_units_extras_cross_to_another_thread_exactly() {
         regions: Some(vec![Region::Mask(Mask::new(image, vec![true, false, false, true]).expect("mask"))]),
         found: Some(FoundRegions { cav_from: "P-ClArC".into(), regions: vec![None] }),
     };
-    bare.explained = Some(small);
+    bare.explained = Some(std::sync::Arc::new(small));
     bare.vanilla_weights = Some(std::sync::Arc::from(vec![1u8, 2, 3]));
-    let bytes = extras_to_bytes(&bare);
-    assert_eq!(extras_from_bytes(&bytes).expect("small"), (bare.explained.clone(), bare.vanilla_weights.clone()));
+    let (bytes, arrays) = extras_to_parts(&bare);
+    let arrays: Vec<Vec<f32>> = arrays.into_iter().map(<[f32]>::to_vec).collect();
+    assert_eq!(arrays.len(), 3, "the pixels and the two maps");
+    assert_eq!(extras_from_parts(&bytes, arrays.clone()).expect("small"), (bare.explained.clone(), bare.vanilla_weights.clone()));
     for cut in 0..bytes.len() {
-        assert!(extras_from_bytes(&bytes[..cut]).is_err(), "cut at {cut} of {}", bytes.len());
+        assert!(extras_from_parts(&bytes[..cut], arrays.clone()).is_err(), "cut at {cut} of {}", bytes.len());
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(extras_from_bytes(&longer).expect_err("one byte too many").contains("left over"));
-    let mut flag = bytes;
+    assert!(extras_from_parts(&longer, arrays.clone()).expect_err("one byte too many").contains("left over"));
+    let mut flag = bytes.clone();
     flag[4] = 2;
-    assert!(extras_from_bytes(&flag).expect_err("bad flag").contains("byte 4"));
+    assert!(extras_from_parts(&flag, arrays.clone()).expect_err("bad flag").contains("byte 4"));
+    assert!(extras_from_parts(&bytes, arrays[..2].to_vec()).expect_err("an array short").contains("did not come"));
+    let mut more = arrays.clone();
+    more.push(vec![1.0]);
+    assert!(extras_from_parts(&bytes, more).expect_err("an array too many").contains("4 arrays came with extras that name 3"));
+    let mut resized = arrays;
+    resized[1].pop();
+    assert!(extras_from_parts(&bytes, resized).expect_err("a short array").contains("array 2 has 3 values"));
 }
 
 /// Two runs side by side: each cell is that run's own value at that φ and model (checked against

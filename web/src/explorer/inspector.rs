@@ -142,7 +142,7 @@ fn Inspect(results: Arc<ExperimentResults>, phi: usize, image: usize) -> impl In
     let (side, hw) = (img.width, img.pixels());
     let drag: RwSignal<Option<(u32, u32)>> = RwSignal::new(None);
     let p = &r.phis[phi];
-    let Some(e) = p.explained.clone().map(Arc::new) else { return view! { <p>"no maps"</p> }.into_any() };
+    let Some(e) = p.explained.clone() else { return view! { <p>"no maps"</p> }.into_any() };
     // Each image's own region when the run scored per-image regions (a box or a mask); an edited
     // region replaces it for every image, as it replaces the run's one ROI.
     let own: Arc<Option<Vec<Region>>> = Arc::new(e.regions.clone().filter(|r| r.iter().all(|x| biaslens_metrics::Inside::image(x) == img)));

@@ -11,6 +11,7 @@ mod compare;
 mod files;
 mod inspector;
 mod planted;
+mod remote;
 mod results;
 mod setup;
 mod share;
@@ -151,6 +152,8 @@ pub struct Ui {
     pub cancel: StoredValue<Arc<AtomicBool>>,
     /// Seconds since the current run started.
     pub elapsed: RwSignal<f64>,
+    /// Whether the current (or last) run computes in the compute worker, not on the page's thread.
+    pub in_worker: RwSignal<bool>,
     /// Teaching mode: the current guided step, if on.
     pub teach: RwSignal<Option<usize>>,
     /// Panels hidden by the URL (`hide=setup,share,…`), in the URL's order.
@@ -207,6 +210,7 @@ impl Ui {
             roi: RwSignal::new(None),
             found_region: RwSignal::new(false),
             cancel: StoredValue::new(Arc::new(AtomicBool::new(false))),
+            in_worker: RwSignal::new(false),
             elapsed: RwSignal::new(0.0),
             teach: RwSignal::new(None),
             hidden: RwSignal::new(Vec::new()),
@@ -299,8 +303,9 @@ impl PageHost {
     }
 }
 
-impl Host for PageHost {
-    fn progress(&self, event: &RunProgress) {
+impl PageHost {
+    /// A progress event: the live loss curve, the progress line, the clock.
+    fn progress_event(&self, event: &RunProgress) {
         if let (Some(l), Some(a)) = (event.loss, event.accuracy) {
             self.ui.losses.update(|v| {
                 if let Some(curve) = v.get_mut(event.unit) {
@@ -312,21 +317,18 @@ impl Host for PageHost {
         self.ui.elapsed.set((now_ms() - self.start) / 1000.0);
     }
 
-    fn unit_starting(&self, unit: &Unit) -> Result<(), RunError> {
+    /// A unit starts (a unit redone after a failure starts its curve again).
+    fn started(&self, unit: &Unit) {
         self.current.set(Some(*unit));
-        // A unit redone after a failure starts its curve again.
         self.ui.losses.update(|v| {
             if let Some(curve) = v.get_mut(unit.index) {
                 curve.points.clear();
             }
         });
-        if self.kind.get() == Kind::WebGpu && self.ui.simulate_gpu_loss_at.get_untracked() == Some(unit.index) {
-            return Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
-        }
-        Ok(())
     }
 
-    fn unit_finished(&self, so_far: &ExperimentResults) {
+    /// A unit finished: the results so far are shown.
+    fn finished(&self, so_far: &ExperimentResults) {
         if so_far.phis.len() == 1 {
             self.ui.phi.set(0);
             self.ui.inspect.set(None);
@@ -337,14 +339,8 @@ impl Host for PageHost {
         self.ui.show_results(Arc::new(so_far.clone()));
     }
 
-    fn should_stop(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-
-    fn fallback(&self, error: &RunError) -> Option<(Device, String)> {
-        if self.kind.get() != Kind::WebGpu {
-            return None;
-        }
+    /// WebGPU failed with `error`; the unit in progress is redone on the CPU.
+    fn switched_to_cpu(&self, error: &str) {
         let (at, done) = match self.current.get() {
             Some(u) => (self.unit_text(&u), u.index),
             None => ("the start".to_string(), 0),
@@ -353,12 +349,60 @@ impl Host for PageHost {
             "WebGPU failed at {at} ({error}). The run continues on the CPU; the {done} finished {} are kept.",
             if self.seeded { "unit(s) (φ value × seed)" } else { "φ value(s)" }
         ));
-        let chosen = device::cpu(format!("WebGPU failed during the run ({error}), so the CPU took over."));
-        let next = (chosen.device.clone(), device_label(&chosen.device));
         self.kind.set(Kind::Cpu);
-        self.ui.chosen.set(Some(chosen));
-        Some(next)
+        self.ui.chosen.set(Some(device::cpu(format!("WebGPU failed during the run ({error}), so the CPU took over."))));
     }
+}
+
+/// The page as the host of a run on its own thread (no compute worker).
+impl Host for PageHost {
+    fn progress(&self, event: &RunProgress) {
+        self.progress_event(event);
+    }
+
+    fn unit_starting(&self, unit: &Unit) -> Result<(), RunError> {
+        self.started(unit);
+        if self.kind.get() == Kind::WebGpu && self.ui.simulate_gpu_loss_at.get_untracked() == Some(unit.index) {
+            return Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
+        }
+        Ok(())
+    }
+
+    fn unit_finished(&self, so_far: &ExperimentResults) {
+        self.finished(so_far);
+    }
+
+    fn should_stop(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn fallback(&self, error: &RunError) -> Option<(Device, String)> {
+        if self.kind.get() != Kind::WebGpu {
+            return None;
+        }
+        self.switched_to_cpu(&error.to_string());
+        let cpu = Device::flex();
+        let name = device_label(&cpu);
+        MAIN_DEVICE.with(|d| *d.borrow_mut() = Some(cpu.clone()));
+        Some((cpu, name))
+    }
+}
+
+thread_local! {
+    /// The device of runs on the page's own thread (own images, or no compute worker), once
+    /// made.
+    static MAIN_DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The device for a run on the page's own thread: the one made before, or WebGPU when the chosen
+/// kind is WebGPU (made now, once), else the CPU.
+async fn main_thread_device(kind: Kind) -> Device {
+    if let Some(d) = MAIN_DEVICE.with(|d| d.borrow().clone()) {
+        return d;
+    }
+    let device = if kind == Kind::WebGpu { device::choose().await.1 } else { Device::flex() };
+    MAIN_DEVICE.with(|d| *d.borrow_mut() = Some(device.clone()));
+    device
 }
 
 /// Starts a run of the current config (ignored while one runs).
@@ -397,7 +441,8 @@ pub fn start_run(ui: Ui) {
         let chosen = match ui.chosen.get_untracked() {
             Some(c) => c,
             None => {
-                let c = device::choose().await;
+                let (c, d) = device::choose().await;
+                MAIN_DEVICE.with(|m| *m.borrow_mut() = Some(d));
                 ui.chosen.set(Some(c.clone()));
                 c
             }
@@ -417,8 +462,6 @@ pub fn start_run(ui: Ui) {
                 return;
             }
         };
-        let options =
-            RunOptions { inspect_bytes: INSPECT_BYTES, vanilla_weights: weights, pretrained_weights: pretrained, images, keep_vanilla_weights: true, ..RunOptions::default() };
         let total = units(&config).len();
         let host = PageHost {
             ui,
@@ -428,18 +471,51 @@ pub fn start_run(ui: Ui) {
             current: Cell::new(None),
             seeded: config.seeds().len() > 1,
         };
-        let name = device_label(&chosen.device);
-        let driven = drive(&config, &options, chosen.device.clone(), name, &host).await;
+        // The compute worker runs the synthetic benchmark; the user's own images (browser file
+        // handles and what the page built from them) are read on the page's own thread.
+        ui.in_worker.set(images.is_none() && remote::started());
+        let in_worker = if images.is_none() {
+            let inputs = remote::Inputs {
+                inspect_bytes: INSPECT_BYTES,
+                vanilla: weights.clone(),
+                pretrained: pretrained.clone(),
+                gpu_loss_at: ui.simulate_gpu_loss_at.get_untracked(),
+            };
+            remote::run(&host, &config, inputs).await
+        } else {
+            None
+        };
+        let (results, stopped) = match in_worker {
+            Some(outcome) => outcome,
+            None => {
+                let options = RunOptions {
+                    inspect_bytes: INSPECT_BYTES,
+                    vanilla_weights: weights,
+                    pretrained_weights: pretrained,
+                    images,
+                    keep_vanilla_weights: true,
+                    ..RunOptions::default()
+                };
+                let device = main_thread_device(host.kind.get()).await;
+                let name = device_label(&device);
+                let driven = drive(&config, &options, device, name, &host).await;
+                let stopped = driven.stopped.map(|e| match e {
+                    RunError::Cancelled => remote::Stop::Cancelled,
+                    e => remote::Stop::Failed(e.to_string()),
+                });
+                (driven.results, stopped)
+            }
+        };
         ui.elapsed.set((now_ms() - start) / 1000.0);
-        let finished = driven.results.as_ref().map_or(0, |r| r.phis.len());
+        let finished = results.as_ref().map_or(0, |r| r.phis.len());
         // The driver's joined results are the last ones `unit_finished` showed (same units); show
         // them only if not (redrawing every chart is the slowest thing the page does).
-        if let Some(r) = driven.results
+        if let Some(r) = results
             && ui.results.with_untracked(|shown| shown.as_ref().is_none_or(|s| s.phis.len() != r.phis.len()))
         {
             ui.show_results(Arc::new(r));
         }
-        match driven.stopped {
+        match stopped {
             None => {
                 ui.phase.set(Phase::Done);
                 if let Some(r) = ui.results.get_untracked() {
@@ -449,12 +525,12 @@ pub fn start_run(ui: Ui) {
                     }
                 }
             }
-            Some(RunError::Cancelled) => {
+            Some(remote::Stop::Cancelled) => {
                 ui.phase.set(Phase::Cancelled);
                 let what = if host.seeded { "units (φ value × seed)" } else { "φ values" };
                 ui.info(format!("Cancelled after {finished} of {total} {what}; their results are kept."));
             }
-            Some(e) => {
+            Some(remote::Stop::Failed(e)) => {
                 let text = match host.current.get() {
                     Some(u) => format!("The run stopped at {}: {e}", host.unit_text(&u)),
                     None => format!("The run did not start: {e}"),
@@ -489,6 +565,7 @@ async fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImageP
 /// Asks the running computation to stop at its next batch.
 pub fn cancel_run(ui: Ui) {
     ui.cancel.with_value(|c| c.store(true, Ordering::Relaxed));
+    remote::cancel();
 }
 
 /// The explorer page.
@@ -499,7 +576,16 @@ pub fn App() -> impl IntoView {
     let autorun = share::read_url(ui);
     share::keep_url_in_sync(ui);
     spawn_local(async move {
-        let chosen = device::choose().await;
+        // The compute worker chooses the device where it computes; without a worker the page
+        // computes on its own thread and chooses here.
+        let chosen = match remote::start().await {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                let (chosen, d) = device::choose().await;
+                MAIN_DEVICE.with(|m| *m.borrow_mut() = Some(d));
+                Chosen { why: format!("{} The compute worker could not start ({e}), so runs compute on the page's own thread.", chosen.why), ..chosen }
+            }
+        };
         ui.chosen.set(Some(chosen));
         if autorun {
             start_run(ui);

@@ -177,7 +177,7 @@ pub(crate) async fn run_unit(
             vanilla_training,
             models: results,
             groups,
-            explained: (keep > 0).then_some(explained.kept),
+            explained: (keep > 0).then(|| std::sync::Arc::new(explained.kept)),
             vanilla_weights,
             localisation,
         },

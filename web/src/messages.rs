@@ -1,0 +1,47 @@
+//! The messages between the page and its compute worker ([`crate::worker`],
+//! [`crate::explorer::remote`]): plain JavaScript objects with a `kind` and named fields; the
+//! results and progress travel as their JSON, a unit's maps and kept model as transferred bytes
+//! (`biaslens_experiment::transfer`).
+//!
+//! | from | kind | fields |
+//! |---|---|---|
+//! | worker | `ready` | (the bundle started) |
+//! | worker.js | `failed` | `error`: the bundle could not start |
+//! | page | `choose` | (pick the device) |
+//! | worker | `device` | `device_kind` (`webgpu`/`cpu`), `why`, `max_buffer`, `memory` |
+//! | page | `run` | `config` (JSON, fitted), `inspect_bytes`, `vanilla`?, `pretrained`? (bytes), `gpu_loss_at`? |
+//! | page | `cancel` | |
+//! | worker | `progress` | `event` (a `RunProgress`'s JSON) |
+//! | worker | `unit-starting` | `unit` (its index in run order) |
+//! | worker | `unit-finished` | `results` (the joined results' JSON), `extras`: `[{key, header, arrays}]` of units not sent before (a header and its `Float32Array`s) |
+//! | worker | `fallback` | `error`: WebGPU failed; the worker redoes the unit on the CPU |
+//! | worker | `end` | `results`?, `extras` (only if the last `unit-finished` did not hold them), `cancelled`, `error`? |
+
+use biaslens_experiment::results::PhiResult;
+use wasm_bindgen::JsValue;
+
+/// A message of `kind` with `fields`.
+pub fn message(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&object, &"kind".into(), &kind.into());
+    for (key, value) in fields {
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+/// The field `key` of `value` (`undefined` if absent).
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The text field `key` of `value`.
+pub fn text(value: &JsValue, key: &str) -> Option<String> {
+    field(value, key).as_string()
+}
+
+/// Which unit a result's extras belong to: its φ (exact bits) and seed (as text: seeds are
+/// 64-bit, JavaScript numbers are not).
+pub fn unit_key(phi: &PhiResult) -> String {
+    format!("{}:{}", phi.phi.to_bits(), phi.seed)
+}
