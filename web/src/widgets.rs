@@ -1,8 +1,38 @@
 //! Small views shared by the explorer and the self-test: canvases for RGBA buffers, inline SVG,
-//! the colour key.
+//! the colour key, and [`Later`], which draws a heavy part of a view in a task of its own.
 
 use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
+
+/// Draws `children` later, in a task of its own, so that a view of many charts is drawn in
+/// several short tasks instead of one that holds the page (a finished unit's results: Figure 2,
+/// the explained images, Figure 3, the verdicts; BENCHMARKS.md, "The page off the main thread").
+/// Parts wait in one queue and are drawn one per timer turn, in the order they were made, so the
+/// browser paints, takes input and runs its timers between them.
+#[component]
+pub fn Later(children: ChildrenFn) -> impl IntoView {
+    let ready = RwSignal::new(false);
+    LATER.with(|q| q.borrow_mut().push_back(ready));
+    if !DRAWING.with(|d| d.replace(true)) {
+        leptos::task::spawn_local(async {
+            loop {
+                crate::pace::timer_turn().await;
+                let Some(next) = LATER.with(|q| q.borrow_mut().pop_front()) else { break };
+                // The view may be gone already (newer results): then there is nothing to draw.
+                let _ = next.try_set(true);
+            }
+            DRAWING.with(|d| d.set(false));
+        });
+    }
+    move || ready.get().then(|| children())
+}
+
+thread_local! {
+    /// [`Later`] parts not drawn yet, oldest first.
+    static LATER: std::cell::RefCell<std::collections::VecDeque<RwSignal<bool>>> = std::cell::RefCell::new(std::collections::VecDeque::new());
+    /// Whether the loop that draws them runs.
+    static DRAWING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// A canvas showing an RGBA buffer at its native resolution (scaled up by CSS, pixelated).
 #[component]

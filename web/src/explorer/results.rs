@@ -15,7 +15,7 @@ use leptos::prelude::*;
 
 use super::verdicts::{VerdictsPanel, several_seeds, unit_label};
 use super::{Panel, default_attribution, ui};
-use crate::widgets::{Legend, RgbaCanvas, Svg};
+use crate::widgets::{Later, Legend, RgbaCanvas, Svg};
 
 /// The element id of an attribution's tab (`show-ig`).
 fn tab_id(key: &str) -> String {
@@ -107,6 +107,7 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
         let r = r.clone();
         move || attribution_name(&r, &key.get()).to_owned()
     };
+    let (figure3, verdicts) = (r.clone(), r.clone());
     view! {
         <p class="explain" id="results-source">
             {format!("{}, {}; {} on {}, {:.1} s; data: {}. ",
@@ -141,28 +142,38 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                 let name = attribution_name(&r, &key).to_owned();
                 let colormap = ui.colormap.get();
                 let Some(p) = r.phis.get(i) else { return view! { <p>"no φ"</p> }.into_any() };
-                let grid = saliency_grid(&r, p, &key)
-                    .ok_or_else(|| format!("no {name} maps at this φ"))
-                    .and_then(|g| saliency_grid_svg(&g, &SaliencyGridStyle { colormap, ..SaliencyGridStyle::default() }).map_err(|e| e.to_string()));
                 let unit = unit_label(p, seeded);
+                let grid = {
+                    let (r, key, name, unit) = (r.clone(), key.clone(), name.clone(), unit.clone());
+                    move || {
+                        let p = &r.phis[i];
+                        let grid = saliency_grid(&r, p, &key)
+                            .ok_or_else(|| format!("no {name} maps at this φ"))
+                            .and_then(|g| saliency_grid_svg(&g, &SaliencyGridStyle { colormap, ..SaliencyGridStyle::default() }).map_err(|e| e.to_string()));
+                        view! {
+                            <div class="clickable" title="Click a cell to inspect an image of that group" on:click={
+                                let r = r.clone();
+                                move |ev: web_sys::MouseEvent| open_from_grid(&ev, &r, i)
+                            }>
+                                <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at {unit}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.")/>
+                            </div>
+                        }
+                    }
+                };
+                let explained = r.clone();
                 view! {
                     <ModelTable results=r.clone() index=i key=key.clone() seeded=seeded/>
                     <h3>{format!("Figure 2 · mean {name} maps per group at {unit}")}</h3>
                     <Legend colormap=colormap/>
-                    <div class="clickable" title="Click a cell to inspect an image of that group" on:click={
-                        let r = r.clone();
-                        move |ev: web_sys::MouseEvent| open_from_grid(&ev, &r, i)
-                    }>
-                        <Svg svg=grid id="figure2" label=format!("Figure 2: mean {name} saliency maps per (attribute, target) group at {unit}; rows are groups, columns the mean input, vanilla and each method; the dashed box is the region of interest. Click a cell to inspect an image of its group.")/>
-                    </div>
-                    <Explained results=r.clone() index=i/>
+                    <Later>{grid.clone()}</Later>
+                    <Explained results=explained.clone() index=i/>
                     {p.localisation.clone().map(|l| view! { <Localisation l=l unit=unit.clone()/> })}
                 }.into_any()
             }
         }
         <h3>{move || format!("Figure 3 · {} metrics per method and φ", name())}</h3>
-        {
-            let r = r.clone();
+        <Later>{
+            let r = figure3.clone();
             move || {
                 let key = key.get();
                 let name = attribution_name(&r, &key).to_owned();
@@ -175,8 +186,8 @@ fn Shown(results: Arc<ExperimentResults>) -> impl IntoView {
                     <Svg svg=trade id="tradeoff" label="EqualizedOdds gap against accuracy per method and φ; vanilla is marked; lower-right is better".to_string()/>
                 }
             }
-        }
-        <VerdictsPanel results=r.clone()/>
+        }</Later>
+        <Later><VerdictsPanel results=verdicts.clone()/></Later>
     }
 }
 
@@ -320,22 +331,26 @@ fn Explained(results: Arc<ExperimentResults>, index: usize) -> impl IntoView {
     let rows = groups
         .into_iter()
         .map(|(a, t)| {
-            let items = (0..e.n)
-                .filter(|&i| e.attribute[i] == a && e.target[i] == t)
-                .map(|i| {
-                    let rgba = biaslens_viz::chw_to_rgba(&e.pixels[i * 3 * px..(i + 1) * 3 * px], px);
-                    view! {
-                        <button class="thumb-button" data-image=i aria-pressed=move || (ui.inspect.get() == Some(i)).to_string()
-                            aria-label=format!("inspect explained image {i}") on:click=move |_| ui.inspect.set(Some(i))>
-                            <RgbaCanvas rgba=rgba width=side height=side label=format!("explained image {i}")/>
-                        </button>
-                    }
-                })
-                .collect_view();
+            // One group's thumbnails (a canvas each) are drawn in a task of their own.
+            let e = e.clone();
+            let items = move || {
+                (0..e.n)
+                    .filter(|&i| e.attribute[i] == a && e.target[i] == t)
+                    .map(|i| {
+                        let rgba = biaslens_viz::chw_to_rgba(&e.pixels[i * 3 * px..(i + 1) * 3 * px], px);
+                        view! {
+                            <button class="thumb-button" data-image=i aria-pressed=move || (ui.inspect.get() == Some(i)).to_string()
+                                aria-label=format!("inspect explained image {i}") on:click=move |_| ui.inspect.set(Some(i))>
+                                <RgbaCanvas rgba=rgba width=side height=side label=format!("explained image {i}")/>
+                            </button>
+                        }
+                    })
+                    .collect_view()
+            };
             view! {
                 <div class="group-row">
                     <span class="group-label">{format!("{}, {}", if t == 1 { "smiling" } else { "not smiling" }, if a == 1 { attr.to_string() } else { format!("no {attr}") })}</span>
-                    <div class="thumbs">{items}</div>
+                    <div class="thumbs"><Later>{items.clone()}</Later></div>
                 </div>
             }
         })
