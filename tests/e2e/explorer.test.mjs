@@ -690,7 +690,7 @@ test('own images: CelebA-layout files through the folder picker run the experime
     assert.equal(train, blocks);
     await page.click('#run-button');
     assert.equal(await waitForRun(page, 240_000), 'done', await page.textContent('#notes'));
-    assert.match(await page.textContent('#responsiveness'), /on the page's own thread, for your own images/, 'own images are read on the page\'s thread');
+    assert.match(await page.textContent('#responsiveness'), /runs in a worker thread of its own/, 'own images are read and computed in the compute worker');
     assert.match(await page.textContent('#results-source'), /data: list_attr_celeba\.txt: 2000 images/);
     // No counterfactual faces for own images: no ground-truth table, and the premise says so.
     assert.equal(await page.locator('#reliance').count(), 0, 'no ground-truth reliance on own images');

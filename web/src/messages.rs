@@ -9,7 +9,7 @@
 //! | worker.js | `failed` | `error`: the bundle could not start |
 //! | page | `choose` | (pick the device) |
 //! | worker | `device` | `device_kind` (`webgpu`/`cpu`), `why`, `max_buffer`, `memory` |
-//! | page | `run` | `config` (JSON, fitted), `inspect_bytes`, `vanilla`?, `pretrained`? (bytes), `gpu_loss_at`? |
+//! | page | `run` | `config` (JSON, fitted), `inspect_bytes`, `vanilla`?, `pretrained`? (bytes), `gpu_loss_at`?, `own`? (the user's data: `explorer::own`) |
 //! | page | `cancel` | |
 //! | worker | `progress` | `event` (a `RunProgress`'s JSON) |
 //! | worker | `unit-starting` | `unit` (its index in run order) |

@@ -24,6 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::device::{self, Kind};
+use crate::explorer::own::OwnData;
 use crate::messages::{field, message, text, unit_key};
 
 thread_local! {
@@ -104,7 +105,19 @@ async fn run(data: JsValue) {
         Some(Err(e)) => return end(None, false, Some(format!("the config did not reach the worker intact: {e}")), &HashSet::new()),
         None => return end(None, false, Some("the run message had no config (a bug: please report it)".into()), &HashSet::new()),
     };
+    // The user's images: the pool is made here, where the run reads it.
+    let images = match field(&data, "own") {
+        own if own.is_undefined() => None,
+        own => match OwnData::from_js(&own) {
+            Ok(own) => match own.pool(&config).await {
+                Ok(pool) => Some(Arc::new(pool)),
+                Err(e) => return end(None, false, Some(e), &HashSet::new()),
+            },
+            Err(e) => return end(None, false, Some(format!("the images did not reach the worker intact: {e}")), &HashSet::new()),
+        },
+    };
     let options = RunOptions {
+        images,
         inspect_bytes: field(&data, "inspect_bytes").as_f64().map_or(0, |b| b as usize),
         vanilla_weights: bytes(&data, "vanilla"),
         pretrained_weights: bytes(&data, "pretrained"),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use biaslens_data::ImageSource;
 use biaslens_data::images::ReadFuture;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Picked files by name (the last path component, as CelebA's lists name bare files).
@@ -52,9 +53,58 @@ impl PickedFiles {
         self.bytes / 1_048_576.0
     }
 
+    /// As a message field for the compute worker: `{files, memory}`, the `File` handles (cloned
+    /// by the browser, nothing read) and the in-memory files (copied; their buffers are added to
+    /// `transfer`).
+    pub fn to_js(&self, transfer: &mut Vec<JsValue>) -> JsValue {
+        let files: js_sys::Array = self.files.values().collect();
+        crate::messages::message("files", &[("files", files.into()), ("memory", memory_to_js(&self.memory, transfer))])
+    }
+
+    /// What [`PickedFiles::to_js`] made, in the compute worker.
+    ///
+    /// # Errors
+    /// A field that is not what `to_js` writes (a bug).
+    pub fn from_js(value: &JsValue) -> Result<Self, String> {
+        let files = crate::messages::field(value, "files").dyn_into::<js_sys::Array>().map_err(|_| "the picked files did not arrive")?;
+        let files = files.iter().map(|f| f.dyn_into::<web_sys::File>().map_err(|_| "a picked file did not arrive as a file".to_owned())).collect::<Result<Vec<_>, _>>()?;
+        let mut picked = Self::new(files);
+        picked.memory = memory_from_js(&crate::messages::field(value, "memory"))?;
+        picked.bytes += picked.memory.files.values().map(|b| b.len() as f64).sum::<f64>();
+        Ok(picked)
+    }
+
     fn file(&self, name: &str) -> Option<&web_sys::File> {
         self.files.get(name.rsplit(['/', '\\']).next().unwrap_or(name))
     }
+}
+
+/// In-memory files as a message field: `[[name, bytes], …]` (copied; the buffers are added to
+/// `transfer`).
+pub fn memory_to_js(memory: &biaslens_data::MemorySource, transfer: &mut Vec<JsValue>) -> JsValue {
+    let list = js_sys::Array::new();
+    for (name, bytes) in &memory.files {
+        let array = js_sys::Uint8Array::from(bytes.as_slice());
+        transfer.push(array.buffer().into());
+        list.push(&js_sys::Array::of2(&name.as_str().into(), &array));
+    }
+    list.into()
+}
+
+/// What [`memory_to_js`] made.
+///
+/// # Errors
+/// A field that is not what `memory_to_js` writes (a bug).
+pub fn memory_from_js(value: &JsValue) -> Result<biaslens_data::MemorySource, String> {
+    let list = value.clone().dyn_into::<js_sys::Array>().map_err(|_| "in-memory files did not arrive")?;
+    let mut memory = biaslens_data::MemorySource::default();
+    for entry in list.iter() {
+        let entry = entry.dyn_into::<js_sys::Array>().map_err(|_| "an in-memory file did not arrive")?;
+        let name = entry.get(0).as_string().ok_or("an in-memory file without a name")?;
+        let bytes = entry.get(1).dyn_into::<js_sys::Uint8Array>().map_err(|_| "an in-memory file without bytes")?.to_vec();
+        memory.files.insert(name, bytes);
+    }
+    Ok(memory)
 }
 
 impl ImageSource for PickedFiles {

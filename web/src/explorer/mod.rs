@@ -8,8 +8,9 @@
 //! page for another device and the page hands it the CPU, which redoes the unit in progress.
 
 mod compare;
-mod files;
+pub(crate) mod files;
 mod inspector;
+pub(crate) mod own;
 mod planted;
 mod remote;
 mod results;
@@ -26,7 +27,7 @@ use biaslens_data::LabelledImages;
 pub use files::PickedFiles;
 use biaslens_experiment::resources::fit;
 use biaslens_experiment::{
-    ExperimentConfig, ExperimentResults, Host, ImagePool, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
+    ExperimentConfig, ExperimentResults, Host, RunError, RunOptions, RunProgress, Unit, device_label, drive, units,
 };
 use biaslens_metrics::Roi;
 use biaslens_viz::Colormap;
@@ -427,9 +428,8 @@ pub fn start_run(ui: Ui) {
     let pretrained = config.model.pretrained.as_ref().and(ui.pretrained.get_untracked().map(|(_, b)| b));
     ui.phase.set(Phase::Running);
     spawn_local(async move {
-        // The regions read the images' sizes, which the page's files give only asynchronously.
-        let images = match own_pool(ui, &config).await {
-            Ok(p) => p,
+        let own = match own_data(ui) {
+            Ok(o) => o,
             Err(e) => {
                 let text = format!("The run did not start: {e}");
                 ui.error(text.clone());
@@ -471,23 +471,32 @@ pub fn start_run(ui: Ui) {
             current: Cell::new(None),
             seeded: config.seeds().len() > 1,
         };
-        // The compute worker runs the synthetic benchmark; the user's own images (browser file
-        // handles and what the page built from them) are read on the page's own thread.
-        ui.in_worker.set(images.is_none() && remote::started());
-        let in_worker = if images.is_none() {
-            let inputs = remote::Inputs {
-                inspect_bytes: INSPECT_BYTES,
-                vanilla: weights.clone(),
-                pretrained: pretrained.clone(),
-                gpu_loss_at: ui.simulate_gpu_loss_at.get_untracked(),
-            };
-            remote::run(&host, &config, inputs).await
-        } else {
-            None
+        // The compute worker runs everything; the page computes on its own thread only when no
+        // worker could start.
+        ui.in_worker.set(remote::started());
+        let inputs = remote::Inputs {
+            inspect_bytes: INSPECT_BYTES,
+            vanilla: weights.clone(),
+            pretrained: pretrained.clone(),
+            own: own.as_ref(),
+            gpu_loss_at: ui.simulate_gpu_loss_at.get_untracked(),
         };
-        let (results, stopped) = match in_worker {
+        let (results, stopped) = match remote::run(&host, &config, inputs).await {
             Some(outcome) => outcome,
             None => {
+                ui.in_worker.set(false);
+                let images = match own {
+                    None => None,
+                    Some(own) => match own.pool(&config).await {
+                        Ok(pool) => Some(Arc::new(pool)),
+                        Err(e) => {
+                            let text = format!("The run did not start: {e}");
+                            ui.error(text.clone());
+                            ui.phase.set(Phase::Failed(text));
+                            return;
+                        }
+                    },
+                };
                 let options = RunOptions {
                     inspect_bytes: INSPECT_BYTES,
                     vanilla_weights: weights,
@@ -542,23 +551,19 @@ pub fn start_run(ui: Ui) {
     });
 }
 
-/// The user's images as the run's pool (`None`: the synthetic benchmark), made by the library
-/// (square-padded and resized to the config's image side, the paper's box of the chosen
-/// attribute scaled to it).
-async fn own_pool(ui: Ui, config: &ExperimentConfig) -> Result<Option<Arc<ImagePool>>, String> {
+/// The user's data for the run (`None`: the synthetic benchmark).
+fn own_data(ui: Ui) -> Result<Option<own::OwnData>, String> {
     match (ui.own_labels.get_untracked(), ui.own_files.get_untracked()) {
         (None, None) => Ok(None),
         (Some(_), None) => Err("labels are chosen but no images: choose the image files (or folder) too, or go back to the synthetic data".into()),
         (None, Some(_)) => Err("images are chosen but no labels: choose the CSV or CelebA attribute list too, or go back to the synthetic data".into()),
-        (Some(labels), Some(files)) => {
-            let pool = ImagePool::new((*labels).clone(), Box::new(files), config)?;
-            let pool = match ui.own_partition.get_untracked() {
-                Some(p) => pool.with_partition((*p).clone()),
-                None => pool,
-            };
-            let pool = planted::with_regions(pool, ui.own_regions.get_untracked()).await?;
-            Ok(Some(Arc::new(planted::with_pairs(pool, ui.own_pairs.get_untracked())?)))
-        }
+        (Some(labels), Some(files)) => Ok(Some(own::OwnData {
+            labels,
+            files,
+            partition: ui.own_partition.get_untracked(),
+            regions: ui.own_regions.get_untracked(),
+            pairs: ui.own_pairs.get_untracked(),
+        })),
     }
 }
 

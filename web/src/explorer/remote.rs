@@ -24,6 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::PageHost;
+use super::own::OwnData;
 use crate::device::{Chosen, Kind};
 use crate::messages::{field, message, text, unit_key};
 
@@ -162,14 +163,16 @@ pub enum Stop {
     Failed(String),
 }
 
-/// The page's model files and settings for one run.
-pub struct Inputs {
+/// The page's model files, own data and settings for one run.
+pub struct Inputs<'a> {
     /// Memory for the inspector's maps.
     pub inspect_bytes: usize,
     /// A trained vanilla model replacing training.
     pub vanilla: Option<Arc<[u8]>>,
     /// The ImageNet file `model.pretrained` starts from.
     pub pretrained: Option<Arc<[u8]>>,
+    /// The user's images and what goes with them (`None`: the synthetic benchmark).
+    pub own: Option<&'a OwnData>,
     /// The URL's test hook: the unit that fails as a lost GPU would.
     pub gpu_loss_at: Option<usize>,
 }
@@ -211,7 +214,7 @@ async fn results_of(msg: &JsValue, extras: &mut Extras, previous: &mut Option<Ex
 /// results (joined, with their maps) and how it stopped (`None`: every unit finished). `None`
 /// when no worker is there (none could start at the page's start, or none starts again after a
 /// failure).
-pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs) -> Option<(Option<ExperimentResults>, Option<Stop>)> {
+pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>) -> Option<(Option<ExperimentResults>, Option<Stop>)> {
     if REMOTE.with(|r| r.borrow().is_none()) && STARTED.with(std::cell::Cell::get) {
         // The device it chooses is the one chosen before (same browser, same adapter).
         let _ = start().await;
@@ -226,6 +229,8 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs) -> 
             array.into()
         })
     };
+    let mut own_transfer = Vec::new();
+    let own = inputs.own.map_or(JsValue::UNDEFINED, |o| o.to_js(&mut own_transfer));
     let msg = message(
         "run",
         &[
@@ -234,9 +239,11 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs) -> 
             ("vanilla", bytes(inputs.vanilla)),
             ("pretrained", bytes(inputs.pretrained)),
             ("gpu_loss_at", inputs.gpu_loss_at.map_or(JsValue::UNDEFINED, |i| (i as f64).into())),
+            ("own", own),
         ],
     );
-    let sent = remote.worker.post_message_with_transfer(&msg, &transfer.into_iter().collect::<js_sys::Array>());
+    let transfer: js_sys::Array = transfer.into_iter().map(JsValue::from).chain(own_transfer).collect();
+    let sent = remote.worker.post_message_with_transfer(&msg, &transfer);
     if let Err(e) = sent {
         *remote.inbox.borrow_mut() = Some(inbox);
         return Some((None, Some(Stop::Failed(format!("the worker could not be given the run ({e:?})")))));

@@ -865,7 +865,7 @@ pub fn RunPanel() -> impl IntoView {
             {move || (ui.phase.get() != Phase::Idle).then(|| view! {
                 <p class="explain" id="responsiveness" data-ms=format!("{:.0}", crate::pace::longest_hold_ms())>
                     {format!("The page stays responsive: {} The longest the page could not react so far: {:.0} ms (drawing a finished unit's results takes the longest).",
-                        if ui.in_worker.get() { "the computation runs in a worker thread of its own, and the page only draws." } else { "the computation (on the page's own thread, for your own images) gives the browser a turn after every batch." },
+                        if ui.in_worker.get() { "the computation runs in a worker thread of its own, and the page only draws." } else { "the computation (on the page's own thread: no worker thread could start) gives the browser a turn after every batch." },
                         crate::pace::longest_hold_ms())}
                 </p>
             })}
