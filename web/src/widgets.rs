@@ -27,6 +27,16 @@ pub fn Later(children: ChildrenFn) -> impl IntoView {
     move || ready.get().then(|| children())
 }
 
+/// Resolves once every [`Later`] part made so far is drawn (the run's status says "done" only
+/// then, so what it shows is complete).
+pub async fn all_drawn() {
+    // Views made by the latest change of state are made in a microtask after it: let them be.
+    crate::pace::timer_turn().await;
+    while DRAWING.with(std::cell::Cell::get) || LATER.with(|q| !q.borrow().is_empty()) {
+        crate::pace::timer_turn().await;
+    }
+}
+
 thread_local! {
     /// [`Later`] parts not drawn yet, oldest first.
     static LATER: std::cell::RefCell<std::collections::VecDeque<RwSignal<bool>>> = std::cell::RefCell::new(std::collections::VecDeque::new());

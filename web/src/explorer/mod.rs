@@ -524,6 +524,8 @@ pub fn start_run(ui: Ui) {
         {
             ui.show_results(Arc::new(r));
         }
+        // The status changes once the results are drawn whole.
+        crate::widgets::all_drawn().await;
         match stopped {
             None => {
                 ui.phase.set(Phase::Done);
