@@ -57,6 +57,18 @@ impl Kind {
     }
 }
 
+/// The URL's test hook (`simulate=gpu-loss@K`): on WebGPU, the unit at index `at` fails as a lost
+/// device would, to exercise the switch to the CPU (whichever thread hosts the run).
+///
+/// # Errors
+/// The device error that unit fails with.
+pub fn simulated_loss(kind: Kind, at: Option<usize>, unit: &biaslens_experiment::Unit) -> Result<(), biaslens_experiment::RunError> {
+    if kind == Kind::WebGpu && at == Some(unit.index) {
+        return Err(biaslens_experiment::RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
+    }
+    Ok(())
+}
+
 /// The flex CPU (device [`Device::flex`]), with the reason we are on it.
 pub fn cpu(why: impl Into<String>) -> Chosen {
     Chosen { kind: Kind::Cpu, why: why.into(), limits: DeviceLimits::WASM_CPU }

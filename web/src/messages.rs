@@ -35,6 +35,21 @@ pub fn field(value: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// The bytes of the field `key` of `value` (a `Uint8Array`), copied into this module's memory;
+/// `None` if absent or not bytes.
+pub fn bytes(value: &JsValue, key: &str) -> Option<Vec<u8>> {
+    use wasm_bindgen::JsCast;
+    field(value, key).dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec())
+}
+
+/// `bytes` copied into a new `Uint8Array` whose buffer is added to `transfer` (handed over by the
+/// message, not copied again).
+pub fn transferred(bytes: &[u8], transfer: &mut Vec<JsValue>) -> JsValue {
+    let array = js_sys::Uint8Array::from(bytes);
+    transfer.push(array.buffer().into());
+    array.into()
+}
+
 /// The text field `key` of `value`.
 pub fn text(value: &JsValue, key: &str) -> Option<String> {
     field(value, key).as_string()

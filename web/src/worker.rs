@@ -25,7 +25,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::device::{self, Kind};
 use crate::explorer::own::OwnData;
-use crate::messages::{field, message, text, unit_key};
+use crate::messages::{bytes, field, message, text, transferred, unit_key};
 
 thread_local! {
     /// The device runs compute on, once chosen (the CPU after a WebGPU failure).
@@ -91,11 +91,6 @@ async fn chosen() -> (Device, Kind) {
     (device, chosen.kind)
 }
 
-/// The bytes of the field `key` (a `Uint8Array`), if present.
-fn bytes(data: &JsValue, key: &str) -> Option<Arc<[u8]>> {
-    field(data, key).dyn_into::<js_sys::Uint8Array>().ok().map(|a| Arc::from(a.to_vec()))
-}
-
 /// Answers the page's `run`.
 async fn run(data: JsValue) {
     let cancel = Arc::new(AtomicBool::new(false));
@@ -119,8 +114,8 @@ async fn run(data: JsValue) {
     let options = RunOptions {
         images,
         inspect_bytes: field(&data, "inspect_bytes").as_f64().map_or(0, |b| b as usize),
-        vanilla_weights: bytes(&data, "vanilla"),
-        pretrained_weights: bytes(&data, "pretrained"),
+        vanilla_weights: bytes(&data, "vanilla").map(Arc::from),
+        pretrained_weights: bytes(&data, "pretrained").map(Arc::from),
         keep_vanilla_weights: true,
         ..RunOptions::default()
     };
@@ -155,15 +150,14 @@ fn results_fields(results: &ExperimentResults, sent: &mut HashSet<String>) -> (V
             continue;
         }
         let (header, values) = extras_to_parts(phi);
-        let header = js_sys::Uint8Array::from(header.as_slice());
-        transfer.push(header.buffer().into());
+        let header = transferred(&header, &mut transfer);
         let arrays = js_sys::Array::new();
         for v in values {
             let array = js_sys::Float32Array::from(v);
             transfer.push(array.buffer().into());
             arrays.push(&array);
         }
-        extras.push(&message("extras", &[("key", key.as_str().into()), ("header", header.into()), ("arrays", arrays.into())]));
+        extras.push(&message("extras", &[("key", key.as_str().into()), ("header", header), ("arrays", arrays.into())]));
         sent.insert(key);
     }
     (vec![("results", json.into()), ("extras", extras.into())], transfer)
@@ -199,10 +193,7 @@ impl Host for WorkerHost {
 
     fn unit_starting(&self, unit: &Unit) -> Result<(), RunError> {
         post(&message("unit-starting", &[("unit", (unit.index as f64).into())]), &[]);
-        if self.kind.get() == Kind::WebGpu && self.gpu_loss_at == Some(unit.index) {
-            return Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
-        }
-        Ok(())
+        device::simulated_loss(self.kind.get(), self.gpu_loss_at, unit)
     }
 
     fn unit_finished(&self, so_far: &ExperimentResults) {

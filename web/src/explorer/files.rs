@@ -84,9 +84,7 @@ impl PickedFiles {
 pub fn memory_to_js(memory: &biaslens_data::MemorySource, transfer: &mut Vec<JsValue>) -> JsValue {
     let list = js_sys::Array::new();
     for (name, bytes) in &memory.files {
-        let array = js_sys::Uint8Array::from(bytes.as_slice());
-        transfer.push(array.buffer().into());
-        list.push(&js_sys::Array::of2(&name.as_str().into(), &array));
+        list.push(&js_sys::Array::of2(&name.as_str().into(), &crate::messages::transferred(bytes, transfer)));
     }
     list.into()
 }

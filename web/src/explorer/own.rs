@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use biaslens_data::LabelledImages;
 use biaslens_experiment::{ExperimentConfig, ImagePool, PoolPartition};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::PickedFiles;
 use super::files::{memory_from_js, memory_to_js};
 use super::planted::{self, OwnPairs, OwnRegions};
-use crate::messages::{field, message, text};
+use crate::messages::{bytes, field, message, text, transferred};
 
 /// Everything a run on the user's images reads.
 pub struct OwnData {
@@ -54,12 +54,12 @@ impl OwnData {
             ("files", self.files.to_js(transfer)),
         ];
         if let Some(p) = &self.partition {
-            fields.push(("partition", message("partition", &[("source", p.source.as_str().into()), ("values", js_sys::Uint8Array::from(p.values.as_slice()).into())])));
+            fields.push(("partition", message("partition", &[("source", p.source.as_str().into()), ("values", transferred(&p.values, transfer))])));
         }
         match &self.regions {
             None => {}
             Some(OwnRegions::Boxes { name, bytes }) => {
-                fields.push(("regions", message("boxes", &[("name", name.as_str().into()), ("bytes", js_sys::Uint8Array::from(bytes.as_slice()).into())])));
+                fields.push(("regions", message("boxes", &[("name", name.as_str().into()), ("bytes", transferred(bytes, transfer))])));
             }
             Some(OwnRegions::Masks { name, files }) => {
                 fields.push(("regions", message("masks", &[("name", name.as_str().into()), ("memory", memory_to_js(files, transfer))])));
@@ -79,7 +79,7 @@ impl OwnData {
     pub fn from_js(value: &JsValue) -> Result<Self, String> {
         let labels: LabelledImages = serde_json::from_str(&text(value, "labels").ok_or("the labels did not arrive")?).map_err(|e| format!("the labels did not arrive intact: {e}"))?;
         let files = PickedFiles::from_js(&field(value, "files"))?;
-        let bytes = |v: &JsValue, key: &str| field(v, key).dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec()).map_err(|_| format!("{key} did not arrive"));
+        let bytes = |v: &JsValue, key: &str| bytes(v, key).ok_or_else(|| format!("{key} did not arrive"));
         let partition = match field(value, "partition") {
             p if p.is_undefined() => None,
             p => Some(Arc::new(PoolPartition { source: text(&p, "source").unwrap_or_default(), values: bytes(&p, "values")? })),

@@ -26,7 +26,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::PageHost;
 use super::own::OwnData;
 use crate::device::{Chosen, Kind};
-use crate::messages::{field, message, text, unit_key};
+use crate::messages::{bytes, field, message, text, transferred, unit_key};
 
 /// How long the worker may take to load the bundle and choose a device before the page computes
 /// on its own thread instead.
@@ -188,7 +188,7 @@ async fn results_of(msg: &JsValue, extras: &mut Extras, previous: &mut Option<Ex
     if let Ok(list) = field(msg, "extras").dyn_into::<js_sys::Array>() {
         for item in list.iter() {
             let key = text(&item, "key").unwrap_or_default();
-            let header = field(&item, "header").dyn_into::<js_sys::Uint8Array>().map_err(|_| "extras without a header")?.to_vec();
+            let header = bytes(&item, "header").ok_or("extras without a header")?;
             let mut arrays = Vec::new();
             for array in field(&item, "arrays").dyn_into::<js_sys::Array>().map_err(|_| "extras without arrays")?.iter() {
                 arrays.push(array.dyn_into::<js_sys::Float32Array>().map_err(|_| "extras with a non-float array")?.to_vec());
@@ -222,28 +222,21 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>)
     let remote = REMOTE.with(|r| r.borrow().clone())?;
     let mut inbox = remote.inbox.borrow_mut().take()?;
     let mut transfer = Vec::new();
-    let mut bytes = |b: Option<Arc<[u8]>>| {
-        b.map_or(JsValue::UNDEFINED, |b| {
-            let array = js_sys::Uint8Array::from(&b[..]);
-            transfer.push(array.buffer());
-            array.into()
-        })
-    };
-    let mut own_transfer = Vec::new();
-    let own = inputs.own.map_or(JsValue::UNDEFINED, |o| o.to_js(&mut own_transfer));
+    let mut file = |b: Option<Arc<[u8]>>| b.map_or(JsValue::UNDEFINED, |b| transferred(&b, &mut transfer));
+    let (vanilla, pretrained) = (file(inputs.vanilla), file(inputs.pretrained));
+    let own = inputs.own.map_or(JsValue::UNDEFINED, |o| o.to_js(&mut transfer));
     let msg = message(
         "run",
         &[
             ("config", config.to_json().into()),
             ("inspect_bytes", (inputs.inspect_bytes as f64).into()),
-            ("vanilla", bytes(inputs.vanilla)),
-            ("pretrained", bytes(inputs.pretrained)),
+            ("vanilla", vanilla),
+            ("pretrained", pretrained),
             ("gpu_loss_at", inputs.gpu_loss_at.map_or(JsValue::UNDEFINED, |i| (i as f64).into())),
             ("own", own),
         ],
     );
-    let transfer: js_sys::Array = transfer.into_iter().map(JsValue::from).chain(own_transfer).collect();
-    let sent = remote.worker.post_message_with_transfer(&msg, &transfer);
+    let sent = remote.worker.post_message_with_transfer(&msg, &transfer.into_iter().collect::<js_sys::Array>());
     if let Err(e) = sent {
         *remote.inbox.borrow_mut() = Some(inbox);
         return Some((None, Some(Stop::Failed(format!("the worker could not be given the run ({e:?})")))));
