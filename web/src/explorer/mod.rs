@@ -363,10 +363,7 @@ impl Host for PageHost {
 
     fn unit_starting(&self, unit: &Unit) -> Result<(), RunError> {
         self.started(unit);
-        if self.kind.get() == Kind::WebGpu && self.ui.simulate_gpu_loss_at.get_untracked() == Some(unit.index) {
-            return Err(RunError::Device("the GPU device was lost (simulated by the URL's test hook)".into()));
-        }
-        Ok(())
+        device::simulated_loss(self.kind.get(), self.ui.simulate_gpu_loss_at.get_untracked(), unit)
     }
 
     fn unit_finished(&self, so_far: &ExperimentResults) {
@@ -485,34 +482,32 @@ pub fn start_run(ui: Ui) {
             Some(outcome) => outcome,
             None => {
                 ui.in_worker.set(false);
+                // A pool that cannot be made fails the run before it starts, as in the worker.
                 let images = match own {
-                    None => None,
-                    Some(own) => match own.pool(&config).await {
-                        Ok(pool) => Some(Arc::new(pool)),
-                        Err(e) => {
-                            let text = format!("The run did not start: {e}");
-                            ui.error(text.clone());
-                            ui.phase.set(Phase::Failed(text));
-                            return;
-                        }
-                    },
+                    None => Ok(None),
+                    Some(own) => own.pool(&config).await.map(|pool| Some(Arc::new(pool))),
                 };
-                let options = RunOptions {
-                    inspect_bytes: INSPECT_BYTES,
-                    vanilla_weights: weights,
-                    pretrained_weights: pretrained,
-                    images,
-                    keep_vanilla_weights: true,
-                    ..RunOptions::default()
-                };
-                let device = main_thread_device(host.kind.get()).await;
-                let name = device_label(&device);
-                let driven = drive(&config, &options, device, name, &host).await;
-                let stopped = driven.stopped.map(|e| match e {
-                    RunError::Cancelled => remote::Stop::Cancelled,
-                    e => remote::Stop::Failed(e.to_string()),
-                });
-                (driven.results, stopped)
+                match images {
+                    Err(e) => (None, Some(remote::Stop::Failed(e))),
+                    Ok(images) => {
+                        let options = RunOptions {
+                            inspect_bytes: INSPECT_BYTES,
+                            vanilla_weights: weights,
+                            pretrained_weights: pretrained,
+                            images,
+                            keep_vanilla_weights: true,
+                            ..RunOptions::default()
+                        };
+                        let device = main_thread_device(host.kind.get()).await;
+                        let name = device_label(&device);
+                        let driven = drive(&config, &options, device, name, &host).await;
+                        let stopped = driven.stopped.map(|e| match e {
+                            RunError::Cancelled => remote::Stop::Cancelled,
+                            e => remote::Stop::Failed(e.to_string()),
+                        });
+                        (driven.results, stopped)
+                    }
+                }
             }
         };
         ui.elapsed.set((now_ms() - start) / 1000.0);
