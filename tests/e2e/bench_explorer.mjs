@@ -2,6 +2,7 @@
 // the CPU fallback or on WebGPU. A benchmark, not a test (timings are never asserted).
 //
 //   BIASLENS_DIST=target/dist-ci node bench_explorer.mjs cpu|webgpu [phis, e.g. -0.8]
+//   BIASLENS_PROFILE=1 …   also samples the page's own thread and prints its busiest stretches
 //
 // Prints the wall time from navigation to "done", the page's own run time, the longest hold of
 // the event loop, the longest tasks and the longest gaps between timer ticks (with the progress
@@ -55,6 +56,15 @@ try {
     await page.fill('#config-json', JSON.stringify(json));
     await page.click('#apply-json');
   }
+  // BIASLENS_PROFILE=1: sample the page's own thread (not the worker) with the CDP profiler and
+  // print what its longest busy stretches ran (self time per function; `(program)` is the
+  // browser's own work: style, layout, paint, image decoding).
+  const cdp = process.env.BIASLENS_PROFILE ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
   await page.click('#run-button');
   let last = 0;
   for (;;) {
@@ -67,6 +77,7 @@ try {
     }
   }
   const wall = (Date.now() - opened) / 1000;
+  if (cdp) console.log(JSON.stringify(busiestStretches((await cdp.send('Profiler.stop')).profile), null, 1));
   const status = await page.textContent('#status');
   const hold = await page.getAttribute('#responsiveness', 'data-ms');
   const longTasks = (await page.evaluate(() => window.__longTasks)).sort((a, b) => b.ms - a.ms).slice(0, 8);
@@ -86,4 +97,37 @@ try {
 } finally {
   await ctx.close();
   await server.close();
+}
+
+/** The five longest stretches of back-to-back non-idle samples in a CDP CPU profile, each with
+ * its ten largest self-time functions and ten largest inclusive ones (ms). */
+function busiestStretches(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n) => `${n.callFrame.functionName || '(anonymous)'}`;
+  const stretches = [];
+  let current = null;
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
+    t += dt * 1000;
+    const n = byId.get(id);
+    const idle = name(n) === '(idle)';
+    if (idle) { if (current) stretches.push(current); current = null; return; }
+    current ??= { start_ms: t / 1000, ms: 0, self: {}, inclusive: {} };
+    current.ms += dt;
+    current.self[name(n)] = (current.self[name(n)] ?? 0) + dt;
+    const seen = new Set();
+    for (let m = id; m !== undefined; m = parent.get(m)) {
+      const k = name(byId.get(m));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      current.inclusive[k] = (current.inclusive[k] ?? 0) + dt;
+    }
+  });
+  if (current) stretches.push(current);
+  const top = (o) => Object.entries(o).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${v.toFixed(1)} ${k.slice(0, 90)}`);
+  return stretches.sort((a, b) => b.ms - a.ms).slice(0, 5)
+    .map((s) => ({ at_s: +((s.start_ms - profile.startTime / 1000) / 1000).toFixed(1), ms: +s.ms.toFixed(1), self: top(s.self), inclusive: top(s.inclusive) }));
 }
