@@ -17,6 +17,7 @@ use biaslens_attribution::{
     Baseline, Composite, IgConfig, IgMethod, LrpConfig, OutputRelevance, ResNetGrad,
     SmoothGradConfig, gradient_with, integrated_gradients_with, lrp_resnet, smooth_grad_with,
 };
+use biaslens_experiment::resources::{DeviceLimits, resnet_activation_floats};
 use biaslens_npy::{NpyArray, NpyData};
 use burn::module::Module;
 use burn::prelude::*;
@@ -163,11 +164,58 @@ pub struct Args {
     /// Seed of SmoothGrad's noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Images per pass.
-    #[arg(long, default_value_t = 8)]
-    pub batch_size: usize,
+    /// Images per pass: a number, or `auto` (the most that keep one pass's tensors within
+    /// 1 GiB on the CPU, or within the GPU's limits, by the ResNet's activation count; at most
+    /// 64).
+    #[arg(long, default_value = "auto", value_parser = parse_batch_size)]
+    pub batch_size: BatchSize,
     #[command(flatten)]
     pub device: crate::device::DeviceArgs,
+}
+
+/// Images per pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSize {
+    /// From the memory estimate ([`auto_batch`]).
+    Auto,
+    /// This many (at least 1).
+    Images(usize),
+}
+
+fn parse_batch_size(s: &str) -> Result<BatchSize, String> {
+    match s {
+        "auto" => Ok(BatchSize::Auto),
+        _ => match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(BatchSize::Images(n)),
+            _ => Err(format!("`{s}` is neither `auto` nor a whole number of images (at least 1)")),
+        },
+    }
+}
+
+/// The most images `auto` puts in one pass.
+const AUTO_MAX_IMAGES: usize = 64;
+/// What one pass's tensors may take on the CPU under `auto`.
+const AUTO_CPU_BYTES: u64 = 1 << 30;
+
+/// Images per pass for `auto`: the most (up to [`AUTO_MAX_IMAGES`] and `images`) whose pass
+/// keeps its tensors within `limits` (GPU) or [`AUTO_CPU_BYTES`] (CPU), by the activation count
+/// of `net` on `side` (`biaslens_experiment::resources`), `points` rows per image (IG's steps or
+/// SmoothGrad's samples in one pass), twice for a backward pass. At least 1.
+fn auto_batch(
+    net: &biaslens_model::ResNetConfig,
+    side: (usize, usize),
+    points: usize,
+    backward: bool,
+    limits: Option<DeviceLimits>,
+    images: usize,
+) -> usize {
+    let (largest, sum) = resnet_activation_floats(net.block, &net.layers, net.width, side);
+    let points = points.max(1) as u64;
+    let per_image = 4 * sum * points * if backward { 2 } else { 1 };
+    let per_image_largest = 4 * largest * points;
+    let (total, buffer) = limits.map_or((AUTO_CPU_BYTES, u64::MAX), |l| (l.memory_bytes, l.max_buffer_bytes));
+    let fits = (total / per_image.max(1)).min(buffer / per_image_largest.max(1));
+    usize::try_from(fits).unwrap_or(usize::MAX).clamp(1, AUTO_MAX_IMAGES).min(images.max(1))
 }
 
 /// Per-image target classes from the flags, or `None` for the predicted class.
@@ -250,10 +298,8 @@ fn values<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
 
 /// Run `attribute`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    let device = args.device.open()?.device;
+    let chosen = args.device.open()?;
+    let device = chosen.device;
     let (model, classes) = load::resnet(&args.weights, args.arch, &device)?;
     // Evaluation-mode BatchNorm even where the input goes through autodiff.
     let model = model.freeze();
@@ -290,14 +336,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         relevance,
         ..SmoothGradConfig::default()
     };
+    let batch_size = match args.batch_size {
+        BatchSize::Images(b) => b,
+        BatchSize::Auto => {
+            let (points, backward) = match args.method {
+                Method::Lrp => (1, false),
+                Method::Ig => (ig.steps_per_chunk.min(ig.steps), true),
+                Method::Gradient | Method::GradientXInput => (1, true),
+                Method::Smoothgrad => (sg.samples_per_chunk.min(sg.samples), true),
+            };
+            auto_batch(&load::config(args.arch, classes), (h, w), points, backward, chosen.limits, n)
+        }
+    };
     // The ResNet's gradients by the hand-written walk (layers prepared once for all batches).
     let mut walk = ResNetGrad::new(&model)?;
     let per_image = c * h * w;
     let mut maps = Vec::with_capacity(pixels.len());
     let mut images = Vec::with_capacity(n);
-    for (b, chunk) in pixels.chunks(args.batch_size * per_image).enumerate() {
+    for (b, chunk) in pixels.chunks(batch_size * per_image).enumerate() {
         let rows = chunk.len() / per_image;
-        let first = b * args.batch_size;
+        let first = b * batch_size;
         let x = Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [rows, c, h, w]), &device);
         // Targets of this batch: given, or the predicted class (for the gradient methods,
         // which take explicit classes).
@@ -366,10 +424,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.output.display()))?;
     let summary = json!({
         "method": format!("{:?}", args.method),
+        "batch_size": batch_size,
         "lrp": (args.method == Method::Lrp).then_some(&lrp_config),
         "ig": (args.method == Method::Ig).then_some(&ig),
         "images": images,
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biaslens_model::ResNetConfig;
+
+    /// Bytes one image of a pass keeps, counted independently of `auto_batch` (the activation
+    /// count itself is checked by hand in `biaslens_experiment::resources`).
+    fn per_image(net: &ResNetConfig, side: (usize, usize), points: u64, backward: bool) -> u64 {
+        4 * resnet_activation_floats(net.block, &net.layers, net.width, side).1 * points * if backward { 2 } else { 1 }
+    }
+
+    #[test]
+    fn auto_batch_is_the_most_images_within_the_budget() {
+        // ResNet-50 at 224 px, LRP (one forward's tensors kept): far fewer than 64 fit in 1 GiB,
+        // so the budget decides.
+        let net = ResNetConfig::resnet50(2);
+        let b = auto_batch(&net, (224, 224), 1, false, None, 1000);
+        let one = per_image(&net, (224, 224), 1, false);
+        assert!(b > 1 && b < AUTO_MAX_IMAGES, "{b}");
+        assert!(b as u64 * one <= AUTO_CPU_BYTES && (b as u64 + 1) * one > AUTO_CPU_BYTES, "{b} images of {one} bytes");
+        // A GPU's per-tensor limit binds before its total.
+        let gpu = DeviceLimits { max_buffer_bytes: 64 << 20, memory_bytes: 8 << 30 };
+        let g = auto_batch(&net, (224, 224), 1, false, Some(gpu), 1000);
+        let largest = 4 * resnet_activation_floats(net.block, &net.layers, net.width, (224, 224)).0;
+        assert!(g as u64 * largest <= 64 << 20 && (g as u64 + 1) * largest > 64 << 20, "{g}");
+    }
+
+    #[test]
+    fn auto_batch_is_capped_and_never_zero() {
+        let small = ResNetConfig::resnet18(2);
+        assert_eq!(auto_batch(&small, (32, 32), 1, false, None, 1000), AUTO_MAX_IMAGES);
+        assert_eq!(auto_batch(&small, (32, 32), 1, false, None, 5), 5, "no more than the images there are");
+        // One image alone over the budget still runs, one at a time.
+        assert_eq!(auto_batch(&ResNetConfig::resnet50(2), (2048, 2048), 50, true, None, 10), 1);
+    }
+
+    #[test]
+    fn batch_size_flag_takes_auto_or_a_positive_count() {
+        assert_eq!(parse_batch_size("auto"), Ok(BatchSize::Auto));
+        assert_eq!(parse_batch_size("12"), Ok(BatchSize::Images(12)));
+        for bad in ["0", "-3", "1.5", "many", ""] {
+            assert!(parse_batch_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -21,6 +21,16 @@ pub enum Arch {
     Compact,
 }
 
+/// The network of `arch` with `classes` outputs.
+pub fn config(arch: Arch, classes: usize) -> ResNetConfig {
+    match arch {
+        Arch::Resnet18 => ResNetConfig::resnet18(classes),
+        Arch::Resnet34 => ResNetConfig::resnet34(classes),
+        Arch::Resnet50 => ResNetConfig::resnet50(classes),
+        Arch::Compact => ResNetConfig::compact(classes),
+    }
+}
+
 /// A torchvision state dict in `.safetensors` loaded into `arch` on `device`, BatchNorm in
 /// evaluation mode; returns the network and its number of classes.
 pub fn resnet(path: &Path, arch: Arch, device: &Device) -> anyhow::Result<(ResNet, usize)> {
@@ -28,13 +38,7 @@ pub fn resnet(path: &Path, arch: Arch, device: &Device) -> anyhow::Result<(ResNe
         std::fs::read(path).with_context(|| format!("reading weights {}", path.display()))?;
     let classes =
         torchvision_num_classes(&bytes).with_context(|| format!("weights {}", path.display()))?;
-    let config = match arch {
-        Arch::Resnet18 => ResNetConfig::resnet18(classes),
-        Arch::Resnet34 => ResNetConfig::resnet34(classes),
-        Arch::Resnet50 => ResNetConfig::resnet50(classes),
-        Arch::Compact => ResNetConfig::compact(classes),
-    };
-    let model = config
+    let model = config(arch, classes)
         .init(device)
         .load_torchvision(bytes)
         .with_context(|| format!("loading {} as {arch:?}", path.display()))?;

@@ -38,27 +38,35 @@ impl DeviceLimits {
 /// Activation floats per image of one forward pass: (largest single tensor, all kept tensors).
 fn activations(config: &ExperimentConfig) -> (u64, u64) {
     let m = &config.model;
-    let side = u64::from(config.data.synthetic.size);
-    let w = m.width as u64;
-    let half = side.div_ceil(2);
-    let stem = w * half * half;
+    let side = config.data.synthetic.size as usize;
+    resnet_activation_floats(m.block, &m.layers, m.width, (side, side))
+}
+
+/// Activation floats per image of one forward pass of a ResNet (`block`, blocks per stage
+/// `layers`, stem width `width`) on `height × width_px` images: (the largest single tensor, all
+/// tensors a pass keeps). Every convolution, BatchNorm, ReLU and residual output is counted; a
+/// backward pass keeps them all and adds as much again in gradients.
+pub fn resnet_activation_floats(block: BlockKind, layers: &[usize], width: usize, (height, width_px): (usize, usize)) -> (u64, u64) {
+    let w = width as u64;
+    let (mut sh, mut sw) = ((height as u64).div_ceil(2), (width_px as u64).div_ceil(2));
+    let stem = w * sh * sw;
     let mut largest = stem;
     // conv1, bn1, relu, then the max-pool.
     let mut sum = 3 * stem;
-    let mut s = half.div_ceil(2);
-    sum += w * s * s;
-    let expansion = match m.block {
+    (sh, sw) = (sh.div_ceil(2), sw.div_ceil(2));
+    sum += w * sh * sw;
+    let expansion = match block {
         BlockKind::Basic => 1,
         BlockKind::Bottleneck => 4,
     };
-    for (stage, &blocks) in m.layers.iter().enumerate() {
+    for (stage, &blocks) in layers.iter().enumerate() {
         if stage > 0 {
-            s = s.div_ceil(2);
+            (sh, sw) = (sh.div_ceil(2), sw.div_ceil(2));
         }
         let inner = w << stage;
         let out = inner * expansion;
-        let plane = s * s;
-        let per_block = match m.block {
+        let plane = sh * sw;
+        let per_block = match block {
             // conv, bn, relu, conv, bn, add, relu.
             BlockKind::Basic => 7 * out * plane,
             // 3 × (conv, bn) with ReLUs inside at `inner` channels, then add and ReLU at `out`.
@@ -239,6 +247,16 @@ mod tests {
         let stages = 8 * 144 + 16 * 36 + 32 * 9 + 64 * 4;
         assert_eq!(largest, 8 * 24 * 24);
         assert_eq!(sum, 3 * 8 * 576 + 8 * 144 + 7 * stages);
+    }
+
+    #[test]
+    fn activation_count_of_a_non_square_image_halves_each_side_on_its_own() {
+        // width 8, one basic block per stage, 48 rows × 32 columns: stem 8×24×16, pool 8×12×8,
+        // stages at 12×8, 6×4, 3×2 and 2×1 (each side rounds up when halved).
+        let (largest, sum) = resnet_activation_floats(BlockKind::Basic, &[1, 1, 1, 1], 8, (48, 32));
+        assert_eq!(largest, 8 * 24 * 16);
+        assert_eq!(sum, 3 * 8 * 384 + 8 * 96 + 7 * (8 * 96 + 16 * 24 + 32 * 6 + 64 * 2));
+        assert_eq!(resnet_activation_floats(BlockKind::Basic, &[1, 1, 1, 1], 8, (32, 48)), (largest, sum));
     }
 
     #[test]
