@@ -73,7 +73,7 @@ fn trunk(root: &Path) -> Result<Command> {
 
 fn serve(root: &Path) -> Result<()> {
     setup::all(root, setup::Need::Build)?;
-    eprintln!("xtask: the first release build takes several minutes (fat LTO + wasm-opt); then the page is at:");
+    eprintln!("xtask: the first release build takes about ten minutes (one codegen unit per crate + wasm-opt); then the page is at:");
     println!("http://127.0.0.1:8080/");
     // No auto-reload: its injected script and websocket would break the page's own CSP.
     run(trunk(root)?.args(["serve", "--release", "--cargo-profile", "web", "--no-autoreload", "--address", "127.0.0.1", "--port", "8080"]))
@@ -170,7 +170,7 @@ fn test(root: &Path) -> Result<()> {
         // Mesa prints a warning per process without it.
         .env("XDG_RUNTIME_DIR", std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into())))?;
     run(Command::new(&cargo).args(["build", "-p", "biaslens-cli"]))?;
-    // The page, built with release semantics but without fat LTO and wasm-opt (see Cargo.toml's
+    // The page, built with release semantics but 16 codegen units and no wasm-opt (see Cargo.toml's
     // `ci-wasm` profile), then driven in headless Chromium on WebGPU and on the CPU fallback.
     let dist = root.join("target/dist-ci");
     run(trunk(root)?.args(["build", "--cargo-profile", "ci-wasm", "--dist"]).arg(&dist))?;

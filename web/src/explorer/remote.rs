@@ -210,8 +210,8 @@ async fn results_of(msg: &JsValue, extras: &mut Extras, previous: &mut Option<Ex
 }
 
 /// Copies `array` into the page's memory a slice at a time with a turn of the event loop between
-/// slices: the inspector's maps of a unit are one array of tens of MB, and copying it whole held
-/// the page for about 100 ms (`bench_explorer.mjs` with `BIASLENS_PROFILE=1`).
+/// slices: a unit's inspector maps arrive as arrays of several MB, and copying them whole held
+/// the page for about 100 ms (`bench_explorer.mjs` with `BIASLENS_PROFILE=1`, BENCHMARKS.md).
 async fn copy_in_turns(array: &js_sys::Float32Array) -> Vec<f32> {
     /// 2 MiB of `f32` per turn.
     const SLICE: u32 = 1 << 19;
