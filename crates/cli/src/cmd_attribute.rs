@@ -17,7 +17,7 @@ use biaslens_attribution::{
     Baseline, Composite, IgConfig, IgMethod, LrpConfig, OutputRelevance, ResNetGrad,
     SmoothGradConfig, gradient_with, integrated_gradients_with, lrp_resnet, smooth_grad_with,
 };
-use biaslens_experiment::resources::{DeviceLimits, resnet_activation_floats};
+use biaslens_experiment::resources::{DeviceLimits, images_fitting};
 use biaslens_npy::{NpyArray, NpyData};
 use burn::module::Module;
 use burn::prelude::*;
@@ -199,8 +199,9 @@ const AUTO_CPU_BYTES: u64 = 1 << 30;
 
 /// Images per pass for `auto`: the most (up to [`AUTO_MAX_IMAGES`] and `images`) whose pass
 /// keeps its tensors within `limits` (GPU) or [`AUTO_CPU_BYTES`] (CPU), by the activation count
-/// of `net` on `side` (`biaslens_experiment::resources`), `points` rows per image (IG's steps or
-/// SmoothGrad's samples in one pass), twice for a backward pass. At least 1.
+/// of `net` on `side` (`biaslens_experiment::resources::images_fitting`, the estimate runs are
+/// checked with), `points` rows per image (IG's steps or SmoothGrad's samples in one pass),
+/// twice for a backward pass. At least 1.
 fn auto_batch(
     net: &biaslens_model::ResNetConfig,
     side: (usize, usize),
@@ -209,13 +210,10 @@ fn auto_batch(
     limits: Option<DeviceLimits>,
     images: usize,
 ) -> usize {
-    let (largest, sum) = resnet_activation_floats(net.block, &net.layers, net.width, side);
-    let points = points.max(1) as u64;
-    let per_image = 4 * sum * points * if backward { 2 } else { 1 };
-    let per_image_largest = 4 * largest * points;
-    let (total, buffer) = limits.map_or((AUTO_CPU_BYTES, u64::MAX), |l| (l.memory_bytes, l.max_buffer_bytes));
-    let fits = (total / per_image.max(1)).min(buffer / per_image_largest.max(1));
-    usize::try_from(fits).unwrap_or(usize::MAX).clamp(1, AUTO_MAX_IMAGES).min(images.max(1))
+    let limits = limits.unwrap_or(DeviceLimits { max_buffer_bytes: u64::MAX, memory_bytes: AUTO_CPU_BYTES });
+    images_fitting(net.block, &net.layers, net.width, side, points, backward, &limits)
+        .clamp(1, AUTO_MAX_IMAGES)
+        .min(images.max(1))
 }
 
 /// Per-image target classes from the flags, or `None` for the predicted class.
@@ -436,6 +434,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use biaslens_experiment::resources::resnet_activation_floats;
     use biaslens_model::ResNetConfig;
 
     /// Bytes one image of a pass keeps, counted independently of `auto_batch` (the activation

@@ -93,16 +93,43 @@ pub struct Need {
     pub total_bytes: u64,
 }
 
+impl Need {
+    /// A pass of `rows` images (or path points) through a network with `(largest, sum)`
+    /// activation floats per image ([`resnet_activation_floats`]), keeping twice the tensors with
+    /// a backward pass.
+    fn of(field: String, what: String, (largest, sum): (u64, u64), rows: usize, backward: bool) -> Self {
+        Self {
+            field,
+            what,
+            batch: rows,
+            largest_bytes: 4 * largest * rows as u64,
+            total_bytes: 4 * sum * if backward { 2 } else { 1 } * rows as u64,
+        }
+    }
+}
+
+/// The most images of `height × width_px` whose pass through the ResNet (`block`, `layers`,
+/// `width`), `points` rows per image, fits `limits`, by the estimate [`fit`] checks configs
+/// with (0 if not even one does). The CLI's `attribute --batch-size auto` uses it.
+pub fn images_fitting(
+    block: BlockKind,
+    layers: &[usize],
+    width: usize,
+    side: (usize, usize),
+    points: usize,
+    backward: bool,
+    limits: &DeviceLimits,
+) -> usize {
+    let floats = resnet_activation_floats(block, layers, width, side);
+    let points = points.max(1);
+    // `largest_fitting` counts rows; whole images are `points` rows each.
+    largest_fitting(&Need::of(String::new(), String::new(), floats, points, backward), limits) / points
+}
+
 /// Every stage's need for `config`; the methods' and attributions' passes from `registries`.
 pub fn needs(config: &ExperimentConfig, registries: &Registries) -> Vec<Need> {
-    let (largest, sum) = activations(config);
-    let need = |field: String, what: String, batch: usize, backward: bool| Need {
-        field,
-        what,
-        batch,
-        largest_bytes: 4 * largest * batch as u64,
-        total_bytes: 4 * sum * if backward { 2 } else { 1 } * batch as u64,
-    };
+    let floats = activations(config);
+    let need = |field: String, what: String, batch: usize, backward: bool| Need::of(field, what, floats, batch, backward);
     let mut out = vec![need("train.batch_size".into(), "training the vanilla model".into(), config.train.batch_size, true)];
     for (k, m) in config.methods.iter().enumerate() {
         let Some(method) = registries.methods.get(&m.method) else { continue };
