@@ -34,6 +34,8 @@ from zennit.attribution import Gradient
 from zennit.composites import EpsilonPlusFlat
 from zennit.torchvision import ResNetCanonizer
 
+from attribution_bench import best  # this folder: run as a script, it is on sys.path
+
 SIDE = 64
 
 
@@ -41,16 +43,6 @@ def timed(cmd):
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
-
-
-def best(reps, fn):
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():
