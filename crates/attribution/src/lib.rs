@@ -32,6 +32,7 @@ mod gradient;
 mod ig;
 pub mod lrp;
 mod resnet_grad;
+mod resnet_host;
 mod smoothgrad;
 
 pub use baseline::{Baseline, gaussian_blur};
@@ -41,8 +42,8 @@ pub use ig::{
     IgConfig, IgMethod, IgOutput, integrated_gradients, integrated_gradients_with, quadrature,
 };
 pub use lrp::{
-    Composite, LayerRules, LrpConfig, LrpOutput, Rule, lrp_resnet, lrp_resnet_with_output,
-    output_relevance,
+    Composite, LayerRules, LrpConfig, LrpOutput, LrpTrace, Rule, lrp_resnet, lrp_resnet_traced,
+    lrp_resnet_with_output, output_relevance,
 };
 pub use resnet_grad::{OutputFn, ResNetGrad, resnet_input_grad};
 pub use smoothgrad::{SmoothGradConfig, smooth_grad, smooth_grad_with};

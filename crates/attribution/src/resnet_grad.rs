@@ -44,6 +44,7 @@ use burn::tensor::ops::MaxPoolOptions;
 
 use crate::lrp::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use crate::lrp::rules::Affine;
+use crate::resnet_host::{HostWalk, host as to_host, is_cpu};
 use crate::{AttributionError, GradModel, OutputRelevance, output_seed};
 
 /// A transform of the network's logits into the model's output (`[R, K]` → `[R, K']`), e.g. the
@@ -53,11 +54,11 @@ pub type OutputFn<'a> = dyn Fn(Tensor<2>) -> Result<Tensor<2>, AttributionError>
 
 /// A convolution, the BatchNorm after it, and the weight of the pair's backward pass.
 #[derive(Debug, Clone)]
-struct Layer {
-    conv: Affine,
-    bn: Bn,
+pub(crate) struct Layer {
+    pub(crate) conv: Affine,
+    pub(crate) bn: Bn,
     /// `w·γ/√(σ²+ε)`: the Jacobian of BatchNorm ∘ convolution is the convolution with it.
-    back: Tensor<4>,
+    pub(crate) back: Tensor<4>,
 }
 
 impl Layer {
@@ -84,9 +85,9 @@ impl Layer {
 
 /// One residual block: the main branch's layers (ReLU between them) and the shortcut.
 #[derive(Debug, Clone)]
-struct BlockWalk {
-    layers: Vec<Layer>,
-    downsample: Option<Layer>,
+pub(crate) struct BlockWalk {
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) downsample: Option<Layer>,
 }
 
 impl BlockWalk {
@@ -284,15 +285,15 @@ struct Tape {
 
 /// A [`ResNet`] prepared for the walk: parameters as plain tensors, backward weights merged.
 #[derive(Debug, Clone)]
-struct Walk {
-    stem: Layer,
-    pool: MaxPoolOptions<2>,
+pub(crate) struct Walk {
+    pub(crate) stem: Layer,
+    pub(crate) pool: MaxPoolOptions<2>,
     /// The max pool's symmetric padding (the backward takes it per axis).
-    pool_padding: [usize; 2],
-    stages: Vec<Vec<BlockWalk>>,
+    pub(crate) pool_padding: [usize; 2],
+    pub(crate) stages: Vec<Vec<BlockWalk>>,
     /// `[in, out]`, burn's layout.
-    fc_weight: Tensor<2>,
-    fc_bias: Option<Tensor<1>>,
+    pub(crate) fc_weight: Tensor<2>,
+    pub(crate) fc_bias: Option<Tensor<1>>,
 }
 
 impl Walk {
@@ -461,6 +462,11 @@ pub struct ResNetGrad<'a> {
     walk: Walk,
     hook: Option<Box<dyn ForwardHook + 'a>>,
     output: Option<Box<OutputFn<'a>>>,
+    /// Whether to take the host walk on a CPU device (`resnet_host.rs`).
+    on_host: bool,
+    /// The host walk, read from `walk` at its first use on a CPU device (`Some(None)`: the model
+    /// is one the host walk does not cover).
+    host: Option<Option<HostWalk>>,
 }
 
 impl std::fmt::Debug for ResNetGrad<'_> {
@@ -468,6 +474,7 @@ impl std::fmt::Debug for ResNetGrad<'_> {
         f.debug_struct("ResNetGrad")
             .field("hook", &self.hook.is_some())
             .field("output", &self.output.is_some())
+            .field("on_host", &self.on_host)
             .finish_non_exhaustive()
     }
 }
@@ -482,7 +489,33 @@ impl<'a> ResNetGrad<'a> {
             walk: Walk::new(model)?,
             hook: None,
             output: None,
+            on_host: true,
+            host: None,
         })
+    }
+
+    /// Whether to run on host memory with whole-pass matrix products when the model and the
+    /// images are on burn's CPU backend (the default, `resnet_host.rs`), or always through burn's
+    /// tensor operations (the walk the GPU runs). The two agree to float32 summation order; the
+    /// switch exists to compare them. A hook at a tap always takes the tensor walk.
+    pub fn on_host(mut self, on: bool) -> Self {
+        self.on_host = on;
+        self
+    }
+
+    /// The host walk, when it applies to images on `device`.
+    fn host_walk(&mut self, device: &Device) -> Result<Option<&HostWalk>, AttributionError> {
+        if !self.on_host
+            || self.hook.is_some()
+            || !is_cpu(device)
+            || !is_cpu(&self.walk.fc_weight.device())
+        {
+            return Ok(None);
+        }
+        if self.host.is_none() {
+            self.host = Some(HostWalk::of(&self.walk)?);
+        }
+        Ok(self.host.as_ref().and_then(Option::as_ref))
     }
 
     /// With `hook` at the taps (as [`ResNet::forward_hooked`] applies it).
@@ -513,8 +546,20 @@ fn reborrow<'s>(
 
 impl GradModel for ResNetGrad<'_> {
     fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
-        let mut hook = reborrow(&mut self.hook);
-        let (logits, _) = self.walk.forward(x.inner(), &mut hook, false)?;
+        let x = x.inner();
+        let device = x.device();
+        let logits = match self.host_walk(&device)? {
+            Some(host) => {
+                let dims = x.dims();
+                let logits = host.logits(&to_host(x)?, dims)?;
+                let k = logits.len() / dims[0].max(1);
+                Tensor::<2>::from_data(TensorData::new(logits, [dims[0], k]), &device)
+            }
+            None => {
+                let mut hook = reborrow(&mut self.hook);
+                self.walk.forward(x, &mut hook, false)?.0
+            }
+        };
         match &self.output {
             Some(f) => Ok(f(logits)?.inner()),
             None => Ok(logits),
@@ -529,6 +574,32 @@ impl GradModel for ResNetGrad<'_> {
         relevance: OutputRelevance,
     ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
         let mut outputs = None;
+        let points = points.inner();
+        let device = points.device();
+        if self.host_walk(&device)?.is_some() {
+            let dims = points.dims();
+            let x = to_host(points)?;
+            let Some(Some(host)) = &self.host else {
+                return Err(AttributionError::Config("the host walk was not prepared".into()));
+            };
+            let output = self.output.as_deref();
+            let (grad, logits) = host.input_grad(&x, dims, |logits, [n, k]| {
+                let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [n, k]), &device);
+                let (g, y) = output_gradient(logits, output, targets, weights, relevance)?;
+                outputs = Some(y);
+                to_host(g)
+            })?;
+            let n = dims[0];
+            let grad = Tensor::<4>::from_data(TensorData::new(grad, dims), &device);
+            let logits = match outputs {
+                Some(y) => y,
+                None => {
+                    let k = logits.len() / n.max(1);
+                    Tensor::<2>::from_data(TensorData::new(logits, [n, k]), &device)
+                }
+            };
+            return Ok((grad, logits));
+        }
         let mut hook = reborrow(&mut self.hook);
         let output = self.output.as_deref();
         let (grad, logits) = self.walk.input_grad(&mut hook, points, |logits| {

@@ -5,7 +5,10 @@
 //! padding), with and without a ClArC-style hook (the authors' detached correction, whose
 //! Jacobian is the identity, and an undetached projection, whose Jacobian is not) and with a
 //! per-row soft threshold on the logits (DetoxAI's output hook), for both output relevances; and
-//! Integrated Gradients, chunked, through both paths.
+//! Integrated Gradients, chunked, through both paths. Without a hook the walk runs on host memory
+//! on the CPU (`resnet_host.rs`, whole-pass matrix products); each no-hook case is checked on
+//! that path and on the tensor walk a GPU runs (`on_host(false)`), against the same autodiff
+//! gradient.
 //!
 //! Tolerance: the forward pass runs the same float32 operations as `ResNet::forward_hooked`, so
 //! the ReLU masks and max-pool arg maxes are identical and only the backward's rounding differs
@@ -151,22 +154,28 @@ fn compare_model(arch: &str, model: &ResNet, x: &Tensor<4>, targets: &[usize]) {
                 };
                 let (want, want_out) =
                     gradient(forward, x.clone(), targets, relevance).expect("autodiff");
-                let mut walk = ResNetGrad::new(model).expect("walk");
-                if let Some(h) = hook.clone() {
-                    walk = walk.with_hook(h);
+                // Without a hook, both the host walk (the CPU's) and the tensor walk (the
+                // GPU's); a hook always takes the tensor walk.
+                let paths: &[bool] = if hook.is_none() { &[true, false] } else { &[true] };
+                for &on_host in paths {
+                    let name = format!("{name} on_host {on_host}");
+                    let mut walk = ResNetGrad::new(model).expect("walk").on_host(on_host);
+                    if let Some(h) = hook.clone() {
+                        walk = walk.with_hook(h);
+                    }
+                    if transform {
+                        walk = walk.with_output(out_fn);
+                    }
+                    let (got, got_out) =
+                        gradient_with(&mut walk, x.clone(), targets, relevance).expect("walk");
+                    check(&name, got, want.clone());
+                    let (a, b) = (to_vec(got_out), to_vec(want_out.clone().inner()));
+                    let out_err = a
+                        .iter()
+                        .zip(&b)
+                        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+                    assert!(out_err < 1e-6, "{name}: outputs differ by {out_err:e}");
                 }
-                if transform {
-                    walk = walk.with_output(out_fn);
-                }
-                let (got, got_out) =
-                    gradient_with(&mut walk, x.clone(), targets, relevance).expect("walk");
-                check(&name, got, want);
-                let (a, b) = (to_vec(got_out), to_vec(want_out.inner()));
-                let out_err = a
-                    .iter()
-                    .zip(&b)
-                    .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
-                assert!(out_err < 1e-6, "{name}: outputs differ by {out_err:e}");
             }
         }
     }
@@ -215,6 +224,7 @@ fn integrated_gradients_through_the_walk_equal_autodiff() {
     let device = Device::flex();
     let model = reference_resnet("resnet18", 2016, 2, &device).freeze();
     let x = reference_input(2016, "walk:40x40", [2, 3, 40, 40], &device);
+    let x2 = x.clone();
     let targets = [1usize, 0];
     let hook = Projection {
         tap: Tap::Layer3,
@@ -252,6 +262,19 @@ fn integrated_gradients_through_the_walk_equal_autodiff() {
     .expect("walk IG");
     assert_eq!(seen, vec![1, 2, 3]);
     check("IG resnet18 Layer3 hook + threshold", got.map, want.map);
+    let (a, b) = (to_vec(got.delta), to_vec(want.delta));
+    for (p, q) in a.iter().zip(&b) {
+        assert!((p - q).abs() < 1e-6, "deltas {a:?} vs {b:?}");
+    }
+
+    // Without a hook, through the host walk (forward passes for the end points included).
+    let forward = |x: Tensor<4>| threshold(model.forward(x), &THRESHOLDS);
+    let want = integrated_gradients(forward, x2.clone(), &targets, &config, None, || false, |_| {})
+        .expect("autodiff IG");
+    let mut walk = ResNetGrad::new(&model).expect("walk").with_output(out_fn);
+    let got = integrated_gradients_with(&mut walk, x2, &targets, &config, None, || false, |_| {})
+        .expect("host walk IG");
+    check("IG resnet18 threshold, host walk", got.map, want.map);
     let (a, b) = (to_vec(got.delta), to_vec(want.delta));
     for (p, q) in a.iter().zip(&b) {
         assert!((p - q).abs() < 1e-6, "deltas {a:?} vs {b:?}");

@@ -22,10 +22,11 @@
 //! composite's rule to each node. Nothing is read back; the maps, the logits and the
 //! conservation sums stay on the device for one batched read-back by the caller.
 
+mod host;
 pub(crate) mod resnet;
 pub(crate) mod rules;
 
-pub use resnet::{lrp_resnet, lrp_resnet_with_output};
+pub use resnet::{LrpTrace, lrp_resnet, lrp_resnet_traced, lrp_resnet_with_output};
 pub use rules::Rule;
 
 use burn::prelude::*;

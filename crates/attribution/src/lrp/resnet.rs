@@ -13,6 +13,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use super::rules::{Affine, Rule, affine_relevance, stabilize};
 use super::{LayerRules, LrpConfig, LrpOutput, output_relevance};
 use crate::AttributionError;
+use crate::resnet_host::is_cpu;
 
 /// Symmetric padding of a layer, or an error naming it.
 pub(crate) fn symmetric(
@@ -230,12 +231,47 @@ pub fn lrp_resnet_with_output(
     model: &ResNet,
     x: Tensor<4>,
     config: &LrpConfig,
+    hook: Option<&mut dyn ForwardHook>,
+    output_relevance: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
+) -> Result<LrpOutput, AttributionError> {
+    lrp_resnet_traced(model, x, config, hook, output_relevance, LrpTrace::Auto)
+}
+
+/// Where [`lrp_resnet_traced`] computes the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrpTrace {
+    /// On host memory when the model and the images are on burn's CPU backend and there is no
+    /// hook (each convolution one matrix product over the batch: `lrp/host.rs`), else through
+    /// burn's tensor operations. What [`lrp_resnet`] does.
+    Auto,
+    /// Always through burn's tensor operations (what a GPU runs), e.g. to compare the two.
+    Tensor,
+}
+
+/// As [`lrp_resnet_with_output`], choosing where the trace runs ([`LrpTrace`]). The two traces
+/// agree to float32 summation order (`tests/lrp_equal.rs`).
+///
+/// # Shapes
+/// - `x`: `[N, 3, H, W]`; returns maps `[N, 3, H, W]`, logits `[N, K]`, sums `[N]`
+pub fn lrp_resnet_traced(
+    model: &ResNet,
+    x: Tensor<4>,
+    config: &LrpConfig,
     mut hook: Option<&mut dyn ForwardHook>,
     output_relevance: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
+    trace: LrpTrace,
 ) -> Result<LrpOutput, AttributionError> {
     let rules = config.validate()?;
     let merge = config.canonize;
     let x = x.inner();
+    if trace == LrpTrace::Auto
+        && hook.is_none()
+        && is_cpu(&x.device())
+        && is_cpu(&model.fc.weight.val().device())
+        && super::host::covers(model)
+    {
+        return super::host::lrp_resnet_host(model, x, &rules, merge, output_relevance);
+    }
 
     // Forward, keeping each node's input.
     let conv1 = Unit::new(&model.conv1, &model.bn1, merge, "conv1")?;
