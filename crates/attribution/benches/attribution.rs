@@ -1,10 +1,13 @@
 //! Throughput (images/s) of LRP (EpsilonPlus, the paper's; and EpsilonGammaBox with the
 //! canonizer) and IG-32 (Gauss–Legendre, zero baseline, 32 rows per pass as Captum's
 //! `internal_batch_size=32`) for ResNet-18 and ResNet-50 (2 classes) at 64×64 and 224×224 on
-//! the flex CPU device. IG runs twice: through burn's autodiff (`IG-32 autodiff`, a `forward`
-//! closure) and through the hand-written ResNet walk (`IG-32 walk`, `ResNetGrad`, what the
-//! experiment and the CLI use for ResNets); `-- IG-32` runs both. Weights come from a seeded
-//! init; throughput does not depend on them.
+//! the flex CPU device. LRP runs on host memory (what a CPU device runs, `lrp/host.rs`) and, as
+//! `… tensor-trace`, through burn's tensor operations (what a GPU runs). IG runs through burn's
+//! autodiff (`IG-32 autodiff`, a `forward` closure) and through the hand-written ResNet walk
+//! (`ResNetGrad`, what the experiment and the CLI use for ResNets): on burn's tensors (`IG-32
+//! walk`, what a GPU runs) and on host memory with whole-pass matrix products (`IG-32 host
+//! walk`, what a CPU device runs); `-- IG-32` runs all three. Weights come from a seeded init;
+//! throughput does not depend on them.
 //!
 //! `cargo bench -p biaslens-attribution --bench attribution [-- FILTER]`, next to
 //! `.refenv/bin/python tests/reference/attribution_bench.py` (Zennit and Captum on the same
@@ -13,8 +16,8 @@
 use std::time::Instant;
 
 use biaslens_attribution::{
-    Composite, IgConfig, LrpConfig, ResNetGrad, integrated_gradients, integrated_gradients_with,
-    lrp_resnet,
+    Composite, IgConfig, LrpConfig, LrpTrace, ResNetGrad, integrated_gradients,
+    integrated_gradients_with, lrp_resnet_traced, output_relevance,
 };
 use biaslens_model::ResNetConfig;
 use burn::module::Module;
@@ -76,15 +79,25 @@ fn main() {
                     }),
             ),
         ] {
-            let case = format!("{name} {arch} {side}x{side} b{batch}");
-            if filter.as_deref().is_some_and(|f| !case.contains(f)) {
-                continue;
+            for (trace, suffix) in [(LrpTrace::Auto, ""), (LrpTrace::Tensor, " tensor-trace")] {
+                let case = format!("{name} {arch} {side}x{side} b{batch}{suffix}");
+                if filter.as_deref().is_some_and(|f| !case.contains(f)) {
+                    continue;
+                }
+                let secs = best(reps, || {
+                    let out = lrp_resnet_traced(
+                        &model,
+                        x.clone(),
+                        &lrp,
+                        None,
+                        |l| output_relevance(l, Some(&targets), lrp.output),
+                        trace,
+                    )
+                    .expect("LRP");
+                    std::hint::black_box(out.input_sum.into_data());
+                });
+                println!("biaslens {case} flex: {:.2} images/s", batch as f64 / secs);
             }
-            let secs = best(reps, || {
-                let out = lrp_resnet(&model, x.clone(), Some(&targets), &lrp, None).expect("LRP");
-                std::hint::black_box(out.input_sum.into_data());
-            });
-            println!("biaslens {case} flex: {:.2} images/s", batch as f64 / secs);
         }
         // 32 rows per pass: Captum's internal_batch_size=32.
         let per_chunk = (32 / batch).max(1);
@@ -103,23 +116,25 @@ fn main() {
             });
             println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
         }
-        let case = format!("IG-32 walk {arch} {side}x{side} b{batch}");
-        if filter.as_deref().is_none_or(|f| case.contains(f)) {
-            let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet");
-            let secs = best(reps, || {
-                let out = integrated_gradients_with(
-                    &mut walk,
-                    x.clone(),
-                    &targets,
-                    &ig,
-                    None,
-                    || false,
-                    |_| {},
-                )
-                .expect("IG");
-                std::hint::black_box(out.delta.into_data());
-            });
-            println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+        for (path, on_host) in [("walk", false), ("host walk", true)] {
+            let case = format!("IG-32 {path} {arch} {side}x{side} b{batch}");
+            if filter.as_deref().is_none_or(|f| case.contains(f)) {
+                let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet").on_host(on_host);
+                let secs = best(reps, || {
+                    let out = integrated_gradients_with(
+                        &mut walk,
+                        x.clone(),
+                        &targets,
+                        &ig,
+                        None,
+                        || false,
+                        |_| {},
+                    )
+                    .expect("IG");
+                    std::hint::black_box(out.delta.into_data());
+                });
+                println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
+            }
         }
     }
 }
