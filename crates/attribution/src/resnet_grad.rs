@@ -503,6 +503,29 @@ impl<'a> ResNetGrad<'a> {
         self
     }
 
+    /// The logits of `x` from the host walk's forward pass (whole-batch matrix products,
+    /// `resnet_host.rs`), when the host walk applies to `x`'s device: a CPU device and no hook.
+    /// `None` otherwise, where the caller's own forward pass is the one to run (on a GPU, burn's
+    /// forward is the fast one). No output transform is applied. Equal to
+    /// [`ResNet::forward`] in evaluation mode up to float32 summation order.
+    ///
+    /// # Shapes
+    /// `x`: `[N, C, H, W]` → `[N, K]`.
+    ///
+    /// # Errors
+    /// [`AttributionError::Config`] for images the network cannot take.
+    pub fn host_logits(&mut self, x: Tensor<4>) -> Result<Option<Tensor<2>>, AttributionError> {
+        let x = x.inner();
+        let device = x.device();
+        let Some(host) = self.host_walk(&device)? else {
+            return Ok(None);
+        };
+        let dims = x.dims();
+        let logits = host.logits(&to_host(x)?, dims)?;
+        let k = logits.len() / dims[0].max(1);
+        Ok(Some(Tensor::<2>::from_data(TensorData::new(logits, [dims[0], k]), &device)))
+    }
+
     /// The host walk, when it applies to images on `device`.
     fn host_walk(&mut self, device: &Device) -> Result<Option<&HostWalk>, AttributionError> {
         if !self.on_host
@@ -547,14 +570,8 @@ fn reborrow<'s>(
 impl GradModel for ResNetGrad<'_> {
     fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
         let x = x.inner();
-        let device = x.device();
-        let logits = match self.host_walk(&device)? {
-            Some(host) => {
-                let dims = x.dims();
-                let logits = host.logits(&to_host(x)?, dims)?;
-                let k = logits.len() / dims[0].max(1);
-                Tensor::<2>::from_data(TensorData::new(logits, [dims[0], k]), &device)
-            }
+        let logits = match self.host_logits(x.clone())? {
+            Some(logits) => logits,
             None => {
                 let mut hook = reborrow(&mut self.hook);
                 self.walk.forward(x, &mut hook, false)?.0
