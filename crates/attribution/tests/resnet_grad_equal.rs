@@ -5,7 +5,8 @@
 //! padding), with and without a ClArC-style hook (the authors' detached correction, whose
 //! Jacobian is the identity, and an undetached projection, whose Jacobian is not) and with a
 //! per-row soft threshold on the logits (DetoxAI's output hook), for both output relevances; and
-//! Integrated Gradients, chunked, through both paths. Without a hook the walk runs on host memory
+//! Integrated Gradients, chunked, through both paths; and the host forward pass (`host_logits`)
+//! against the model's own. Without a hook the walk runs on host memory
 //! on the CPU (`resnet_host.rs`, whole-pass matrix products); each no-hook case is checked on
 //! that path and on the tensor walk a GPU runs (`on_host(false)`), against the same autodiff
 //! gradient.
@@ -181,6 +182,24 @@ fn compare_model(arch: &str, model: &ResNet, x: &Tensor<4>, targets: &[usize]) {
     }
 }
 
+/// `ResNetGrad::host_logits` (the evaluation stage's forward pass on the CPU) equals the model's
+/// own forward pass to float32 summation order (same bound as the gradients), and declines
+/// (`None`) where the host walk does not apply: with a hook, or with the host walk switched off.
+fn check_host_logits(arch: &str, model: &ResNet, x: &Tensor<4>) {
+    let want = to_vec(model.forward(x.clone()).reshape([-1, 1, 1, 1]));
+    let mut walk = ResNetGrad::new(model).expect("walk");
+    let got = walk.host_logits(x.clone()).expect("host logits").expect("flex is a CPU device");
+    let got = to_vec(got.reshape([-1, 1, 1, 1]));
+    let (_, max, l2) = compare(&got, &want, TOL);
+    println!("{arch} host logits: max {max:.2e} of max|ref|, rel L2 {l2:.2e}");
+    assert!(max <= TOL && l2 <= TOL, "{arch} host logits: max {max:e}, rel L2 {l2:e}");
+    let hook = Projection { tap: Tap::Pooled, detach: true, alpha: 1.0 };
+    let mut hooked = ResNetGrad::new(model).expect("walk").with_hook(hook);
+    assert!(hooked.host_logits(x.clone()).expect("no error").is_none(), "{arch}: a hook must decline");
+    let mut off = ResNetGrad::new(model).expect("walk").on_host(false);
+    assert!(off.host_logits(x.clone()).expect("no error").is_none(), "{arch}: on_host(false) must decline");
+}
+
 /// ResNet-18: gradients of every hook/transform/relevance combination, and the plain function
 /// `resnet_input_grad` with an arbitrary gradient at the logits.
 #[test]
@@ -189,6 +208,7 @@ fn resnet18_walk_equals_autodiff() {
     let model = reference_resnet("resnet18", 2016, 2, &device).freeze();
     let x = reference_input(2016, "walk:50x38", [2, 3, 50, 38], &device);
     compare_model("resnet18", &model, &x, &[1, 0]);
+    check_host_logits("resnet18", &model, &x);
 
     // Any gradient at the logits: the VJP of a fixed vector.
     let v = Tensor::<2>::from_data(
@@ -213,6 +233,7 @@ fn resnet50_walk_equals_autodiff() {
     let model = reference_resnet("resnet50", 2016, 2, &device).freeze();
     let x = reference_input(2016, "walk:45x35", [2, 3, 45, 35], &device);
     compare_model("resnet50", &model, &x, &[0, 1]);
+    check_host_logits("resnet50", &model, &x);
 }
 
 /// Integrated Gradients through the walk equals IG through autodiff: chunked (3 steps per
