@@ -270,6 +270,44 @@ pub fn load_torchvision_any_head(config: &crate::ResNetConfig, bytes: Vec<u8>, d
     crate::ResNetConfig { num_classes: classes, ..config.clone() }.init(device).load_torchvision(bytes)
 }
 
+/// The file with torchvision's shortcut keys `….downsample.0.…` / `….downsample.1.…` renamed to
+/// the network's `….downsample.conv.…` / `….downsample.bn.…`. Only the JSON header is rewritten
+/// (padded to 8 bytes, as safetensors writes it); the tensor data stays as it is, after it. This
+/// replaces burn-store's key remapping, whose regular-expression engine was the only user of
+/// `regex` in the page: about 0.4 MB of wasm before optimisation (BENCHMARKS.md, "Several CPU
+/// workers").
+///
+/// # Errors
+/// [`WeightsError::Format`] for a header that is not a JSON object, or a file holding both a
+/// torchvision key and the name it would be renamed to.
+fn rename_downsample_keys(mut bytes: Vec<u8>) -> Result<Vec<u8>, WeightsError> {
+    let bad = |what: String| WeightsError::Format(format!("{what}; save the file again with safetensors.torch.save_file"));
+    let mut len = [0u8; 8];
+    len.copy_from_slice(bytes.get(..8).ok_or_else(|| bad("the file is shorter than its 8-byte header length".into()))?);
+    let n = usize::try_from(u64::from_le_bytes(len)).map_err(|_| bad("the header length does not fit in memory".into()))?;
+    let end = n.checked_add(8).filter(|&e| e <= bytes.len()).ok_or_else(|| bad(format!("the header announces {n} bytes, more than the file holds")))?;
+    let rename = |k: &str| k.replace("downsample.0.", "downsample.conv.").replace("downsample.1.", "downsample.bn.");
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..end]).map_err(|e| bad(format!("the header is not a JSON object ({e})")))?;
+    if !header.keys().any(|k| rename(k) != *k) {
+        return Ok(bytes);
+    }
+    let mut renamed = serde_json::Map::new();
+    for (key, value) in header {
+        let new = rename(&key);
+        if renamed.contains_key(&new) {
+            return Err(bad(format!("it holds `{new}` twice under two names (torchvision's `downsample.0/1` and burn's `downsample.conv/bn`)")));
+        }
+        renamed.insert(new, value);
+    }
+    let mut text = serde_json::to_vec(&renamed).map_err(|e| bad(format!("the renamed header could not be written ({e})")))?;
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let new_len = (text.len() as u64).to_le_bytes();
+    bytes.splice(8..end, text);
+    bytes[..8].copy_from_slice(&new_len);
+    Ok(bytes)
+}
+
 /// A [`WeightsError::Format`] that says what the first bytes announce, next to the parser's error.
 fn format_error(bytes: &[u8], e: &safetensors::SafeTensorError) -> WeightsError {
     let facts = match bytes.get(..8) {
@@ -371,14 +409,13 @@ impl ResNet {
     pub fn load_torchvision(mut self, bytes: Vec<u8>) -> Result<Self, WeightsError> {
         check_finite(&bytes)?;
         let expected = self.torchvision_keys();
+        let bytes = rename_downsample_keys(bytes)?;
         let mut store = SafetensorsStore::from_bytes(Some(bytes))
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
             .allow_partial(true)
             // Check ourselves below, to name the first bad key in module order.
-            .validate(false)
-            .with_key_remapping(r"downsample\.0\.", "downsample.conv.")
-            .with_key_remapping(r"downsample\.1\.", "downsample.bn.");
+            .validate(false);
         let result = self
             .load_from(&mut store)
             .map_err(|e| WeightsError::Format(e.to_string()))?;
@@ -519,6 +556,53 @@ fn f32_le_bytes(values: &[f32]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut keys are renamed in the header and nothing else changes: every tensor reads
+    /// back under its new name with its dtype, shape and bytes; other keys and the metadata stay;
+    /// a file holding both names of one tensor is refused in words, and a file without shortcut
+    /// keys is returned untouched.
+    #[test]
+    fn shortcut_keys_are_renamed_in_the_header_alone() {
+        let tensors: Vec<(&str, Vec<f32>)> = vec![
+            ("layer2.0.downsample.0.weight", vec![1.0, -2.0, 3.5]),
+            ("layer2.0.downsample.1.running_var", vec![0.25, 4.0]),
+            ("layer2.0.conv1.weight", vec![7.0]),
+        ];
+        let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+        let data: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+            .iter()
+            .zip(&bytes)
+            .map(|((k, v), b)| ((*k).to_owned(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![v.len()], b).expect("view")))
+            .collect();
+        let metadata = Some(std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]));
+        let file = safetensors::serialize(data, metadata).expect("serialise");
+        let renamed = rename_downsample_keys(file.clone()).expect("renamed");
+        let st = safetensors::SafeTensors::deserialize(&renamed).expect("still a safetensors file");
+        let mut names: Vec<&str> = st.names().into_iter().collect();
+        names.sort_unstable();
+        assert_eq!(names, ["layer2.0.conv1.weight", "layer2.0.downsample.bn.running_var", "layer2.0.downsample.conv.weight"]);
+        for ((key, values), raw) in tensors.iter().zip(&bytes) {
+            let new = key.replace("downsample.0.", "downsample.conv.").replace("downsample.1.", "downsample.bn.");
+            let t = st.tensor(&new).expect("renamed tensor");
+            assert_eq!((t.dtype(), t.shape(), t.data()), (safetensors::Dtype::F32, &[values.len()][..], &raw[..]), "{new}");
+        }
+        let (header_len, meta) = safetensors::SafeTensors::read_metadata(&renamed).expect("header");
+        assert_eq!(header_len % 8, 0, "the header stays padded to 8 bytes");
+        assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str), Some("pt"));
+
+        let plain = one("fc.bias", "F32", 1, &1.0f32.to_le_bytes());
+        assert_eq!(rename_downsample_keys(plain.clone()).expect("nothing to rename"), plain);
+
+        let mut twice = String::from("{\"a.downsample.0.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a.downsample.conv.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}");
+        while twice.len() % 8 != 0 {
+            twice.push(' ');
+        }
+        let mut both = (twice.len() as u64).to_le_bytes().to_vec();
+        both.extend_from_slice(twice.as_bytes());
+        both.extend_from_slice(&[0u8; 8]);
+        let err = rename_downsample_keys(both).expect_err("two names of one tensor").to_string();
+        assert!(err.contains("`a.downsample.conv.weight` twice"), "{err}");
+    }
 
     /// One tensor of `dtype` with raw little-endian `data`, as a safetensors file.
     fn one(key: &str, dtype: &str, n: usize, data: &[u8]) -> Vec<u8> {
