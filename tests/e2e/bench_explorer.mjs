@@ -3,6 +3,7 @@
 //
 //   BIASLENS_DIST=target/dist-ci node bench_explorer.mjs cpu|webgpu [phis, e.g. -0.8]
 //   BIASLENS_PROFILE=1 …   also samples the page's own thread and prints its busiest stretches
+//   BIASLENS_LANES=N …     at most N compute workers at once (the URL's lanes=N; 1: one worker)
 //
 // Prints the wall time from navigation to "done", the page's own run time, the longest hold of
 // the event loop, the longest tasks and the longest gaps between timer ticks (with the progress
@@ -47,7 +48,7 @@ try {
     }, 50);
   });
   const opened = Date.now();
-  await page.goto(server.url);
+  await page.goto(process.env.BIASLENS_LANES ? `${server.url}#lanes=${process.env.BIASLENS_LANES}` : server.url);
   await page.waitForSelector(`#device[data-kind="${mode}"]`, { timeout: 120_000 });
   if (phis) {
     await page.evaluate(() => { document.querySelector('details.json').open = true; });
@@ -90,7 +91,7 @@ try {
   const stages = {};
   for (const t of results.timings) stages[t.stage] = (stages[t.stage] ?? 0) + t.seconds;
   console.log(JSON.stringify({
-    mode, status, device: results.device, phis: results.config.phis, page_open_to_done_s: wall,
+    mode, status, device: results.device, workers: (await page.textContent('#responsiveness')).match(/(\d+) of them at once/)?.[1] ?? '1', phis: results.config.phis, page_open_to_done_s: wall,
     run_s: results.total_seconds, longest_hold_ms: Number(hold), longest_tasks: longTasks, longest_timer_gaps: longGaps, stages_s: stages,
     errors: watch.errors, foreign_requests: watch.foreignRequests(server.origin),
   }, null, 1));

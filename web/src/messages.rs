@@ -7,9 +7,9 @@
 //! |---|---|---|
 //! | worker | `ready` | (the bundle started) |
 //! | worker.js | `failed` | `error`: the bundle could not start |
-//! | page | `choose` | (pick the device) |
+//! | page | `choose` | `cpu`? (`true`: an extra CPU lane of a parallel run, no GPU probe) |
 //! | worker | `device` | `device_kind` (`webgpu`/`cpu`), `why`, `max_buffer`, `memory` |
-//! | page | `run` | `config` (JSON, fitted), `inspect_bytes`, `vanilla`?, `pretrained`? (bytes), `gpu_loss_at`?, `own`? (the user's data: `explorer::own`) |
+//! | page | `run` | `config` (JSON, fitted), `inspect_bytes`, `vanilla`?, `pretrained`? (bytes), `gpu_loss_at`?, `own`? (the user's data: `explorer::own`), `shard`? (`I/N`: only that unit, for a parallel run's lane) |
 //! | page | `cancel` | |
 //! | worker | `progress` | `event` (a `RunProgress`'s JSON) |
 //! | worker | `unit-starting` | `unit` (its index in run order) |

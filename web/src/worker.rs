@@ -32,6 +32,8 @@ thread_local! {
     static DEVICE: RefCell<Option<(Device, Kind)>> = const { RefCell::new(None) };
     /// The stop flag of the run in progress.
     static CANCEL: RefCell<Arc<AtomicBool>> = RefCell::new(Arc::new(AtomicBool::new(false)));
+    /// Whether the page was told the device.
+    static REPORTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Starts the worker's side when this module runs in a dedicated worker; `false` anywhere else.
@@ -41,9 +43,16 @@ pub fn start() -> bool {
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
         let data = event.data();
         match text(&data, "kind").as_deref() {
-            Some("choose") => spawn_local(async {
-                let _ = chosen().await;
-            }),
+            Some("choose") => {
+                // An extra CPU lane of a parallel run (`explorer::remote`) computes on the CPU
+                // whatever the browser offers.
+                if field(&data, "cpu").as_bool() == Some(true) {
+                    DEVICE.with(|d| *d.borrow_mut() = Some((Device::flex(), Kind::Cpu)));
+                }
+                spawn_local(async {
+                    let _ = chosen().await;
+                });
+            }
             Some("run") => spawn_local(run(data)),
             Some("cancel") => CANCEL.with(|c| c.borrow().store(true, Ordering::Relaxed)),
             _ => {}
@@ -72,9 +81,20 @@ fn post(msg: &JsValue, transfer: &[JsValue]) {
 /// The device, chosen (and reported to the page) the first time.
 async fn chosen() -> (Device, Kind) {
     if let Some(d) = DEVICE.with(|d| d.borrow().clone()) {
+        if !REPORTED.with(|r| r.replace(true)) {
+            report(&device::cpu("An extra CPU lane of a parallel run."));
+        }
         return d;
     }
+    REPORTED.with(|r| r.set(true));
     let (chosen, device) = device::choose().await;
+    report(&chosen);
+    DEVICE.with(|d| *d.borrow_mut() = Some((device.clone(), chosen.kind)));
+    (device, chosen.kind)
+}
+
+/// Tells the page which device this worker computes on.
+fn report(chosen: &device::Chosen) {
     post(
         &message(
             "device",
@@ -87,8 +107,6 @@ async fn chosen() -> (Device, Kind) {
         ),
         &[],
     );
-    DEVICE.with(|d| *d.borrow_mut() = Some((device.clone(), chosen.kind)));
-    (device, chosen.kind)
 }
 
 /// Answers the page's `run`.
@@ -111,12 +129,19 @@ async fn run(data: JsValue) {
             Err(e) => return end(None, false, Some(format!("the images did not reach the worker intact: {e}")), &HashSet::new()),
         },
     };
+    // A lane of a parallel run computes the unit the page hands it, as a shard of one unit.
+    let shard = match text(&data, "shard").map(|s| s.parse()) {
+        None => None,
+        Some(Ok(shard)) => Some(shard),
+        Some(Err(e)) => return end(None, false, Some(format!("the run message named a bad shard (a bug: please report it): {e}")), &HashSet::new()),
+    };
     let options = RunOptions {
         images,
         inspect_bytes: field(&data, "inspect_bytes").as_f64().map_or(0, |b| b as usize),
         vanilla_weights: bytes(&data, "vanilla").map(Arc::from),
         pretrained_weights: bytes(&data, "pretrained").map(Arc::from),
         keep_vanilla_weights: true,
+        shard,
         ..RunOptions::default()
     };
     let (device, kind) = chosen().await;

@@ -155,6 +155,11 @@ pub struct Ui {
     pub elapsed: RwSignal<f64>,
     /// Whether the current (or last) run computes in the compute worker, not on the page's thread.
     pub in_worker: RwSignal<bool>,
+    /// How many compute workers the current (or last) run computes in at once: one, or one per
+    /// CPU core for a run of several units on the CPU (`remote::lanes_for`).
+    pub lanes: RwSignal<usize>,
+    /// The URL's `lanes=N`: at most this many workers at once (1: one worker, as on WebGPU).
+    pub max_lanes: RwSignal<Option<usize>>,
     /// Teaching mode: the current guided step, if on.
     pub teach: RwSignal<Option<usize>>,
     /// Panels hidden by the URL (`hide=setup,share,…`), in the URL's order.
@@ -212,6 +217,8 @@ impl Ui {
             found_region: RwSignal::new(false),
             cancel: StoredValue::new(Arc::new(AtomicBool::new(false))),
             in_worker: RwSignal::new(false),
+            lanes: RwSignal::new(1),
+            max_lanes: RwSignal::new(None),
             elapsed: RwSignal::new(0.0),
             teach: RwSignal::new(None),
             hidden: RwSignal::new(Vec::new()),
@@ -471,12 +478,14 @@ pub fn start_run(ui: Ui) {
         // The compute worker runs everything; the page computes on its own thread only when no
         // worker could start.
         ui.in_worker.set(remote::started());
+        ui.lanes.set(1);
         let inputs = remote::Inputs {
             inspect_bytes: INSPECT_BYTES,
             vanilla: weights.clone(),
             pretrained: pretrained.clone(),
             own: own.as_ref(),
             gpu_loss_at: ui.simulate_gpu_loss_at.get_untracked(),
+            max_lanes: ui.max_lanes.get_untracked(),
         };
         let (results, stopped) = match remote::run(&host, &config, inputs).await {
             Some(outcome) => outcome,

@@ -10,14 +10,16 @@
 //! thread as before.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use biaslens_experiment::resources::DeviceLimits;
 use biaslens_experiment::transfer::extras_from_parts;
+use biaslens_experiment::merge::merge;
 use biaslens_experiment::{ExperimentConfig, ExperimentResults, ExplainedImages, RunProgress, units};
 use futures::StreamExt;
+use leptos::prelude::Set;
 use futures::channel::mpsc::{UnboundedReceiver, unbounded};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -51,6 +53,9 @@ impl Drop for Remote {
 
 thread_local! {
     static REMOTE: RefCell<Option<Rc<Remote>>> = const { RefCell::new(None) };
+    /// The extra CPU workers of parallel runs ([`lanes_for`]), started by the first run that
+    /// uses them and kept for later runs.
+    static LANES: RefCell<Vec<Rc<Remote>>> = const { RefCell::new(Vec::new()) };
     /// Whether a worker started once (one that failed since is started again for the next run).
     static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -82,8 +87,13 @@ fn spawn() -> Result<Remote, String> {
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    // The page's compiled module, not its URL: the worker instantiates it without compiling
+    // 15 MB of wasm again (which took both cores for a moment while a run started, and held the
+    // page). The URL if the browser cannot hand the module over.
+    let with_module = message("start", &[("js", js.clone().into()), ("wasm", wasm_bindgen::module())]);
     worker
-        .post_message(&message("start", &[("js", js.into()), ("wasm", wasm.into())]))
+        .post_message(&with_module)
+        .or_else(|_| worker.post_message(&message("start", &[("js", js.into()), ("wasm", wasm.into())])))
         .map_err(|e| format!("the worker could not be told its bundle ({e:?})"))?;
     Ok(Remote { worker, inbox: RefCell::new(Some(rx)), _handlers: (on_message, on_error) })
 }
@@ -110,6 +120,22 @@ async fn sleep(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
+/// Waits for a spawned worker's bundle and has it choose the device (the CPU, without looking
+/// for a GPU, with `cpu`): its `device` message, or why it did not come in time.
+async fn handshake(remote: &Remote, inbox: &mut Inbox, cpu: bool) -> Result<JsValue, String> {
+    let handshake = async {
+        expect(inbox, "ready").await?;
+        let choose = if cpu { message("choose", &[("cpu", true.into())]) } else { message("choose", &[]) };
+        remote.worker.post_message(&choose).map_err(|e| format!("{e:?}"))?;
+        expect(inbox, "device").await
+    };
+    let timeout = async {
+        sleep(START_TIMEOUT_MS).await;
+        Err(format!("it did not start within {} s", START_TIMEOUT_MS / 1000))
+    };
+    futures::future::select(Box::pin(handshake), Box::pin(timeout)).await.factor_first().0
+}
+
 /// Starts the compute worker and has it choose the device: what it chose, or why the page must
 /// compute on its own thread.
 ///
@@ -118,16 +144,7 @@ async fn sleep(ms: i32) {
 pub async fn start() -> Result<Chosen, String> {
     let remote = spawn()?;
     let Some(mut inbox) = remote.inbox.borrow_mut().take() else { return Err("no inbox".into()) };
-    let handshake = async {
-        expect(&mut inbox, "ready").await?;
-        remote.worker.post_message(&message("choose", &[])).map_err(|e| format!("{e:?}"))?;
-        expect(&mut inbox, "device").await
-    };
-    let timeout = async {
-        sleep(START_TIMEOUT_MS).await;
-        Err(format!("it did not start within {} s", START_TIMEOUT_MS / 1000))
-    };
-    let device = futures::future::select(Box::pin(handshake), Box::pin(timeout)).await.factor_first().0?;
+    let device = handshake(&remote, &mut inbox, false).await?;
     let kind = text(&device, "device_kind").as_deref().and_then(Kind::from_id).ok_or("it named no device")?;
     let bytes = |key| field(&device, key).as_f64().map_or(0, |v| v as u64);
     let chosen = Chosen {
@@ -146,13 +163,13 @@ pub fn started() -> bool {
     STARTED.with(std::cell::Cell::get)
 }
 
-/// Asks the worker's run to stop at its next batch.
+/// Asks the workers' runs to stop at their next batch.
 pub fn cancel() {
-    REMOTE.with(|r| {
-        if let Some(remote) = r.borrow().as_ref() {
-            let _ = remote.worker.post_message(&message("cancel", &[]));
-        }
-    });
+    let mut remotes: Vec<Rc<Remote>> = REMOTE.with(|r| r.borrow().iter().cloned().collect());
+    remotes.extend(LANES.with(|l| l.borrow().clone()));
+    for remote in remotes {
+        let _ = remote.worker.post_message(&message("cancel", &[]));
+    }
 }
 
 /// How a run in the worker ended.
@@ -175,6 +192,8 @@ pub struct Inputs<'a> {
     pub own: Option<&'a OwnData>,
     /// The URL's test hook: the unit that fails as a lost GPU would.
     pub gpu_loss_at: Option<usize>,
+    /// The URL's `lanes=N`: at most this many workers at once.
+    pub max_lanes: Option<usize>,
 }
 
 /// Extras received so far, by [`unit_key`].
@@ -241,6 +260,16 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>)
         let _ = start().await;
     }
     let remote = REMOTE.with(|r| r.borrow().clone())?;
+    let all = units(config);
+    let lanes = lanes_for(host.kind.get(), all.len(), &inputs);
+    if lanes > 1 {
+        let mut remotes = vec![remote.clone()];
+        remotes.extend(extra_lanes(lanes - 1).await);
+        if remotes.len() > 1 {
+            host.ui.lanes.set(remotes.len());
+            return Some(run_lanes(host, config, &inputs, &remotes).await);
+        }
+    }
     let mut inbox = remote.inbox.borrow_mut().take()?;
     let mut transfer = Vec::new();
     let mut file = |b: Option<Arc<[u8]>>| b.map_or(JsValue::UNDEFINED, |b| transferred(&b, &mut transfer));
@@ -262,7 +291,6 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>)
         *remote.inbox.borrow_mut() = Some(inbox);
         return Some((None, Some(Stop::Failed(format!("the worker could not be given the run ({e:?})")))));
     }
-    let all = units(config);
     let mut extras = Extras::new();
     let mut last = None;
     let fail = |last, text: String| Some((last, Some(Stop::Failed(text))));
@@ -319,4 +347,238 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>)
             _ => {}
         }
     }
+}
+
+/// Most workers a run computes in at once: each holds its own copy of the bundle and of a
+/// unit's data (a few hundred MB for the demo), so a many-core machine does not multiply that
+/// without bound.
+const MAX_LANES: usize = 4;
+
+/// How many workers compute a run at once. Units (φ × seed) are independent and deterministic
+/// wherever they run (`biaslens_experiment::merge`), so a run of several units on the CPU
+/// computes one unit per worker on as many workers as the browser reports cores
+/// (`navigator.hardwareConcurrency`), at most [`MAX_LANES`] and at most the URL's `lanes=N`;
+/// the results are the single worker's, unit for unit (`tests/e2e/explorer.test.mjs`). One
+/// worker on WebGPU (the workers would share one GPU, and a lost GPU hands the run over to the
+/// CPU unit by unit), for the user's own images (their files would be read by every worker),
+/// and under the URL's GPU-loss test hook.
+fn lanes_for(kind: Kind, units: usize, inputs: &Inputs<'_>) -> usize {
+    if kind != Kind::Cpu || inputs.own.is_some() || inputs.gpu_loss_at.is_some() {
+        return 1;
+    }
+    let cores = web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()) as usize;
+    units.min(cores.max(1)).min(MAX_LANES).min(inputs.max_lanes.unwrap_or(MAX_LANES)).max(1)
+}
+
+/// `wanted` extra CPU workers: those kept from earlier runs, and new ones started now. Fewer
+/// when some cannot start (the run then uses the workers it has).
+async fn extra_lanes(wanted: usize) -> Vec<Rc<Remote>> {
+    while LANES.with(|l| l.borrow().len()) < wanted {
+        let Ok(remote) = spawn() else { break };
+        let Some(mut inbox) = remote.inbox.borrow_mut().take() else { break };
+        if handshake(&remote, &mut inbox, true).await.is_err() {
+            break;
+        }
+        *remote.inbox.borrow_mut() = Some(inbox);
+        LANES.with(|l| l.borrow_mut().push(Rc::new(remote)));
+    }
+    LANES.with(|l| l.borrow().iter().take(wanted).cloned().collect())
+}
+
+/// The results of the finished units (by run-order index) as the page shows them: as a single
+/// worker's run would have joined them when they are the first units of the run
+/// ([`ExperimentResults::join_finished`]), else merged with the others listed as missing.
+fn joined(config: &ExperimentConfig, done: &BTreeMap<usize, ExperimentResults>) -> Option<ExperimentResults> {
+    let parts: Vec<ExperimentResults> = done.values().cloned().collect();
+    if parts.len() == units(config).len() {
+        return ExperimentResults::join(config, parts);
+    }
+    if done.keys().enumerate().all(|(i, &k)| i == k) {
+        ExperimentResults::join_finished(config, parts)
+    } else {
+        merge(parts.into_iter().map(|p| (String::new(), p)).collect(), true).ok()
+    }
+}
+
+/// Runs `config` on several CPU workers at once ([`lanes_for`]): each worker computes one unit
+/// at a time (a shard of one unit, `biaslens_experiment::merge::Shard`), handed out in run
+/// order as workers come free; the page joins the finished units, shows them as they come and
+/// reports progress over the whole run. Cancel reaches every worker; a worker's error stops
+/// the others and ends the run with it, keeping the finished units.
+async fn run_lanes(host: &PageHost, config: &ExperimentConfig, inputs: &Inputs<'_>, remotes: &[Rc<Remote>]) -> (Option<ExperimentResults>, Option<Stop>) {
+    let all = units(config);
+    let n = all.len();
+    let begun = crate::pace::now_ms();
+    let mut inboxes: Vec<Inbox> = Vec::new();
+    for r in remotes {
+        match r.inbox.borrow_mut().take() {
+            Some(inbox) => inboxes.push(inbox),
+            None => break,
+        }
+    }
+    let lanes = inboxes.len();
+    // The unit each worker computes, and how far into it it is.
+    let mut running: Vec<Option<usize>> = vec![None; lanes];
+    let mut within = vec![0.0f64; lanes];
+    let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
+    let mut done: BTreeMap<usize, ExperimentResults> = BTreeMap::new();
+    let mut extras = Extras::new();
+    let mut stop: Option<Stop> = None;
+    let mut shown = 0.0f64;
+    let hand_out = |lane: usize, k: usize| -> Result<(), String> {
+        let mut transfer = Vec::new();
+        let mut file = |b: &Option<Arc<[u8]>>| b.as_ref().map_or(JsValue::UNDEFINED, |b| transferred(b, &mut transfer));
+        let (vanilla, pretrained) = (file(&inputs.vanilla), file(&inputs.pretrained));
+        let msg = message(
+            "run",
+            &[
+                ("config", config.to_json().into()),
+                ("inspect_bytes", (inputs.inspect_bytes as f64).into()),
+                ("vanilla", vanilla),
+                ("pretrained", pretrained),
+                ("shard", format!("{}/{n}", k + 1).into()),
+            ],
+        );
+        remotes[lane]
+            .worker
+            .post_message_with_transfer(&msg, &transfer.into_iter().collect::<js_sys::Array>())
+            .map_err(|e| format!("a compute worker could not be given its unit ({e:?})"))
+    };
+    for (lane, slot) in running.iter_mut().enumerate() {
+        let Some(k) = queue.pop_front() else { break };
+        match hand_out(lane, k) {
+            Ok(()) => *slot = Some(k),
+            Err(e) => {
+                stop = Some(Stop::Failed(e));
+                break;
+            }
+        }
+    }
+    if stop.is_some() {
+        cancel();
+    }
+    {
+        let mut messages = futures::stream::select_all(inboxes.iter_mut().enumerate().map(|(lane, inbox)| inbox.map(move |m| (lane, m))));
+        while running.iter().any(Option::is_some) {
+            let Some((lane, msg)) = messages.next().await else { break };
+            let Some(k) = running[lane] else { continue };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    // A broken worker: the next run starts new ones.
+                    running[lane] = None;
+                    host.current.set(all.get(k).copied());
+                    if stop.is_none() {
+                        stop = Some(Stop::Failed(format!("a compute worker stopped ({e}); the next run starts new ones")));
+                        cancel();
+                    }
+                    REMOTE.with(|r| *r.borrow_mut() = None);
+                    LANES.with(|l| l.borrow_mut().clear());
+                    continue;
+                }
+            };
+            match text(&msg, "kind").as_deref() {
+                Some("progress") => {
+                    let Some(mut event) = text(&msg, "event").and_then(|j| serde_json::from_str::<RunProgress>(&j).ok()) else { continue };
+                    if event.stage == "done" {
+                        continue;
+                    }
+                    within[lane] = event.fraction;
+                    let running_part: f64 = running.iter().zip(&within).filter(|(r, _)| r.is_some()).map(|(_, w)| w).sum();
+                    shown = shown.max(((done.len() as f64 + running_part) / n as f64).min(1.0));
+                    (event.unit, event.units, event.fraction) = (k, n, shown);
+                    host.progress_event(&event);
+                }
+                Some("unit-starting") => {
+                    within[lane] = 0.0;
+                    if let Some(unit) = all.get(k) {
+                        host.started(unit);
+                    }
+                }
+                Some(kind @ ("unit-finished" | "end")) => {
+                    match results_of(&msg, &mut extras, &mut None).await {
+                        Ok(Some(mut r)) if !done.contains_key(&k) && r.phis.len() == 1 => {
+                            // A shard lists the run's other units as missing; joined, they are not.
+                            r.partial = None;
+                            done.insert(k, r);
+                            within[lane] = 0.0;
+                            if let Some(mut so_far) = joined(config, &done) {
+                                // Units of parallel workers can finish moments apart: the
+                                // earlier one is drawn whole before the next redraw starts, so
+                                // two redraws never share the page's thread.
+                                crate::widgets::all_drawn().await;
+                                // The run's wall time so far, not the sum of its units' times.
+                                so_far.total_seconds = (crate::pace::now_ms() - begun) / 1000.0;
+                                host.finished(&so_far);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            if stop.is_none() {
+                                stop = Some(Stop::Failed(e));
+                                cancel();
+                            }
+                        }
+                    }
+                    if kind == "unit-finished" {
+                        continue;
+                    }
+                    running[lane] = None;
+                    match (field(&msg, "cancelled").as_bool(), text(&msg, "error")) {
+                        (Some(true), _) => {
+                            stop.get_or_insert(Stop::Cancelled);
+                        }
+                        (_, Some(e)) if stop.is_none() => {
+                            host.current.set(all.get(k).copied());
+                            stop = Some(Stop::Failed(e));
+                            cancel();
+                        }
+                        _ => {}
+                    }
+                    if stop.is_none() && host.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        stop = Some(Stop::Cancelled);
+                    }
+                    if stop.is_none()
+                        && let Some(next) = queue.pop_front()
+                    {
+                        match hand_out(lane, next) {
+                            Ok(()) => running[lane] = Some(next),
+                            Err(e) => {
+                                stop = Some(Stop::Failed(e));
+                                cancel();
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (remote, inbox) in remotes.iter().zip(inboxes) {
+        *remote.inbox.borrow_mut() = Some(inbox);
+    }
+    let mut results = joined(config, &done);
+    if stop.is_none() {
+        if done.len() < n {
+            stop = Some(Stop::Failed("the compute workers went away before the run finished; the next run starts new ones".into()));
+        } else {
+            host.progress_event(&RunProgress {
+                stage: "done".into(),
+                phi: None,
+                phi_index: 0,
+                seed: config.seed,
+                unit: n,
+                units: n,
+                fraction: 1.0,
+                detail: String::new(),
+                loss: None,
+                accuracy: None,
+            });
+        }
+    }
+    // The run's wall time, not the sum of its units' times.
+    if let Some(r) = results.as_mut() {
+        r.total_seconds = (crate::pace::now_ms() - begun) / 1000.0;
+    }
+    (results, stop)
 }

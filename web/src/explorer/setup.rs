@@ -865,7 +865,11 @@ pub fn RunPanel() -> impl IntoView {
             {move || (ui.phase.get() != Phase::Idle).then(|| view! {
                 <p class="explain" id="responsiveness" data-ms=format!("{:.0}", crate::pace::longest_hold_ms())>
                     {format!("The page stays responsive: {} The longest the page could not react so far: {:.0} ms (drawing a finished unit's results takes the longest).",
-                        if ui.in_worker.get() { "the computation runs in a worker thread of its own, and the page only draws." } else { "the computation (on the page's own thread: no worker thread could start) gives the browser a turn after every batch." },
+                        match (ui.in_worker.get(), ui.lanes.get()) {
+                            (true, 1) => "the computation runs in a worker thread of its own, and the page only draws.".to_string(),
+                            (true, n) => format!("the computation runs in a worker thread of its own, {n} of them at once (one unit each, on the CPU's cores), and the page only draws."),
+                            (false, _) => "the computation (on the page's own thread: no worker thread could start) gives the browser a turn after every batch.".to_string(),
+                        },
                         crate::pace::longest_hold_ms())}
                 </p>
             })}

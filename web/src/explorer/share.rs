@@ -65,6 +65,7 @@ pub fn read_url(ui: Ui) -> bool {
                 ui.hidden.set(hidden);
             }
             "compare" => super::compare::from_url(ui, &v),
+            "lanes" => ui.max_lanes.set(v.parse().ok().filter(|&n: &usize| n >= 1)),
             "simulate" => ui.simulate_gpu_loss_at.set(v.strip_prefix("gpu-loss@").and_then(|k| k.parse().ok())),
             _ => {}
         }
