@@ -250,6 +250,21 @@ async fn copy_in_turns(array: &js_sys::Float32Array) -> Vec<f32> {
     }
 }
 
+/// The `run` message for `config` with the page's model files (copied into buffers added to
+/// `transfer`) and `more` fields.
+fn run_message(config: &ExperimentConfig, inputs: &Inputs<'_>, more: Vec<(&str, JsValue)>, transfer: &mut Vec<JsValue>) -> JsValue {
+    let mut file = |b: &Option<Arc<[u8]>>| b.as_ref().map_or(JsValue::UNDEFINED, |b| transferred(b, transfer));
+    let (vanilla, pretrained) = (file(&inputs.vanilla), file(&inputs.pretrained));
+    let mut fields = vec![
+        ("config", config.to_json().into()),
+        ("inspect_bytes", (inputs.inspect_bytes as f64).into()),
+        ("vanilla", vanilla),
+        ("pretrained", pretrained),
+    ];
+    fields.extend(more);
+    message("run", &fields)
+}
+
 /// Runs `config` (already fitted to the device) in the worker, reporting to `host`: the last
 /// results (joined, with their maps) and how it stopped (`None`: every unit finished). `None`
 /// when no worker is there (none could start at the page's start, or none starts again after a
@@ -272,20 +287,9 @@ pub async fn run(host: &PageHost, config: &ExperimentConfig, inputs: Inputs<'_>)
     }
     let mut inbox = remote.inbox.borrow_mut().take()?;
     let mut transfer = Vec::new();
-    let mut file = |b: Option<Arc<[u8]>>| b.map_or(JsValue::UNDEFINED, |b| transferred(&b, &mut transfer));
-    let (vanilla, pretrained) = (file(inputs.vanilla), file(inputs.pretrained));
     let own = inputs.own.map_or(JsValue::UNDEFINED, |o| o.to_js(&mut transfer));
-    let msg = message(
-        "run",
-        &[
-            ("config", config.to_json().into()),
-            ("inspect_bytes", (inputs.inspect_bytes as f64).into()),
-            ("vanilla", vanilla),
-            ("pretrained", pretrained),
-            ("gpu_loss_at", inputs.gpu_loss_at.map_or(JsValue::UNDEFINED, |i| (i as f64).into())),
-            ("own", own),
-        ],
-    );
+    let gpu_loss_at = inputs.gpu_loss_at.map_or(JsValue::UNDEFINED, |i| (i as f64).into());
+    let msg = run_message(config, &inputs, vec![("gpu_loss_at", gpu_loss_at), ("own", own)], &mut transfer);
     let sent = remote.worker.post_message_with_transfer(&msg, &transfer.into_iter().collect::<js_sys::Array>());
     if let Err(e) = sent {
         *remote.inbox.borrow_mut() = Some(inbox);
@@ -427,18 +431,7 @@ async fn run_lanes(host: &PageHost, config: &ExperimentConfig, inputs: &Inputs<'
     let mut shown = 0.0f64;
     let hand_out = |lane: usize, k: usize| -> Result<(), String> {
         let mut transfer = Vec::new();
-        let mut file = |b: &Option<Arc<[u8]>>| b.as_ref().map_or(JsValue::UNDEFINED, |b| transferred(b, &mut transfer));
-        let (vanilla, pretrained) = (file(&inputs.vanilla), file(&inputs.pretrained));
-        let msg = message(
-            "run",
-            &[
-                ("config", config.to_json().into()),
-                ("inspect_bytes", (inputs.inspect_bytes as f64).into()),
-                ("vanilla", vanilla),
-                ("pretrained", pretrained),
-                ("shard", format!("{}/{n}", k + 1).into()),
-            ],
-        );
+        let msg = run_message(config, inputs, vec![("shard", format!("{}/{n}", k + 1).into())], &mut transfer);
         remotes[lane]
             .worker
             .post_message_with_transfer(&msg, &transfer.into_iter().collect::<js_sys::Array>())
