@@ -59,6 +59,9 @@ pub enum Phase {
 /// A message for the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
+    /// Which message this is (unique in the page's life): Dismiss removes this one, whatever was
+    /// removed or added since the button was drawn.
+    pub id: u64,
     /// `true` for an error, `false` for information.
     pub error: bool,
     /// What happened, where, and what to do.
@@ -196,6 +199,18 @@ pub struct Ui {
     pub simulate_gpu_loss_at: RwSignal<Option<usize>>,
 }
 
+/// A fresh [`Note::id`].
+fn next_note_id() -> u64 {
+    thread_local! {
+        static NEXT: Cell<u64> = const { Cell::new(0) };
+    }
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
+}
+
 impl Ui {
     fn new() -> Self {
         Self {
@@ -241,7 +256,7 @@ impl Ui {
 
     /// Shows an error message (kept until dismissed).
     pub fn error(self, text: impl Into<String>) {
-        self.notes.update(|n| n.push(Note { error: true, text: text.into() }));
+        self.notes.update(|n| n.push(Note { id: next_note_id(), error: true, text: text.into() }));
     }
 
     /// Shows an information message; it replaces the previous one (errors stay until dismissed),
@@ -249,7 +264,7 @@ impl Ui {
     pub fn info(self, text: impl Into<String>) {
         self.notes.update(|n| {
             n.retain(|note| note.error);
-            n.push(Note { error: false, text: text.into() });
+            n.push(Note { id: next_note_id(), error: false, text: text.into() });
         });
     }
 
@@ -641,12 +656,13 @@ fn Notes() -> impl IntoView {
     let ui = ui();
     view! {
         <div id="notes" role="status" aria-live="polite">
-            {move || ui.notes.get().into_iter().enumerate().map(|(i, n)| {
+            {move || ui.notes.get().into_iter().map(|n| {
                 let class = if n.error { "note error" } else { "note info" };
+                let id = n.id;
                 view! {
                     <p class=class>
                         <span class="note-text">{n.text}</span>
-                        <button class="dismiss" aria-label="Dismiss this message" on:click=move |_| ui.notes.update(|v| { if i < v.len() { v.remove(i); } })>"×"</button>
+                        <button class="dismiss" aria-label="Dismiss this message" on:click=move |_| ui.notes.update(|v| v.retain(|note| note.id != id))>"×"</button>
                     </p>
                 }
             }).collect_view()}
