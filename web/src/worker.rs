@@ -32,8 +32,6 @@ thread_local! {
     static DEVICE: RefCell<Option<(Device, Kind)>> = const { RefCell::new(None) };
     /// The stop flag of the run in progress.
     static CANCEL: RefCell<Arc<AtomicBool>> = RefCell::new(Arc::new(AtomicBool::new(false)));
-    /// Whether the page was told the device.
-    static REPORTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Starts the worker's side when this module runs in a dedicated worker; `false` anywhere else.
@@ -48,10 +46,12 @@ pub fn start() -> bool {
                 // whatever the browser offers.
                 if field(&data, "cpu").as_bool() == Some(true) {
                     DEVICE.with(|d| *d.borrow_mut() = Some((Device::flex(), Kind::Cpu)));
+                    report(&device::cpu("An extra CPU lane of a parallel run."));
+                } else {
+                    spawn_local(async {
+                        let _ = chosen().await;
+                    });
                 }
-                spawn_local(async {
-                    let _ = chosen().await;
-                });
             }
             Some("run") => spawn_local(run(data)),
             Some("cancel") => CANCEL.with(|c| c.borrow().store(true, Ordering::Relaxed)),
@@ -81,12 +81,8 @@ fn post(msg: &JsValue, transfer: &[JsValue]) {
 /// The device, chosen (and reported to the page) the first time.
 async fn chosen() -> (Device, Kind) {
     if let Some(d) = DEVICE.with(|d| d.borrow().clone()) {
-        if !REPORTED.with(|r| r.replace(true)) {
-            report(&device::cpu("An extra CPU lane of a parallel run."));
-        }
         return d;
     }
-    REPORTED.with(|r| r.set(true));
     let (chosen, device) = device::choose().await;
     report(&chosen);
     DEVICE.with(|d| *d.borrow_mut() = Some((device.clone(), chosen.kind)));
