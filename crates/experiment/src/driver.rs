@@ -230,18 +230,7 @@ pub async fn drive(config: &ExperimentConfig, options: &RunOptions, device: Devi
             Err(e) => return Driven { results: finished(parts), stopped: Some(e) },
         }
     }
-    host.progress(&RunProgress {
-        stage: "done".into(),
-        phi: None,
-        phi_index: 0,
-        seed: config.seed,
-        unit: units.len(),
-        units: units.len(),
-        fraction: 1.0,
-        detail: String::new(),
-        loss: None,
-        accuracy: None,
-    });
+    host.progress(&RunProgress::done(config.seed, units.len()));
     let results = match options.shard {
         Some(_) => finished(parts),
         None => ExperimentResults::join(config, parts),

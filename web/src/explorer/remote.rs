@@ -555,18 +555,7 @@ async fn run_lanes(host: &PageHost, config: &ExperimentConfig, inputs: &Inputs<'
         if done.len() < n {
             stop = Some(Stop::Failed("the compute workers went away before the run finished; the next run starts new ones".into()));
         } else {
-            host.progress_event(&RunProgress {
-                stage: "done".into(),
-                phi: None,
-                phi_index: 0,
-                seed: config.seed,
-                unit: n,
-                units: n,
-                fraction: 1.0,
-                detail: String::new(),
-                loss: None,
-                accuracy: None,
-            });
+            host.progress_event(&RunProgress::done(config.seed, n));
         }
     }
     // The run's wall time, not the sum of its units' times.

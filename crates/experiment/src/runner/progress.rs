@@ -37,6 +37,25 @@ pub struct RunProgress {
     pub accuracy: Option<f64>,
 }
 
+impl RunProgress {
+    /// The last event of a run of `units` units whose config's seed is `seed`: stage `"done"`,
+    /// the whole run done.
+    pub fn done(seed: u64, units: usize) -> Self {
+        Self {
+            stage: "done".into(),
+            phi: None,
+            phi_index: 0,
+            seed,
+            unit: units,
+            units,
+            fraction: 1.0,
+            detail: String::new(),
+            loss: None,
+            accuracy: None,
+        }
+    }
+}
+
 /// Work units of each stage of one unit.
 pub(crate) struct Plan {
     pub data: f64,
