@@ -477,6 +477,11 @@ impl ExperimentResults {
             return None;
         }
         let done = parts.len();
+        if done == units.len() {
+            // Every unit: the whole run's document, its config as given (the smaller-config
+            // rewrite below would move `seed` to the first of `seeds`).
+            return Self::join(config, parts);
+        }
         let per_seed = config.phis.len();
         let (whole_seeds, extra) = (done / per_seed, done % per_seed);
         let mut smaller = config.clone();

@@ -209,6 +209,14 @@ fn single_phi_runs_join_into_the_whole_run() {
     assert_eq!(first.phis.len(), 1);
     assert_eq!(first.without_timings().to_json(), parts[0].without_timings().to_json());
     assert!(ExperimentResults::join_finished(&c, Vec::new()).is_none(), "nothing finished, nothing to keep");
+    // Every unit finished is the whole run's document, config as given: with `seeds` whose first
+    // is not `seed`, the page's last shown results then equal the driver's (and the CLI's).
+    let mut seeded = c.clone();
+    seeded.seeds = vec![c.seed];
+    seeded.seed = c.seed + 1;
+    let all = ExperimentResults::join_finished(&seeded, parts.clone()).expect("every unit finished");
+    assert_eq!(all.without_timings().to_json(), ExperimentResults::join(&seeded, parts.clone()).expect("joins").without_timings().to_json());
+    assert_eq!((all.config.seed, all.seed, all.partial.is_none()), (c.seed + 1, c.seed + 1, true));
     assert!(ExperimentResults::join_finished(&c, swapped[..1].to_vec()).is_none(), "a prefix must start at the first φ");
 }
 

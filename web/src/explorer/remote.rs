@@ -394,9 +394,6 @@ async fn extra_lanes(wanted: usize) -> Vec<Rc<Remote>> {
 /// ([`ExperimentResults::join_finished`]), else merged with the others listed as missing.
 fn joined(config: &ExperimentConfig, done: &BTreeMap<usize, ExperimentResults>) -> Option<ExperimentResults> {
     let parts: Vec<ExperimentResults> = done.values().cloned().collect();
-    if parts.len() == units(config).len() {
-        return ExperimentResults::join(config, parts);
-    }
     if done.keys().enumerate().all(|(i, &k)| i == k) {
         ExperimentResults::join_finished(config, parts)
     } else {
