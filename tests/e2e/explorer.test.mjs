@@ -1152,6 +1152,13 @@ test('teaching mode and hidden panels come from the URL and stay in it', { timeo
     // The address keeps the mode, so the link can be shared as it is.
     assert.match(await page.evaluate(() => location.hash), /&teach=1&hide=setup,share$/);
   });
+  // A bad worker count in the link: a message in words, and the page opens as usual.
+  await withPage('cpu', async ({ page, server }) => {
+    await page.goto(server.url + '#lanes=0');
+    await page.waitForSelector('#device[data-kind="cpu"]');
+    await page.waitForFunction(() => /lanes= takes a whole number of workers, at least 1; "0" is not one/.test(document.getElementById('notes')?.textContent ?? ''));
+    assert.equal(await page.isVisible('#run-button'), true);
+  });
 });
 
 /** A small CSV reader for the page's CSV downloads (RFC 4180 quotes; the values here have no

@@ -65,7 +65,12 @@ pub fn read_url(ui: Ui) -> bool {
                 ui.hidden.set(hidden);
             }
             "compare" => super::compare::from_url(ui, &v),
-            "lanes" => ui.max_lanes.set(v.parse().ok().filter(|&n: &usize| n >= 1)),
+            "lanes" => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => ui.max_lanes.set(Some(n)),
+                _ => ui.info(format!(
+                    "The link's lanes= takes a whole number of workers, at least 1; {v:?} is not one, so a run on the CPU uses one worker per core."
+                )),
+            },
             "simulate" => ui.simulate_gpu_loss_at.set(v.strip_prefix("gpu-loss@").and_then(|k| k.parse().ok())),
             _ => {}
         }
