@@ -6,7 +6,8 @@
 //! autodiff (`IG-32 autodiff`, a `forward` closure) and through the hand-written ResNet walk
 //! (`ResNetGrad`, what the experiment and the CLI use for ResNets): on burn's tensors (`IG-32
 //! walk`, what a GPU runs) and on host memory with whole-pass matrix products (`IG-32 host
-//! walk`, what a CPU device runs); `-- IG-32` runs all three. Weights come from a seeded init;
+//! walk`, what a CPU device runs; `IG-32 host walk stem per step` without the straight-path
+//! shortcut of `GradModel::path_grad`); `-- IG-32` runs them all. Weights come from a seeded init;
 //! throughput does not depend on them.
 //!
 //! `cargo bench -p biaslens-attribution --bench attribution [-- FILTER]`, next to
@@ -16,8 +17,9 @@
 use std::time::Instant;
 
 use biaslens_attribution::{
-    Composite, IgConfig, LrpConfig, LrpTrace, ResNetGrad, integrated_gradients,
-    integrated_gradients_with, lrp_resnet_traced, output_relevance,
+    AttributionError, Composite, GradModel, IgConfig, LrpConfig, LrpTrace, OutputRelevance,
+    ResNetGrad, integrated_gradients, integrated_gradients_with, lrp_resnet_traced,
+    output_relevance,
 };
 use biaslens_model::ResNetConfig;
 use burn::module::Module;
@@ -46,6 +48,27 @@ fn best(reps: usize, mut f: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// A model's gradients without its own [`GradModel::path_grad`]: IG evaluates every step's
+/// points in full (for the host walk: the stem convolved at every step, as before it was
+/// convolved once per path).
+struct PerStep<'a, 'b>(&'a mut ResNetGrad<'b>);
+
+impl GradModel for PerStep<'_, '_> {
+    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
+        self.0.forward(x)
+    }
+
+    fn weighted_grad(
+        &mut self,
+        points: Tensor<4>,
+        targets: &[usize],
+        weights: &[f32],
+        relevance: OutputRelevance,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+        self.0.weighted_grad(points, targets, weights, relevance)
+    }
 }
 
 fn main() {
@@ -116,13 +139,19 @@ fn main() {
             });
             println!("biaslens {case} flex: {:.3} images/s", batch as f64 / secs);
         }
-        for (path, on_host) in [("walk", false), ("host walk", true)] {
+        for (path, on_host, per_step) in [
+            ("walk", false, false),
+            ("host walk", true, false),
+            ("host walk stem per step", true, true),
+        ] {
             let case = format!("IG-32 {path} {arch} {side}x{side} b{batch}");
             if filter.as_deref().is_none_or(|f| case.contains(f)) {
                 let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet").on_host(on_host);
                 let secs = best(reps, || {
+                    let mut stepwise = PerStep(&mut walk);
+                    let model: &mut dyn GradModel = if per_step { &mut stepwise } else { stepwise.0 };
                     let out = integrated_gradients_with(
-                        &mut walk,
+                        model,
                         x.clone(),
                         &targets,
                         &ig,

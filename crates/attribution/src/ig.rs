@@ -21,8 +21,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AttributionError, AutodiffGrad, Baseline, GradModel, OutputRelevance, Progress, check_targets,
-    chunked_weighted_grad, relevance_function,
+    AttributionError, AutodiffGrad, Baseline, GradModel, OutputRelevance, Progress, StraightPath,
+    check_targets, chunked_weighted_grad, relevance_function,
 };
 
 /// The quadrature rule along the path, with Captum's names and definitions.
@@ -314,24 +314,13 @@ pub fn integrated_gradients_with(
     let f_b = relevance_function(ends.slice([n..2 * n, 0..k]), targets, config.relevance);
 
     let diff = x.clone() - baseline.clone();
+    let path = StraightPath::new(baseline, diff.clone(), alphas, weights)?;
     let sum = chunked_weighted_grad(
-        model,
         x.zeros_like(),
-        targets,
-        config.relevance,
         (config.steps, config.steps_per_chunk),
         should_stop,
         &mut progress,
-        |steps| {
-            let points = Tensor::cat(
-                steps
-                    .clone()
-                    .map(|s| baseline.clone() + diff.clone().mul_scalar(alphas[s]))
-                    .collect(),
-                0,
-            );
-            (points, steps.map(|s| weights[s]).collect())
-        },
+        |steps| model.path_grad(&path, steps, targets, config.relevance),
     )?;
     let map = sum * diff;
     let delta = map.clone().reshape([n, c * h * w]).sum_dim(1).reshape([n]) - (f_x - f_b);

@@ -207,6 +207,106 @@ pub trait GradModel {
         weights: &[f32],
         relevance: OutputRelevance,
     ) -> Result<(Tensor<4>, Tensor<2>), AttributionError>;
+
+    /// `Σ_{s ∈ steps} w_s ∂(r_out · y)/∂p` at the points `p_s = baseline + α_s · diff` of
+    /// `path`, summed per image: one chunk of Integrated Gradients.
+    ///
+    /// The default builds the points and calls [`GradModel::weighted_grad`]. A model whose first
+    /// layer is linear may instead compute that layer once per path: [`ResNetGrad`] on host
+    /// memory convolves the two ends once and takes each point's stem output as
+    /// `conv(baseline) + α_s · conv(diff)` (`docs/METHODS.md#resnet-grad`, "A straight path").
+    ///
+    /// # Shapes
+    /// - `path`: `[N, C, H, W]` ends; `targets`: `N`; returns `[N, C, H, W]`
+    ///
+    /// # Errors
+    /// As [`GradModel::weighted_grad`].
+    fn path_grad(
+        &mut self,
+        path: &StraightPath,
+        steps: std::ops::Range<usize>,
+        targets: &[usize],
+        relevance: OutputRelevance,
+    ) -> Result<Tensor<4>, AttributionError> {
+        points_path_grad(self, path, steps, targets, relevance)
+    }
+}
+
+/// [`GradModel::path_grad`] by its points: what a model without its own path gradient does.
+///
+/// # Shapes
+/// - as [`GradModel::path_grad`]
+pub(crate) fn points_path_grad(
+    model: &mut (impl GradModel + ?Sized),
+    path: &StraightPath,
+    steps: std::ops::Range<usize>,
+    targets: &[usize],
+    relevance: OutputRelevance,
+) -> Result<Tensor<4>, AttributionError> {
+    let weights = path.weights.get(steps.clone()).ok_or_else(|| {
+        AttributionError::Config(format!("steps {steps:?} are not on a path of {} steps", path.alphas.len()))
+    })?;
+    items_grad(model, path.points(steps.clone()), weights, targets, relevance)
+}
+
+/// A straight path `baseline + α_s · diff` and its quadrature (`α_s`, `w_s`), as Integrated
+/// Gradients hands it to [`GradModel::path_grad`] chunk by chunk. Each path has an id of its
+/// own, so a model may keep what it computes once per path between chunks.
+#[derive(Debug, Clone)]
+pub struct StraightPath {
+    id: u64,
+    /// `[N, C, H, W]`.
+    pub baseline: Tensor<4>,
+    /// `x − baseline`, `[N, C, H, W]`.
+    pub diff: Tensor<4>,
+    /// Positions on the path, one per step.
+    pub alphas: Vec<f32>,
+    /// Quadrature weights, one per step.
+    pub weights: Vec<f32>,
+}
+
+impl StraightPath {
+    /// The path from `baseline` along `diff` with steps at `alphas`, weighted by `weights`.
+    ///
+    /// # Errors
+    /// [`AttributionError::Config`] when the ends differ in shape or the steps in number.
+    pub fn new(
+        baseline: Tensor<4>,
+        diff: Tensor<4>,
+        alphas: Vec<f32>,
+        weights: Vec<f32>,
+    ) -> Result<Self, AttributionError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if baseline.dims() != diff.dims() || alphas.len() != weights.len() {
+            return Err(AttributionError::Config(format!(
+                "a path from {:?} along {:?} with {} positions and {} weights",
+                baseline.dims(),
+                diff.dims(),
+                alphas.len(),
+                weights.len()
+            )));
+        }
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Self { id, baseline, diff, alphas, weights })
+    }
+
+    /// The path's own id (unique in this process).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The points of `steps`, step-major: step `s` of image `i` at row `(s − steps.start)·N + i`.
+    ///
+    /// # Shapes
+    /// returns `[steps.len()·N, C, H, W]`
+    pub fn points(&self, steps: std::ops::Range<usize>) -> Tensor<4> {
+        Tensor::cat(
+            steps
+                .map(|s| self.baseline.clone() + self.diff.clone().mul_scalar(self.alphas[s]))
+                .collect(),
+            0,
+        )
+    }
 }
 
 /// Any `forward` closure as a [`GradModel`], differentiated by burn's autodiff.
@@ -290,27 +390,43 @@ fn sum_row_blocks(t: Tensor<4>, m: usize) -> Tensor<4> {
     acc
 }
 
+/// `Σ_s w_s ∂(r_out · z)/∂point` per image of `points` (`m` items per image, item-major: item
+/// `s` of image `i` at row `s·n + i`, with `m = item_weights.len()`).
+///
+/// # Shapes
+/// - `points`: `[m·n, C, H, W]`; `targets`: `n`; returns `[n, C, H, W]`
+fn items_grad(
+    model: &mut (impl GradModel + ?Sized),
+    points: Tensor<4>,
+    item_weights: &[f32],
+    targets: &[usize],
+    relevance: OutputRelevance,
+) -> Result<Tensor<4>, AttributionError> {
+    let (n, m) = (targets.len(), item_weights.len());
+    let row_targets: Vec<usize> = (0..m).flat_map(|_| targets.iter().copied()).collect();
+    let row_weights: Vec<f32> = item_weights
+        .iter()
+        .flat_map(|&w| std::iter::repeat_n(w, n))
+        .collect();
+    let (grad, _) = model.weighted_grad(points, &row_targets, &row_weights, relevance)?;
+    Ok(sum_row_blocks(grad, m))
+}
+
 /// The shared loop of the path and sampling methods (IG, SmoothGrad): `items` points per image
 /// (path steps or noisy copies), processed `per_chunk` at a time so memory stays bounded.
-/// For each chunk `points(range)` gives that chunk's points, item-major (`[m·n, C, H, W]`, item
-/// `s` of image `i` at row `s·n + i`), and one weight per item; the result is
-/// `Σ_items w_s ∂(r_out · z)/∂point` per image. `should_stop` is asked before each chunk
+/// For each chunk `chunk_grad(range)` gives that chunk's `Σ w_s ∂(r_out · z)/∂point` per image;
+/// the result is their sum. `should_stop` is asked before each chunk
 /// ([`AttributionError::Cancelled`]); `progress` is told after each.
 ///
 /// # Shapes
-/// - `targets`: `n` class indices; returns `[n, C, H, W]`
-#[allow(clippy::too_many_arguments)]
+/// - `zeros`, each chunk's gradient and the result: `[n, C, H, W]`
 fn chunked_weighted_grad(
-    model: &mut (impl GradModel + ?Sized),
     zeros: Tensor<4>,
-    targets: &[usize],
-    relevance: OutputRelevance,
     (items, per_chunk): (usize, usize),
     should_stop: impl Fn() -> bool,
     progress: &mut impl FnMut(Progress),
-    mut points: impl FnMut(std::ops::Range<usize>) -> (Tensor<4>, Vec<f32>),
+    mut chunk_grad: impl FnMut(std::ops::Range<usize>) -> Result<Tensor<4>, AttributionError>,
 ) -> Result<Tensor<4>, AttributionError> {
-    let n = targets.len();
     let mut sum = zeros;
     let total = items.div_ceil(per_chunk);
     for chunk in 0..total {
@@ -318,16 +434,7 @@ fn chunked_weighted_grad(
             return Err(AttributionError::Cancelled { done: chunk, total });
         }
         let first = chunk * per_chunk;
-        let range = first..(first + per_chunk).min(items);
-        let m = range.len();
-        let (rows, item_weights) = points(range);
-        let row_targets: Vec<usize> = (0..m).flat_map(|_| targets.iter().copied()).collect();
-        let row_weights: Vec<f32> = item_weights
-            .iter()
-            .flat_map(|&w| std::iter::repeat_n(w, n))
-            .collect();
-        let (grad, _) = model.weighted_grad(rows, &row_targets, &row_weights, relevance)?;
-        sum = sum + sum_row_blocks(grad, m);
+        sum = sum + chunk_grad(first..(first + per_chunk).min(items))?;
         progress(Progress {
             done: chunk + 1,
             total,

@@ -44,8 +44,10 @@ use burn::tensor::ops::MaxPoolOptions;
 
 use crate::lrp::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use crate::lrp::rules::Affine;
-use crate::resnet_host::{HostWalk, host as to_host, is_cpu};
-use crate::{AttributionError, GradModel, OutputRelevance, output_seed};
+use crate::resnet_host::{HostWalk, PathStem, host as to_host, is_cpu};
+use crate::{
+    AttributionError, GradModel, OutputRelevance, StraightPath, output_seed, points_path_grad,
+};
 
 /// A transform of the network's logits into the model's output (`[R, K]` → `[R, K']`), e.g. the
 /// soft threshold of a debiased classifier. It is called on autodiff tensors (it is
@@ -467,6 +469,8 @@ pub struct ResNetGrad<'a> {
     /// The host walk, read from `walk` at its first use on a CPU device (`Some(None)`: the model
     /// is one the host walk does not cover).
     host: Option<Option<HostWalk>>,
+    /// The stem convolutions of the last straight path on the host walk, by the path's id.
+    path_stem: Option<(u64, PathStem)>,
 }
 
 impl std::fmt::Debug for ResNetGrad<'_> {
@@ -491,6 +495,7 @@ impl<'a> ResNetGrad<'a> {
             output: None,
             on_host: true,
             host: None,
+            path_stem: None,
         })
     }
 
@@ -625,6 +630,53 @@ impl GradModel for ResNetGrad<'_> {
             Ok(g)
         })?;
         Ok((grad, outputs.unwrap_or(logits)))
+    }
+
+    /// On host memory, the stem is convolved once per path ([`PathStem`]); elsewhere (a GPU, a
+    /// hook) the points go through [`GradModel::weighted_grad`].
+    fn path_grad(
+        &mut self,
+        path: &StraightPath,
+        steps: std::ops::Range<usize>,
+        targets: &[usize],
+        relevance: OutputRelevance,
+    ) -> Result<Tensor<4>, AttributionError> {
+        let device = path.diff.device();
+        if self.host_walk(&device)?.is_none() {
+            return points_path_grad(self, path, steps, targets, relevance);
+        }
+        let Some(Some(host)) = &self.host else {
+            return Err(AttributionError::Config("the host walk was not prepared".into()));
+        };
+        let (Some(alphas), Some(weights)) = (path.alphas.get(steps.clone()), path.weights.get(steps.clone()))
+        else {
+            return Err(AttributionError::Config(format!(
+                "steps {steps:?} are not on a path of {} steps",
+                path.alphas.len()
+            )));
+        };
+        let dims = path.diff.dims();
+        if self.path_stem.as_ref().is_none_or(|(id, _)| *id != path.id()) {
+            let stem = host.path_stem(
+                &to_host(path.baseline.clone().inner())?,
+                &to_host(path.diff.clone().inner())?,
+                dims,
+            )?;
+            self.path_stem = Some((path.id(), stem));
+        }
+        let Some((_, stem)) = &self.path_stem else {
+            return Err(AttributionError::Config("the path's stem was not prepared".into()));
+        };
+        let n = dims[0];
+        let row_targets: Vec<usize> = (0..alphas.len()).flat_map(|_| targets.iter().copied()).collect();
+        let row_weights: Vec<f32> = weights.iter().flat_map(|&w| std::iter::repeat_n(w, n)).collect();
+        let output = self.output.as_deref();
+        let (grad, _) = host.path_grad(stem, alphas, |logits, [r, k]| {
+            let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [r, k]), &device);
+            let (g, _) = output_gradient(logits, output, &row_targets, &row_weights, relevance)?;
+            to_host(g)
+        })?;
+        Ok(Tensor::<4>::from_data(TensorData::new(grad, dims), &device))
     }
 }
 

@@ -915,6 +915,17 @@ impl HostWalk {
             )));
         }
         let pre_pool = self.stem.forward(x, true, pool)?;
+        self.forward_from_stem(pre_pool, [x.h, x.w], keep, pool)
+    }
+
+    /// [`HostWalk::forward`] from the stem's output (after its ReLU), for images of size `x_hw`.
+    fn forward_from_stem(
+        &self,
+        pre_pool: Maps,
+        x_hw: [usize; 2],
+        keep: bool,
+        pool: &mut Pool,
+    ) -> Result<(Vec<f32>, Option<Tape>), AttributionError> {
         let (mut h, pool_arg) = self.pool.forward(&pre_pool, pool)?;
         let pre_pool_hw = [pre_pool.h, pre_pool.w];
         let pre_pool_dead = if keep { pool.dead(&pre_pool) } else { Vec::new() };
@@ -959,7 +970,7 @@ impl HostWalk {
         let last = [h.c, h.n, h.h, h.w];
         pool.give(h);
         let tape = keep.then_some(Tape {
-            x_hw: [x.h, x.w],
+            x_hw,
             pre_pool_hw,
             pre_pool_dead,
             pool_arg,
@@ -971,6 +982,16 @@ impl HostWalk {
 
     /// The input gradient (`[3, N, H, W]`) for the gradient `g` (`[N, K]`) at the logits.
     fn backward(&self, g: &[f32], tape: Tape, pool: &mut Pool) -> Maps {
+        let x_hw = tape.x_hw;
+        let gm = self.backward_to_stem(g, tape, pool);
+        let dx = self.stem.backward(&gm, x_hw, pool);
+        pool.give(gm);
+        dx
+    }
+
+    /// The gradient at the stem's BatchNorm output (`[64, N, h, w]`, through its ReLU) for the
+    /// gradient `g` (`[N, K]`) at the logits.
+    fn backward_to_stem(&self, g: &[f32], tape: Tape, pool: &mut Pool) -> Maps {
         let [c, n, fh, fw] = tape.last;
         let k = self.classes;
         let mut gf = vec![0.0f32; n * c];
@@ -1001,9 +1022,7 @@ impl HostWalk {
         pool.give(pooled);
         mask(&mut gm, &tape.pre_pool_dead);
         pool.give_mask(tape.pre_pool_dead);
-        let dx = self.stem.backward(&gm, tape.x_hw, pool);
-        pool.give(gm);
-        dx
+        gm
     }
 
     /// The logits of `x` (`[N, C, H, W]` row-major): `[N, K]` row-major.
@@ -1034,6 +1053,101 @@ impl HostWalk {
             return Err(AttributionError::Config("the host walk kept no tape".into()));
         };
         Ok((self.backward(&g, tape, &mut pool).to_nchw().0, logits))
+    }
+}
+
+/// The stem convolution of both ends of a straight path `b + α·d`, without its bias and
+/// BatchNorm: by linearity a point's convolution is `conv(b) + α·conv(d)`, so the stem convolves
+/// each image twice per path instead of once per step, and its transposed convolution runs once on
+/// the steps' summed gradients (`docs/METHODS.md#resnet-grad`, "A straight path").
+///
+/// # Shapes
+/// `base`, `diff`: `[C_stem, N, h, w]`.
+#[derive(Debug)]
+pub(crate) struct PathStem {
+    base: Maps,
+    diff: Maps,
+    x_hw: [usize; 2],
+}
+
+impl HostWalk {
+    /// The stem convolutions of the path from `baseline` along `diff` (`[N, C, H, W]` row-major
+    /// each).
+    pub(crate) fn path_stem(
+        &self,
+        baseline: &[f32],
+        diff: &[f32],
+        dims: [usize; 4],
+    ) -> Result<PathStem, AttributionError> {
+        if dims[1] != self.stem.geometry.c_in {
+            return Err(AttributionError::Config(format!(
+                "the images have {} channels; the model takes {}",
+                dims[1], self.stem.geometry.c_in
+            )));
+        }
+        let mut pool = self.pool();
+        let g = &self.stem.geometry;
+        let base = g.conv(&self.stem.weight, &Maps::from_nchw(baseline, dims), &mut pool)?;
+        let diff = g.conv(&self.stem.weight, &Maps::from_nchw(diff, dims), &mut pool)?;
+        Ok(PathStem { base, diff, x_hw: [dims[2], dims[3]] })
+    }
+
+    /// The input gradient summed over the path's points at `alphas`, for the gradient at the
+    /// logits that `output_grad` returns from the logits (the steps' weights go there): the
+    /// stem's output of each point from [`PathStem`], the rest of the network as
+    /// [`HostWalk::input_grad`], the gradients at the stem's output summed over the steps and
+    /// carried through its transposed convolution once. Returns (`[N, C, H, W]` gradient, logits
+    /// `[m·N, K]`).
+    ///
+    /// # Shapes
+    /// Row `s·N + i` of the logits and of `output_grad`'s gradient is image `i` at `alphas[s]`.
+    pub(crate) fn path_grad(
+        &self,
+        stem: &PathStem,
+        alphas: &[f32],
+        output_grad: impl FnOnce(&[f32], [usize; 2]) -> Result<Vec<f32>, AttributionError>,
+    ) -> Result<(Vec<f32>, Vec<f32>), AttributionError> {
+        let mut pool = self.pool();
+        let (c, n, h, w) = (stem.base.c, stem.base.n, stem.base.h, stem.base.w);
+        let (m, block) = (alphas.len(), n * h * w);
+        let mut pre = pool.dirty(c, m * n, h, w);
+        // `[C, m·N, h, w]`: block `ch·m + s` is channel `ch` of every image at `alphas[s]`.
+        for_chunks(&mut pre.data, block, |j, out| {
+            let (ch, s) = (j / m, j % m);
+            let at = ch * block..(ch + 1) * block;
+            for (o, (b, d)) in out.iter_mut().zip(stem.base.data[at.clone()].iter().zip(&stem.diff.data[at])) {
+                *o = b + alphas[s] * d;
+            }
+        });
+        pre.bias_bn_relu(self.stem.bias.as_deref(), Some(&self.stem.bn), true);
+        let (logits, tape) = self.forward_from_stem(pre, stem.x_hw, true, &mut pool)?;
+        let g = output_grad(&logits, [m * n, self.classes])?;
+        if g.len() != logits.len() {
+            return Err(AttributionError::Config(format!(
+                "the gradient at the logits has {} values; it must match the logits, [{}, {}]",
+                g.len(),
+                m * n,
+                self.classes
+            )));
+        }
+        let Some(tape) = tape else {
+            return Err(AttributionError::Config("the host walk kept no tape".into()));
+        };
+        let gm = self.backward_to_stem(&g, tape, &mut pool);
+        let mut summed = pool.dirty(c, n, h, w);
+        for_chunks(&mut summed.data, block, |ch, out| {
+            out.copy_from_slice(&gm.data[ch * m * block..(ch * m + 1) * block]);
+            for s in 1..m {
+                let at = (ch * m + s) * block;
+                for (o, v) in out.iter_mut().zip(&gm.data[at..at + block]) {
+                    *o += v;
+                }
+            }
+        });
+        pool.give(gm);
+        let dx = self.stem.backward(&summed, stem.x_hw, &mut pool);
+        pool.give(summed);
+        Ok((dx.to_nchw().0, logits))
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AttributionError, AutodiffGrad, GradModel, OutputRelevance, Progress, chunked_weighted_grad,
+    items_grad,
 };
 
 /// SmoothGrad settings; they go into the report so a map can be recomputed.
@@ -107,10 +108,7 @@ pub fn smooth_grad_with(
         .reshape([n, 1, 1, 1]);
     let weight = 1.0 / config.samples as f32;
     let sum = chunked_weighted_grad(
-        model,
         x.zeros_like(),
-        targets,
-        config.relevance,
         (config.samples, config.samples_per_chunk),
         should_stop,
         &mut progress,
@@ -124,7 +122,7 @@ pub fn smooth_grad_with(
             let noise: Tensor<4> =
                 Tensor::from_data(TensorData::new(noise, [m * n, c, h, w]), &device);
             let points = x.clone().repeat_dim(0, m) + noise * sigma.clone().repeat_dim(0, m);
-            (points, vec![weight; m])
+            items_grad(model, points, &vec![weight; m], targets, config.relevance)
         },
     )?;
     Ok(sum)

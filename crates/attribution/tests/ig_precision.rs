@@ -25,8 +25,8 @@
 //! deltas within 2e-4 of float64 Captum's (`reference_equal.rs`' bound).
 
 use biaslens_attribution::{
-    GradModel, IgConfig, IgMethod, OutputRelevance, ResNetGrad, integrated_gradients,
-    integrated_gradients_with, quadrature,
+    GradModel, IgConfig, IgMethod, OutputRelevance, ResNetGrad, StraightPath,
+    integrated_gradients, integrated_gradients_with, quadrature,
 };
 use burn::module::Module;
 use burn::prelude::*;
@@ -120,19 +120,17 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
         "tensor walk: {tensor_near} within, rel L2 {tensor_l2:e}"
     );
 
-    // The same quadrature summed on the host in float64, one step gradient at a time.
+    // The same quadrature summed on the host in float64, one step gradient at a time, each step
+    // computed as the chunked run computes it (on the host walk: the stem convolved once per
+    // path, `GradModel::path_grad`).
     let (alphas, weights) = quadrature(IgMethod::GaussLegendre, steps).expect("rule");
     let xs = to_vec(x.clone());
     let mut walk = ResNetGrad::new(&model).expect("walk");
+    let path = StraightPath::new(x.zeros_like(), x.clone(), alphas, weights).expect("path");
     let mut acc = vec![0.0f64; xs.len()];
-    for (&a, &w) in alphas.iter().zip(&weights) {
-        let (g, _) = walk
-            .weighted_grad(
-                x.clone().mul_scalar(a),
-                &targets,
-                &[w, w],
-                OutputRelevance::OneHot,
-            )
+    for s in 0..steps {
+        let g = walk
+            .path_grad(&path, s..s + 1, &targets, OutputRelevance::OneHot)
             .expect("step gradient");
         for (s, v) in acc.iter_mut().zip(to_vec(g)) {
             *s += v;

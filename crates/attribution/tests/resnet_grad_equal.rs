@@ -23,7 +23,7 @@
 //! off by 1.3e-2.
 
 use biaslens_attribution::{
-    AttributionError, IgConfig, OutputRelevance, ResNetGrad, gradient, gradient_with,
+    AttributionError, Baseline, IgConfig, OutputRelevance, ResNetGrad, gradient, gradient_with,
     integrated_gradients, integrated_gradients_with, resnet_input_grad,
 };
 use biaslens_model::{ForwardHook, ResNet, Tap};
@@ -288,16 +288,25 @@ fn integrated_gradients_through_the_walk_equal_autodiff() {
         assert!((p - q).abs() < 1e-6, "deltas {a:?} vs {b:?}");
     }
 
-    // Without a hook, through the host walk (forward passes for the end points included).
+    // Without a hook, through the host walk (forward passes for the end points included), which
+    // convolves the stem once per path (`GradModel::path_grad`): from a zero baseline, and from a
+    // blurred one, where a point's stem output is conv(b) + α·conv(x − b) with conv(b) ≠ 0; one
+    // walk for both, so the second path must not reuse the first one's stem.
     let forward = |x: Tensor<4>| threshold(model.forward(x), &THRESHOLDS);
-    let want = integrated_gradients(forward, x2.clone(), &targets, &config, None, || false, |_| {})
-        .expect("autodiff IG");
     let mut walk = ResNetGrad::new(&model).expect("walk").with_output(out_fn);
-    let got = integrated_gradients_with(&mut walk, x2, &targets, &config, None, || false, |_| {})
-        .expect("host walk IG");
-    check("IG resnet18 threshold, host walk", got.map, want.map);
-    let (a, b) = (to_vec(got.delta), to_vec(want.delta));
-    for (p, q) in a.iter().zip(&b) {
-        assert!((p - q).abs() < 1e-6, "deltas {a:?} vs {b:?}");
+    for (name, config) in [
+        ("zero", config.clone()),
+        ("blurred", config.clone().with_baseline(Baseline::Blurred { sigma: 3.0 })),
+    ] {
+        let want = integrated_gradients(forward, x2.clone(), &targets, &config, None, || false, |_| {})
+            .expect("autodiff IG");
+        let got =
+            integrated_gradients_with(&mut walk, x2.clone(), &targets, &config, None, || false, |_| {})
+                .expect("host walk IG");
+        check(&format!("IG resnet18 threshold, host walk, {name} baseline"), got.map, want.map);
+        let (a, b) = (to_vec(got.delta), to_vec(want.delta));
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-6, "{name}: deltas {a:?} vs {b:?}");
+        }
     }
 }
