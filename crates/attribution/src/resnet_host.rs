@@ -328,6 +328,42 @@ impl HostBn {
     }
 }
 
+/// `out[n, y, x] = tile[n, y + di, x + dj]` for the images of `tile` (`[N, H, W]` row-major),
+/// 0 where `(y + di, x + dj)` is outside the `H × W` image: im2col's row of one kernel tap of a
+/// size-keeping stride-1 convolution.
+fn shifted_plane(tile: &[f32], out: &mut [f32], [h, w]: [usize; 2], [di, dj]: [isize; 2]) {
+    let len = tile.len().min(out.len());
+    let hw = h * w;
+    let off = di * w as isize + dj;
+    let skip = off.unsigned_abs().min(len);
+    if off >= 0 {
+        out[..len - skip].copy_from_slice(&tile[skip..len]);
+        out[len - skip..len].fill(0.0);
+    } else {
+        out[skip..len].copy_from_slice(&tile[..len - skip]);
+        out[..skip].fill(0.0);
+    }
+    // Rows whose source row is outside the image, and columns whose source column is.
+    let rows = if di >= 0 { h.saturating_sub(di as usize)..h } else { 0..(di.unsigned_abs()).min(h) };
+    let cols = if dj >= 0 { w.saturating_sub(dj as usize)..w } else { 0..(dj.unsigned_abs()).min(w) };
+    if hw == 0 {
+        return;
+    }
+    for img in out[..len].chunks_mut(hw) {
+        if !rows.is_empty() {
+            let end = (rows.end * w).min(img.len());
+            img[(rows.start * w).min(end)..end].fill(0.0);
+        }
+        // Column by column, a strided store (a `fill` per row would be a `memset` call per row
+        // for one or two floats).
+        for x in cols.clone() {
+            for v in img.iter_mut().skip(x).step_by(w) {
+                *v = 0.0;
+            }
+        }
+    }
+}
+
 /// The shape of a convolution: channels, kernel, stride, symmetric zero padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
@@ -427,8 +463,20 @@ impl Geometry {
         // Rows of at least 8 outputs at stride 1 are contiguous runs of the input row: copied.
         let runs = self.stride[1] == 1 && wo >= 8;
         let [sh, ph, pw] = [self.stride[0], self.pad[0], self.pad[1]];
+        // A stride-1 convolution that keeps the size (a ResNet's 3×3, padding 1, and their
+        // adjoints): each tap's row is the tile's whole plane shifted by `di·W + dj`, so one copy
+        // per tap, then zeros where the shift crosses a row or an image edge (the padding).
+        let same = self.stride == [1, 1] && [ho, wo] == [h, w];
         for_chunks(col, kh * kw * tc, |c, rows| {
             let src = &x.data[c * plane + n0 * hw..(c + 1) * plane];
+            if same {
+                let tile = &src[..tc];
+                for (t, row) in rows.chunks_exact_mut(tc).enumerate() {
+                    let (di, dj) = ((t / kw) as isize - ph as isize, (t % kw) as isize - pw as isize);
+                    shifted_plane(tile, row, [h, w], [di, dj]);
+                }
+                return;
+            }
             for (t, row) in rows.chunks_exact_mut(tc).enumerate() {
                 let idx = &taps[t * hw_out..(t + 1) * hw_out];
                 let (i, j) = (t / kw, t % kw);
@@ -1184,6 +1232,13 @@ mod tests {
             (2, 2, [7, 7], [1, 1], [3, 3], 5, 12, 2),
             (1, 2, [2, 3], [1, 1], [1, 2], 4, 9, 2),
             (2, 2, [3, 3], [2, 1], [0, 0], 7, 11, 2),
+            // Size-keeping stride-1 convolutions on small maps (one shifted copy per tap), the
+            // shift as large as the map or larger.
+            (2, 3, [3, 3], [1, 1], [1, 1], 2, 2, 3),
+            (2, 3, [3, 3], [1, 1], [1, 1], 1, 1, 2),
+            (2, 2, [7, 7], [1, 1], [3, 3], 2, 3, 2),
+            (3, 2, [5, 5], [1, 1], [2, 2], 3, 4, 3),
+            (2, 2, [3, 5], [1, 1], [1, 2], 4, 2, 2),
         ] {
             let kk = c_in * k[0] * k[1];
             let weight: Vec<f32> = (0..c_out * kk).map(|_| rnd()).collect();
