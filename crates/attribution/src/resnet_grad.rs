@@ -46,7 +46,7 @@ use crate::lrp::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use crate::lrp::rules::Affine;
 use crate::resnet_host::{HostWalk, PathStem, host as to_host, is_cpu};
 use crate::{
-    AttributionError, GradModel, OutputRelevance, StraightPath, output_seed, points_path_grad,
+    AttributionError, GradModel, OutputRelevance, StraightPath, output_seed,
 };
 
 /// A transform of the network's logits into the model's output (`[R, K]` → `[R, K']`), e.g. the
@@ -285,6 +285,21 @@ struct Tape {
     pooled_hook: Option<LocalVjp<2>>,
 }
 
+/// [`Walk::path_stem`]: the stem convolution of a straight path's two ends.
+#[derive(Debug)]
+struct TensorPathStem {
+    base: Tensor<4>,
+    diff: Tensor<4>,
+    x_hw: [usize; 2],
+}
+
+/// What [`ResNetGrad`] keeps of the last straight path, by the path's id.
+#[derive(Debug)]
+enum PathStems {
+    Host(PathStem),
+    Tensor(TensorPathStem),
+}
+
 /// A [`ResNet`] prepared for the walk: parameters as plain tensors, backward weights merged.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
@@ -335,6 +350,17 @@ impl Walk {
     ) -> Result<(Tensor<2>, Option<Tape>), AttributionError> {
         let [_, _, xh, xw] = x.dims();
         let pre_pool = burn::tensor::activation::relu(self.stem.forward(x));
+        self.forward_from_stem(pre_pool, [xh, xw], hook, keep)
+    }
+
+    /// [`Walk::forward`] from the stem's output after its ReLU, for images of size `x_hw`.
+    fn forward_from_stem(
+        &self,
+        pre_pool: Tensor<4>,
+        [xh, xw]: [usize; 2],
+        hook: &mut Option<&mut dyn ForwardHook>,
+        keep: bool,
+    ) -> Result<(Tensor<2>, Option<Tape>), AttributionError> {
         let (pooled, pool_indices) = max_pool2d_with_indices(pre_pool.clone(), self.pool.clone());
         let (mut h, stem_hook) = tap_map(hook, Tap::Stem, pooled, keep)?;
         let taps = [Tap::Layer1, Tap::Layer2, Tap::Layer3, Tap::Layer4];
@@ -371,6 +397,16 @@ impl Walk {
     /// # Shapes
     /// `g`: `[R, K]` → `[R, 3, H, W]`.
     fn backward(&self, g: Tensor<2>, tape: Tape) -> Tensor<4> {
+        let x_hw = tape.x_hw;
+        self.stem.backward(self.backward_to_stem(g, tape), x_hw)
+    }
+
+    /// The gradient at the stem's BatchNorm output (through its ReLU) for the gradient `g` at
+    /// the logits.
+    ///
+    /// # Shapes
+    /// `g`: `[R, K]` → `[R, C_stem, h, w]`.
+    fn backward_to_stem(&self, g: Tensor<2>, tape: Tape) -> Tensor<4> {
         let g = g.matmul(self.fc_weight.clone().transpose()); // [R, F]
         let g = pull(tape.pooled_hook, g);
         let [r, c] = g.dims();
@@ -397,8 +433,57 @@ impl Walk {
             g,
             tape.pool_indices,
         );
-        let g = g.mask_fill(tape.pre_pool.lower_equal_elem(0.0), 0.0);
-        self.stem.backward(g, tape.x_hw)
+        g.mask_fill(tape.pre_pool.lower_equal_elem(0.0), 0.0)
+    }
+
+    /// The stem convolution of both ends of a straight path `b + α·d` (`docs/METHODS.md#resnet-grad`,
+    /// "A straight path"): `conv(b)` with the convolution's bias, `conv(d)` without.
+    ///
+    /// # Shapes
+    /// `baseline`, `diff`: `[N, 3, H, W]` → `[N, C_stem, h, w]` each.
+    fn path_stem(&self, baseline: Tensor<4>, diff: Tensor<4>) -> TensorPathStem {
+        let [_, _, xh, xw] = diff.dims();
+        let conv = &self.stem.conv;
+        TensorPathStem {
+            base: conv.forward(baseline),
+            diff: conv.forward_with(diff, conv.weight.clone(), None),
+            x_hw: [xh, xw],
+        }
+    }
+
+    /// The input gradient summed over the path's points at `alphas` (each point's stem output
+    /// from `stem`, the rest as [`Walk::input_grad`], the stem's transposed convolution once on
+    /// the steps' summed gradients), and the logits of every point (row `s·N + i`: image `i` at
+    /// `alphas[s]`).
+    ///
+    /// # Shapes
+    /// returns (`[N, 3, H, W]`, `[m·N, K]`).
+    fn path_input_grad(
+        &self,
+        hook: &mut Option<&mut dyn ForwardHook>,
+        stem: &TensorPathStem,
+        alphas: &[f32],
+        output_grad: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+        let pre = Tensor::cat(
+            alphas.iter().map(|&a| stem.base.clone() + stem.diff.clone().mul_scalar(a)).collect(),
+            0,
+        );
+        let pre_pool = burn::tensor::activation::relu(self.stem.bn.forward(pre));
+        let (logits, tape) = self.forward_from_stem(pre_pool, stem.x_hw, hook, true)?;
+        let [r, k] = logits.dims();
+        let g = output_grad(logits.clone())?;
+        if g.dims() != [r, k] {
+            return Err(AttributionError::Config(format!(
+                "the gradient at the logits has shape {:?}; it must match the logits, [{r}, {k}]",
+                g.dims()
+            )));
+        }
+        let Some(tape) = tape else {
+            return Err(AttributionError::Config("the ResNet walk kept no tape".into()));
+        };
+        let g = crate::sum_row_blocks(self.backward_to_stem(g.inner(), tape), alphas.len());
+        Ok((self.stem.backward(g, stem.x_hw), logits))
     }
 
     /// # Shapes
@@ -469,8 +554,8 @@ pub struct ResNetGrad<'a> {
     /// The host walk, read from `walk` at its first use on a CPU device (`Some(None)`: the model
     /// is one the host walk does not cover).
     host: Option<Option<HostWalk>>,
-    /// The stem convolutions of the last straight path on the host walk, by the path's id.
-    path_stem: Option<(u64, PathStem)>,
+    /// The stem convolutions of the last straight path, by the path's id.
+    path_stem: Option<(u64, PathStems)>,
 }
 
 impl std::fmt::Debug for ResNetGrad<'_> {
@@ -632,8 +717,8 @@ impl GradModel for ResNetGrad<'_> {
         Ok((grad, outputs.unwrap_or(logits)))
     }
 
-    /// On host memory, the stem is convolved once per path ([`PathStem`]); elsewhere (a GPU, a
-    /// hook) the points go through [`GradModel::weighted_grad`].
+    /// The stem is convolved once per path, on host memory and on burn's tensors alike (a hook
+    /// sits after the stem, so it changes nothing there).
     fn path_grad(
         &mut self,
         path: &StraightPath,
@@ -641,13 +726,6 @@ impl GradModel for ResNetGrad<'_> {
         targets: &[usize],
         relevance: OutputRelevance,
     ) -> Result<Tensor<4>, AttributionError> {
-        let device = path.diff.device();
-        if self.host_walk(&device)?.is_none() {
-            return points_path_grad(self, path, steps, targets, relevance);
-        }
-        let Some(Some(host)) = &self.host else {
-            return Err(AttributionError::Config("the host walk was not prepared".into()));
-        };
         let (Some(alphas), Some(weights)) = (path.alphas.get(steps.clone()), path.weights.get(steps.clone()))
         else {
             return Err(AttributionError::Config(format!(
@@ -655,28 +733,42 @@ impl GradModel for ResNetGrad<'_> {
                 path.alphas.len()
             )));
         };
+        let device = path.diff.device();
         let dims = path.diff.dims();
+        let on_host = self.host_walk(&device)?.is_some();
         if self.path_stem.as_ref().is_none_or(|(id, _)| *id != path.id()) {
-            let stem = host.path_stem(
-                &to_host(path.baseline.clone().inner())?,
-                &to_host(path.diff.clone().inner())?,
-                dims,
-            )?;
+            let stem = match &self.host {
+                Some(Some(host)) if on_host => PathStems::Host(host.path_stem(
+                    &to_host(path.baseline.clone().inner())?,
+                    &to_host(path.diff.clone().inner())?,
+                    dims,
+                )?),
+                _ => PathStems::Tensor(self.walk.path_stem(path.baseline.clone().inner(), path.diff.clone().inner())),
+            };
             self.path_stem = Some((path.id(), stem));
         }
-        let Some((_, stem)) = &self.path_stem else {
-            return Err(AttributionError::Config("the path's stem was not prepared".into()));
-        };
         let n = dims[0];
         let row_targets: Vec<usize> = (0..alphas.len()).flat_map(|_| targets.iter().copied()).collect();
         let row_weights: Vec<f32> = weights.iter().flat_map(|&w| std::iter::repeat_n(w, n)).collect();
         let output = self.output.as_deref();
-        let (grad, _) = host.path_grad(stem, alphas, |logits, [r, k]| {
-            let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [r, k]), &device);
-            let (g, _) = output_gradient(logits, output, &row_targets, &row_weights, relevance)?;
-            to_host(g)
-        })?;
-        Ok(Tensor::<4>::from_data(TensorData::new(grad, dims), &device))
+        match (&self.path_stem, &self.host) {
+            (Some((_, PathStems::Host(stem))), Some(Some(host))) if on_host => {
+                let (grad, _) = host.path_grad(stem, alphas, |logits, [r, k]| {
+                    let logits = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [r, k]), &device);
+                    let (g, _) = output_gradient(logits, output, &row_targets, &row_weights, relevance)?;
+                    to_host(g)
+                })?;
+                Ok(Tensor::<4>::from_data(TensorData::new(grad, dims), &device))
+            }
+            (Some((_, PathStems::Tensor(stem))), _) if !on_host => {
+                let mut hook = reborrow(&mut self.hook);
+                let (grad, _) = self.walk.path_input_grad(&mut hook, stem, alphas, |logits| {
+                    Ok(output_gradient(logits, output, &row_targets, &row_weights, relevance)?.0)
+                })?;
+                Ok(grad)
+            }
+            _ => Err(AttributionError::Config("the path's stem was not prepared".into())),
+        }
     }
 }
 

@@ -5,11 +5,15 @@
 //! points in one pass); float64 reference from `tests/reference/ig_precision_reference.py`.
 //!
 //! Measured 2026-12-05 on flex, relative L2 to the float64 map: PyTorch float32 4.40e-4 (max
-//! 7.3e-4 of max|ref|). Ours through the host walk (what a CPU device runs, `resnet_host.rs`)
-//! 6.65e-4 (max 9.1e-4, every element within 1e-3·max), 1.51× PyTorch's; through the tensor walk
-//! (what a GPU runs) and through autodiff alike 6.86e-4 (max 1.6e-3, 99.977 % within; the two
-//! maps differ by 3.2e-7). (2026-12-04 recorded 5.21e-4 for the tensor walk; the kinks a float32
-//! forward pass flips move with any change in its kernels' operation order.) Summing the 32
+//! 7.3e-4 of max|ref|). On the AMD machine (AVX2 kernels), before the stem was convolved once per
+//! path: ours through the host walk (what a CPU device runs, `resnet_host.rs`) 6.65e-4 (max
+//! 9.1e-4, every element within 1e-3·max), 1.51× PyTorch's; through the tensor walk (what a GPU
+//! runs) and through autodiff alike 6.86e-4 (max 1.6e-3, 99.977 % within; the two maps differ by
+//! 3.2e-7). On an Intel machine with AVX-512 (gemm's AVX-512 kernels), with the stem once per
+//! path (`GradModel::path_grad`): host walk 5.39e-4 (max 1.36e-3, 99.983 % within, 1.23×),
+//! tensor walk 6.35e-4, autodiff 6.86e-4; the tensor walk given every point in full
+//! (`PerStep`) differs from autodiff by 3.2e-7. The kinks a float32 forward pass flips move with
+//! any change in its kernels' operation order. Summing the 32
 //! weighted step gradients on the host in float64 instead of on the device in float32 changes
 //! the map by about 1e-7: the error is not in the quadrature's accumulation, so compensated or
 //! pairwise summation would not help. It is in the step gradients themselves: float32 rounding
@@ -21,11 +25,12 @@
 //! Bounds: relative L2 within 2× PyTorch float32's and ≥ 99.7 % of elements within 1e-3·max
 //! (`reference_equal.rs`' criterion; one flipped unit moves the max error, so it is not bounded
 //! by itself); an error in the method would be ≥ 1e-2; both walks are held to it. Device sum =
-//! host float64 sum and tensor walk = autodiff to 1e-5 relative L2 (rounding); completeness
+//! host float64 sum and tensor walk (every point in full) = autodiff to 1e-5 relative L2
+//! (rounding); completeness
 //! deltas within 2e-4 of float64 Captum's (`reference_equal.rs`' bound).
 
 use biaslens_attribution::{
-    GradModel, IgConfig, IgMethod, OutputRelevance, ResNetGrad, StraightPath,
+    AttributionError, GradModel, IgConfig, IgMethod, OutputRelevance, ResNetGrad, StraightPath,
     integrated_gradients, integrated_gradients_with, quadrature,
 };
 use burn::module::Module;
@@ -37,6 +42,25 @@ use common::{compare, reference_input, reference_resnet, rel_l2, to_vec};
 
 const CASE: &str = include_str!("../../../tests/fixtures/attribution/ig_precision_resnet50.json");
 const MAP: &[u8] = include_bytes!("../../../tests/fixtures/attribution/ig_precision_resnet50.npy");
+
+/// A model's gradients without its own [`GradModel::path_grad`]: every path point in full.
+struct PerStep<'a, 'b>(&'a mut ResNetGrad<'b>);
+
+impl GradModel for PerStep<'_, '_> {
+    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
+        self.0.forward(x)
+    }
+
+    fn weighted_grad(
+        &mut self,
+        points: Tensor<4>,
+        targets: &[usize],
+        weights: &[f32],
+        relevance: OutputRelevance,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+        self.0.weighted_grad(points, targets, weights, relevance)
+    }
+}
 
 #[test]
 fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
@@ -105,16 +129,28 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     .expect("IG");
     let auto_map = to_vec(auto.map);
     let (_, _, auto_l2) = compare(&auto_map, &reference, 1e-3);
-    // The tensor walk (what a GPU runs) makes the forward pass's very operations, so it flips the
-    // same kinks as autodiff and equals it to rounding; the host walk sums its convolutions in
-    // another order, so its flips are its own, and it is held to the float64 bound above.
+    // The tensor walk (what a GPU runs) convolves the stem once per path (`GradModel::path_grad`),
+    // so its kinks are its own, and it is held to the float64 bound like the host walk. Given
+    // every point in full (`PerStep`: the default `path_grad`), it makes autodiff's very
+    // operations, so it flips the same kinks and equals autodiff to rounding.
     let tensor_map = to_vec(walk_ig(false).map);
     let (tensor_near, _, tensor_l2) = compare(&tensor_map, &reference, 1e-3);
-    let tensor_vs_auto = rel_l2(&tensor_map, &auto_map);
+    let mut tensor_walk = ResNetGrad::new(&model).expect("walk").on_host(false);
+    let per_step = integrated_gradients_with(
+        &mut PerStep(&mut tensor_walk),
+        x.clone(),
+        &targets,
+        &config,
+        None,
+        || false,
+        |_| {},
+    )
+    .expect("IG");
+    let per_step_vs_auto = rel_l2(&to_vec(per_step.map), &auto_map);
     println!(
-        "autodiff: rel L2 {auto_l2:.2e}; tensor walk: within 1e-3·max {tensor_near:.5}, rel L2 {tensor_l2:.2e}, vs autodiff {tensor_vs_auto:.2e}"
+        "autodiff: rel L2 {auto_l2:.2e}; tensor walk: within 1e-3·max {tensor_near:.5}, rel L2 {tensor_l2:.2e}; every point in full vs autodiff {per_step_vs_auto:.2e}"
     );
-    assert!(tensor_vs_auto <= 1e-5, "tensor walk vs autodiff {tensor_vs_auto:e}");
+    assert!(per_step_vs_auto <= 1e-5, "tensor walk, every point in full, vs autodiff {per_step_vs_auto:e}");
     assert!(
         tensor_l2 <= 2.0 * torch_l2 && tensor_near >= 0.997,
         "tensor walk: {tensor_near} within, rel L2 {tensor_l2:e}"
