@@ -626,8 +626,9 @@ struct HostLayer {
     /// `w·γ/√(σ²+ε)`, `[C_out, C_in·kh·kw]`.
     back: Vec<f32>,
     /// For stride 1, the backward as a forward convolution (an im2col gather instead of a
-    /// col2im scatter): [`Geometry::adjoint`] of `back`.
-    back_conv: Option<(Geometry, Vec<f32>)>,
+    /// col2im scatter): [`Geometry::adjoint`] of `back`, made at the first backward pass (a
+    /// forward-only walk, `host_logits`, never needs it).
+    back_conv: std::sync::OnceLock<Option<(Geometry, Vec<f32>)>>,
     bn: HostBn,
 }
 
@@ -648,8 +649,7 @@ impl HostLayer {
     }
 
     fn new(geometry: Geometry, weight: Vec<f32>, bias: Option<Vec<f32>>, back: Vec<f32>, bn: HostBn) -> Self {
-        let back_conv = geometry.adjoint(&back);
-        Self { geometry, weight, bias, back, back_conv, bn }
+        Self { geometry, weight, bias, back, back_conv: std::sync::OnceLock::new(), bn }
     }
 
     /// Convolution, bias, BatchNorm, and with `relu` the ReLU.
@@ -668,7 +668,8 @@ impl HostLayer {
     /// # Shapes
     /// `g`: `[C_out, N, h, w]`, `[H, W]` the input's size → `[C_in, N, H, W]`.
     fn backward(&self, g: &Maps, hw: [usize; 2], pool: &mut Pool) -> Maps {
-        self.geometry.input_grad(&self.back, self.back_conv.as_ref(), g, hw, pool)
+        let adjoint = self.back_conv.get_or_init(|| self.geometry.adjoint(&self.back));
+        self.geometry.input_grad(&self.back, adjoint.as_ref(), g, hw, pool)
     }
 }
 
@@ -1254,7 +1255,7 @@ mod tests {
                     std: vec![1.0; c_out],
                 },
             );
-            assert_eq!(layer.back_conv.is_some(), s == [1, 1] && k != [1, 1], "stride-1 layers gather");
+            assert!(layer.back_conv.get().is_none(), "the adjoint is made at the first backward pass");
             let mut x = Maps::zeros(c_in, n, h, w);
             x.data.iter_mut().for_each(|v| *v = rnd());
             let y = layer.forward(&x, false, &mut Pool::default()).expect("fits");
@@ -1286,6 +1287,8 @@ mod tests {
             let mut g = Maps::zeros(c_out, n, ho, wo);
             g.data.iter_mut().for_each(|v| *v = rnd());
             let dx = layer.backward(&g, [h, w], &mut Pool::default());
+            let gathers = layer.back_conv.get().is_some_and(Option::is_some);
+            assert_eq!(gathers, s == [1, 1] && k != [1, 1], "stride-1 layers gather");
             let lhs: f64 = y.data.iter().zip(&g.data).map(|(a, b)| f64::from(a * b)).sum();
             let rhs: f64 = x.data.iter().zip(&dx.data).map(|(a, b)| f64::from(a * b)).sum();
             assert!((lhs - rhs).abs() < 1e-4 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
