@@ -17,9 +17,8 @@
 use std::time::Instant;
 
 use biaslens_attribution::{
-    AttributionError, Composite, GradModel, IgConfig, LrpConfig, LrpTrace, OutputRelevance,
-    ResNetGrad, integrated_gradients, integrated_gradients_with, lrp_resnet_traced,
-    output_relevance,
+    Composite, GradModel, IgConfig, LrpConfig, LrpTrace, PointByPoint, ResNetGrad,
+    integrated_gradients, integrated_gradients_with, lrp_resnet_traced, output_relevance,
 };
 use biaslens_model::ResNetConfig;
 use burn::module::Module;
@@ -48,27 +47,6 @@ fn best(reps: usize, mut f: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
-}
-
-/// A model's gradients without its own [`GradModel::path_grad`]: IG evaluates every step's
-/// points in full (for the host walk: the stem convolved at every step, as before it was
-/// convolved once per path).
-struct PerStep<'a, 'b>(&'a mut ResNetGrad<'b>);
-
-impl GradModel for PerStep<'_, '_> {
-    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
-        self.0.forward(x)
-    }
-
-    fn weighted_grad(
-        &mut self,
-        points: Tensor<4>,
-        targets: &[usize],
-        weights: &[f32],
-        relevance: OutputRelevance,
-    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
-        self.0.weighted_grad(points, targets, weights, relevance)
-    }
 }
 
 fn main() {
@@ -148,7 +126,7 @@ fn main() {
             if filter.as_deref().is_none_or(|f| case.contains(f)) {
                 let mut walk = ResNetGrad::new(&model).expect("a torchvision ResNet").on_host(on_host);
                 let secs = best(reps, || {
-                    let mut stepwise = PerStep(&mut walk);
+                    let mut stepwise = PointByPoint(&mut walk);
                     let model: &mut dyn GradModel = if per_step { &mut stepwise } else { stepwise.0 };
                     let out = integrated_gradients_with(
                         model,

@@ -232,6 +232,29 @@ pub trait GradModel {
     }
 }
 
+/// A model with its gradients but without its own [`GradModel::path_grad`]: Integrated Gradients
+/// then evaluates every path point in full, as the model's own forward pass would. For
+/// comparisons: a [`ResNetGrad`] given every point makes autodiff's very operations
+/// (`tests/ig_precision.rs`), and the benchmark times the stem once per path against it.
+#[derive(Debug)]
+pub struct PointByPoint<'a, M: GradModel + ?Sized>(pub &'a mut M);
+
+impl<M: GradModel + ?Sized> GradModel for PointByPoint<'_, M> {
+    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
+        self.0.forward(x)
+    }
+
+    fn weighted_grad(
+        &mut self,
+        points: Tensor<4>,
+        targets: &[usize],
+        weights: &[f32],
+        relevance: OutputRelevance,
+    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
+        self.0.weighted_grad(points, targets, weights, relevance)
+    }
+}
+
 /// [`GradModel::path_grad`] by its points: what a model without its own path gradient does.
 ///
 /// # Shapes
@@ -243,10 +266,17 @@ pub(crate) fn points_path_grad(
     targets: &[usize],
     relevance: OutputRelevance,
 ) -> Result<Tensor<4>, AttributionError> {
-    let weights = path.weights.get(steps.clone()).ok_or_else(|| {
-        AttributionError::Config(format!("steps {steps:?} are not on a path of {} steps", path.alphas.len()))
-    })?;
-    items_grad(model, path.points(steps.clone()), weights, targets, relevance)
+    let (_, weights) = path.steps(steps.clone())?;
+    items_grad(model, path.points(steps), weights, targets, relevance)
+}
+
+/// One row per item and image (item-major: item `s` of image `i` at row `s·n + i`): each row's
+/// target and its item's weight.
+pub(crate) fn item_rows(targets: &[usize], item_weights: &[f32]) -> (Vec<usize>, Vec<f32>) {
+    let n = targets.len();
+    let row_targets = item_weights.iter().flat_map(|_| targets.iter().copied()).collect();
+    let row_weights = item_weights.iter().flat_map(|&w| std::iter::repeat_n(w, n)).collect();
+    (row_targets, row_weights)
 }
 
 /// A straight path `baseline + α_s · diff` and its quadrature (`α_s`, `w_s`), as Integrated
@@ -288,6 +318,20 @@ impl StraightPath {
         }
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Self { id, baseline, diff, alphas, weights })
+    }
+
+    /// The positions and weights of `steps`.
+    ///
+    /// # Errors
+    /// [`AttributionError::Config`] for steps beyond the path's.
+    pub fn steps(&self, steps: std::ops::Range<usize>) -> Result<(&[f32], &[f32]), AttributionError> {
+        match (self.alphas.get(steps.clone()), self.weights.get(steps.clone())) {
+            (Some(a), Some(w)) => Ok((a, w)),
+            _ => Err(AttributionError::Config(format!(
+                "steps {steps:?} are not on a path of {} steps",
+                self.alphas.len()
+            ))),
+        }
     }
 
     /// The path's own id (unique in this process).
@@ -402,14 +446,9 @@ fn items_grad(
     targets: &[usize],
     relevance: OutputRelevance,
 ) -> Result<Tensor<4>, AttributionError> {
-    let (n, m) = (targets.len(), item_weights.len());
-    let row_targets: Vec<usize> = (0..m).flat_map(|_| targets.iter().copied()).collect();
-    let row_weights: Vec<f32> = item_weights
-        .iter()
-        .flat_map(|&w| std::iter::repeat_n(w, n))
-        .collect();
+    let (row_targets, row_weights) = item_rows(targets, item_weights);
     let (grad, _) = model.weighted_grad(points, &row_targets, &row_weights, relevance)?;
-    Ok(sum_row_blocks(grad, m))
+    Ok(sum_row_blocks(grad, item_weights.len()))
 }
 
 /// The shared loop of the path and sampling methods (IG, SmoothGrad): `items` points per image

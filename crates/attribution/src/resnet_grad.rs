@@ -46,7 +46,7 @@ use crate::lrp::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use crate::lrp::rules::Affine;
 use crate::resnet_host::{HostWalk, PathStem, host as to_host, is_cpu};
 use crate::{
-    AttributionError, GradModel, OutputRelevance, StraightPath, output_seed,
+    AttributionError, GradModel, OutputRelevance, StraightPath, item_rows, output_seed,
 };
 
 /// A transform of the network's logits into the model's output (`[R, K]` → `[R, K']`), e.g. the
@@ -726,13 +726,7 @@ impl GradModel for ResNetGrad<'_> {
         targets: &[usize],
         relevance: OutputRelevance,
     ) -> Result<Tensor<4>, AttributionError> {
-        let (Some(alphas), Some(weights)) = (path.alphas.get(steps.clone()), path.weights.get(steps.clone()))
-        else {
-            return Err(AttributionError::Config(format!(
-                "steps {steps:?} are not on a path of {} steps",
-                path.alphas.len()
-            )));
-        };
+        let (alphas, weights) = path.steps(steps)?;
         let device = path.diff.device();
         let dims = path.diff.dims();
         let on_host = self.host_walk(&device)?.is_some();
@@ -747,9 +741,7 @@ impl GradModel for ResNetGrad<'_> {
             };
             self.path_stem = Some((path.id(), stem));
         }
-        let n = dims[0];
-        let row_targets: Vec<usize> = (0..alphas.len()).flat_map(|_| targets.iter().copied()).collect();
-        let row_weights: Vec<f32> = weights.iter().flat_map(|&w| std::iter::repeat_n(w, n)).collect();
+        let (row_targets, row_weights) = item_rows(targets, weights);
         let output = self.output.as_deref();
         match (&self.path_stem, &self.host) {
             (Some((_, PathStems::Host(stem))), Some(Some(host))) if on_host => {

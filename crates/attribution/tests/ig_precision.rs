@@ -12,7 +12,7 @@
 //! 3.2e-7). On an Intel machine with AVX-512 (gemm's AVX-512 kernels), with the stem once per
 //! path (`GradModel::path_grad`): host walk 5.39e-4 (max 1.36e-3, 99.983 % within, 1.23×),
 //! tensor walk 6.35e-4, autodiff 6.86e-4; the tensor walk given every point in full
-//! (`PerStep`) differs from autodiff by 3.2e-7. The kinks a float32 forward pass flips move with
+//! (`PointByPoint`) differs from autodiff by 3.2e-7. The kinks a float32 forward pass flips move with
 //! any change in its kernels' operation order. Summing the 32
 //! weighted step gradients on the host in float64 instead of on the device in float32 changes
 //! the map by about 1e-7: the error is not in the quadrature's accumulation, so compensated or
@@ -30,7 +30,7 @@
 //! deltas within 2e-4 of float64 Captum's (`reference_equal.rs`' bound).
 
 use biaslens_attribution::{
-    AttributionError, GradModel, IgConfig, IgMethod, OutputRelevance, ResNetGrad, StraightPath,
+    GradModel, IgConfig, IgMethod, OutputRelevance, PointByPoint, ResNetGrad, StraightPath,
     integrated_gradients, integrated_gradients_with, quadrature,
 };
 use burn::module::Module;
@@ -42,25 +42,6 @@ use common::{compare, reference_input, reference_resnet, rel_l2, to_vec};
 
 const CASE: &str = include_str!("../../../tests/fixtures/attribution/ig_precision_resnet50.json");
 const MAP: &[u8] = include_bytes!("../../../tests/fixtures/attribution/ig_precision_resnet50.npy");
-
-/// A model's gradients without its own [`GradModel::path_grad`]: every path point in full.
-struct PerStep<'a, 'b>(&'a mut ResNetGrad<'b>);
-
-impl GradModel for PerStep<'_, '_> {
-    fn forward(&mut self, x: Tensor<4>) -> Result<Tensor<2>, AttributionError> {
-        self.0.forward(x)
-    }
-
-    fn weighted_grad(
-        &mut self,
-        points: Tensor<4>,
-        targets: &[usize],
-        weights: &[f32],
-        relevance: OutputRelevance,
-    ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
-        self.0.weighted_grad(points, targets, weights, relevance)
-    }
-}
 
 #[test]
 fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
@@ -87,11 +68,11 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     println!("torch float32: max {torch_max:.2e}, rel L2 {torch_l2:.2e}");
 
     // IG-32 through the walk: on host memory (what a CPU device runs) or on burn's tensors.
-    let walk_ig = |on_host: bool| {
-        let mut walk = ResNetGrad::new(&model).expect("walk").on_host(on_host);
-        integrated_gradients_with(&mut walk, x.clone(), &targets, &config, None, || false, |_| {})
+    let ig_of = |model: &mut dyn GradModel| {
+        integrated_gradients_with(model, x.clone(), &targets, &config, None, || false, |_| {})
             .expect("IG")
     };
+    let walk_ig = |on_host: bool| ig_of(&mut ResNetGrad::new(&model).expect("walk").on_host(on_host));
     let ours = walk_ig(true);
     let ours_map = to_vec(ours.map);
     let (near, max, l2) = compare(&ours_map, &reference, 1e-3);
@@ -131,21 +112,12 @@ fn resnet50_ig32_is_as_close_to_float64_captum_as_torch_float32() {
     let (_, _, auto_l2) = compare(&auto_map, &reference, 1e-3);
     // The tensor walk (what a GPU runs) convolves the stem once per path (`GradModel::path_grad`),
     // so its kinks are its own, and it is held to the float64 bound like the host walk. Given
-    // every point in full (`PerStep`: the default `path_grad`), it makes autodiff's very
+    // every point in full (`PointByPoint`: the default `path_grad`), it makes autodiff's very
     // operations, so it flips the same kinks and equals autodiff to rounding.
     let tensor_map = to_vec(walk_ig(false).map);
     let (tensor_near, _, tensor_l2) = compare(&tensor_map, &reference, 1e-3);
     let mut tensor_walk = ResNetGrad::new(&model).expect("walk").on_host(false);
-    let per_step = integrated_gradients_with(
-        &mut PerStep(&mut tensor_walk),
-        x.clone(),
-        &targets,
-        &config,
-        None,
-        || false,
-        |_| {},
-    )
-    .expect("IG");
+    let per_step = ig_of(&mut PointByPoint(&mut tensor_walk));
     let per_step_vs_auto = rel_l2(&to_vec(per_step.map), &auto_map);
     println!(
         "autodiff: rel L2 {auto_l2:.2e}; tensor walk: within 1e-3·max {tensor_near:.5}, rel L2 {tensor_l2:.2e}; every point in full vs autodiff {per_step_vs_auto:.2e}"
