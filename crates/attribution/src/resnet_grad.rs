@@ -471,18 +471,8 @@ impl Walk {
         );
         let pre_pool = burn::tensor::activation::relu(self.stem.bn.forward(pre));
         let (logits, tape) = self.forward_from_stem(pre_pool, stem.x_hw, hook, true)?;
-        let [r, k] = logits.dims();
-        let g = output_grad(logits.clone())?;
-        if g.dims() != [r, k] {
-            return Err(AttributionError::Config(format!(
-                "the gradient at the logits has shape {:?}; it must match the logits, [{r}, {k}]",
-                g.dims()
-            )));
-        }
-        let Some(tape) = tape else {
-            return Err(AttributionError::Config("the ResNet walk kept no tape".into()));
-        };
-        let g = crate::sum_row_blocks(self.backward_to_stem(g.inner(), tape), alphas.len());
+        let (g, tape) = Self::seed(&logits, tape, output_grad)?;
+        let g = crate::sum_row_blocks(self.backward_to_stem(g, tape), alphas.len());
         Ok((self.stem.backward(g, stem.x_hw), logits))
     }
 
@@ -495,6 +485,17 @@ impl Walk {
         output_grad: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
     ) -> Result<(Tensor<4>, Tensor<2>), AttributionError> {
         let (logits, tape) = self.forward(points.inner(), hook, true)?;
+        let (g, tape) = Self::seed(&logits, tape, output_grad)?;
+        Ok((self.backward(g, tape), logits))
+    }
+
+    /// `output_grad`'s gradient at the `logits` of a taped forward pass, checked against their
+    /// shape (without autodiff), and the tape (`forward` keeps one whenever asked to).
+    fn seed(
+        logits: &Tensor<2>,
+        tape: Option<Tape>,
+        output_grad: impl FnOnce(Tensor<2>) -> Result<Tensor<2>, AttributionError>,
+    ) -> Result<(Tensor<2>, Tape), AttributionError> {
         let [n, k] = logits.dims();
         let g = output_grad(logits.clone())?;
         if g.dims() != [n, k] {
@@ -503,16 +504,10 @@ impl Walk {
                 g.dims()
             )));
         }
-        let grad = match tape {
-            Some(tape) => self.backward(g.inner(), tape),
-            // `forward` keeps a tape whenever asked to.
-            None => {
-                return Err(AttributionError::Config(
-                    "the ResNet walk kept no tape".into(),
-                ));
-            }
+        let Some(tape) = tape else {
+            return Err(AttributionError::Config("the ResNet walk kept no tape".into()));
         };
-        Ok((grad, logits))
+        Ok((g.inner(), tape))
     }
 }
 

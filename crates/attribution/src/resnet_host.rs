@@ -957,12 +957,7 @@ impl HostWalk {
         keep: bool,
         pool: &mut Pool,
     ) -> Result<(Vec<f32>, Option<Tape>), AttributionError> {
-        if x.c != self.stem.geometry.c_in {
-            return Err(AttributionError::Config(format!(
-                "the images have {} channels; the model takes {}",
-                x.c, self.stem.geometry.c_in
-            )));
-        }
+        self.check_channels(x.c)?;
         let pre_pool = self.stem.forward(x, true, pool)?;
         self.forward_from_stem(pre_pool, [x.h, x.w], keep, pool)
     }
@@ -1089,11 +1084,23 @@ impl HostWalk {
     ) -> Result<(Vec<f32>, Vec<f32>), AttributionError> {
         let mut pool = self.pool();
         let (logits, tape) = self.forward(&Maps::from_nchw(x, dims), true, &mut pool)?;
-        let n = dims[0];
-        let g = output_grad(&logits, [n, self.classes])?;
+        let (g, tape) = self.seed(&logits, tape, output_grad)?;
+        Ok((self.backward(&g, tape, &mut pool).to_nchw().0, logits))
+    }
+
+    /// `output_grad`'s gradient at the `logits` of a taped forward pass, checked against their
+    /// shape, and the tape.
+    fn seed(
+        &self,
+        logits: &[f32],
+        tape: Option<Tape>,
+        output_grad: impl FnOnce(&[f32], [usize; 2]) -> Result<Vec<f32>, AttributionError>,
+    ) -> Result<(Vec<f32>, Tape), AttributionError> {
+        let rows = logits.len() / self.classes.max(1);
+        let g = output_grad(logits, [rows, self.classes])?;
         if g.len() != logits.len() {
             return Err(AttributionError::Config(format!(
-                "the gradient at the logits has {} values; it must match the logits, [{n}, {}]",
+                "the gradient at the logits has {} values; it must match the logits, [{rows}, {}]",
                 g.len(),
                 self.classes
             )));
@@ -1101,7 +1108,18 @@ impl HostWalk {
         let Some(tape) = tape else {
             return Err(AttributionError::Config("the host walk kept no tape".into()));
         };
-        Ok((self.backward(&g, tape, &mut pool).to_nchw().0, logits))
+        Ok((g, tape))
+    }
+
+    /// An error unless the stem takes images of `c` channels.
+    fn check_channels(&self, c: usize) -> Result<(), AttributionError> {
+        if c != self.stem.geometry.c_in {
+            return Err(AttributionError::Config(format!(
+                "the images have {c} channels; the model takes {}",
+                self.stem.geometry.c_in
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -1128,12 +1146,7 @@ impl HostWalk {
         diff: &[f32],
         dims: [usize; 4],
     ) -> Result<PathStem, AttributionError> {
-        if dims[1] != self.stem.geometry.c_in {
-            return Err(AttributionError::Config(format!(
-                "the images have {} channels; the model takes {}",
-                dims[1], self.stem.geometry.c_in
-            )));
-        }
+        self.check_channels(dims[1])?;
         let mut pool = self.pool();
         let g = &self.stem.geometry;
         let base = g.conv(&self.stem.weight, &Maps::from_nchw(baseline, dims), &mut pool)?;
@@ -1170,18 +1183,7 @@ impl HostWalk {
         });
         pre.bias_bn_relu(self.stem.bias.as_deref(), Some(&self.stem.bn), true);
         let (logits, tape) = self.forward_from_stem(pre, stem.x_hw, true, &mut pool)?;
-        let g = output_grad(&logits, [m * n, self.classes])?;
-        if g.len() != logits.len() {
-            return Err(AttributionError::Config(format!(
-                "the gradient at the logits has {} values; it must match the logits, [{}, {}]",
-                g.len(),
-                m * n,
-                self.classes
-            )));
-        }
-        let Some(tape) = tape else {
-            return Err(AttributionError::Config("the host walk kept no tape".into()));
-        };
+        let (g, tape) = self.seed(&logits, tape, output_grad)?;
         let gm = self.backward_to_stem(&g, tape, &mut pool);
         let mut summed = pool.dirty(c, n, h, w);
         for_chunks(&mut summed.data, block, |ch, out| {
