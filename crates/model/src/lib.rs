@@ -7,6 +7,7 @@
 //!   ([`ResNetConfig::init_seeded`], [`mod@init`]).
 //! - [`weights`]: torchvision state dicts in `.safetensors`, in and out.
 //! - [`mod@train`]: a plain training loop that runs in the browser (Adam, progress, cancellation).
+//! - [`host`]: host-memory kernels of a ResNet pass on the CPU (whole-batch convolutions).
 //! - [`mod@pace`]: where long loops give the host (a browser tab) a turn between batches.
 //! - [`readback`]: reading tensors back, one asynchronous transaction per batch.
 //! - [`TinyCnn`]: the small network of the device self-test.
@@ -17,6 +18,8 @@
 /// the steps of parameters with small gradients (docs/METHODS.md#training).
 pub const TORCH_ADAM_EPSILON: f32 = 1e-8;
 
+pub mod host;
+pub mod host_train;
 pub mod init;
 pub mod pace;
 pub mod readback;

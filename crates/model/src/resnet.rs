@@ -426,12 +426,22 @@ pub trait ForwardHook {
     fn pooled(&mut self, x: Tensor<2>) -> Tensor<2> {
         x
     }
+
+    /// Whether the hook neither changes nor records anything, so that a forward pass may skip
+    /// it (training on host memory does). `false` unless a hook says otherwise.
+    fn is_identity(&self) -> bool {
+        false
+    }
 }
 
 /// The hook that does nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoHook;
-impl ForwardHook for NoHook {}
+impl ForwardHook for NoHook {
+    fn is_identity(&self) -> bool {
+        true
+    }
+}
 
 /// Records the activations at chosen [`Tap`]s (clones; the forward continues unchanged).
 #[derive(Debug, Default)]

@@ -13,6 +13,7 @@ use burn::prelude::*;
 use crate::readback::{Readback, ReadbackError};
 use serde::{Deserialize, Serialize};
 
+use crate::host_train::{HostTrainer, cross_entropy};
 use crate::resnet::{ForwardHook, ResNet, Tap};
 
 /// Training images of the page's default run of the compact ResNet with [`TrainConfig::new`]
@@ -118,6 +119,9 @@ pub enum TrainError {
     /// The device read-back failed.
     #[error("reading the loss back from the device failed: {0}")]
     Readback(String),
+    /// A training step on host memory failed.
+    #[error("training on host memory: {0}")]
+    Host(String),
 }
 
 impl From<ReadbackError> for TrainError {
@@ -189,8 +193,16 @@ pub async fn train(
         });
     }
 
-    let ad = device.clone().autodiff();
     let model = model.valid().to_device(device);
+    // On the CPU, a network the host kernels cover trains on host memory: the same step, equal to
+    // burn's to float32 rounding, several times faster (docs/METHODS.md#training, "On the CPU").
+    if config.fine_tune == FineTune::All && hook.is_identity() && crate::host::is_cpu(device) {
+        let trainer = HostTrainer::new(&model, crate::TORCH_ADAM_EPSILON).map_err(|e| TrainError::Host(e.0))?;
+        if let Some(trainer) = trainer {
+            return train_on_host(model, trainer, data, config, on_progress, should_stop).await;
+        }
+    }
+    let ad = device.clone().autodiff();
     let model = match config.fine_tune {
         FineTune::All => model,
         FineTune::After(tap) => model.freeze_through(tap),
@@ -259,4 +271,54 @@ pub async fn train(
         cancelled: false,
         last,
     })
+}
+
+/// [`train`] on host memory ([`HostTrainer`]): the same batches in the same order, the same
+/// progress events and cancellation checks, one yield to the host per step.
+async fn train_on_host(
+    model: ResNet,
+    mut trainer: HostTrainer,
+    data: TrainData<'_>,
+    config: &TrainConfig,
+    mut on_progress: impl FnMut(&TrainProgress),
+    should_stop: impl Fn() -> bool,
+) -> Result<TrainOutcome, TrainError> {
+    let per_image: usize = data.image.iter().product();
+    let n = data.targets.len();
+    let [c, h, w] = data.image;
+    let k = trainer.classes();
+    let steps_per_epoch = n.div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let mut rng = SplitMix64::new(config.seed);
+    let mut step = 0;
+    let mut last = None;
+    let mut pixels = Vec::with_capacity(config.batch_size * per_image);
+    for epoch in 0..config.epochs {
+        let order = permutation(n, &mut rng);
+        for chunk in order.chunks(config.batch_size) {
+            if should_stop() {
+                return Ok(TrainOutcome { model: trainer.write(model), steps: step, cancelled: true, last });
+            }
+            let b = chunk.len();
+            pixels.clear();
+            for &i in chunk {
+                pixels.extend_from_slice(&data.pixels[i * per_image..(i + 1) * per_image]);
+            }
+            let targets: Vec<usize> = chunk.iter().map(|&i| usize::from(data.targets[i])).collect();
+            let mut seen = (0.0, 0);
+            trainer
+                .step(&pixels, [b, c, h, w], config.learning_rate, |logits| {
+                    let (loss, grad, correct) = cross_entropy(logits, &targets, k);
+                    seen = (loss, correct);
+                    grad
+                })
+                .map_err(|e| TrainError::Host(e.0))?;
+            step += 1;
+            let progress = TrainProgress { step, total_steps, epoch, loss: seen.0, accuracy: seen.1 as f32 / b as f32 };
+            on_progress(&progress);
+            last = Some(progress);
+            crate::pace::yield_now().await;
+        }
+    }
+    Ok(TrainOutcome { model: trainer.write(model), steps: step, cancelled: false, last })
 }

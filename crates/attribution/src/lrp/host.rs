@@ -1,6 +1,6 @@
 //! LRP of a ResNet on host memory, on a CPU device: the trace of `lrp/resnet.rs` (the same
 //! units, rules, canonizer sums, average and max pool) with every convolution of the batch one
-//! matrix product over all its images, on the channel-major maps of `resnet_host.rs`
+//! matrix product over all its images, on the channel-major maps of `biaslens_model::host`
 //! (`docs/METHODS.md#lrp`, "On the CPU"). Each rule is the formula of `rules.rs`' tensor version,
 //! term for term; only the summation order of the convolutions differs, so the maps equal the
 //! tensor trace's to float32 rounding (`tests/lrp_equal.rs` runs both against Zennit).
@@ -11,7 +11,9 @@ use super::resnet::{Bn, block_layers, conv_affine, max_pool_options};
 use super::rules::Rule;
 use super::{LayerRules, LrpOutput};
 use crate::AttributionError;
-use crate::resnet_host::{ELEMENTWISE, Geometry, HostBn, HostPool, Maps, Pool, for_chunks, host};
+use biaslens_model::host::{ELEMENTWISE, Geometry, HostBn, HostPool, Maps, Pool, for_chunks};
+
+use crate::resnet_host::{host, host_bn};
 use biaslens_model::ResNet;
 
 /// Zennit's `stabilize`: `z + ε·sign(z)` with `sign(0) = +1`.
@@ -258,7 +260,7 @@ impl Unit {
         let [c_out, c_in, kh, kw] = affine.weight.dims();
         let geometry = Geometry { c_in, c_out, k: [kh, kw], stride: affine.stride, pad: affine.padding };
         let bn_t = Bn::of(bn);
-        let hbn = HostBn::of(&bn_t)?;
+        let hbn = host_bn(&bn_t)?;
         let mut weight = host(affine.weight)?;
         let mut bias = affine.bias.map(host).transpose()?;
         let bn = if merge {
