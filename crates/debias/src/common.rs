@@ -2,7 +2,10 @@
 //! read-back.
 
 use biaslens_rng::SplitMix64;
+use biaslens_model::host::HostError;
+use biaslens_model::host_train::HostTrainer;
 use biaslens_model::readback::read_all;
+use biaslens_model::{ResNet, TrainError};
 use burn::prelude::*;
 
 use crate::{DebiasData, DebiasError};
@@ -66,6 +69,10 @@ pub(crate) struct Batch {
     pub y_host: Vec<i64>,
     /// Protected attribute on the host.
     pub a_host: Vec<i64>,
+    /// The images on the host, `[B, C, H, W]` row-major (for training on host memory).
+    pub pixels: Vec<f32>,
+    /// `[B, C, H, W]`.
+    pub dims: [usize; 4],
 }
 
 pub(crate) fn batch(data: &DebiasData<'_>, idx: &[usize], device: &Device) -> Batch {
@@ -81,12 +88,28 @@ pub(crate) fn batch(data: &DebiasData<'_>, idx: &[usize], device: &Device) -> Ba
     }
     let [c, h, w] = data.image;
     Batch {
-        x: Tensor::from_data(TensorData::new(pixels, [b, c, h, w]), device),
+        x: Tensor::from_data(TensorData::new(pixels.clone(), [b, c, h, w]), device),
         y: Tensor::from_data(TensorData::new(y_host.clone(), [b]), device),
         a: Tensor::from_data(TensorData::new(a_host.clone(), [b]), device),
         y_host,
         a_host,
+        pixels,
+        dims: [b, c, h, w],
     }
+}
+
+/// The network's trainer on host memory when `device` is the CPU and the host kernels cover
+/// the network (docs/METHODS.md#training, "On the CPU"); `None` otherwise (burn's autodiff).
+pub(crate) fn host_trainer(model: &ResNet, device: &Device) -> Result<Option<HostTrainer>, DebiasError> {
+    if !biaslens_model::host_train::applies(device) {
+        return Ok(None);
+    }
+    HostTrainer::new(model, biaslens_model::TORCH_ADAM_EPSILON).map_err(|e| DebiasError::Train(TrainError::Host(e.0)))
+}
+
+/// A host-memory error as the methods report it.
+pub(crate) fn host_error(e: HostError) -> DebiasError {
+    DebiasError::Train(TrainError::Host(e.0))
 }
 
 /// Reads float tensors back in one asynchronous transaction, flattened, as `f32`

@@ -26,12 +26,13 @@
 
 use biaslens_metrics::fairness_report;
 use biaslens_model::ResNet;
+use biaslens_model::host_train::cross_entropy;
 use biaslens_rng::SplitMix64;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
-use crate::common::{BatchCycle, batch, check_stop, read_back};
+use crate::common::{BatchCycle, batch, check_stop, host_error, host_trainer, read_back};
 use crate::critic::BatchCritic;
 use crate::debiased::{DebiasedModel, OutputTransform};
 use crate::threshold::tau_on_subset;
@@ -151,7 +152,10 @@ pub async fn savani_aft(
     }
     let b_size = config.batch_size.min(data.len());
     let ad = device.clone().autodiff();
-    let mut model = model.valid().to_device(device).train();
+    let model = model.valid().to_device(device);
+    // On the CPU the network's steps run on host memory (docs/METHODS.md#training, "On the CPU").
+    let mut host = host_trainer(&model, device)?;
+    let mut model = model.train();
     let mut init_rng = SplitMix64::for_item(config.seed, 1);
     let mut critic = BatchCritic::new(
         c,
@@ -178,7 +182,10 @@ pub async fn savani_aft(
             let b = batch(&data, &batches.next_batch(), &ad);
             // The network in evaluation mode while the critic learns (BatchNorm on its running
             // statistics, which this forward does not update), as DetoxAI's critic phase.
-            let logits = read_back(vec![model.valid().forward(b.x.clone().inner())]).await?;
+            let logits = match host.as_mut() {
+                Some(t) => vec![t.logits(&b.pixels, b.dims).map_err(host_error)?],
+                None => read_back(vec![model.valid().forward(b.x.clone().inner())]).await?,
+            };
             let gap = eo_of(&logits[0], &b.y_host, &b.a_host)?;
             let pred = critic.forward(b.x);
             let loss = pred.sub_scalar(gap as f32).square().mean();
@@ -194,6 +201,30 @@ pub async fn savani_aft(
         for _ in 0..config.model_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
+            if let Some(t) = host.as_mut() {
+                // The critic's factor as below, read on the CPU (a copy), then the network's step.
+                let bias = critic.forward(b.x).detach().reshape([1]);
+                let factor = bias.clone().sub_scalar(offset).mul_scalar(config.lam as f32).add_scalar(1.0).clamp_min(1.0);
+                let r = read_back(vec![bias.inner(), factor.inner()]).await?;
+                let (pred, f) = (r[0][0], r[1][0]);
+                let y: Vec<usize> = b.y_host.iter().map(|&v| v as usize).collect();
+                let mut l = 0.0;
+                let step = t
+                    .step(&b.pixels, b.dims, config.model_lr, |logits| {
+                        let (loss, g, _) = cross_entropy(logits, &y, 2);
+                        l = loss * f;
+                        g.into_iter().map(|v| v * f).collect()
+                    })
+                    .map_err(host_error)?;
+                let gap = eo_of(&step.logits, &b.y_host, &b.a_host)?;
+                model_steps.push((gap, pred, l));
+                on_progress(&DebiasProgress {
+                    loss: Some(l),
+                    aux: Some(pred),
+                    ..DebiasProgress::new(Stage::Model, model_steps.len(), model_total)
+                });
+                continue;
+            }
             let logits = model.forward(b.x.clone());
             let bias = critic.forward(b.x).detach().reshape([1]);
             let factor = bias
@@ -221,7 +252,10 @@ pub async fn savani_aft(
             });
         }
     }
-    let model = model.valid();
+    let model = match host {
+        Some(t) => t.write(model.valid()),
+        None => model.valid(),
+    };
     let (tau, tau_score) = tau_on_subset(
         &model,
         data,

@@ -23,14 +23,16 @@
 //! [`adversary_advantage`] measures what a fresh adversary can still learn.
 
 use biaslens_model::ResNet;
+use biaslens_model::host::HostError;
+use biaslens_model::host_train::{HostTrainer, cross_entropy};
 use biaslens_rng::SplitMix64;
 use burn::module::{ModuleVisitor, Param};
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{BatchCycle, batch, check_stop, read_back, read_scalars};
+use crate::common::{Batch, BatchCycle, batch, check_stop, host_error, host_trainer, read_back, read_scalars};
 use crate::critic::MlpCritic;
 use crate::debiased::{DebiasedModel, OutputTransform};
 use crate::threshold::tau_on_subset;
@@ -143,6 +145,55 @@ impl ModuleVisitor for Combine {
     }
 }
 
+/// One network step on host memory: both losses' gradients at the logits (cross-entropy's in
+/// closed form, the adversary's through its autodiff on the logits), each parameter's two
+/// gradients combined as [`Combine`] does, then Adam. Returns `(L_CE, L_A)` before the update.
+fn host_model_step(
+    t: &mut HostTrainer,
+    critic: &MlpCritic,
+    ce: &CrossEntropyLoss,
+    b: &Batch,
+    lr: f64,
+    alpha: f32,
+    normalised: bool,
+) -> Result<(f32, f32), DebiasError> {
+    let y: Vec<usize> = b.y_host.iter().map(|&v| v as usize).collect();
+    let mut losses = (0.0, 0.0);
+    let device = b.y.device();
+    t.step_two_losses(
+        &b.pixels,
+        b.dims,
+        lr,
+        |logits| {
+            let (l_ce, g_ce, _) = cross_entropy(logits, &y, 2);
+            let lt = Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [y.len(), 2]), &device).require_grad();
+            // The adversary in evaluation mode (no dropout) while the network steps.
+            let adv_out = critic.forward(critic_input(lt.clone(), b.y.clone()), None);
+            let l_a = ce.forward(adv_out, b.a.clone());
+            let la = l_a.clone().into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| HostError(format!("{e:?}")))?;
+            let grads = l_a.backward();
+            let g_a = lt
+                .grad(&grads)
+                .ok_or_else(|| HostError("the adversary's loss has no gradient at the logits".into()))?
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| HostError(format!("{e:?}")))?;
+            losses = (l_ce, la.first().copied().unwrap_or(f32::NAN));
+            Ok((g_ce, g_a))
+        },
+        |g, ga| {
+            let mut c = g.iter().zip(ga).map(|(a, b)| f64::from(a * b)).sum::<f64>() as f32;
+            if normalised {
+                c /= ga.iter().map(|v| f64::from(v * v)).sum::<f64>() as f32 + 1e-12;
+            }
+            g.iter().zip(ga).map(|(&g, &ga)| g - ga * c - ga * alpha).collect()
+        },
+    )
+    .map_err(host_error)?;
+    Ok(losses)
+}
+
 fn critic_input(logits: Tensor<2>, y: Tensor<1, Int>) -> Tensor<2> {
     let [b, _] = logits.dims();
     Tensor::cat(vec![logits, y.float().reshape([b, 1])], 1)
@@ -176,7 +227,10 @@ pub async fn zhang_al(
         )));
     }
     let ad = device.clone().autodiff();
-    let mut model = model.valid().to_device(device).train();
+    let model = model.valid().to_device(device);
+    // On the CPU the network's steps run on host memory (docs/METHODS.md#training, "On the CPU").
+    let mut host = host_trainer(&model, device)?;
+    let mut model = model.train();
     let mut init_rng = SplitMix64::for_item(config.seed, 1);
     let mut critic = MlpCritic::new(3, &config.critic_hidden, 2, &mut init_rng, device).train();
     let mut drop_rng = SplitMix64::for_item(config.seed, 2);
@@ -195,7 +249,13 @@ pub async fn zhang_al(
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
             // The network in evaluation mode while the adversary learns (DetoxAI's `ZhangM`).
-            let logits = Tensor::from_inner(model.valid().forward(b.x.inner()));
+            let logits = match host.as_mut() {
+                Some(t) => {
+                    let l = t.logits(&b.pixels, b.dims).map_err(host_error)?;
+                    Tensor::from_data(TensorData::new(l, [b.dims[0], 2]), &ad)
+                }
+                None => Tensor::from_inner(model.valid().forward(b.x.inner())),
+            };
             let out = critic.forward(critic_input(logits, b.y), Some((p, &mut drop_rng)));
             let loss = ce.forward(out, b.a);
             let grads = GradientsParams::from_grads(loss.backward(), &critic);
@@ -216,6 +276,17 @@ pub async fn zhang_al(
         for _ in 0..config.model_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
+            if let Some(t) = host.as_mut() {
+                let r = host_model_step(t, &critic, &ce, &b, lr, alpha, config.projection == Projection::Normalised)?;
+                model_losses.push(r);
+                on_progress(&DebiasProgress {
+                    loss: Some(r.0),
+                    aux: Some(r.1),
+                    ..DebiasProgress::new(Stage::Model, model_losses.len(), model_total)
+                });
+                biaslens_model::pace::yield_now().await;
+                continue;
+            }
             let l_ce = ce.forward(model.forward(b.x.clone()), b.y.clone());
             let g_ce = GradientsParams::from_grads(l_ce.backward(), &model);
             // The adversary in evaluation mode (no dropout) while the network steps.
@@ -240,7 +311,10 @@ pub async fn zhang_al(
             });
         }
     }
-    let model = model.valid();
+    let model = match host {
+        Some(t) => t.write(model.valid()),
+        None => model.valid(),
+    };
     let (tau, tau_score) = tau_on_subset(
         &model,
         data,

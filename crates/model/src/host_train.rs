@@ -28,9 +28,27 @@ use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 
 use crate::host::{
-    ELEMENTWISE, Geometry, HostError, HostPool, Maps, Mat, Pool, for_chunks, matmul,
+    ELEMENTWISE, Geometry, HostBn, HostError, HostPool, Maps, Mat, Pool, for_chunks, matmul,
 };
 use crate::resnet::{Block, ResNet};
+
+thread_local! {
+    static ON_AUTODIFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every training step on this thread kept on burn's autodiff, as on a GPU: for
+/// comparing the two paths (tests, benchmarks) on the same CPU device.
+pub fn on_autodiff<T>(f: impl FnOnce() -> T) -> T {
+    let before = ON_AUTODIFF.with(|c| c.replace(true));
+    let out = f();
+    ON_AUTODIFF.with(|c| c.set(before));
+    out
+}
+
+/// Whether training on host memory may run on `device`: a CPU device, outside [`on_autodiff`].
+pub fn applies(device: &Device) -> bool {
+    crate::host::is_cpu(device) && !ON_AUTODIFF.with(std::cell::Cell::get)
+}
 
 /// Reads a float tensor of a CPU device into host memory.
 fn host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, HostError> {
@@ -106,12 +124,13 @@ impl TrainLayer {
         }))
     }
 
-    /// Convolution, BatchNorm on the batch's statistics (updating the running ones), and with
-    /// `relu` the ReLU.
+    /// Convolution, BatchNorm on the batch's statistics (the running ones take `updates`
+    /// momentum updates with them: one per forward pass burn would have run), and with `relu`
+    /// the ReLU.
     ///
     /// # Shapes
     /// `x`: `[C_in, N, H, W]` → `[C_out, N, h, w]`.
-    fn forward(&mut self, x: &Maps, relu: bool, pool: &mut Pool) -> Result<(Maps, LayerTape), HostError> {
+    fn forward(&mut self, x: &Maps, relu: bool, updates: usize, pool: &mut Pool) -> Result<(Maps, LayerTape), HostError> {
         let mut xhat = self.geometry.conv(&self.weight, x, pool)?;
         let plane = xhat.plane();
         let mean = channel_means(&xhat.data, plane, |_, v| f64::from(v));
@@ -123,9 +142,11 @@ impl TrainLayer {
         let var32: Vec<f32> = var.iter().map(|&v| v as f32).collect();
         let std: Vec<f32> = var32.iter().map(|&v| (v + self.epsilon).sqrt()).collect();
         let m = self.momentum;
-        for c in 0..self.geometry.c_out {
-            self.running_mean[c] = self.running_mean[c] * (1.0 - m) + mean32[c] * m;
-            self.running_var[c] = self.running_var[c] * (1.0 - m) + var32[c] * m;
+        for _ in 0..updates {
+            for c in 0..self.geometry.c_out {
+                self.running_mean[c] = self.running_mean[c] * (1.0 - m) + mean32[c] * m;
+                self.running_var[c] = self.running_var[c] * (1.0 - m) + var32[c] * m;
+            }
         }
         for_chunks(&mut xhat.data, plane, |c, row| {
             for v in row.iter_mut() {
@@ -144,13 +165,23 @@ impl TrainLayer {
         Ok((out, LayerTape { xhat, inv_std }))
     }
 
+    /// Convolution, BatchNorm on the running statistics (evaluation mode), and with `relu` the
+    /// ReLU, in burn's order of operations.
+    fn forward_eval(&self, x: &Maps, relu: bool, pool: &mut Pool) -> Result<Maps, HostError> {
+        let mut out = self.geometry.conv(&self.weight, x, pool)?;
+        let std: Vec<f32> = self.running_var.iter().map(|&v| (v + self.epsilon).sqrt()).collect();
+        let bn = HostBn { gamma: self.gamma.clone(), beta: self.beta.clone(), mean: self.running_mean.clone(), std };
+        out.bias_bn_relu(None, Some(&bn), relu);
+        Ok(out)
+    }
+
     /// Stores the gradients of the weight, γ and β for the gradient `g` at the layer's
     /// BatchNorm output (ReLU already applied by the caller), and with `input_grad` returns the
     /// gradient at its input `x`.
     fn backward(
         &mut self,
         g: &Maps,
-        tape: LayerTape,
+        tape: &LayerTape,
         x: &Maps,
         input_grad: bool,
         pool: &mut Pool,
@@ -175,7 +206,6 @@ impl TrainLayer {
                 *d = scale * ((gv - mg[c]) - xv * mgx[c]);
             }
         });
-        pool.give(tape.xhat);
         self.d_weight = self.geometry.weight_grad(&dy, x, pool)?;
         let dx = input_grad.then(|| {
             let adjoint = self.geometry.adjoint(&self.weight);
@@ -186,7 +216,7 @@ impl TrainLayer {
     }
 
     /// (parameter, its gradient) pairs: weight, γ, β.
-    fn params(&mut self) -> [(&mut Vec<f32>, &Vec<f32>); 3] {
+    fn params(&mut self) -> [(&mut Vec<f32>, &mut Vec<f32>); 3] {
         let Self { weight, gamma, beta, d_weight, d_gamma, d_beta, .. } = self;
         [(weight, d_weight), (gamma, d_gamma), (beta, d_beta)]
     }
@@ -234,6 +264,17 @@ struct BlockTape {
     shortcut: Option<LayerTape>,
 }
 
+impl BlockTape {
+    fn release(self, pool: &mut Pool) {
+        for a in self.acts {
+            pool.give(a);
+        }
+        for t in self.tapes.into_iter().chain(self.shortcut) {
+            pool.give(t.xhat);
+        }
+    }
+}
+
 impl TrainBlock {
     fn of(block: &Block) -> Result<Option<Self>, HostError> {
         let (pairs, ds) = match block {
@@ -255,16 +296,26 @@ impl TrainBlock {
         Ok(Some(Self { layers, downsample }))
     }
 
+    /// With `updates` > 0, training mode (batch statistics, `updates` momentum updates of the
+    /// running ones) and the tape; with 0, evaluation mode and no tape.
+    ///
     /// # Shapes
     /// `[C_in, N, H, W]` → `[C_out, N, h, w]` (after the residual sum and its ReLU).
-    fn forward(&mut self, x: &Maps, pool: &mut Pool) -> Result<(Maps, BlockTape), HostError> {
+    fn forward(&mut self, x: &Maps, updates: usize, pool: &mut Pool) -> Result<(Maps, Option<BlockTape>), HostError> {
         let last = self.layers.len() - 1;
+        let train = updates > 0;
         let mut acts: Vec<Maps> = Vec::with_capacity(last);
         let mut tapes = Vec::with_capacity(last + 1);
         let mut main = None;
         for (u, layer) in self.layers.iter_mut().enumerate() {
-            let (out, tape) = layer.forward(acts.last().unwrap_or(x), u < last, pool)?;
-            tapes.push(tape);
+            let input = acts.last().unwrap_or(x);
+            let out = if train {
+                let (out, tape) = layer.forward(input, u < last, updates, pool)?;
+                tapes.push(tape);
+                out
+            } else {
+                layer.forward_eval(input, u < last, pool)?
+            };
             if u < last {
                 acts.push(out);
             } else {
@@ -275,10 +326,11 @@ impl TrainBlock {
             return Err(HostError("a residual block without layers".into()));
         };
         let (identity, shortcut) = match self.downsample.as_mut() {
-            Some(d) => {
-                let (o, t) = d.forward(x, false, pool)?;
+            Some(d) if train => {
+                let (o, t) = d.forward(x, false, updates, pool)?;
                 (Some(o), Some(t))
             }
+            Some(d) => (Some(d.forward_eval(x, false, pool)?), None),
             None => (None, None),
         };
         let id = identity.as_ref().unwrap_or(x);
@@ -293,15 +345,21 @@ impl TrainBlock {
         if let Some(i) = identity {
             pool.give(i);
         }
-        Ok((out, BlockTape { acts, tapes, shortcut }))
+        if !train {
+            for a in acts {
+                pool.give(a);
+            }
+            return Ok((out, None));
+        }
+        Ok((out, Some(BlockTape { acts, tapes, shortcut })))
     }
 
     /// The gradient at the block's input `x` for the gradient `g` at its output `out`; stores
-    /// every layer's parameter gradients.
-    fn backward(&mut self, mut g: Maps, out: &Maps, tape: BlockTape, x: &Maps, pool: &mut Pool) -> Result<Maps, HostError> {
+    /// every layer's parameter gradients. The tape stays for another backward pass.
+    fn backward(&mut self, mut g: Maps, out: &Maps, tape: &BlockTape, x: &Maps, pool: &mut Pool) -> Result<Maps, HostError> {
         let lost = || HostError("a residual block's backward pass lost its tape".into());
         relu_mask(&mut g, out);
-        let BlockTape { acts, mut tapes, shortcut } = tape;
+        let BlockTape { acts, tapes, shortcut } = tape;
         // The shortcut's gradient: through the projection, else `g` itself.
         let short = match (self.downsample.as_mut(), shortcut) {
             (Some(d), Some(t)) => d.backward(&g, t, x, true, pool)?,
@@ -309,7 +367,7 @@ impl TrainBlock {
         };
         let mut gb: Option<Maps> = None;
         for u in (0..self.layers.len()).rev() {
-            let t = tapes.pop().ok_or_else(lost)?;
+            let t = tapes.get(u).ok_or_else(lost)?;
             let input = if u == 0 { x } else { &acts[u - 1] };
             let mut dx = self.layers[u].backward(gb.as_ref().unwrap_or(&g), t, input, true, pool)?.ok_or_else(lost)?;
             if u > 0 {
@@ -325,13 +383,10 @@ impl TrainBlock {
             pool.give(s);
         }
         pool.give(g);
-        for a in acts {
-            pool.give(a);
-        }
         Ok(gb)
     }
 
-    fn params(&mut self) -> Vec<(&mut Vec<f32>, &Vec<f32>)> {
+    fn params(&mut self) -> Vec<(&mut Vec<f32>, &mut Vec<f32>)> {
         let mut v = Vec::new();
         for l in &mut self.layers {
             v.extend(l.params());
@@ -367,6 +422,31 @@ fn add_into(a: &mut Maps, b: &Maps) {
             *x += y;
         }
     });
+}
+
+/// What a training-mode forward pass keeps for its backward passes.
+struct NetTape {
+    x: Maps,
+    /// After the stem's ReLU, before the max pool.
+    stem_out: Maps,
+    stem_tape: LayerTape,
+    arg: Vec<u32>,
+    /// The max pool's output, then every block's.
+    outs: Vec<Maps>,
+    tapes: Vec<BlockTape>,
+    /// The pooled features, `[F, B]`.
+    feats: Vec<f32>,
+}
+
+impl NetTape {
+    fn release(self, pool: &mut Pool) {
+        for o in self.outs.into_iter().chain([self.x, self.stem_out, self.stem_tape.xhat]) {
+            pool.give(o);
+        }
+        for t in self.tapes {
+            t.release(pool);
+        }
+    }
 }
 
 /// Adam's moments of one parameter.
@@ -449,6 +529,37 @@ impl HostTrainer {
         self.classes
     }
 
+    /// An error unless `pixels` are images of shape `dims` the network takes.
+    fn check(&self, pixels: &[f32], dims: [usize; 4]) -> Result<(), HostError> {
+        let [n, c, h, w] = dims;
+        if pixels.len() != n * c * h * w || c != self.stem.geometry.c_in || n == 0 {
+            return Err(HostError(format!(
+                "{} values do not make images of shape {dims:?} for a network taking {} channels",
+                pixels.len(),
+                self.stem.geometry.c_in
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the trainer's buffers.
+    fn with_pool<T>(&mut self, f: impl FnOnce(&mut Self, &mut Pool) -> T) -> T {
+        let mut pool = std::mem::take(&mut self.buffers);
+        let out = f(self, &mut pool);
+        self.buffers = pool;
+        out
+    }
+
+    /// The logits (`[B, K]` row-major) of the images `pixels` (`[B, C, H, W]` row-major) in
+    /// evaluation mode (BatchNorm on the running statistics), as burn's `model.valid().forward`.
+    ///
+    /// # Errors
+    /// [`HostError`] for images that do not fit the network.
+    pub fn logits(&mut self, pixels: &[f32], dims: [usize; 4]) -> Result<Vec<f32>, HostError> {
+        self.check(pixels, dims)?;
+        self.with_pool(|t, pool| Ok(t.forward(pixels, dims, 0, pool)?.0))
+    }
+
     /// One training step on the images `pixels` (`[B, C, H, W]` row-major): the forward pass
     /// with BatchNorm on the batch's statistics (which updates the running ones), `loss_grad`'s
     /// gradient of the loss at the logits (`[B, K]` in, `[B, K]` out), the backward pass, and
@@ -464,40 +575,88 @@ impl HostTrainer {
         lr: f64,
         loss_grad: impl FnOnce(&[f32]) -> Vec<f32>,
     ) -> Result<HostStep, HostError> {
-        let [n, c, h, w] = dims;
-        if pixels.len() != n * c * h * w || c != self.stem.geometry.c_in || n == 0 {
-            return Err(HostError(format!(
-                "training step: {} values do not make images of shape {dims:?} for a network taking {} channels",
-                pixels.len(),
-                self.stem.geometry.c_in
-            )));
-        }
-        let mut pool = std::mem::take(&mut self.buffers);
-        let result = self.step_in(pixels, dims, lr, loss_grad, &mut pool);
-        self.buffers = pool;
-        result
+        self.check(pixels, dims)?;
+        self.with_pool(|t, pool| {
+            let (logits, tape) = t.forward(pixels, dims, 1, pool)?;
+            let tape = tape.ok_or_else(|| HostError("the forward pass kept no tape".into()))?;
+            let g = loss_grad(&logits);
+            let done = t.backward(&tape, &g, pool);
+            tape.release(pool);
+            done?;
+            t.adam(lr);
+            Ok(HostStep { logits })
+        })
     }
 
-    fn step_in(
+    /// A step on two losses, as ZhangAL's network step: burn runs the forward pass once per
+    /// loss (so the running statistics take two momentum updates, which this step applies to its
+    /// one forward pass), `grads` gives both losses' gradients at the logits, each parameter's
+    /// two gradients go through `combine` (`(first, second) → used`), then Adam. Returns the
+    /// logits before the update.
+    ///
+    /// # Errors
+    /// [`HostError`] for images that do not fit the network, gradients of the wrong size, or
+    /// an error from `grads`.
+    pub fn step_two_losses(
         &mut self,
         pixels: &[f32],
         dims: [usize; 4],
         lr: f64,
-        loss_grad: impl FnOnce(&[f32]) -> Vec<f32>,
-        pool: &mut Pool,
+        grads: impl FnOnce(&[f32]) -> Result<(Vec<f32>, Vec<f32>), HostError>,
+        combine: impl Fn(&[f32], &[f32]) -> Vec<f32>,
     ) -> Result<HostStep, HostError> {
+        self.check(pixels, dims)?;
+        self.with_pool(|t, pool| {
+            let (logits, tape) = t.forward(pixels, dims, 2, pool)?;
+            let tape = tape.ok_or_else(|| HostError("the forward pass kept no tape".into()))?;
+            let done = grads(&logits).and_then(|(g1, g2)| {
+                t.backward(&tape, &g1, pool)?;
+                let first = t.gradients();
+                t.backward(&tape, &g2, pool)?;
+                for ((_, g), a) in t.params().into_iter().zip(&first) {
+                    let used = combine(a, g);
+                    *g = used;
+                }
+                Ok(())
+            });
+            tape.release(pool);
+            done?;
+            t.adam(lr);
+            Ok(HostStep { logits })
+        })
+    }
+
+    /// The forward pass: with `updates` > 0 in training mode (and the tape), else in evaluation
+    /// mode. Returns the logits `[B, K]`.
+    fn forward(
+        &mut self,
+        pixels: &[f32],
+        dims: [usize; 4],
+        updates: usize,
+        pool: &mut Pool,
+    ) -> Result<(Vec<f32>, Option<NetTape>), HostError> {
         let x = Maps::from_nchw(pixels, dims);
-        // Forward.
-        let (stem_out, stem_tape) = self.stem.forward(&x, true, pool)?;
+        let train = updates > 0;
+        let (stem_out, stem_tape) = if train {
+            let (o, t) = self.stem.forward(&x, true, updates, pool)?;
+            (o, Some(t))
+        } else {
+            (self.stem.forward_eval(&x, true, pool)?, None)
+        };
         let (pooled, arg) = self.pool.forward(&stem_out, pool)?;
         let mut outs = vec![pooled];
         let mut tapes = Vec::new();
         for stage in &mut self.stages {
             for block in stage {
                 let input = outs.last().unwrap_or(&stem_out);
-                let (o, t) = block.forward(input, pool)?;
-                outs.push(o);
-                tapes.push(t);
+                let (o, t) = block.forward(input, updates, pool)?;
+                if train {
+                    outs.push(o);
+                    tapes.extend(t);
+                } else if let Some(previous) = outs.last_mut() {
+                    // Evaluation keeps only the latest maps.
+                    pool.give(std::mem::replace(previous, o));
+                }
             }
         }
         let last = outs.last().unwrap_or(&stem_out);
@@ -513,19 +672,34 @@ impl HostTrainer {
                 row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
             }
         }
-        let g = loss_grad(&logits);
-        if g.len() != logits.len() {
-            return Err(HostError(format!(
-                "the loss gradient has {} values; the logits are [{n}, {k}]",
-                g.len()
-            )));
+        let Some(stem_tape) = stem_tape else {
+            for o in outs {
+                pool.give(o);
+            }
+            pool.give(stem_out);
+            return Ok((logits, None));
+        };
+        Ok((logits, Some(NetTape { x, stem_out, stem_tape, arg, outs, tapes, feats })))
+    }
+
+    /// Every parameter's gradient for the gradient `g` (`[B, K]`) at the logits of the pass
+    /// `tape` recorded, stored in the layers.
+    fn backward(&mut self, tape: &NetTape, g: &[f32], pool: &mut Pool) -> Result<(), HostError> {
+        let NetTape { x, stem_out, stem_tape, arg, outs, tapes, feats } = tape;
+        let (k, f) = (self.classes, self.features);
+        let n = x.n;
+        if g.len() != n * k {
+            return Err(HostError(format!("the loss gradient has {} values; the logits are [{n}, {k}]", g.len())));
         }
-        // Backward: fc, average pool, the blocks, max pool, stem.
+        let Some(last) = outs.last() else {
+            return Err(HostError("the forward pass kept no feature maps".into()));
+        };
+        // fc and the average pool.
         self.d_fc_weight = vec![0.0; f * k];
-        matmul(f, k, n, &mut self.d_fc_weight, k, Mat { data: &feats, rs: n, cs: 1 }, Mat { data: &g, rs: k, cs: 1 });
+        matmul(f, k, n, &mut self.d_fc_weight, k, Mat { data: feats, rs: n, cs: 1 }, Mat { data: g, rs: k, cs: 1 });
         self.d_fc_bias = (0..k).map(|j| (0..n).map(|i| g[i * k + j]).sum()).collect();
         let mut gf = vec![0.0f32; n * f];
-        matmul(n, f, k, &mut gf, f, Mat { data: &g, rs: k, cs: 1 }, Mat { data: &self.fc_weight, rs: 1, cs: k });
+        matmul(n, f, k, &mut gf, f, Mat { data: g, rs: k, cs: 1 }, Mat { data: &self.fc_weight, rs: 1, cs: k });
         let hw = last.h * last.w;
         let mut gm = pool.dirty(f, n, last.h, last.w);
         for ch in 0..f {
@@ -534,24 +708,21 @@ impl HostTrainer {
                 gm.data[(ch * n + b) * hw..(ch * n + b + 1) * hw].fill(v);
             }
         }
-        let mut blocks: Vec<&mut TrainBlock> = self.stages.iter_mut().flatten().collect();
-        while let Some(block) = blocks.pop() {
-            let (Some(out), Some(tape)) = (outs.pop(), tapes.pop()) else { break };
-            let input = outs.last().unwrap_or(&stem_out);
-            gm = block.backward(gm, &out, tape, input, pool)?;
-            pool.give(out);
+        // The blocks, last first: block `i` maps `outs[i]` to `outs[i + 1]`.
+        let blocks: Vec<&mut TrainBlock> = self.stages.iter_mut().flatten().collect();
+        for (i, block) in blocks.into_iter().enumerate().rev() {
+            let (Some(input), Some(out), Some(t)) = (outs.get(i), outs.get(i + 1), tapes.get(i)) else {
+                return Err(HostError("the forward pass's tape does not match the network".into()));
+            };
+            gm = block.backward(gm, out, t, input, pool)?;
         }
-        let mut gs = HostPool::backward(&gm, &arg, [stem_out.h, stem_out.w], pool);
+        // The max pool, the stem's ReLU, the stem.
+        let mut gs = HostPool::backward(&gm, arg, [stem_out.h, stem_out.w], pool);
         pool.give(gm);
-        relu_mask(&mut gs, &stem_out);
-        self.stem.backward(&gs, stem_tape, &x, false, pool)?;
+        relu_mask(&mut gs, stem_out);
+        self.stem.backward(&gs, stem_tape, x, false, pool)?;
         pool.give(gs);
-        pool.give(stem_out);
-        for o in outs {
-            pool.give(o);
-        }
-        self.adam(lr);
-        Ok(HostStep { logits })
+        Ok(())
     }
 
     /// The gradients of the last step, in the order of the network's parameters: the stem's
@@ -562,16 +733,16 @@ impl HostTrainer {
     }
 
     /// Every (parameter, gradient) pair, in a fixed order.
-    fn params(&mut self) -> Vec<(&mut Vec<f32>, &Vec<f32>)> {
-        let mut v: Vec<(&mut Vec<f32>, &Vec<f32>)> = self.stem.params().into_iter().collect();
+    fn params(&mut self) -> Vec<(&mut Vec<f32>, &mut Vec<f32>)> {
+        let mut v: Vec<(&mut Vec<f32>, &mut Vec<f32>)> = self.stem.params().into_iter().collect();
         for stage in &mut self.stages {
             for b in stage {
                 v.extend(b.params());
             }
         }
-        v.push((&mut self.fc_weight, &self.d_fc_weight));
+        v.push((&mut self.fc_weight, &mut self.d_fc_weight));
         if let Some(b) = &mut self.fc_bias {
-            v.push((b, &self.d_fc_bias));
+            v.push((b, &mut self.d_fc_bias));
         }
         v
     }
@@ -593,7 +764,7 @@ impl HostTrainer {
                 mo.m = vec![0.0; p.len()];
                 mo.v = vec![0.0; p.len()];
             }
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(&mut mo.m).zip(&mut mo.v) {
+            for (((p, &g), m), v) in p.iter_mut().zip(g.iter()).zip(&mut mo.m).zip(&mut mo.v) {
                 *m = *m * b1 + g * (1.0 - b1);
                 *v = *v * b2 + g * g * (1.0 - b2);
                 let update = (*m * factor) / (v.sqrt() + eps);

@@ -196,7 +196,7 @@ pub async fn train(
     let model = model.valid().to_device(device);
     // On the CPU, a network the host kernels cover trains on host memory: the same step, equal to
     // burn's to float32 rounding, several times faster (docs/METHODS.md#training, "On the CPU").
-    if config.fine_tune == FineTune::All && hook.is_identity() && crate::host::is_cpu(device) {
+    if config.fine_tune == FineTune::All && hook.is_identity() && crate::host_train::applies(device) {
         let trainer = HostTrainer::new(&model, crate::TORCH_ADAM_EPSILON).map_err(|e| TrainError::Host(e.0))?;
         if let Some(trainer) = trainer {
             return train_on_host(model, trainer, data, config, on_progress, should_stop).await;

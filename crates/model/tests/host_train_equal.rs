@@ -1,6 +1,6 @@
 //! Training on host memory ([`biaslens_model::host_train`]) against burn's autodiff on the same
 //! device, the reference the CPU path replaces: one step's logits, every parameter's gradient
-//! and the BatchNorm running statistics; the parameters after several Adam steps; and whole
+//! and the BatchNorm running statistics; the evaluation-mode logits against burn's forward pass; the parameters after several Adam steps; and whole
 //! runs of `train` (which takes the host path on the CPU) against the same loop through burn.
 //!
 //! Tolerances: both sides compute in float32 and differ only in summation order (whole-batch
@@ -163,6 +163,13 @@ fn a_host_step_equals_burns_autodiff_step() {
         }
         let trained = trainer.write(config(kind).init_seeded(seed, &device));
         let want = reference.valid();
+        // Evaluation mode (running statistics) on host memory against burn's forward pass.
+        let (x, _) = batch(seed * 100 + 9, 5, size, 3);
+        let got = trainer.logits(&x, [5, 3, size, size]).expect("evaluation");
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [5, 3, size, size]), &device);
+        let burn_logits = trained.forward(xt).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
+        let d = rel(&got, &burn_logits);
+        assert!(d < 1e-4, "{kind:?}: evaluation-mode logits differ by {d:.2e}");
         for (i, ((_, g), (_, w))) in params(&trained).iter().zip(&params(&want)).enumerate() {
             let d = rel(g, w);
             assert!(d < 1e-3, "{kind:?}: parameter {i} after the fourth Adam step differs by {d:.2e}: {:?} vs {:?}", &g[..4.min(g.len())], &w[..4.min(w.len())]);
