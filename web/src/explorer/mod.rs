@@ -19,7 +19,7 @@ mod share;
 mod store;
 mod verdicts;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -317,6 +317,26 @@ struct PageHost {
     current: Cell<Option<Unit>>,
     /// Whether the run has more than one seed (messages then name the seed too).
     seeded: bool,
+    /// Progress events not yet shown ([`PageHost::progress_event`]).
+    throttle: Throttle,
+}
+
+/// Most milliseconds between two redraws of the progress line and the loss curve.
+const PROGRESS_MS: f64 = 250.0;
+
+/// Progress events arrive once per batch from every worker, tens a second with two workers
+/// training; redrawing the progress line and the loss curve's SVG for each kept the page's
+/// thread and the browser's renderer busy while the workers needed the same two cores, and the
+/// page's timer then fired late (BENCHMARKS.md, "Fewer redraws"). Events are shown at most every
+/// [`PROGRESS_MS`], and at once when a unit enters another stage; loss points are kept in between.
+#[derive(Default)]
+struct Throttle {
+    /// When the shown progress was last updated (ms).
+    shown_at: Cell<f64>,
+    /// The last stage seen per unit.
+    stages: RefCell<Vec<String>>,
+    /// (unit, loss, batch accuracy) of training steps not yet drawn.
+    points: RefCell<Vec<(usize, f64, f64)>>,
 }
 
 impl PageHost {
@@ -329,20 +349,47 @@ impl PageHost {
 impl PageHost {
     /// A progress event: the live loss curve, the progress line, the clock.
     fn progress_event(&self, event: &RunProgress) {
+        let t = &self.throttle;
         if let (Some(l), Some(a)) = (event.loss, event.accuracy) {
+            t.points.borrow_mut().push((event.unit, l, a));
+        }
+        let new_stage = {
+            let mut stages = t.stages.borrow_mut();
+            if stages.len() <= event.unit {
+                stages.resize(event.unit + 1, String::new());
+            }
+            let changed = stages[event.unit] != event.stage;
+            if changed {
+                stages[event.unit] = event.stage.clone();
+            }
+            changed
+        };
+        let now = now_ms();
+        if !new_stage && event.stage != "done" && now - t.shown_at.get() < PROGRESS_MS {
+            return;
+        }
+        t.shown_at.set(now);
+        let points = std::mem::take(&mut *t.points.borrow_mut());
+        if !points.is_empty() {
             self.ui.losses.update(|v| {
-                if let Some(curve) = v.get_mut(event.unit) {
-                    curve.points.push((l, a));
+                for (unit, l, a) in points {
+                    if let Some(curve) = v.get_mut(unit) {
+                        curve.points.push((l, a));
+                    }
                 }
             });
         }
         self.ui.progress.set(Some(event.clone()));
-        self.ui.elapsed.set((now_ms() - self.start) / 1000.0);
+        self.ui.elapsed.set((now - self.start) / 1000.0);
     }
 
     /// A unit starts (a unit redone after a failure starts its curve again).
     fn started(&self, unit: &Unit) {
         self.current.set(Some(*unit));
+        self.throttle.points.borrow_mut().retain(|p| p.0 != unit.index);
+        if let Some(stage) = self.throttle.stages.borrow_mut().get_mut(unit.index) {
+            stage.clear();
+        }
         self.ui.losses.update(|v| {
             if let Some(curve) = v.get_mut(unit.index) {
                 curve.points.clear();
@@ -489,6 +536,7 @@ pub fn start_run(ui: Ui) {
             kind: Cell::new(chosen.kind),
             current: Cell::new(None),
             seeded: config.seeds().len() > 1,
+            throttle: Throttle::default(),
         };
         // The compute worker runs everything; the page computes on its own thread only when no
         // worker could start.
