@@ -447,6 +447,17 @@ impl Geometry {
             matmul(self.c_out, cols, kk, &mut out.data, cols, w, rhs);
             return Ok(out);
         }
+        self.col_tiles(x, [ho, wo], pool, |n0, tc, col| {
+            let rhs = Mat { data: col, rs: tc, cs: 1 };
+            matmul(self.c_out, tc, kk, &mut out.data[n0 * hw_out..], cols, w, rhs);
+        });
+        Ok(out)
+    }
+
+    /// The im2col matrix of `x` a tile of whole images at a time ([`Self::tile_images`]):
+    /// `f(n0, tc, col)` for the tile from image `n0`, `tc` columns, `col` `[C_in·kh·kw, tc]`.
+    fn col_tiles(&self, x: &Maps, [ho, wo]: [usize; 2], pool: &mut Pool, mut f: impl FnMut(usize, usize, &[f32])) {
+        let (hw_out, kk) = (ho * wo, self.kk());
         let taps = self.taps([x.h, x.w], [ho, wo]);
         let per = self.tile_images(x.n, hw_out);
         if pool.col.len() < kk * per * hw_out {
@@ -456,10 +467,8 @@ impl Geometry {
             let tc = per.min(x.n - n0) * hw_out;
             let col = &mut pool.col[..kk * tc];
             self.im2col(x, n0, tc, [ho, wo], &taps, col);
-            let rhs = Mat { data: col, rs: tc, cs: 1 };
-            matmul(self.c_out, tc, kk, &mut out.data[n0 * hw_out..], cols, w, rhs);
+            f(n0, tc, col);
         }
-        Ok(out)
     }
 
     /// `col[(c, i, j), (n − n0, y, x)] = x[c, n, y·s − p + i, x·s − p + j]` (0 outside), for the
@@ -576,18 +585,10 @@ impl Geometry {
             matmul(self.c_out, kk, cols, &mut dw, kk, lhs, Mat { data: &x.data, rs: 1, cs: cols });
             return Ok(dw);
         }
-        let taps = self.taps([x.h, x.w], [ho, wo]);
-        let per = self.tile_images(x.n, hw_out);
-        if pool.col.len() < kk * per * hw_out {
-            pool.col.resize(kk * per * hw_out, 0.0);
-        }
-        for n0 in (0..x.n).step_by(per) {
-            let tc = per.min(x.n - n0) * hw_out;
-            let col = &mut pool.col[..kk * tc];
-            self.im2col(x, n0, tc, [ho, wo], &taps, col);
+        self.col_tiles(x, [ho, wo], pool, |n0, tc, col| {
             let lhs = Mat { data: &g.data[n0 * hw_out..], rs: cols, cs: 1 };
             matmul_add(self.c_out, kk, tc, &mut dw, kk, lhs, Mat { data: col, rs: 1, cs: tc });
-        }
+        });
         Ok(dw)
     }
 
@@ -779,4 +780,72 @@ impl HostPool {
 /// host kernels apply; an autodiff device answers for the device it wraps.
 pub fn is_cpu(device: &burn::prelude::Device) -> bool {
     format!("{device:?}").contains("Flex")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The weight gradient against float64 sums over images and positions, for the ResNets'
+    /// kernels and strides: a 1×1 product without im2col, a strided 1×1 (a gather), 3×3 and 7×7
+    /// with padding, and one large enough that the im2col runs in several tiles of whole images
+    /// whose products are added up (`matmul_add`).
+    #[test]
+    fn weight_gradient_matches_direct_sums() {
+        let mut seed = 7u64;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for &(c_in, c_out, k, s, p, h, w, n) in &[
+            (3, 4, [1, 1], [1, 1], [0, 0], 5, 4, 3),
+            (3, 2, [1, 1], [2, 2], [0, 0], 7, 6, 2),
+            (2, 3, [3, 3], [1, 1], [1, 1], 6, 5, 2),
+            (2, 3, [3, 3], [2, 2], [1, 1], 9, 8, 2),
+            (3, 2, [7, 7], [2, 2], [3, 3], 11, 10, 2),
+            // kk·h·w = 576 · 4096 floats per image: one image per tile, three tiles.
+            (64, 2, [3, 3], [1, 1], [1, 1], 64, 64, 3),
+        ] {
+            let geometry = Geometry { c_in, c_out, k, stride: s, pad: p };
+            let mut x = Maps::zeros(c_in, n, h, w);
+            x.data.iter_mut().for_each(|v| *v = rnd());
+            let [ho, wo] = geometry.out_hw([h, w]).expect("fits");
+            let mut g = Maps::zeros(c_out, n, ho, wo);
+            g.data.iter_mut().for_each(|v| *v = rnd());
+            let mut pool = Pool::default();
+            if c_in == 64 {
+                assert_eq!(geometry.tile_images(n, ho * wo), 1, "the large case runs in several tiles");
+            }
+            let dw = geometry.weight_grad(&g, &x, &mut pool).expect("shapes match");
+            let kk = geometry.kk();
+            for o in 0..c_out {
+                for c in 0..c_in {
+                    for i in 0..k[0] {
+                        for j in 0..k[1] {
+                            let mut want = 0.0f64;
+                            for b in 0..n {
+                                for yo in 0..ho {
+                                    for xo in 0..wo {
+                                        let yy = (yo * s[0] + i) as isize - p[0] as isize;
+                                        let xx = (xo * s[1] + j) as isize - p[1] as isize;
+                                        if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                                            continue;
+                                        }
+                                        let xv = x.data[((c * n + b) * h + yy as usize) * w + xx as usize];
+                                        let gv = g.data[((o * n + b) * ho + yo) * wo + xo];
+                                        want += f64::from(xv) * f64::from(gv);
+                                    }
+                                }
+                            }
+                            let got = dw[o * kk + (c * k[0] + i) * k[1] + j];
+                            assert!((f64::from(got) - want).abs() < 1e-4 * (1.0 + want.abs()), "{:?}: {got} vs {want}", (c_in, k, s));
+                        }
+                    }
+                }
+            }
+            // A gradient of the wrong shape is refused, not read out of bounds.
+            let wrong = Maps::zeros(c_out, n + 1, ho, wo);
+            assert!(geometry.weight_grad(&wrong, &x, &mut pool).is_err());
+        }
+    }
 }
