@@ -30,7 +30,7 @@ pub fn Results() -> impl IntoView {
         <section class="panel" id="results" aria-labelledby="results-title" hidden=move || !ui.shown(Panel::Results)>
             <h2 id="results-title">"3 · Compare"</h2>
             {move || match ui.results.get() {
-                None => view! { <p class="explain">"No results yet: press Run (the demo takes about a minute), or import a report below."</p> }.into_any(),
+                None => view! { <p class="explain">"No results yet: press Run (the demo takes under a minute), or import a report below."</p> }.into_any(),
                 Some(r) => view! { <Shown results=r/> }.into_any(),
             }}
         </section>

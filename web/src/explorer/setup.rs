@@ -710,7 +710,7 @@ fn Presets() -> impl IntoView {
             <p class="small">{
                 let p = ExperimentConfig::paper();
                 format!(
-                    "The demo takes about a minute. The paper's sizes and the authors' recipe ({side}×{side} faces, {train} training images, {phis} φ value(s), {images} explained images) are hours of compute in a browser tab, even with a GPU; the command line (biaslens run) runs the same settings natively.",
+                    "The demo takes under a minute. The paper's sizes and the authors' recipe ({side}×{side} faces, {train} training images, {phis} φ value(s), {images} explained images) are hours of compute in a browser tab, even with a GPU; the command line (biaslens run) runs the same settings natively.",
                     side = p.data.synthetic.size, train = p.splits.train, phis = p.phis.len(), images = p.attribution.images
                 )
             }</p>
