@@ -14,7 +14,7 @@
 use burn::prelude::*;
 
 use biaslens_model::host::{
-    ELEMENTWISE, Geometry, HostBn, HostError, HostPool, Maps, Mat, Pool, for_chunks, mask, matmul,
+    ELEMENTWISE, Geometry, HostBn, HostError, HostPool, Maps, Mat, Pool, add_into, for_chunks, mask, matmul,
 };
 
 use crate::AttributionError;
@@ -28,10 +28,7 @@ impl From<HostError> for AttributionError {
 
 /// Reads a float tensor of a CPU device into host memory.
 pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, AttributionError> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| AttributionError::Config(format!("reading a tensor into host memory: {e:?}")))
+    Ok(biaslens_model::host::read(t)?)
 }
 
 /// BatchNorm in evaluation mode read into host memory.
@@ -189,12 +186,7 @@ impl HostBlock {
         let Some(mut gb) = gb else {
             return g;
         };
-        let short = shortcut.as_ref().unwrap_or(&g);
-        for_chunks(&mut gb.data, ELEMENTWISE, |c, chunk| {
-            for (a, b) in chunk.iter_mut().zip(&short.data[c * ELEMENTWISE..]) {
-                *a += b;
-            }
-        });
+        add_into(&mut gb, shortcut.as_ref().unwrap_or(&g));
         if let Some(short) = shortcut {
             pool.give(short);
         }

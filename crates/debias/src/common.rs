@@ -5,7 +5,7 @@ use biaslens_rng::SplitMix64;
 use biaslens_model::host::HostError;
 use biaslens_model::host_train::HostTrainer;
 use biaslens_model::readback::read_all;
-use biaslens_model::{ResNet, TrainError};
+use biaslens_model::ResNet;
 use burn::prelude::*;
 
 use crate::{DebiasData, DebiasError};
@@ -104,12 +104,12 @@ pub(crate) fn host_trainer(model: &ResNet, device: &Device) -> Result<Option<Hos
     if !biaslens_model::host_train::applies(device) {
         return Ok(None);
     }
-    HostTrainer::new(model, biaslens_model::TORCH_ADAM_EPSILON).map_err(|e| DebiasError::Train(TrainError::Host(e.0)))
+    HostTrainer::new(model, biaslens_model::TORCH_ADAM_EPSILON).map_err(host_error)
 }
 
 /// A host-memory error as the methods report it.
 pub(crate) fn host_error(e: HostError) -> DebiasError {
-    DebiasError::Train(TrainError::Host(e.0))
+    DebiasError::Train(e.into())
 }
 
 /// Reads float tensors back in one asynchronous transaction, flattened, as `f32`

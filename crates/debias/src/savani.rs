@@ -201,49 +201,44 @@ pub async fn savani_aft(
         for _ in 0..config.model_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
-            if let Some(t) = host.as_mut() {
-                // The critic's factor as below, read on the CPU (a copy), then the network's step.
-                let bias = critic.forward(b.x).detach().reshape([1]);
-                let factor = bias.clone().sub_scalar(offset).mul_scalar(config.lam as f32).add_scalar(1.0).clamp_min(1.0);
-                let r = read_back(vec![bias.inner(), factor.inner()]).await?;
-                let (pred, f) = (r[0][0], r[1][0]);
-                let y: Vec<usize> = b.y_host.iter().map(|&v| v as usize).collect();
-                let mut l = 0.0;
-                let step = t
-                    .step(&b.pixels, b.dims, config.model_lr, |logits| {
-                        let (loss, g, _) = cross_entropy(logits, &y, 2);
-                        l = loss * f;
-                        g.into_iter().map(|v| v * f).collect()
-                    })
-                    .map_err(host_error)?;
-                let gap = eo_of(&step.logits, &b.y_host, &b.a_host)?;
-                model_steps.push((gap, pred, l));
-                on_progress(&DebiasProgress {
-                    loss: Some(l),
-                    aux: Some(pred),
-                    ..DebiasProgress::new(Stage::Model, model_steps.len(), model_total)
-                });
-                continue;
-            }
-            let logits = model.forward(b.x.clone());
-            let bias = critic.forward(b.x).detach().reshape([1]);
+            // The critic's judgement of the batch: a constant factor on the network's loss.
+            let bias = critic.forward(b.x.clone()).detach().reshape([1]);
             let factor = bias
                 .clone()
                 .sub_scalar(offset)
                 .mul_scalar(config.lam as f32)
                 .add_scalar(1.0)
                 .clamp_min(1.0);
-            let loss = ce.forward(logits.clone(), b.y) * factor;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = model_optim.step(config.model_lr, model, grads);
-            let r = read_back(vec![
-                logits.detach().inner().reshape([-1]),
-                bias.inner(),
-                loss.detach().inner(),
-            ])
-            .await?;
-            let gap = eo_of(&r[0], &b.y_host, &b.a_host)?;
-            let (pred, l) = (r[1][0], r[2][0]);
+            let (gap, pred, l) = match host.as_mut() {
+                // On host memory: cross-entropy's gradient at the logits, scaled by the factor.
+                Some(t) => {
+                    let r = read_back(vec![bias.inner(), factor.inner()]).await?;
+                    let (pred, f) = (r[0][0], r[1][0]);
+                    let y: Vec<usize> = b.y_host.iter().map(|&v| v as usize).collect();
+                    let mut l = 0.0;
+                    let step = t
+                        .step(&b.pixels, b.dims, config.model_lr, |logits| {
+                            let (loss, g, _) = cross_entropy(logits, &y, 2);
+                            l = loss * f;
+                            g.into_iter().map(|v| v * f).collect()
+                        })
+                        .map_err(host_error)?;
+                    (eo_of(&step.logits, &b.y_host, &b.a_host)?, pred, l)
+                }
+                None => {
+                    let logits = model.forward(b.x);
+                    let loss = ce.forward(logits.clone(), b.y) * factor;
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    model = model_optim.step(config.model_lr, model, grads);
+                    let r = read_back(vec![
+                        logits.detach().inner().reshape([-1]),
+                        bias.inner(),
+                        loss.detach().inner(),
+                    ])
+                    .await?;
+                    (eo_of(&r[0], &b.y_host, &b.a_host)?, r[1][0], r[2][0])
+                }
+            };
             model_steps.push((gap, pred, l));
             on_progress(&DebiasProgress {
                 loss: Some(l),

@@ -276,37 +276,31 @@ pub async fn zhang_al(
         for _ in 0..config.model_iterations {
             check_stop(&should_stop)?;
             let b = batch(&data, &batches.next_batch(), &ad);
-            if let Some(t) = host.as_mut() {
-                let r = host_model_step(t, &critic, &ce, &b, lr, alpha, config.projection == Projection::Normalised)?;
-                model_losses.push(r);
-                on_progress(&DebiasProgress {
-                    loss: Some(r.0),
-                    aux: Some(r.1),
-                    ..DebiasProgress::new(Stage::Model, model_losses.len(), model_total)
-                });
-                biaslens_model::pace::yield_now().await;
-                continue;
-            }
-            let l_ce = ce.forward(model.forward(b.x.clone()), b.y.clone());
-            let g_ce = GradientsParams::from_grads(l_ce.backward(), &model);
-            // The adversary in evaluation mode (no dropout) while the network steps.
-            let adv_out = critic.forward(critic_input(model.forward(b.x), b.y), None);
-            let l_a = ce.forward(adv_out, b.a);
-            let g_a = GradientsParams::from_grads(l_a.backward(), &model);
-            let mut combine = Combine {
-                ce: g_ce,
-                adv: g_a,
-                out: GradientsParams::new(),
-                alpha,
-                normalised: config.projection == Projection::Normalised,
+            let normalised = config.projection == Projection::Normalised;
+            let (l_ce, l_a) = match host.as_mut() {
+                Some(t) => {
+                    let r = host_model_step(t, &critic, &ce, &b, lr, alpha, normalised)?;
+                    biaslens_model::pace::yield_now().await;
+                    r
+                }
+                None => {
+                    let l_ce = ce.forward(model.forward(b.x.clone()), b.y.clone());
+                    let g_ce = GradientsParams::from_grads(l_ce.backward(), &model);
+                    // The adversary in evaluation mode (no dropout) while the network steps.
+                    let adv_out = critic.forward(critic_input(model.forward(b.x), b.y), None);
+                    let l_a = ce.forward(adv_out, b.a);
+                    let g_a = GradientsParams::from_grads(l_a.backward(), &model);
+                    let mut combine = Combine { ce: g_ce, adv: g_a, out: GradientsParams::new(), alpha, normalised };
+                    model.visit(&mut combine);
+                    model = model_optim.step(lr, model, combine.out);
+                    let r = read_scalars(vec![l_ce.detach().inner(), l_a.detach().inner()]).await?;
+                    (r[0], r[1])
+                }
             };
-            model.visit(&mut combine);
-            model = model_optim.step(lr, model, combine.out);
-            let r = read_scalars(vec![l_ce.detach().inner(), l_a.detach().inner()]).await?;
-            model_losses.push((r[0], r[1]));
+            model_losses.push((l_ce, l_a));
             on_progress(&DebiasProgress {
-                loss: Some(r[0]),
-                aux: Some(r[1]),
+                loss: Some(l_ce),
+                aux: Some(l_a),
                 ..DebiasProgress::new(Stage::Model, model_losses.len(), model_total)
             });
         }

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use biaslens_attribution::{GradModel, OutputRelevance, ResNetGrad};
 use biaslens_experiment::ExperimentConfig;
-use biaslens_model::{ForwardHook, NoHook};
+use biaslens_model::NoHook;
+use biaslens_model::host_train::on_autodiff;
 use biaslens_model::train::{TrainConfig, TrainData, train};
 use burn::prelude::*;
 
@@ -26,10 +27,6 @@ fn ms(reps: usize, mut f: impl FnMut()) -> f64 {
     }
     t.elapsed().as_secs_f64() * 1e3 / reps as f64
 }
-
-/// A hook that changes nothing but does not say so: `train` then stays on burn's autodiff.
-struct Opaque;
-impl ForwardHook for Opaque {}
 
 fn main() {
     let device = Device::flex();
@@ -45,16 +42,16 @@ fn main() {
     let targets: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
     let data = TrainData { pixels: &pixels, targets: &targets, image: [3, side, side] };
     let tc = TrainConfig::new().with_batch_size(batch).with_epochs(1).with_learning_rate(demo.train.learning_rate);
-    let run = |hook: &mut dyn ForwardHook| {
+    let run = || {
         let t = Instant::now();
-        let out = pollster::block_on(train(model.clone(), data, &tc, &device, hook, |_| {}, || false)).expect("training runs");
+        let out = pollster::block_on(train(model.clone(), data, &tc, &device, &mut NoHook, |_| {}, || false)).expect("training runs");
         (t.elapsed().as_secs_f64() * 1e3 / out.steps.max(1) as f64, out.model)
     };
     let mut steps = Vec::new();
     for _ in 0..2 {
-        steps.push((run(&mut Opaque).0, run(&mut NoHook).0));
+        steps.push((on_autodiff(run).0, run().0));
     }
-    let model = run(&mut NoHook).1;
+    let model = run().1;
     let images = |k: usize| Tensor::<4>::from_data(TensorData::new(pixels[..k * per].to_vec(), [k, 3, side, side]), &device);
     let (x, x_eval) = (images(batch), images(eval_batch));
     let rows: Vec<usize> = (0..batch).map(|i| i % 2).collect();

@@ -782,6 +782,36 @@ pub fn is_cpu(device: &burn::prelude::Device) -> bool {
     format!("{device:?}").contains("Flex")
 }
 
+/// Reads a float tensor of a CPU device into host memory (a copy there).
+///
+/// # Errors
+/// [`HostError`] if the tensor's data cannot be read as `f32`.
+pub fn read<const D: usize>(t: burn::prelude::Tensor<D>) -> Result<Vec<f32>, HostError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| HostError(format!("reading a tensor into host memory: {e:?}")))
+}
+
+/// `[top, left]` of a symmetric padding (`Valid` is `[0, 0]`), `None` for an asymmetric one,
+/// which the host kernels do not cover.
+pub fn symmetric(padding: &burn::nn::PaddingConfig2d) -> Option<[usize; 2]> {
+    match *padding {
+        burn::nn::PaddingConfig2d::Valid => Some([0, 0]),
+        burn::nn::PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
+        _ => None,
+    }
+}
+
+/// `a += b`, element by element (a residual sum, a gradient's two paths).
+pub fn add_into(a: &mut Maps, b: &Maps) {
+    for_chunks(&mut a.data, ELEMENTWISE, |c, chunk| {
+        for (x, y) in chunk.iter_mut().zip(&b.data[c * ELEMENTWISE..]) {
+            *x += y;
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,11 +822,8 @@ mod tests {
     /// whose products are added up (`matmul_add`).
     #[test]
     fn weight_gradient_matches_direct_sums() {
-        let mut seed = 7u64;
-        let mut rnd = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rng = biaslens_rng::SplitMix64::new(7);
+        let mut rnd = move || rng.uniform(-0.5, 0.5) as f32;
         for &(c_in, c_out, k, s, p, h, w, n) in &[
             (3, 4, [1, 1], [1, 1], [0, 0], 5, 4, 3),
             (3, 2, [1, 1], [2, 2], [0, 0], 7, 6, 2),

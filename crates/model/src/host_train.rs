@@ -24,11 +24,12 @@
 //! `None` from [`HostTrainer::new`] and trains through burn.
 
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::BatchNorm;
 use burn::prelude::*;
 
 use crate::host::{
-    ELEMENTWISE, Geometry, HostBn, HostError, HostPool, Maps, Mat, Pool, for_chunks, matmul,
+    ELEMENTWISE, Geometry, HostBn, HostError, HostPool, Maps, Mat, Pool, add_into, for_chunks, matmul, read as host,
+    symmetric,
 };
 use crate::resnet::{Block, ResNet};
 
@@ -48,23 +49,6 @@ pub fn on_autodiff<T>(f: impl FnOnce() -> T) -> T {
 /// Whether training on host memory may run on `device`: a CPU device, outside [`on_autodiff`].
 pub fn applies(device: &Device) -> bool {
     crate::host::is_cpu(device) && !ON_AUTODIFF.with(std::cell::Cell::get)
-}
-
-/// Reads a float tensor of a CPU device into host memory.
-fn host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, HostError> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| HostError(format!("reading a tensor into host memory: {e:?}")))
-}
-
-/// `[top, left]` of a symmetric padding, `None` otherwise.
-fn symmetric(padding: &PaddingConfig2d) -> Option<[usize; 2]> {
-    match *padding {
-        PaddingConfig2d::Valid => Some([0, 0]),
-        PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
-        _ => None,
-    }
 }
 
 /// A convolution and the BatchNorm after it, in training mode, with the gradients of the last
@@ -277,10 +261,7 @@ impl BlockTape {
 
 impl TrainBlock {
     fn of(block: &Block) -> Result<Option<Self>, HostError> {
-        let (pairs, ds) = match block {
-            Block::Basic(b) => (vec![(&b.conv1, &b.bn1), (&b.conv2, &b.bn2)], b.downsample.as_ref()),
-            Block::Bottleneck(b) => (vec![(&b.conv1, &b.bn1), (&b.conv2, &b.bn2), (&b.conv3, &b.bn3)], b.downsample.as_ref()),
-        };
+        let (pairs, ds) = block.layers();
         let mut layers = Vec::new();
         for (c, bn) in pairs {
             let Some(l) = TrainLayer::of(c, bn)? else { return Ok(None) };
@@ -398,31 +379,16 @@ impl TrainBlock {
     }
 
     fn write(&self, block: &mut Block) {
-        let pairs = match block {
-            Block::Basic(b) => vec![(&mut b.conv1, &mut b.bn1), (&mut b.conv2, &mut b.bn2)],
-            Block::Bottleneck(b) => vec![(&mut b.conv1, &mut b.bn1), (&mut b.conv2, &mut b.bn2), (&mut b.conv3, &mut b.bn3)],
-        };
+        let (pairs, ds) = block.layers_mut();
         for ((conv, bn), l) in pairs.into_iter().zip(&self.layers) {
             l.write(conv, bn);
         }
-        let ds = match block {
-            Block::Basic(b) => b.downsample.as_mut(),
-            Block::Bottleneck(b) => b.downsample.as_mut(),
-        };
         if let (Some(d), Some(l)) = (ds, &self.downsample) {
             l.write(&mut d.conv, &mut d.bn);
         }
     }
 }
 
-/// `a += b`, element by element.
-fn add_into(a: &mut Maps, b: &Maps) {
-    for_chunks(&mut a.data, ELEMENTWISE, |c, chunk| {
-        for (x, y) in chunk.iter_mut().zip(&b.data[c * ELEMENTWISE..]) {
-            *x += y;
-        }
-    });
-}
 
 /// What a training-mode forward pass keeps for its backward passes.
 struct NetTape {

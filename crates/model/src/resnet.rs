@@ -356,6 +356,28 @@ impl Block {
             Self::Bottleneck(b) => b.forward(x),
         }
     }
+
+    /// The main branch's (convolution, BatchNorm) pairs in order (ReLU between them), and the
+    /// projection shortcut, if any: what code that walks a block layer by layer reads.
+    pub fn layers(&self) -> (Vec<(&Conv2d, &BatchNorm)>, Option<&Downsample>) {
+        match self {
+            Self::Basic(b) => (vec![(&b.conv1, &b.bn1), (&b.conv2, &b.bn2)], b.downsample.as_ref()),
+            Self::Bottleneck(b) => {
+                (vec![(&b.conv1, &b.bn1), (&b.conv2, &b.bn2), (&b.conv3, &b.bn3)], b.downsample.as_ref())
+            }
+        }
+    }
+
+    /// [`Block::layers`], to write into.
+    pub fn layers_mut(&mut self) -> (Vec<(&mut Conv2d, &mut BatchNorm)>, Option<&mut Downsample>) {
+        match self {
+            Self::Basic(b) => (vec![(&mut b.conv1, &mut b.bn1), (&mut b.conv2, &mut b.bn2)], b.downsample.as_mut()),
+            Self::Bottleneck(b) => (
+                vec![(&mut b.conv1, &mut b.bn1), (&mut b.conv2, &mut b.bn2), (&mut b.conv3, &mut b.bn3)],
+                b.downsample.as_mut(),
+            ),
+        }
+    }
 }
 
 /// Named points of the forward pass where a [`ForwardHook`] sees (and may replace) activations.

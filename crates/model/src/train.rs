@@ -124,6 +124,12 @@ pub enum TrainError {
     Host(String),
 }
 
+impl From<crate::host::HostError> for TrainError {
+    fn from(e: crate::host::HostError) -> Self {
+        Self::Host(e.0)
+    }
+}
+
 impl From<ReadbackError> for TrainError {
     fn from(e: ReadbackError) -> Self {
         Self::Readback(e.0)
@@ -138,6 +144,32 @@ fn permutation(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
         p.swap(i, j);
     }
     p
+}
+
+/// One training batch: its epoch, its images (`[B, C, H, W]` row-major) and targets.
+struct Batch {
+    epoch: usize,
+    pixels: Vec<f32>,
+    targets: Vec<u8>,
+}
+
+/// The batches of a run, shared by both training paths: each epoch a fresh Fisher–Yates order
+/// from `SplitMix64(config.seed)`, cut into `batch_size` images (the last batch smaller).
+fn batches<'a>(data: TrainData<'a>, config: &TrainConfig) -> impl Iterator<Item = Batch> + 'a {
+    let per_image: usize = data.image.iter().product();
+    let (n, batch_size) = (data.targets.len(), config.batch_size);
+    let mut rng = SplitMix64::new(config.seed);
+    (0..config.epochs).flat_map(move |epoch| {
+        let order = permutation(n, &mut rng);
+        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        chunks.into_iter().map(move |chunk| {
+            let mut pixels = Vec::with_capacity(chunk.len() * per_image);
+            for &i in &chunk {
+                pixels.extend_from_slice(&data.pixels[i * per_image..(i + 1) * per_image]);
+            }
+            Batch { epoch, pixels, targets: chunk.iter().map(|&i| data.targets[i]).collect() }
+        })
+    })
 }
 
 /// Train `model` on `data` with `hook` active in every forward (pass [`crate::NoHook`] for
@@ -197,8 +229,7 @@ pub async fn train(
     // On the CPU, a network the host kernels cover trains on host memory: the same step, equal to
     // burn's to float32 rounding, several times faster (docs/METHODS.md#training, "On the CPU").
     if config.fine_tune == FineTune::All && hook.is_identity() && crate::host_train::applies(device) {
-        let trainer = HostTrainer::new(&model, crate::TORCH_ADAM_EPSILON).map_err(|e| TrainError::Host(e.0))?;
-        if let Some(trainer) = trainer {
+        if let Some(trainer) = HostTrainer::new(&model, crate::TORCH_ADAM_EPSILON)? {
             return train_on_host(model, trainer, data, config, on_progress, should_stop).await;
         }
     }
@@ -211,59 +242,49 @@ pub async fn train(
     let mut optim = AdamConfig::new().with_epsilon(crate::TORCH_ADAM_EPSILON).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let [c, h, w] = data.image;
-    let steps_per_epoch = n.div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut rng = SplitMix64::new(config.seed);
+    let total_steps = n.div_ceil(config.batch_size) * config.epochs;
     let mut step = 0;
     let mut last = None;
 
-    for epoch in 0..config.epochs {
-        let order = permutation(n, &mut rng);
-        for chunk in order.chunks(config.batch_size) {
-            if should_stop() {
-                return Ok(TrainOutcome {
-                    model: model.valid(),
-                    steps: step,
-                    cancelled: true,
-                    last,
-                });
-            }
-            let b = chunk.len();
-            let mut pixels = Vec::with_capacity(b * per_image);
-            let mut targets = Vec::with_capacity(b);
-            for &i in chunk {
-                pixels.extend_from_slice(&data.pixels[i * per_image..(i + 1) * per_image]);
-                targets.push(i64::from(data.targets[i]));
-            }
-            let x = Tensor::<4>::from_data(TensorData::new(pixels, [b, c, h, w]), &ad);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [b]), &ad);
-            let logits = model.forward_hooked(x, hook);
-            let correct = logits
-                .clone()
-                .detach()
-                .argmax(1)
-                .reshape([b])
-                .equal(y.clone())
-                .float()
-                .sum();
-            let loss = loss_fn.forward(logits, y);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
-
-            let mut rb = Readback::new();
-            let (loss_slot, correct_slot) = (rb.push(loss.detach()), rb.push(correct));
-            let mut read = rb.execute().await?;
-            step += 1;
-            let progress = TrainProgress {
-                step,
-                total_steps,
-                epoch,
-                loss: read.scalar(loss_slot)?,
-                accuracy: read.scalar(correct_slot)? / b as f32,
-            };
-            on_progress(&progress);
-            last = Some(progress);
+    for Batch { epoch, pixels, targets } in batches(data, config) {
+        if should_stop() {
+            return Ok(TrainOutcome {
+                model: model.valid(),
+                steps: step,
+                cancelled: true,
+                last,
+            });
         }
+        let b = targets.len();
+        let targets: Vec<i64> = targets.into_iter().map(i64::from).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [b, c, h, w]), &ad);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [b]), &ad);
+        let logits = model.forward_hooked(x, hook);
+        let correct = logits
+            .clone()
+            .detach()
+            .argmax(1)
+            .reshape([b])
+            .equal(y.clone())
+            .float()
+            .sum();
+        let loss = loss_fn.forward(logits, y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(config.learning_rate, model, grads);
+
+        let mut rb = Readback::new();
+        let (loss_slot, correct_slot) = (rb.push(loss.detach()), rb.push(correct));
+        let mut read = rb.execute().await?;
+        step += 1;
+        let progress = TrainProgress {
+            step,
+            total_steps,
+            epoch,
+            loss: read.scalar(loss_slot)?,
+            accuracy: read.scalar(correct_slot)? / b as f32,
+        };
+        on_progress(&progress);
+        last = Some(progress);
     }
     Ok(TrainOutcome {
         model: model.valid(),
@@ -283,42 +304,29 @@ async fn train_on_host(
     mut on_progress: impl FnMut(&TrainProgress),
     should_stop: impl Fn() -> bool,
 ) -> Result<TrainOutcome, TrainError> {
-    let per_image: usize = data.image.iter().product();
-    let n = data.targets.len();
     let [c, h, w] = data.image;
     let k = trainer.classes();
-    let steps_per_epoch = n.div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut rng = SplitMix64::new(config.seed);
+    let total_steps = data.targets.len().div_ceil(config.batch_size) * config.epochs;
     let mut step = 0;
     let mut last = None;
-    let mut pixels = Vec::with_capacity(config.batch_size * per_image);
-    for epoch in 0..config.epochs {
-        let order = permutation(n, &mut rng);
-        for chunk in order.chunks(config.batch_size) {
-            if should_stop() {
-                return Ok(TrainOutcome { model: trainer.write(model), steps: step, cancelled: true, last });
-            }
-            let b = chunk.len();
-            pixels.clear();
-            for &i in chunk {
-                pixels.extend_from_slice(&data.pixels[i * per_image..(i + 1) * per_image]);
-            }
-            let targets: Vec<usize> = chunk.iter().map(|&i| usize::from(data.targets[i])).collect();
-            let mut seen = (0.0, 0);
-            trainer
-                .step(&pixels, [b, c, h, w], config.learning_rate, |logits| {
-                    let (loss, grad, correct) = cross_entropy(logits, &targets, k);
-                    seen = (loss, correct);
-                    grad
-                })
-                .map_err(|e| TrainError::Host(e.0))?;
-            step += 1;
-            let progress = TrainProgress { step, total_steps, epoch, loss: seen.0, accuracy: seen.1 as f32 / b as f32 };
-            on_progress(&progress);
-            last = Some(progress);
-            crate::pace::yield_now().await;
+    for Batch { epoch, pixels, targets } in batches(data, config) {
+        if should_stop() {
+            return Ok(TrainOutcome { model: trainer.write(model), steps: step, cancelled: true, last });
         }
+        let b = targets.len();
+        let targets: Vec<usize> = targets.into_iter().map(usize::from).collect();
+        let mut seen = (0.0, 0);
+        trainer
+            .step(&pixels, [b, c, h, w], config.learning_rate, |logits| {
+                let (loss, grad, correct) = cross_entropy(logits, &targets, k);
+                seen = (loss, correct);
+                grad
+            })?;
+        step += 1;
+        let progress = TrainProgress { step, total_steps, epoch, loss: seen.0, accuracy: seen.1 as f32 / b as f32 };
+        on_progress(&progress);
+        last = Some(progress);
+        crate::pace::yield_now().await;
     }
     Ok(TrainOutcome { model: trainer.write(model), steps: step, cancelled: false, last })
 }

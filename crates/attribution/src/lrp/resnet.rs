@@ -20,15 +20,11 @@ pub(crate) fn symmetric(
     padding: &PaddingConfig2d,
     layer: &str,
 ) -> Result<[usize; 2], AttributionError> {
-    match *padding {
-        PaddingConfig2d::Valid => Ok([0, 0]),
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
-            Ok([top, left])
-        }
-        ref other => Err(AttributionError::Config(format!(
-            "the ResNet walks (LRP, gradient) support symmetric explicit padding only; {layer} has {other:?}"
-        ))),
-    }
+    biaslens_model::host::symmetric(padding).ok_or_else(|| {
+        AttributionError::Config(format!(
+            "the ResNet walks (LRP, gradient) support symmetric explicit padding only; {layer} has {padding:?}"
+        ))
+    })
 }
 
 /// A convolution of the ResNet as an [`Affine`] layer (its own weight and bias), or an error
@@ -52,13 +48,9 @@ pub(crate) fn conv_affine(conv: &Conv2d, name: &str) -> Result<Affine, Attributi
 /// The (convolution, BatchNorm, name) pairs of a block's main branch in order, and its
 /// downsampling shortcut, if any.
 pub(crate) fn block_layers(block: &Block) -> (Vec<(&Conv2d, &BatchNorm, &'static str)>, Option<&Downsample>) {
-    match block {
-        Block::Basic(b) => (vec![(&b.conv1, &b.bn1, "conv1"), (&b.conv2, &b.bn2, "conv2")], b.downsample.as_ref()),
-        Block::Bottleneck(b) => (
-            vec![(&b.conv1, &b.bn1, "conv1"), (&b.conv2, &b.bn2, "conv2"), (&b.conv3, &b.bn3, "conv3")],
-            b.downsample.as_ref(),
-        ),
-    }
+    let (pairs, downsample) = block.layers();
+    let named = pairs.into_iter().zip(["conv1", "conv2", "conv3"]).map(|((c, bn), name)| (c, bn, name)).collect();
+    (named, downsample)
 }
 
 /// The options of the stem's max pooling, with its (checked) symmetric padding.
